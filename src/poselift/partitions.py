@@ -321,7 +321,9 @@ _register_builtin("h36m-8", "h36m", {
 })
 _register_builtin("h36m-17", "h36m", {j: (j,) for j in get_skeleton("h36m").joints})
 
-# COCO-17 has no pelvis: both hips anchor every group (their midpoint is the pelvis).
+# COCO-17 has no pelvis: both hips anchor every group (their midpoint is the pelvis). Group
+# names match the h36m partitions with the same number of groups, so that a COCO-input model
+# knows which H36M joints each group outputs (input group g feeds output group g).
 _HIPS = ("left_hip", "right_hip")
 _FACE = ("nose", "left_eye", "right_eye", "left_ear", "right_ear")
 _register_builtin("coco-1", "coco", {"body": get_skeleton("coco").joints})
@@ -331,13 +333,13 @@ _register_builtin("coco-2", "coco", {
 })
 _register_builtin("coco-3", "coco", {
     "legs": (*_HIPS, "right_knee", "right_ankle", "left_knee", "left_ankle"),
-    "head": (*_HIPS, *_FACE),
+    "torso_head": (*_HIPS, *_FACE),
     "arms": (*_HIPS, *_LARM, *_RARM),
 })
 _register_builtin("coco-5", "coco", {
     "right_leg": (*_HIPS, "right_knee", "right_ankle"),
     "left_leg": (*_HIPS, "left_knee", "left_ankle"),
-    "head": (*_HIPS, *_FACE),
+    "torso_head": (*_HIPS, *_FACE),
     "left_arm": (*_HIPS, *_LARM),
     "right_arm": (*_HIPS, *_RARM),
 })

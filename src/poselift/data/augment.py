@@ -1,0 +1,405 @@
+"""Pose augmentation and the batched mocap -> (2D input, 3D target) pipeline.
+
+Building blocks (numpy or torch in, same kind out):
+
+- :func:`flip_poses` / :func:`flip_keypoints`: horizontal mirror (negate x) and swap
+  left/right joints with the skeleton's ``flip_indices``;
+- :func:`scale_bones`: multiply every bone by a factor along the kinematic tree from the
+  root (root position and topology unchanged); :func:`random_bone_factors` samples factors.
+
+:class:`Augmentation` chains them into the training pipeline. For a batch of world poses
+``(B, T, 17, 3)`` (metres, +Y up) it applies, in order and vectorized over the batch:
+
+1. bone-length scaling (one factor per bone and sample, left/right tied by default);
+2. global scale about the point on the floor below the pelvis (``y = 0``);
+3. a random camera per sample (:class:`~poselift.camera.RandomRig`, or a random camera of a
+   fixed :class:`~poselift.camera.RigSpec`) following the pelvis per frame;
+4. world -> camera, then horizontal flip in camera coordinates (mirrors 3D and, through
+   the projection, 2D consistently);
+5. the input layout (H36M-17 -> input skeleton points), projection to pixels, Gaussian
+   pixel noise, normalization to screen coordinates (:func:`~poselift.camera.normalize_screen`);
+6. keypoint dropout: a dropped joint gets coordinates ``(0, 0)`` (the image centre in
+   normalized coordinates) and, when a score channel is requested, score 0 (1 otherwise).
+
+Targets are the H36M-17 joints in camera coordinates minus the pelvis (metres).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+import numpy as np
+import torch
+
+from poselift._validation import Array, check_array, check_shape
+from poselift.camera import Camera, RandomRig, RigSpec, get_rig, normalize_screen, project
+from poselift.camera import rig_cameras as _rig_cameras
+from poselift.camera import world_to_camera as _world_to_camera
+from poselift.data.layouts import InputLayout, get_input_layout
+from poselift.skeletons import Skeleton, get_skeleton
+
+__all__ = [
+    "Augmentation",
+    "flip_keypoints",
+    "flip_poses",
+    "random_bone_factors",
+    "scale_bones",
+]
+
+
+def _flip_index(skeleton: Skeleton, x: Array) -> Any:
+    idx = list(skeleton.flip_indices)
+    return torch.as_tensor(idx, device=x.device) if isinstance(x, torch.Tensor) else np.array(idx)
+
+
+def flip_poses(poses: Array, skeleton: str | Skeleton = "h36m") -> Array:
+    """Mirror 3D poses horizontally: negate x and swap left/right joints.
+
+    In camera coordinates (x right) this is the 3D counterpart of mirroring the image.
+
+    Args:
+        poses: ``(..., J, 3)`` (any unit), camera coordinates.
+        skeleton: the joint layout (its ``flip_indices`` swap the joints).
+
+    Returns:
+        ``(..., J, 3)``, same kind as ``poses``. Flipping twice gives the input back.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.zeros((17, 3)); p[4] = (0.1, 0.0, 5.0)          # left hip
+        >>> flip_poses(p)[1].tolist()                              # now the right hip
+        [-0.1, 0.0, 5.0]
+    """
+    poses = check_array(poses, "poses")
+    sk = get_skeleton(skeleton)
+    check_shape(poses, "poses", "(..., J, 3)", J=sk.num_joints)
+    sign = [-1.0, 1.0, 1.0]
+    if isinstance(poses, torch.Tensor):
+        out_t = poses[..., _flip_index(sk, poses), :]
+        return out_t * torch.as_tensor(sign, dtype=out_t.dtype, device=out_t.device)
+    out: np.ndarray[Any, Any] = poses[..., _flip_index(sk, poses), :]
+    flipped: np.ndarray[Any, Any] = out * np.asarray(sign, dtype=out.dtype)
+    return flipped
+
+
+def flip_keypoints(keypoints: Array, skeleton: str | Skeleton = "h36m", *,
+                   center: float = 0.0) -> Array:
+    """Mirror 2D keypoints about the vertical line ``x = center`` and swap left/right.
+
+    Use ``center=0`` for normalized screen coordinates and ``center=cx`` (the principal
+    point) for pixels: then the result equals projecting the :func:`flip_poses` of the 3D
+    points. Extra channels after x, y (e.g. a score) are carried along.
+
+    Args:
+        keypoints: ``(..., J, C)`` with ``C >= 2`` (x, y[, score...]).
+        skeleton: the joint layout.
+        center: x of the mirror line.
+
+    Returns:
+        ``(..., J, C)``, same kind as ``keypoints``.
+
+    Examples:
+        >>> import numpy as np
+        >>> k = np.zeros((17, 3)); k[11] = (0.3, -0.5, 0.9)       # left shoulder, score .9
+        >>> flip_keypoints(k)[14].tolist()
+        [-0.3, -0.5, 0.9]
+    """
+    keypoints = check_array(keypoints, "keypoints")
+    sk = get_skeleton(skeleton)
+    dims = check_shape(keypoints, "keypoints", "(..., J, C)", J=sk.num_joints)
+    if dims["C"] < 2:
+        raise ValueError(f"keypoints: expected at least 2 channels, got shape "
+                         f"{tuple(keypoints.shape)}")
+    if isinstance(keypoints, torch.Tensor):
+        out_t = keypoints[..., _flip_index(sk, keypoints), :].clone()
+        out_t[..., 0] = 2 * center - out_t[..., 0]
+        return out_t
+    out: np.ndarray[Any, Any] = np.array(keypoints[..., _flip_index(sk, keypoints), :])
+    out[..., 0] = 2 * center - out[..., 0]
+    return out
+
+
+@lru_cache(maxsize=32)
+def _ancestors(skeleton: Skeleton) -> np.ndarray[Any, Any]:
+    """``A[j, k] = 1`` if bone ``k`` (ending at joint k) lies on the path root -> j."""
+    n = skeleton.num_joints
+    a = np.zeros((n, n))
+    for j in range(n):
+        k = j
+        while skeleton.parents[k] >= 0:
+            a[j, k] = 1.0
+            k = skeleton.parents[k]
+    return a
+
+
+def scale_bones(poses: Array, factors: Array, skeleton: str | Skeleton = "h36m") -> Array:
+    """Scale every bone by a factor, rebuilding the pose from the root outwards.
+
+    Bone ``j`` goes from ``parent(j)`` to joint ``j``; its vector is multiplied by
+    ``factors[..., j]`` and the joints are re-accumulated along the tree, so each bone keeps
+    its direction, its length changes by exactly its factor, and the root stays in place.
+
+    Args:
+        poses: ``(..., J, 3)`` (any unit, any frame).
+        factors: ``(..., J)`` per-joint factors (the root's entry is ignored); broadcasts
+            against ``poses``' leading dims.
+        skeleton: the joint layout (its ``parents``).
+
+    Returns:
+        ``(..., J, 3)``, same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.zeros((17, 3)); p[1] = (-0.1, 0, 0); p[2] = (-0.1, -0.4, 0)  # hip, knee
+        >>> f = np.ones(17); f[2] = 1.5                                         # thigh x1.5
+        >>> scale_bones(p, f)[2].round(6).tolist()
+        [-0.1, -0.6, 0.0]
+    """
+    poses = check_array(poses, "poses")
+    factors = check_array(factors, "factors")
+    sk = get_skeleton(skeleton)
+    check_shape(poses, "poses", "(..., J, 3)", J=sk.num_joints)
+    check_shape(factors, "factors", "(..., J)", J=sk.num_joints)
+    parents = [p if p >= 0 else j for j, p in enumerate(sk.parents)]
+    a = _ancestors(sk)
+    if isinstance(poses, torch.Tensor):
+        f = torch.as_tensor(factors, dtype=poses.dtype, device=poses.device)
+        return _scale_bones_t(poses, f, parents, sk.root,
+                              torch.as_tensor(a, dtype=poses.dtype, device=poses.device))
+    f_np = np.asarray(factors.cpu() if isinstance(factors, torch.Tensor) else factors)
+    bones = poses - poses[..., parents, :]
+    out: np.ndarray[Any, Any] = poses[..., sk.root : sk.root + 1, :] + a @ (f_np[..., None] * bones)
+    return out.astype(np.result_type(poses.dtype, np.float32), copy=False)
+
+
+@lru_cache(maxsize=32)
+def _bone_operators(skeleton: Skeleton) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any],
+                                                 np.ndarray[Any, Any]]:
+    """``(A, D, E)`` with ``scale_bones(P, f) = (E + A diag(f) D) @ P``.
+
+    ``D @ P`` are the bone vectors (row ``root`` zero), ``A`` sums them along the tree and
+    ``E @ P`` puts the root position in every row.
+    """
+    n = skeleton.num_joints
+    d = np.eye(n)
+    for j, p in enumerate(skeleton.parents):
+        if p < 0:
+            d[j, j] = 0.0
+        else:
+            d[j, p] -= 1.0
+    e = np.zeros((n, n))
+    e[:, skeleton.root] = 1.0
+    return _ancestors(skeleton), d, e
+
+
+def _bone_matrices(f: torch.Tensor, skeleton: Skeleton) -> torch.Tensor:
+    """Per-sample ``(..., J, J)`` linear maps scaling the bones by ``f (..., J)``."""
+    a, d, e = (torch.as_tensor(m, dtype=f.dtype, device=f.device)
+               for m in _bone_operators(skeleton))
+    n = a.shape[0]
+    # A diag(f) D as one (..*J, J) @ (J, J) product rather than a batch of small ones
+    scaled = (a * f.unsqueeze(-2)).reshape(-1, n) @ d
+    return e + scaled.reshape(*f.shape[:-1], n, n)
+
+
+def _scale_bones_t(poses: torch.Tensor, f: torch.Tensor, parents: Sequence[int], root: int,
+                   a: torch.Tensor) -> torch.Tensor:
+    bones = poses - poses[..., list(parents), :]
+    # einsum rather than ``a @ x``: one GEMM instead of many tiny broadcast matmuls
+    return poses[..., root : root + 1, :] + torch.einsum("jk,...kc->...jc", a,
+                                                         f.unsqueeze(-1) * bones)
+
+
+def random_bone_factors(
+    shape: Sequence[int],
+    low: float,
+    high: float,
+    skeleton: str | Skeleton = "h36m",
+    *,
+    symmetric: bool = True,
+    generator: torch.Generator | None = None,
+    dtype: torch.dtype = torch.float32,
+    device: torch.device | str | None = None,
+) -> torch.Tensor:
+    """Uniform per-bone scale factors in ``[low, high]`` for :func:`scale_bones`.
+
+    Args:
+        shape: leading shape, e.g. ``(B,)``; the result is ``(*shape, J)``.
+        low: smallest factor.
+        high: largest factor.
+        skeleton: the joint layout.
+        symmetric: give mirrored bones (``left_x``/``right_x``) the same factor.
+        generator: torch random generator.
+        dtype: result dtype.
+        device: result device.
+
+    Returns:
+        ``(*shape, J)`` factors; the root's entry is 1.
+
+    Examples:
+        >>> import torch
+        >>> f = random_bone_factors((4,), 0.8, 1.2, generator=torch.Generator().manual_seed(0))
+        >>> f.shape, bool((f[:, 1] == f[:, 4]).all()), bool((f[:, 0] == 1).all())
+        (torch.Size([4, 17]), True, True)
+    """
+    sk = get_skeleton(skeleton)
+    if not low <= high:
+        raise ValueError(f"low/high: expected low <= high, got ({low}, {high})")
+    u = torch.rand(*shape, sk.num_joints, generator=generator, dtype=dtype, device=device)
+    f = low + (high - low) * u
+    if symmetric:
+        canon = [min(j, m) for j, m in enumerate(sk.flip_indices)]
+        f = f[..., canon]
+    f[..., sk.root] = 1.0
+    return f
+
+
+_DEFAULT_RIG = RandomRig()
+
+
+@dataclass(frozen=True)
+class Augmentation:
+    """Random camera, flip, bone-length/global scale, pixel noise and keypoint dropout.
+
+    Args:
+        camera: a :class:`~poselift.camera.RandomRig` (default: its default ranges around
+            the evaluation rig) or a fixed rig (name or :class:`~poselift.camera.RigSpec`),
+            of which each sample gets one camera at random.
+        flip: probability of a horizontal mirror per sample (default 0.5).
+        bone_scale: ``(low, high)`` range of per-bone factors, or None (default (0.85, 1.15)).
+        bone_symmetric: tie left/right bone factors (default True).
+        global_scale: ``(low, high)`` range of the whole-body scale, or None
+            (default (0.85, 1.2): the Bandai body is ~1.6 m tall).
+        pixel_noise: standard deviation of Gaussian noise added to the pixels (default 0).
+        dropout: probability that a joint is dropped (default 0).
+
+    Examples:
+        >>> import torch
+        >>> aug = Augmentation(pixel_noise=2.0, dropout=0.1)
+        >>> world = torch.zeros(8, 1, 17, 3); world[..., 1] = 0.9         # 8 samples, T=1
+        >>> x, y = aug(world, generator=torch.Generator().manual_seed(0), with_scores=True)
+        >>> x.shape, y.shape
+        (torch.Size([8, 1, 17, 3]), torch.Size([8, 1, 17, 3]))
+    """
+
+    camera: RandomRig | RigSpec | str = _DEFAULT_RIG
+    flip: float = 0.5
+    bone_scale: tuple[float, float] | None = (0.85, 1.15)
+    bone_symmetric: bool = True
+    global_scale: tuple[float, float] | None = (0.85, 1.2)
+    pixel_noise: float = 0.0
+    dropout: float = 0.0
+
+    def __post_init__(self) -> None:
+        for name in ("flip", "dropout"):
+            v = getattr(self, name)
+            if not 0.0 <= v <= 1.0:
+                raise ValueError(f"{name}: expected a probability in [0, 1], got {v!r}")
+        if not self.pixel_noise >= 0:
+            raise ValueError(f"pixel_noise: expected >= 0 pixels, got {self.pixel_noise!r}")
+        for name in ("bone_scale", "global_scale"):
+            rng = getattr(self, name)
+            if rng is not None and not 0 < rng[0] <= rng[1]:
+                raise ValueError(f"{name}: expected a (low, high) range with 0 < low <= high, "
+                                 f"got {rng!r}")
+        if not isinstance(self.camera, RandomRig):
+            get_rig(self.camera)
+
+    @classmethod
+    def none(cls, rig: RigSpec | str = "h36m-like") -> Augmentation:
+        """No augmentation: a random camera of the fixed ``rig`` per sample, nothing else.
+
+        Examples:
+            >>> Augmentation.none().flip
+            0.0
+        """
+        return cls(camera=rig, flip=0.0, bone_scale=None, global_scale=None)
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Image size of the cameras, ``(width, height)`` pixels."""
+        if isinstance(self.camera, RandomRig):
+            return self.camera.image_size
+        return get_rig(self.camera).image_size
+
+    def _cameras(self, pelvis: torch.Tensor, generator: torch.Generator | None) -> Camera:
+        if isinstance(self.camera, RandomRig):
+            return self.camera.sample(pelvis, generator=generator)
+        spec = get_rig(self.camera)
+        b = pelvis.shape[0]
+        k = torch.randint(spec.num_cameras, (b,), generator=generator, device=pelvis.device)
+        cams = _rig_cameras(pelvis, spec).to(pelvis.dtype)  # batch (C, B, T)
+        return cams[k, torch.arange(b, device=pelvis.device)]
+
+    def __call__(
+        self,
+        world: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        layout: str | InputLayout = "h36m",
+        with_scores: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """Turn world poses into augmented model inputs and targets.
+
+        Args:
+            world: ``(B, T, 17, 3)`` H36M-17 world poses, metres, +Y up (T = 1 for single
+                frames). One random draw per sample is shared by its T frames (the camera
+                follows the pelvis per frame).
+            generator: torch random generator (reproducibility).
+            layout: input layout (name or :class:`~poselift.data.layouts.InputLayout`).
+            with_scores: append a score channel (1 kept, 0 dropped) to the inputs.
+
+        Returns:
+            ``(inputs, targets)``: ``(B, T, J_in, 2)`` (or ``(B, T, J_in, 3)`` with scores)
+            normalized screen coordinates, and ``(B, T, 17, 3)`` pelvis-relative camera
+            coordinates in metres.
+        """
+        if not isinstance(world, torch.Tensor) or world.ndim != 4 or world.shape[-2:] != (17, 3):
+            shape = tuple(world.shape) if hasattr(world, "shape") else type(world).__name__
+            raise ValueError(f"world: expected a (B, T, 17, 3) tensor, got {shape}")
+        lay = get_input_layout(layout)
+        sk = get_skeleton("h36m")
+        root = sk.root
+        g = generator
+        b = world.shape[0]
+        dtype, dev = world.dtype, world.device
+        if self.bone_scale is not None:
+            f = random_bone_factors((b,), *self.bone_scale, sk, symmetric=self.bone_symmetric,
+                                    generator=g, dtype=dtype, device=dev)
+            # one (J, J) linear map per sample, shared by its T frames
+            world = torch.einsum("bjk,btkc->btjc", _bone_matrices(f, sk), world)
+        if self.global_scale is not None:
+            lo, hi = self.global_scale
+            s = lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=g, dtype=dtype, device=dev)
+            ground = world[..., root : root + 1, :] * torch.tensor([1.0, 0.0, 1.0], dtype=dtype,
+                                                                   device=dev)
+            world = ground + s * (world - ground)
+        cams = self._cameras(world[..., root, :], g)
+        cam_pts = _world_to_camera(world, cams)
+        assert isinstance(cam_pts, torch.Tensor)
+        if self.flip > 0:
+            flip = torch.rand(b, generator=g, device=dev) < self.flip
+            mirrored = cam_pts[..., list(sk.flip_indices), :] * torch.tensor(
+                [-1.0, 1.0, 1.0], dtype=dtype, device=dev)
+            cam_pts = torch.where(flip[:, None, None, None], mirrored, cam_pts)
+        uv = project(lay(cam_pts), cams)
+        assert isinstance(uv, torch.Tensor)
+        if self.pixel_noise > 0:
+            uv = uv + self.pixel_noise * torch.randn(uv.shape, generator=g, dtype=dtype,
+                                                     device=dev)
+        w, h = cams.image_size
+        xy = normalize_screen(uv, w, h)
+        assert isinstance(xy, torch.Tensor)
+        if self.dropout > 0 or with_scores:
+            if self.dropout > 0:
+                keep = torch.rand(xy.shape[:-1], generator=g, device=dev) >= self.dropout
+                xy = xy * keep.unsqueeze(-1).to(dtype)
+            else:
+                keep = torch.ones(xy.shape[:-1], dtype=torch.bool, device=dev)
+            if with_scores:
+                xy = torch.cat([xy, keep.unsqueeze(-1).to(dtype)], dim=-1)
+        targets = cam_pts - cam_pts[..., root : root + 1, :]
+        return xy, targets

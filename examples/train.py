@@ -1,0 +1,838 @@
+"""Train any registered poselift model on a Bandai protocol with the paper's recipe.
+
+Single-frame models train on FrameDataset-style samples, temporal models on windows of
+``receptive_field`` frames through ``model.strided_twin()``. The defaults are the recipe of
+../shared/design/NOTES.md: Adam (amsgrad), lr 1e-3 x0.95 per epoch, batch 1024, L1 loss, flip
+augmentation, BatchNorm momentum 0.1 -> 0.001, 8 epochs of 302,928 P1 samples, seed 4321,
+test-time flip averaging; plus precise BatchNorm statistics after every epoch.
+
+Examples:
+    python examples/train.py --model sr --protocol p1-style --out runs/sr_p1
+    python examples/train.py --model fc --protocol p3-rare10 --max-samples 2423424 --out runs/fc
+    python examples/train.py --model sr_tcn --config "filter_widths=(3,3,3)" --out runs/srtcn
+    python examples/train.py --model sr --quick --synthetic --out /tmp/quick      # CI-sized
+    torchrun --nproc_per_node 2 examples/train.py --model sr --threads 1 --out runs/ddp
+
+See docs/training.md for every flag, the log format, resuming and distributed training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import hashlib
+import json
+import math
+import os
+import shlex
+import sys
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+
+import poselift
+from poselift.camera import RandomRig, get_rig
+from poselift.data import (
+    PROTOCOLS,
+    Augmentation,
+    FrameDataset,
+    ProtocolData,
+    WindowDataset,
+    load_bandai,
+    load_protocol,
+    protocol_motion,
+)
+from poselift.evaluation import evaluate, locate_samples, predict
+from poselift.models import get_model_entry, list_models
+from poselift.skeletons import get_skeleton
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+RIG_CAMERAS = 4
+DATA_LICENCE = ("Bandai-Namco-Research-Motiondataset (Kobayashi et al., arXiv 2306.08861), "
+                "CC BY-NC 4.0: weights trained on it are for non-commercial use")
+
+# Options whose default depends on --quick (None in argparse means "not given").
+NORMAL = {"epochs": 8, "batch_size": 1024, "frame_step": 4, "precise_bn": 20,
+          "train_clips_every": 1, "test_clips_every": 1, "width": None}
+QUICK = {"epochs": 2, "batch_size": 256, "frame_step": 8, "precise_bn": 4,
+         "train_clips_every": 25, "test_clips_every": 20, "width": 128}
+QUICK_SYNTHETIC = {**QUICK, "frame_step": 2, "train_clips_every": 1, "test_clips_every": 1}
+
+
+# --------------------------------------------------------------------------------------------
+# command line
+# --------------------------------------------------------------------------------------------
+
+
+def parse_key_values(items: list[str], what: str) -> dict[str, Any]:
+    """``["hidden=256", "partition=h36m-3"]`` -> ``{"hidden": 256, "partition": "h36m-3"}``."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, sep, text = item.partition("=")
+        if not sep or not key.strip():
+            raise SystemExit(f"{what}: expected key=value, got {item!r}")
+        try:
+            value = ast.literal_eval(text)
+        except (ValueError, SyntaxError):
+            value = text  # a bare string such as partition=h36m-3
+        out[key.strip()] = value
+    return out
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        description="Train a poselift model on a Bandai protocol (docs/training.md).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    g = p.add_argument_group("model")
+    g.add_argument("--model", required=True, choices=list_models(), help="registered model")
+    g.add_argument("--config", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="model config values (Python literals), checked by create_model")
+    g = p.add_argument_group("data")
+    g.add_argument("--protocol", default="p1-style", choices=PROTOCOLS,
+                   help="P3 trains on P1 train and tests on its rare subset")
+    g.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help="directory holding bandai/")
+    g.add_argument("--synthetic", action="store_true",
+                   help="generate a small synthetic Bandai-format set under OUT/synthetic-data "
+                        "and train on it (no real data needed)")
+    g.add_argument("--cameras", default="rig", choices=("rig", "random"),
+                   help="rig: the fixed h36m-like evaluation rig, one of its 4 cameras per "
+                        "sample (paper-style, ablations); random: RandomRig with bone/global "
+                        "scale augmentation (robust shipped models)")
+    g.add_argument("--inputs", default="gt", choices=("gt", "noisy"),
+                   help="noisy: 4 px Gaussian pixel noise, in training augmentation too")
+    g.add_argument("--augment", nargs="*", default=[], metavar="KEY=VALUE",
+                   help="Augmentation overrides: flip, bone_scale, global_scale, "
+                        "pixel_noise, dropout, bone_symmetric")
+    g.add_argument("--frame-step", type=int, default=None,
+                   help="train on frames 0, s, 2s, ... of every clip [4; quick 8]")
+    g.add_argument("--test-frame-step", type=int, default=4,
+                   help="test samples at frames 0, s, 2s, ... (4 = the protocol's)")
+    g.add_argument("--pipeline", default="auto", choices=("auto", "fixed", "dataset"),
+                   help="fixed: precomputed rig samples (every (frame, camera) pair once per "
+                        "epoch; single-frame, rig, no bone/global scale); dataset: "
+                        "FrameDataset/WindowDataset augmentation on the fly; auto: fixed "
+                        "when possible")
+    g.add_argument("--train-clips-every", type=int, default=None,
+                   help="use every k-th training clip [1; quick 25]")
+    g.add_argument("--test-clips-every", type=int, default=None,
+                   help="evaluate on every k-th test clip [1; quick 20]")
+    g = p.add_argument_group("recipe")
+    g.add_argument("--epochs", type=int, default=None, help="epochs [8; quick 2]")
+    g.add_argument("--batch-size", type=int, default=None, help="global batch [1024; quick 256]")
+    g.add_argument("--lr", type=float, default=1e-3)
+    g.add_argument("--lr-decay", type=float, default=0.95, help="lr factor per epoch")
+    g.add_argument("--loss", default="l1", choices=("l1", "mpjpe"))
+    g.add_argument("--bn-momentum", type=float, nargs=2, default=(0.1, 0.001),
+                   metavar=("START", "END"),
+                   help="BatchNorm momentum, decayed exponentially over the run")
+    g.add_argument("--precise-bn", type=int, default=None, metavar="N",
+                   help="recompute BatchNorm statistics on N training batches after every "
+                        "epoch (0: off) [20; quick 4]")
+    g.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
+                   help="test-time flip averaging")
+    g.add_argument("--max-samples", type=int, default=None,
+                   help="stop after this many training samples (equal-budget runs)")
+    g.add_argument("--time-budget", type=float, default=None, metavar="SECONDS",
+                   help="stop cleanly (with a checkpoint) once the wall time exceeds this")
+    g.add_argument("--seed", type=int, default=4321)
+    g = p.add_argument_group("evaluation")
+    g.add_argument("--eval-every", type=int, default=1,
+                   help="evaluate every k epochs (the last epoch always)")
+    g.add_argument("--eval-batch-size", type=int, default=4096)
+    g = p.add_argument_group("run")
+    g.add_argument("--out", type=Path, required=True, help="output directory")
+    g.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    g.add_argument("--keep-epochs", action="store_true",
+                   help="also keep OUT/epoch_NNN.pt after every epoch")
+    g.add_argument("--threads", type=int, default=2, help="torch threads per process")
+    g.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N")
+    g.add_argument("--progress", default="auto", choices=("auto", "tqdm", "lines", "none"),
+                   help="auto: tqdm when installed and stderr is a terminal, else lines")
+    g.add_argument("--log-every", type=int, default=50, help="batches between progress lines")
+    g.add_argument("--quick", action="store_true",
+                   help="tiny CI config: clip slice, width 128, 2 epochs, small eval set")
+    return p
+
+
+def finalize_args(args: argparse.Namespace) -> argparse.Namespace:
+    table = (QUICK_SYNTHETIC if args.synthetic else QUICK) if args.quick else NORMAL
+    for key, value in table.items():
+        if key != "width" and getattr(args, key) is None:
+            setattr(args, key, value)
+    args.quick_width = table["width"]
+    for name in ("epochs", "batch_size", "frame_step", "test_frame_step", "train_clips_every",
+                 "test_clips_every", "eval_every", "eval_batch_size", "threads", "log_every"):
+        if getattr(args, name) < 1:
+            raise SystemExit(f"--{name.replace('_', '-')}: expected a positive int, "
+                             f"got {getattr(args, name)}")
+    if args.precise_bn < 0:
+        raise SystemExit(f"--precise-bn: expected >= 0, got {args.precise_bn}")
+    if args.max_samples is not None and args.max_samples < 1:
+        raise SystemExit(f"--max-samples: expected a positive int, got {args.max_samples}")
+    return args
+
+
+# --------------------------------------------------------------------------------------------
+# helpers
+# --------------------------------------------------------------------------------------------
+
+
+def seed_of(*parts: object) -> int:
+    """A 63-bit seed from any plain parts (stable across runs and processes)."""
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+class Dist:
+    """torch.distributed state (a single process when not launched by torchrun)."""
+
+    def __init__(self, device_arg: str) -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device_arg == "auto":
+            device_arg = "cuda" if torch.cuda.is_available() else "cpu"
+        if device_arg == "cuda" and self.world > 1:
+            device_arg = f"cuda:{local}"
+        self.device = torch.device(device_arg)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def sum(self, values: list[float]) -> list[float]:
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return [float(v) for v in t.tolist()]
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def say(rank0: bool, message: str) -> None:
+    if rank0:
+        print(message, flush=True)
+
+
+def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def digest(tensors: Iterator[torch.Tensor]) -> str:
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def atomic_torch_save(obj: Any, path: Path) -> None:
+    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------------------------
+# synthetic data (Bandai layout) for running without the real mocap
+# --------------------------------------------------------------------------------------------
+
+_REST = np.array([  # H36M-17 bone offsets from the parent, metres, +Y up, facing +Z
+    [0.0, 0.0, 0.0], [-0.12, 0.0, 0.0], [0.0, -0.42, 0.0], [0.0, -0.40, 0.0],
+    [0.12, 0.0, 0.0], [0.0, -0.42, 0.0], [0.0, -0.40, 0.0], [0.0, 0.22, 0.0],
+    [0.0, 0.25, 0.0], [0.0, 0.08, 0.09], [0.0, 0.15, -0.07], [0.16, 0.0, 0.0],
+    [0.0, -0.27, 0.0], [0.0, -0.25, 0.0], [-0.16, 0.0, 0.0], [0.0, -0.27, 0.0],
+    [0.0, -0.25, 0.0]])
+_SYNTH_CONTENT = {2: ("walk", "run", "wave-both-hands"), 1: ("bow", "kick")}
+_SYNTH_STYLES = {2: ("normal", "active", "elderly", "youthful"), 1: ("angry", "old", "childish")}
+
+
+def _rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
+    """Rodrigues: ``(T,)`` angles about a unit ``axis`` -> ``(T, 3, 3)``."""
+    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
+    a = angle[:, None, None]
+    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
+
+
+def synthetic_clip(rng: np.random.Generator, frames: int, dataset: int, content: str
+                   ) -> np.ndarray:
+    """``(F, 17, 3)`` world poses: sinusoidal joint swings, turning and walking (y up)."""
+    sk = get_skeleton("h36m")
+    t = np.arange(frames) / 30.0
+    amp = {"walk": 0.5, "run": 0.9, "wave-both-hands": 0.3, "bow": 0.6, "kick": 1.0}[content]
+    local = []
+    for _ in range(17):
+        swing = amp * rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t
+                                                      + rng.uniform(0, 2 * np.pi))
+        side = 0.3 * amp * rng.uniform(0, 1) * np.sin(2 * np.pi * rng.uniform(0.3, 1.0) * t)
+        local.append(_rotation(np.array([1.0, 0, 0]), swing) @ _rotation(np.array([0, 0, 1.0]),
+                                                                          side))
+    if content == "bow":  # bend the spine forward
+        local[7] = local[7] @ _rotation(np.array([1.0, 0, 0]), 0.8 * np.sin(np.pi * t / t[-1]))
+    heading = rng.uniform(0, 2 * np.pi) + rng.uniform(-0.8, 0.8) * t / max(t[-1], 1e-6)
+    glob = _rotation(np.array([0, 1.0, 0]), heading)
+    speed = {"walk": 1.2, "run": 3.0}.get(content, 0.2)
+    step = speed / 30.0 * np.stack([np.sin(heading), np.zeros(frames), np.cos(heading)], 1)
+    pelvis = np.cumsum(step, 0) + np.array([0.0, 0.9, 0.0])
+    pelvis[:, 1] += 0.03 * np.sin(2 * np.pi * 2 * t)
+    rot = [np.zeros((frames, 3, 3))] * 17
+    pos = np.zeros((frames, 17, 3))
+    for j in range(17):
+        parent = sk.parents[j]
+        if parent < 0:
+            rot[j] = glob @ local[j]
+            pos[:, j] = pelvis
+        else:
+            rot[j] = rot[parent] @ local[j]
+            pos[:, j] = pos[:, parent] + rot[parent] @ _REST[j]
+    return pos.astype(np.float32)
+
+
+def write_synthetic_bandai(root: Path, *, seed: int = 0, clips_per_pair: int = 1) -> Path:
+    """Write a small synthetic set in the Bandai file layout under ``root/bandai``."""
+    folder = root / "bandai"
+    npz = folder / "bandai_h36m17.npz"
+    if npz.is_file() and (folder / "bandai_h36m17_meta.tsv").is_file():
+        return root
+    folder.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    arrays: dict[str, np.ndarray] = {}
+    rows = ["name\tdataset\tcontent\tstyle\tframes\tfps"]
+    for dataset in (1, 2):
+        for content in _SYNTH_CONTENT[dataset]:
+            for style in _SYNTH_STYLES[dataset]:
+                for k in range(clips_per_pair):
+                    name = f"dataset-{dataset}_{content}_{style}_{k + 1:03d}"
+                    frames = int(rng.integers(60, 120))
+                    arrays[name] = synthetic_clip(rng, frames, dataset, content)
+                    rows.append(f"{name}\t{dataset}\t{content}\t{style}\t{frames}\t30")
+    tmp = folder / f".tmp-{os.getpid()}.npz"
+    np.savez(tmp, **arrays)
+    (folder / "bandai_h36m17_meta.tsv").write_text("\n".join(rows) + "\n")
+    os.replace(tmp, npz)
+    (folder / "README.md").write_text("Synthetic poses written by examples/train.py "
+                                      "--synthetic (not real motion capture).\n")
+    return root
+
+
+# --------------------------------------------------------------------------------------------
+# training sample sources
+# --------------------------------------------------------------------------------------------
+
+
+class FixedSource:
+    """Precomputed rig samples (every (frame, camera) pair of the split once per epoch).
+
+    Per batch only the flip (x -> -x in normalized coordinates and left/right swap, exact for
+    the rig since its principal point is the image centre), fresh pixel noise and keypoint
+    dropout are applied.
+    """
+
+    def __init__(self, train: ProtocolData, aug: Augmentation, device: torch.device) -> None:
+        rig = get_rig("h36m-like")
+        if tuple(rig.center) != (rig.image_size[0] / 2, rig.image_size[1] / 2):
+            raise SystemExit("--pipeline fixed needs a rig whose principal point is the centre")
+        self.x = torch.from_numpy(train.normalized_keypoints()).to(device)
+        self.y = torch.from_numpy(train.poses3d).to(device)
+        self.epoch_size = len(train)
+        self.aug = aug
+        self.noise = 2.0 * aug.pixel_noise / rig.image_size[0]
+        flip = get_skeleton("h36m").flip_indices
+        self.flip_index = torch.tensor(flip, device=device)
+        self.sign = torch.tensor([-1.0, 1.0, 1.0], device=device)
+        self.device = device
+
+    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        idx = index.to(self.device)
+        x, y = self.x[idx], self.y[idx]
+        if self.aug.flip > 0:
+            f = (torch.rand(len(idx), generator=g) < self.aug.flip).to(self.device)
+            fx = x.index_select(1, self.flip_index) * self.sign[None, None, :2]
+            fy = y.index_select(1, self.flip_index) * self.sign
+            x = torch.where(f[:, None, None], fx, x)
+            y = torch.where(f[:, None, None], fy, y)
+        if self.noise > 0:
+            x = x + self.noise * torch.randn(x.shape, generator=g).to(self.device)
+        if self.aug.dropout > 0:
+            keep = torch.rand(x.shape[:-1], generator=g) >= self.aug.dropout
+            x = x * keep.unsqueeze(-1).to(x.dtype).to(self.device)
+        return x, y
+
+
+class DatasetSource:
+    """FrameDataset / WindowDataset: full augmentation per batch, RIG_CAMERAS passes per epoch."""
+
+    def __init__(self, ds: FrameDataset | WindowDataset, device: torch.device) -> None:
+        self.ds = ds
+        self.epoch_size = len(ds) * RIG_CAMERAS
+        self.device = device
+
+    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        x, y = self.ds.make_batch(index % len(self.ds), g)
+        return x.to(self.device), y.to(self.device)
+
+
+# --------------------------------------------------------------------------------------------
+# the run
+# --------------------------------------------------------------------------------------------
+
+
+def make_augmentation(args: argparse.Namespace) -> Augmentation:
+    if args.cameras == "rig":
+        kw: dict[str, Any] = {"camera": "h36m-like", "flip": 0.5, "bone_scale": None,
+                              "global_scale": None}
+    else:
+        kw = {"camera": RandomRig(), "flip": 0.5, "bone_scale": (0.85, 1.15),
+              "global_scale": (0.85, 1.2)}
+    if args.inputs == "noisy":
+        kw["pixel_noise"] = 4.0
+    extra = parse_key_values(args.augment, "--augment")
+    kw.update(extra)
+    try:
+        return Augmentation(**kw)
+    except TypeError as err:
+        raise SystemExit(f"--augment: {err}") from None
+
+
+def make_model(args: argparse.Namespace) -> nn.Module:
+    config = parse_key_values(args.config, "--config")
+    entry = get_model_entry(args.model)
+    if args.quick_width is not None:
+        for key in ("hidden", "channels"):
+            if key in entry.defaults and key not in config:
+                config[key] = args.quick_width
+    try:
+        return poselift.create_model(args.model, **config)
+    except (ValueError, TypeError) as err:
+        raise SystemExit(f"--config: {err}") from None
+
+
+def every_kth_clip(names: np.ndarray, k: int) -> np.ndarray:
+    """Every k-th distinct clip name (in order of first appearance)."""
+    _, first = np.unique(names, return_index=True)
+    ordered = names[np.sort(first)]
+    return ordered[::k]
+
+
+def load_eval_sets(args: argparse.Namespace, root: Path, temporal: bool
+                   ) -> tuple[ProtocolData, ProtocolData | None, np.ndarray | None]:
+    """(test samples, full-frame test data for temporal models, their index in it)."""
+    test = load_protocol(args.protocol, root, "test", args.inputs,
+                         frame_step=args.test_frame_step)
+    if args.test_clips_every > 1:
+        keep = every_kth_clip(test.clip, args.test_clips_every)
+        test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
+    if not temporal:
+        return test, None, None
+    base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
+    full = load_protocol(base, root, "test", args.inputs, frame_step=1)
+    full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
+    return test, full, locate_samples(full, test)
+
+
+def run_eval(model: nn.Module, test: ProtocolData, full: ProtocolData | None,
+             index: np.ndarray | None, args: argparse.Namespace) -> tuple[dict[str, Any], float]:
+    start = time.perf_counter()
+    if full is not None:
+        pred = predict(model, full, index=index, batch_size=args.eval_batch_size,
+                       flip_test=args.flip_test)
+    else:
+        pred = predict(model, test, batch_size=args.eval_batch_size, flip_test=args.flip_test)
+    result = evaluate(pred, test)
+    return result, time.perf_counter() - start
+
+
+def precise_bn(net: nn.Module, source: FixedSource | DatasetSource, batches: int,
+               batch_size: int, seed: int, epoch: int, d: Dist) -> None:
+    """Recompute BatchNorm running statistics with the current weights (train mode)."""
+    bns = batchnorms(net)
+    if not bns or batches == 0:
+        return
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    was_training = net.training
+    net.train()
+    g = torch.Generator().manual_seed(seed_of(seed, epoch, "precise-bn", d.rank))
+    torch.manual_seed(seed_of(seed, epoch, "precise-bn-dropout", d.rank))
+    per_rank = max(2, batch_size // d.world)
+    with torch.no_grad():
+        for _ in range(batches):
+            idx = torch.randint(source.epoch_size, (per_rank,), generator=g)
+            x, _ = source.batch(idx, g)
+            net(x)
+    for m, mom in zip(bns, momenta, strict=True):
+        m.momentum = mom
+        if d.world > 1:
+            for buf in (m.running_mean, m.running_var):
+                assert buf is not None
+                dist.all_reduce(buf)
+                buf /= d.world
+    net.train(was_training)
+
+
+def sync_buffers(net: nn.Module, d: Dist) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics)."""
+    if d.world > 1:
+        for buf in net.buffers():
+            dist.broadcast(buf, 0)
+
+
+class Progress:
+    """tqdm bar or periodic lines with samples/s (rank 0 only)."""
+
+    def __init__(self, mode: str, enabled: bool, total: int, start: int, epoch: int,
+                 every: int) -> None:
+        self.bar = None
+        self.enabled = enabled
+        self.every = every
+        self.epoch = epoch
+        self.total = total
+        self.t0 = time.perf_counter()
+        self.samples = 0
+        if mode == "auto":
+            mode = "tqdm" if sys.stderr.isatty() else "lines"
+        if mode == "tqdm":
+            try:
+                from tqdm import tqdm
+            except ImportError:
+                mode = "lines"
+            else:
+                self.bar = tqdm(total=total, initial=start, desc=f"epoch {epoch}",
+                                unit="batch", disable=not enabled, mininterval=2.0)
+        self.mode = mode
+
+    def update(self, batch: int, samples: int, loss: float) -> None:
+        self.samples += samples
+        rate = self.samples / max(time.perf_counter() - self.t0, 1e-9)
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:,.0f}", refresh=False)
+        elif self.mode == "lines" and self.enabled and (batch + 1) % self.every == 0:
+            print(f"epoch {self.epoch} batch {batch + 1}/{self.total} loss {loss:.4f} "
+                  f"{rate:,.0f} samples/s", flush=True)
+
+    def close(self) -> None:
+        if self.bar is not None:
+            self.bar.close()
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = finalize_args(build_parser().parse_args(argv))
+    d = Dist(args.device)
+    torch.set_num_threads(args.threads)
+    out: Path = args.out
+    if d.main:
+        out.mkdir(parents=True, exist_ok=True)
+    d.barrier()
+    ckpt_path, state_path = out / "checkpoint.pt", out / "train_state.pt"
+    log_path = out / "log.jsonl"
+    if not args.resume and state_path.exists():
+        raise SystemExit(f"{out} already holds a run: pass --resume to continue it or choose "
+                         "another --out")
+    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
+
+    # --- data ---------------------------------------------------------------------------
+    root = args.data
+    if args.synthetic:
+        root = out / "synthetic-data"
+        if d.main:
+            write_synthetic_bandai(root, seed=args.seed)
+        d.barrier()
+    t_data = time.perf_counter()
+    torch.manual_seed(seed_of(args.seed, "init"))
+    model = make_model(args)
+    entry = get_model_entry(args.model)
+    temporal = entry.temporal
+    aug = make_augmentation(args)
+    base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
+    pipeline = args.pipeline
+    fixed_ok = (args.cameras == "rig" and not temporal and aug.bone_scale is None
+                and aug.global_scale is None)
+    if pipeline == "auto":
+        pipeline = "fixed" if fixed_ok else "dataset"
+    if pipeline == "fixed" and not fixed_ok:
+        raise SystemExit("--pipeline fixed needs --cameras rig, a single-frame model and no "
+                         "bone_scale/global_scale augmentation")
+    motion = load_bandai(root)
+    train_motion = protocol_motion(base, root, "train", motion=motion)
+    if args.train_clips_every > 1:
+        train_motion = train_motion.select(list(train_motion.names[:: args.train_clips_every]))
+    source: FixedSource | DatasetSource
+    if pipeline == "fixed":
+        train = load_protocol(base, root, "train", "gt", frame_step=args.frame_step)
+        if args.train_clips_every > 1:
+            train = train.subset(np.flatnonzero(np.isin(train.clip, train_motion.names)))
+        source = FixedSource(train, aug, d.device)
+    else:
+        if temporal:
+            ds: FrameDataset | WindowDataset = WindowDataset(
+                train_motion, int(model.receptive_field),
+                causal=bool(getattr(model, "causal", False)), augmentation=aug,
+                frame_step=args.frame_step, seed=args.seed)
+        else:
+            ds = FrameDataset(train_motion, augmentation=aug, frame_step=args.frame_step,
+                              seed=args.seed)
+        source = DatasetSource(ds, d.device)
+    test = full = eval_index = None
+    if d.main:
+        test, full, eval_index = load_eval_sets(args, root, temporal)
+    data_seconds = time.perf_counter() - t_data
+    epoch_size = source.epoch_size
+    planned = args.epochs * epoch_size
+    if args.max_samples is not None:
+        planned = min(planned, args.max_samples)
+    say(d.main, f"model {args.model} {model.config} ({sum(p.numel() for p in model.parameters()):,}"
+                f" parameters, receptive field {model.receptive_field})")
+    say(d.main, f"data {root}: {len(train_motion)} training clips, {epoch_size:,} samples per "
+                f"epoch ({pipeline} pipeline, cameras {args.cameras}), "
+                f"{len(test) if test is not None else 0:,} test samples; "
+                f"loaded in {data_seconds:.1f} s")
+
+    # --- model, optimizer, state ----------------------------------------------------------
+    model.to(d.device)
+    net: nn.Module = model.strided_twin() if temporal else model
+    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
+    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
+    state: dict[str, Any] = {"epoch": 0, "batch": 0, "samples_seen": 0, "wall_time": 0.0,
+                             "epoch_sums": [0.0, 0.0, 0.0], "finished": False}
+    if args.resume and state_path.exists():
+        saved = torch.load(state_path, map_location="cpu", weights_only=True)
+        payload = poselift.models.load_checkpoint(ckpt_path)
+        if payload["config"] != model.config:
+            raise SystemExit(f"--resume: {ckpt_path} holds config {payload['config']}, this "
+                             f"command builds {model.config}")
+        model.load_state_dict(payload["state_dict"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"])
+        state = dict(saved["progress"])
+        state["finished"] = state["epoch"] >= args.epochs or (
+            args.max_samples is not None
+            and args.max_samples - state["samples_seen"] < 2 * d.world)
+        say(d.main, f"resumed {out} at epoch {state['epoch'] + 1} batch {state['batch']} "
+                    f"({state['samples_seen']:,} samples seen)")
+        if d.main and log_path.exists():  # drop log lines of epochs the checkpoint lacks
+            keep = [ln for ln in log_path.read_text().splitlines()
+                    if ln.strip() and json.loads(ln)["epoch"] <= state["epoch"]]
+            log_path.write_text("".join(k + "\n" for k in keep))
+    elif args.resume:
+        say(d.main, f"--resume: no checkpoint in {out}, starting afresh")
+    train_net: nn.Module = net
+    if d.world > 1:
+        train_net = nn.parallel.DistributedDataParallel(
+            net, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+    bns = batchnorms(model)
+    m0, m1 = args.bn_momentum
+    meta_base = {
+        "command": command, "seed": args.seed, "protocol": args.protocol, "inputs": args.inputs,
+        "cameras": args.cameras, "pipeline": pipeline, "data_root": str(root.resolve()),
+        "synthetic": bool(args.synthetic), "epoch_size": epoch_size,
+        "recipe": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple)
+                                                            else v))
+                   for k, v in vars(args).items()},
+        "augmentation": {"flip": aug.flip, "bone_scale": aug.bone_scale,
+                         "global_scale": aug.global_scale, "pixel_noise": aug.pixel_noise,
+                         "dropout": aug.dropout},
+        "world_size": d.world, "torch": str(torch.__version__),
+        "poselift": str(poselift.__version__),
+        "training_data": "synthetic" if args.synthetic else DATA_LICENCE,
+    }
+
+    def save(progress: dict[str, Any], metrics: dict[str, Any] | None, tag: str | None) -> None:
+        if not d.main:
+            return
+        meta = {**meta_base, "epoch": progress["epoch"], "samples_seen": progress["samples_seen"],
+                "wall_time": round(progress["wall_time"], 2), "metrics": metrics or {}}
+        poselift.save_model(model, ckpt_path, **meta)
+        atomic_torch_save({"optimizer": optimizer.state_dict(),
+                           "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
+                           "progress": progress}, state_path)
+        if tag is not None and args.keep_epochs:
+            poselift.save_model(model, out / f"epoch_{tag}.pt", **meta)
+
+    if d.main:
+        (out / "args.json").write_text(json.dumps(meta_base["recipe"], indent=1) + "\n")
+
+    # --- loop -----------------------------------------------------------------------------
+    run_start = time.perf_counter() - state["wall_time"]
+    stop_reason = None
+    last_metrics: dict[str, Any] | None = None
+    epoch = state["epoch"]
+    momentum = m0
+    if state["finished"]:
+        say(d.main, "the run is already finished; raise --epochs or --max-samples to continue")
+    while epoch < args.epochs and not state["finished"]:
+        batch_size = args.batch_size
+        num_batches = math.ceil(epoch_size / batch_size)
+        perm = torch.randperm(epoch_size,
+                              generator=torch.Generator().manual_seed(seed_of(args.seed, epoch)))
+        train_net.train()
+        loss_sum, err_sum, count = state["epoch_sums"]
+        data_time = 0.0
+        t_epoch = time.perf_counter()
+        seen_epoch = 0
+        bar = Progress(args.progress, d.main, num_batches, state["batch"], epoch + 1,
+                       args.log_every)
+        b = state["batch"]
+        budget_hit = False
+        while b < num_batches:
+            idx = perm[b * batch_size : (b + 1) * batch_size]
+            if args.max_samples is not None:
+                idx = idx[: max(0, args.max_samples - state["samples_seen"])]
+            if len(idx) < 2 * d.world:  # BatchNorm needs > 1 sample per rank
+                break
+            shard = idx[d.rank :: d.world]
+            t0 = time.perf_counter()
+            g = torch.Generator().manual_seed(seed_of(args.seed, epoch, b, d.rank))
+            x, y = source.batch(shard, g)
+            data_time += time.perf_counter() - t0
+            torch.manual_seed(seed_of(args.seed, epoch, b, d.rank, "dropout"))
+            momentum = m0 * (m1 / m0) ** min(1.0, state["samples_seen"] / planned)
+            for m in bns:
+                m.momentum = momentum
+            pred = train_net(x)
+            diff = pred - y
+            loss = diff.abs().mean() if args.loss == "l1" else diff.norm(dim=-1).mean()
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            loss_value = float(loss.detach())
+            with torch.no_grad():
+                n = len(shard)
+                loss_sum += loss_value * n
+                err_sum += float(diff.norm(dim=-1).mean()) * 1000.0 * n
+                count += n
+            state["samples_seen"] += len(idx)
+            seen_epoch += len(idx)
+            b += 1
+            bar.update(b - 1, len(idx), loss_value)
+            if args.time_budget is not None and (d.world == 1 or b % 10 == 0):
+                budget_hit = d.any(time.perf_counter() - run_start > args.time_budget)
+                if budget_hit and b < num_batches:
+                    break
+            if args.max_samples is not None and (
+                    args.max_samples - state["samples_seen"] < 2 * d.world):
+                break
+        bar.close()
+        train_seconds = time.perf_counter() - t_epoch
+        state["wall_time"] = time.perf_counter() - run_start
+        complete = b >= num_batches
+        if complete and args.time_budget is not None:
+            budget_hit = d.any(time.perf_counter() - run_start > args.time_budget)
+        # the sample budget is spent when fewer samples remain than one usable batch needs
+        done_samples = (args.max_samples is not None
+                        and args.max_samples - state["samples_seen"] < 2 * d.world)
+        if budget_hit and not complete and not done_samples:
+            # mid-epoch stop: checkpoint the exact position, no evaluation
+            state.update(batch=b, epoch_sums=[loss_sum, err_sum, count])
+            sync_buffers(model, d)
+            save(state, last_metrics, None)
+            stop_reason = "time-budget"
+            say(d.main, f"time budget of {args.time_budget} s reached in epoch {epoch + 1} "
+                        f"(batch {b}/{num_batches}); checkpoint saved, continue with --resume")
+            break
+        # end of an epoch (or of the sample budget): precise BN, lr decay, eval, checkpoint
+        t_pbn = time.perf_counter()
+        precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d)
+        sync_buffers(model, d)
+        pbn_seconds = time.perf_counter() - t_pbn
+        lr = optimizer.param_groups[0]["lr"]
+        scheduler.step()
+        sums = d.sum([loss_sum, err_sum, count])
+        epoch += 1
+        finished = epoch >= args.epochs or done_samples
+        state.update(epoch=epoch, batch=0, epoch_sums=[0.0, 0.0, 0.0], finished=finished)
+        metrics: dict[str, Any] = {}
+        eval_seconds = 0.0
+        if d.main and (epoch % args.eval_every == 0 or finished or budget_hit):
+            assert test is not None
+            result, eval_seconds = run_eval(model, test, full, eval_index, args)
+            metrics = {k: result[k] for k in ("samples", "mpjpe", "p_mpjpe", "pck", "auc")}
+            last_metrics = metrics
+        d.barrier()
+        state["wall_time"] = time.perf_counter() - run_start
+        save(state, metrics or last_metrics, f"{epoch:03d}")
+        if d.main:
+            line = {
+                "epoch": epoch, "epoch_fraction": round(seen_epoch / epoch_size, 6),
+                "samples_seen": state["samples_seen"],
+                "train_loss": sums[0] / max(sums[2], 1),
+                "train_mpjpe_mm": sums[1] / max(sums[2], 1),
+                "lr": lr, "bn_momentum": momentum,
+                "test": metrics or None, "train_seconds": round(train_seconds, 3),
+                "data_seconds": round(data_time, 3),
+                "samples_per_second": round(seen_epoch / max(train_seconds, 1e-9), 1),
+                "precise_bn_seconds": round(pbn_seconds, 3),
+                "eval_seconds": round(eval_seconds, 3), "wall_time": round(state["wall_time"], 3),
+            }
+            with log_path.open("a") as f:
+                f.write(json.dumps(line) + "\n")
+            test_txt = (f"test MPJPE {metrics['mpjpe']:.1f} mm P-MPJPE {metrics['p_mpjpe']:.1f} mm "
+                        f"(eval {eval_seconds:.1f} s)" if metrics else "no eval")
+            print(f"epoch {epoch}: train loss {line['train_loss']:.4f} "
+                  f"({line['train_mpjpe_mm']:.1f} mm), {line['samples_per_second']:,.0f} "
+                  f"samples/s (data {data_time:.1f} s of {train_seconds:.1f} s), {test_txt}",
+                  flush=True)
+        if done_samples:
+            stop_reason = "max-samples"
+        if budget_hit and not finished:
+            stop_reason = "time-budget"
+            say(d.main, f"time budget reached after epoch {epoch}; continue with --resume")
+            break
+        if finished:
+            break
+
+    # --- summary --------------------------------------------------------------------------
+    summary: dict[str, Any] = {"epochs_done": state["epoch"], "samples_seen": state["samples_seen"],
+                               "wall_time": round(time.perf_counter() - run_start, 3),
+                               "stopped": stop_reason, "metrics": last_metrics,
+                               "data_load_seconds": round(data_seconds, 3),
+                               "world_size": d.world}
+    if d.world > 1:
+        params = digest(p for p in model.parameters())
+        buffers = digest(b for b in model.buffers())
+        gathered: list[Any] = [None] * d.world
+        dist.all_gather_object(gathered, (params, buffers))
+        summary["param_digests"] = [g[0] for g in gathered]
+        summary["buffer_digests"] = [g[1] for g in gathered]
+        summary["replicas_identical"] = len({g for g in gathered}) == 1
+        say(d.main, f"replicas identical: {summary['replicas_identical']}")
+    if d.main:
+        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        say(True, f"done: {json.dumps(summary)}")
+    d.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

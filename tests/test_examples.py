@@ -1,0 +1,132 @@
+"""End-to-end runs of examples/train.py and examples/evaluate.py (CI-sized).
+
+The main run uses a slice of the real mocap when ../shared/data is present, else the
+synthetic Bandai-format set that train.py writes with --synthetic. Resume, temporal and
+distributed runs always use the synthetic set (a few seconds each).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+import poselift
+
+REPO = Path(__file__).resolve().parents[1]
+EXAMPLES = REPO / "examples"
+SHARED_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+HAVE_DATA = (SHARED_DATA / "bandai" / "bandai_h36m17.npz").is_file()
+
+
+def run(script: str, *args: str, timeout: float = 240, launcher: list[str] | None = None
+        ) -> subprocess.CompletedProcess[str]:
+    cmd = [*(launcher or [sys.executable]), str(EXAMPLES / script), *args]
+    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout, cwd=REPO)
+    assert proc.returncode == 0, f"{cmd} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    return proc
+
+
+def read_log(out: Path) -> list[dict]:
+    return [json.loads(line) for line in (out / "log.jsonl").read_text().splitlines()]
+
+
+def test_train_quick_then_evaluate(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    data = ["--data", str(SHARED_DATA)] if HAVE_DATA else ["--synthetic"]
+    run("train.py", "--model", "sr", "--quick", "--out", str(out), *data)
+    log = read_log(out)
+    assert [e["epoch"] for e in log] == [1, 2]
+    assert log[1]["samples_seen"] == 2 * log[0]["samples_seen"] > 0
+    assert log[1]["train_loss"] < log[0]["train_loss"]
+    assert log[1]["lr"] == pytest.approx(0.95 * log[0]["lr"])
+    for entry in log:
+        assert all(math.isfinite(entry["test"][k]) for k in ("mpjpe", "p_mpjpe", "pck", "auc"))
+        assert entry["samples_per_second"] > 0 and entry["eval_seconds"] >= 0
+    model = poselift.load_model(out / "checkpoint.pt")
+    assert model.config["hidden"] == 128
+    assert model.meta["epoch"] == 2 and "--quick" in model.meta["command"]
+    assert model.meta["metrics"]["mpjpe"] == pytest.approx(log[1]["test"]["mpjpe"])
+    state = torch.load(out / "train_state.pt", weights_only=True)
+    assert state["progress"]["finished"] and state["progress"]["epoch"] == 2
+    assert {"optimizer", "scheduler", "rng"} <= set(state)
+
+    ev = tmp_path / "eval"
+    run("evaluate.py", "--checkpoint", str(out / "checkpoint.pt"), "--quick", "--labels", "SR",
+        "--out", str(ev))
+    result = json.loads((ev / "SR_p1-style.json").read_text())
+    # same checkpoint, same test slice, same flip test: the training log's number
+    assert result["mpjpe"] == pytest.approx(log[1]["test"]["mpjpe"], rel=1e-4)
+    assert result["samples"] == log[1]["test"]["samples"]
+    assert len(result["deciles"]) == 10 and sum(d["samples"] for d in result["deciles"]) == \
+        result["samples"]
+    assert sum(c["samples"] for c in result["per_content"].values()) == result["samples"]
+    report = (ev / "report.md").read_text()
+    assert "| SR |" in report and "occurrence decile" in report
+    pytest.importorskip("matplotlib")
+    assert (ev / "deciles_p1-style.png").stat().st_size > 0
+
+
+def test_resume_is_exact(tmp_path: Path) -> None:
+    # 1624 synthetic samples per epoch, batch 1024: two batches per epoch
+    common = ["--model", "sr", "--quick", "--synthetic", "--batch-size", "1024"]
+    ref, cut = tmp_path / "ref", tmp_path / "cut"
+    run("train.py", *common, "--out", str(ref))
+    run("train.py", *common, "--out", str(cut), "--time-budget", "0")  # stops after batch 1
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["stopped"] == "time-budget" and summary["epochs_done"] == 0
+    assert summary["samples_seen"] == 1024
+    run("train.py", *common, "--out", str(cut), "--time-budget", "0", "--resume")  # epoch end
+    summary = json.loads((cut / "summary.json").read_text())
+    assert summary["stopped"] == "time-budget" and summary["epochs_done"] == 1
+    run("train.py", *common, "--out", str(cut), "--resume")
+    a = poselift.models.load_checkpoint(ref / "checkpoint.pt")
+    b = poselift.models.load_checkpoint(cut / "checkpoint.pt")
+    assert a["state_dict"].keys() == b["state_dict"].keys()
+    for key, value in a["state_dict"].items():
+        assert torch.equal(value, b["state_dict"][key]), key
+    assert [e["test"] for e in read_log(ref)] == [e["test"] for e in read_log(cut)]
+    assert a["meta"]["samples_seen"] == b["meta"]["samples_seen"] == 2 * 1624
+
+
+def test_temporal_and_sample_budget(tmp_path: Path) -> None:
+    out = tmp_path / "tcn"
+    run("train.py", "--model", "tcn", "--config", "channels=32", "filter_widths=(3, 3)",
+        "--quick", "--synthetic", "--max-samples", "700", "--out", str(out))
+    log = read_log(out)
+    assert len(log) == 1 and log[0]["samples_seen"] == 700
+    assert json.loads((out / "summary.json").read_text())["stopped"] == "max-samples"
+    assert poselift.load_model(out / "checkpoint.pt").receptive_field == 9
+    ev = tmp_path / "eval"
+    run("evaluate.py", "--checkpoint", str(out / "checkpoint.pt"), "--no-deciles", "--no-plots",
+        "--labels", "TCN", "--out", str(ev))
+    result = json.loads((ev / "TCN_p1-style.json").read_text())
+    assert result["mpjpe"] == pytest.approx(log[0]["test"]["mpjpe"], rel=1e-4)
+
+
+def test_bad_config_is_reported(tmp_path: Path) -> None:
+    proc = subprocess.run([sys.executable, str(EXAMPLES / "train.py"), "--model", "sr",
+                           "--config", "hiden=3", "--synthetic", "--quick", "--out",
+                           str(tmp_path / "x")], capture_output=True, text=True, timeout=120)
+    assert proc.returncode != 0 and "hiden" in proc.stderr
+
+
+def test_ddp_two_processes_stay_equal(tmp_path: Path) -> None:
+    out = tmp_path / "ddp"
+    launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
+                "--nproc_per_node", "2"]
+    run("train.py", "--model", "sr", "--quick", "--synthetic", "--epochs", "1", "--threads", "1",
+        "--out", str(out), launcher=launcher)
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["world_size"] == 2
+    assert len(summary["param_digests"]) == 2
+    assert summary["param_digests"][0] == summary["param_digests"][1]
+    assert summary["buffer_digests"][0] == summary["buffer_digests"][1]
+    assert summary["replicas_identical"] is True
+    assert summary["samples_seen"] == read_log(out)[0]["samples_seen"] > 0

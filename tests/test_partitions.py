@@ -126,3 +126,13 @@ def test_shuffled_partition_actually_shuffles_and_errors():
     for bad in (1, 6, -1, 2.0, True):
         with pytest.raises(ValueError, match="num_shuffled: expected 0 or 2..5"):
             shuffled_partition("h36m-5", bad)  # type: ignore[arg-type]
+
+
+def test_shuffled_names_resolve_on_first_use():
+    p = get_partition("h36m-5-shuffled4-seed7")
+    assert p == shuffled_partition("h36m-5", 4, seed=7)
+    assert get_partition("h36m-5-shuffled4-seed7") is p
+    with pytest.raises(ValueError, match="unknown partition"):
+        get_partition("nobase-shuffled2-seed0")
+    with pytest.raises(ValueError, match="num_shuffled"):
+        get_partition("h36m-5-shuffled9-seed0")

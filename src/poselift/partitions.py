@@ -19,6 +19,7 @@ some of the groups, keeping group sizes.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -175,15 +176,27 @@ def register_partition(partition: Partition, *, overwrite: bool = False) -> Part
     return _PARTITIONS.register(partition.name, partition, overwrite=overwrite)
 
 
+_SHUFFLED = re.compile(r"^(?P<base>.+)-shuffled(?P<k>\d+)-seed(?P<seed>\d+)$")
+
+
 def get_partition(name: str | Partition) -> Partition:
     """Return the registered partition called ``name`` (a :class:`Partition` passes through).
+
+    Names written by :func:`shuffled_partition`, ``"<base>-shuffled<k>-seed<s>"``, are built
+    (and registered) on first use, so that model configs and checkpoints can name them.
 
     Examples:
         >>> get_partition("h36m-5").groups
         ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
+        >>> get_partition("h36m-5-shuffled3-seed0").group_sizes
+        (4, 4, 5, 4, 4)
     """
     if isinstance(name, Partition):
         return name
+    match = _SHUFFLED.match(name) if isinstance(name, str) else None
+    if match and name not in _PARTITIONS and match["base"] in _PARTITIONS:
+        made = shuffled_partition(match["base"], int(match["k"]), seed=int(match["seed"]))
+        return register_partition(made)
     return _PARTITIONS.get(name)
 
 
@@ -191,7 +204,7 @@ def list_partitions(skeleton: str | None = None) -> list[str]:
     """Names of registered partitions, sorted; only those of ``skeleton`` when given.
 
     Examples:
-        >>> [n for n in list_partitions("h36m") if n.startswith("h36m-")]
+        >>> [n for n in list_partitions("h36m") if n.startswith("h36m-") and "shuffled" not in n]
         ['h36m-1', 'h36m-17', 'h36m-2', 'h36m-3', 'h36m-5', 'h36m-6', 'h36m-8']
     """
     if skeleton is not None:

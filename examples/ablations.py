@@ -1,0 +1,214 @@
+"""Run the paper's ablations on real mocap and write docs/results.md.
+
+Every run trains with examples/train.py under the same budget (the NOTES.md recipe: 8 epochs
+over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), then
+examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
+run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
+last checkpoint. Run one job at a time on this 2-core machine (parallel jobs slow each other
+down far more than 2x).
+
+Usage:
+    python examples/ablations.py list                       # the runs and their status
+    python examples/ablations.py run --only 't2-*'          # train + evaluate pending runs
+    python examples/ablations.py report                     # write docs/results.md tables
+"""
+
+from __future__ import annotations
+
+import argparse
+import fnmatch
+import json
+import shlex
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parents[1]
+RUNS_DIR = REPO / "runs"
+SEED = 4321
+P1_EVAL = ("p1-style", "p3-rare20", "p3-rare10")
+
+
+@dataclass(frozen=True)
+class Run:
+    """One training run and the protocols it is evaluated on."""
+
+    id: str
+    table: str
+    label: str
+    model: str
+    config: dict[str, Any] = field(default_factory=dict)
+    protocol: str = "p1-style"
+    evaluate: tuple[str, ...] = P1_EVAL
+    extra: tuple[str, ...] = ()
+
+    @property
+    def out(self) -> Path:
+        return RUNS_DIR / self.id
+
+    def train_command(self) -> list[str]:
+        cmd = ["python", "examples/train.py", "--model", self.model, "--protocol", self.protocol,
+               "--seed", str(SEED), "--out", f"runs/{self.id}"]
+        if self.config:
+            cmd += ["--config", *(f"{k}={v if isinstance(v, str) else repr(v)}"
+                                  for k, v in self.config.items())]
+        return cmd + list(self.extra)
+
+    def eval_command(self) -> list[str]:
+        return ["python", "examples/evaluate.py", "--checkpoint", f"runs/{self.id}/checkpoint.pt",
+                "--protocol", *self.evaluate, "--labels", self.id, "--no-plots",
+                "--out", f"runs/{self.id}/eval"]
+
+
+def _runs() -> list[Run]:
+    runs: list[Run] = []
+    # Table 2: the baselines and SR, P1-trained, evaluated on P1 and the rare subsets.
+    for model in ("fc", "gp", "lf", "es", "sfs", "sr"):
+        runs.append(Run(f"t2-{model}", "2", model.upper(), model))
+    # Table 2, P2 (cross-set): trained on dataset 2, tested on dataset 1.
+    for model in ("fc", "gp", "lf", "es", "sfs", "sr"):
+        runs.append(Run(f"t2p2-{model}", "2-p2", model.upper(), model, protocol="p2-cross-set",
+                        evaluate=("p2-cross-set",)))
+    # Table 3: context dimension H with concatenation (group width: 1024 / 5 = ~205).
+    for h, label in ((0, "0 (GP)"), (1, "1"), (3, "3"), (10, "10"), (51, "25% (51)"),
+                     (205, "100% (205)")):
+        runs.append(Run(f"t3-h{h}", "3", label, "sr", {"context_dim": h, "combine": "cat"}))
+    # Table 4: number of groups (5 is Table 2's SR run).
+    for g in (1, 2, 3, 6, 8, 17):
+        runs.append(Run(f"t4-g{g}", "4", str(g), "sr", {"partition": f"h36m-{g}"}))
+    # Table 5: joints shuffled among k of the 5 groups (0 is Table 2's SR run).
+    for k in (2, 3, 4, 5):
+        runs.append(Run(f"t5-s{k}", "5", str(k), "sr",
+                        {"partition": f"h36m-5-shuffled{k}-seed0"}))
+    # Noisy 2D inputs (4 px), FC vs SR.
+    for model in ("fc", "sr"):
+        runs.append(Run(f"noisy-{model}", "noisy", model.upper(), model,
+                        extra=("--inputs", "noisy")))
+    # Temporal, 27 frames: equal budget of 8 epochs over every 16th frame (75,732 windows
+    # per epoch), a quarter of the single-frame budget: temporal steps are ~5-10x slower.
+    for model in ("tcn", "sr_tcn"):
+        for protocol, evals in (("p1-style", P1_EVAL), ("p2-cross-set", ("p2-cross-set",))):
+            tag = "p1" if protocol == "p1-style" else "p2"
+            runs.append(Run(f"temporal-{model}-{tag}", "temporal", model.upper().replace("_", "-"),
+                            model, {"filter_widths": (3, 3, 3)}, protocol=protocol,
+                            evaluate=evals, extra=("--frame-step", "16")))
+    return runs
+
+
+RUNS = _runs()
+
+
+def status(run: Run) -> str:
+    summary = run.out / "summary.json"
+    if not summary.is_file():
+        return "partial" if (run.out / "checkpoint.pt").is_file() else "pending"
+    info = json.loads(summary.read_text())
+    if info.get("stopped"):
+        return f"stopped ({info['stopped']})"
+    evaluated = all((run.out / "eval" / f"{run.id}_{p}.json").is_file() for p in run.evaluate)
+    return "done" if evaluated else "trained"
+
+
+def _shell(cmd: list[str]) -> None:
+    print("$ " + shlex.join(cmd), flush=True)
+    subprocess.run(cmd, cwd=REPO, check=True)
+
+
+def run_all(pattern: str, budget: float | None) -> None:
+    start = time.monotonic()
+    for run in RUNS:
+        if not fnmatch.fnmatchcase(run.id, pattern):
+            continue
+        if budget is not None and time.monotonic() - start > budget:
+            print(f"time budget of {budget:.0f} s used up; stopping before {run.id}")
+            return
+        state = status(run)
+        if state == "done":
+            continue
+        if state != "trained":
+            resume = ["--resume"] if (run.out / "checkpoint.pt").is_file() else []
+            _shell(run.train_command() + resume)
+        _shell(run.eval_command())
+
+
+def _load(run: Run, protocol: str) -> dict[str, Any] | None:
+    path = run.out / "eval" / f"{run.id}_{protocol}.json"
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def _summary(run: Run) -> dict[str, Any]:
+    path = run.out / "summary.json"
+    return json.loads(path.read_text()) if path.is_file() else {}
+
+
+def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
+    """Markdown table: one row per run, MPJPE / P-MPJPE per protocol, budget and command."""
+    head = "| run | " + " | ".join(f"{p} MPJPE / P-MPJPE (mm)" for p in protocols)
+    head += " | samples seen | train wall time | command |"
+    rows = [head, "|---|" + "---|" * (len(protocols) + 3)]
+    for run in runs:
+        cells = []
+        for p in protocols:
+            r = _load(run, p)
+            cells.append(f"{r['mpjpe']:.1f} / {r['p_mpjpe']:.1f}" if r else "not run")
+        s = _summary(run)
+        seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
+        wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"
+        cmd = "`" + shlex.join(run.train_command()) + "`"
+        rows.append(f"| {run.label} | " + " | ".join(cells) + f" | {seen} | {wall} | {cmd} |")
+    return "\n".join(rows)
+
+
+def report() -> str:
+    """The generated part of docs/results.md."""
+    parts = []
+    titles = {
+        "2": ("Table 2 analogue: baselines vs SR (P1-trained, GT 2D)", P1_EVAL),
+        "2-p2": ("Table 2 analogue on P2 (cross-set: trained on dataset 2, tested on 1)",
+                 ("p2-cross-set",)),
+        "3": ("Table 3 analogue: context dimension H (concatenation)", P1_EVAL[:2]),
+        "4": ("Table 4 analogue: number of groups", P1_EVAL[:2]),
+        "5": ("Table 5 analogue: joints shuffled among k of 5 groups", P1_EVAL[:2]),
+        "noisy": ("Noisy 2D inputs (4 px Gaussian), FC vs SR", P1_EVAL),
+        "temporal": ("Temporal models, 27 frames", P1_EVAL + ("p2-cross-set",)),
+    }
+    for key, (title, protocols) in titles.items():
+        runs = [r for r in RUNS if r.table == key]
+        parts.append(f"### {title}\n\n{table(runs, protocols)}")
+    return "\n\n".join(parts)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = parser.add_subparsers(dest="cmd", required=True)
+    sub.add_parser("list", help="list the runs and their status")
+    p_run = sub.add_parser("run", help="train and evaluate pending runs, one at a time")
+    p_run.add_argument("--only", default="*", help="shell pattern over run ids")
+    p_run.add_argument("--budget", type=float, default=None,
+                       help="stop starting new runs after this many seconds")
+    p_rep = sub.add_parser("report", help="print the results tables")
+    p_rep.add_argument("--write", action="store_true",
+                       help="replace the tables between the RESULTS markers of docs/results.md")
+    args = parser.parse_args(argv)
+    if args.cmd == "list":
+        for run in RUNS:
+            print(f"{run.id:28s} {status(run):18s} {shlex.join(run.train_command())}")
+    elif args.cmd == "run":
+        run_all(args.only, args.budget)
+    elif args.write:
+        page = REPO / "docs" / "results.md"
+        text = page.read_text()
+        begin, end = "<!-- BEGIN RESULTS -->\n", "<!-- END RESULTS -->"
+        head, rest = text.split(begin, 1)
+        page.write_text(head + begin + report() + "\n" + end + rest.split(end, 1)[1])
+        print(f"updated {page}")
+    else:
+        print(report())
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

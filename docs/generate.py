@@ -30,9 +30,29 @@ def _partitions() -> str:
     return partition_table(builtin)
 
 
+def _models() -> str:
+    from poselift.models import create_model, get_model_entry, list_models
+
+    rows = [
+        "| model | what | input -> output | parameters (default config) | config keys | paper |",
+        "|---|---|---|---|---|---|",
+    ]
+    for name in list_models():
+        entry = get_model_entry(name)
+        model = create_model(name)
+        params = sum(p.numel() for p in model.parameters())
+        io = "(B, T, J, 2) -> (B, T', J, 3)" if entry.temporal else "(B, J, 2) -> (B, J, 3)"
+        keys = ", ".join(f"`{k}={v!r}`" for k, v in entry.defaults.items())
+        rows.append(
+            f"| `{name}` | {entry.summary} | {io} | {params / 1e6:.2f}M | {keys} | {entry.paper} |"
+        )
+    return "\n".join(rows)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "skeletons": _skeletons,
     "partitions": _partitions,
+    "models": _models,
 }
 
 _BLOCK = re.compile(

@@ -8,7 +8,20 @@ Examples:
     ('right_leg', 'left_leg', 'torso_head', 'left_arm', 'right_arm')
 """
 
+from poselift import camera as camera
+from poselift import data as data
+from poselift import evaluation as evaluation
+from poselift import metrics as metrics
+from poselift import nn as nn
+from poselift import rarity as rarity
 from poselift._version import __version__ as __version__
+from poselift.models import create_model as create_model
+from poselift.models import list_models as list_models
+from poselift.models import list_weights as list_weights
+from poselift.models import load_model as load_model
+from poselift.models import save_model as save_model
+from poselift.nn import SRConv1d as SRConv1d
+from poselift.nn import SRLinear as SRLinear
 from poselift.partitions import Partition as Partition
 from poselift.partitions import get_partition as get_partition
 from poselift.partitions import list_partitions as list_partitions
@@ -22,14 +35,27 @@ from poselift.skeletons import register_skeleton as register_skeleton
 
 __all__ = [
     "Partition",
+    "SRConv1d",
+    "SRLinear",
     "Skeleton",
     "__version__",
+    "camera",
     "convert_keypoints",
+    "create_model",
+    "data",
+    "evaluation",
     "get_partition",
     "get_skeleton",
+    "list_models",
     "list_partitions",
     "list_skeletons",
+    "list_weights",
+    "load_model",
+    "metrics",
+    "nn",
+    "rarity",
     "register_partition",
     "register_skeleton",
+    "save_model",
     "shuffled_partition",
 ]

@@ -1,0 +1,447 @@
+"""Speed of SRLinear vs a naive per-group loop and a dense layer; speed of a whole SR network;
+and the gate-normalization study behind SRLinear's design.
+
+Sections (all by default, or pick with --sections):
+
+- ``layer``: forward+backward of one 1024-channel layer at batch 1024, 5 groups (hidden widths
+  of the h36m-5 partition split in proportion to 4, 4, 5, 4, 4 joints): SRLinear vs a naive
+  per-group loop computing the same function vs ``nn.Linear(1024, 1024)``, same process,
+  interleaved rounds, best time of each. Also the group-map strategies that were considered.
+- ``conv``: SRConv1d vs nn.Conv1d of the same width, strided training form and dilated form.
+- ``network``: the single-frame SR network built from the layers (GroupGather -> SRLinear to
+  1024 -> 2 residual blocks of two [SRLinear + BatchNorm + LeakyReLU + Dropout] -> SRLinear to
+  3 coordinates per owned joint) and the same network with nn.Linear (FC): training samples/s
+  (Adam step, batch 1024, L1 loss) and inference samples/s (batch 4096, eval, no_grad).
+- ``gate``: small synthetic regression trained with the SR gate normalized in different ways;
+  reports training-mode vs evaluation-mode loss and the largest output difference.
+
+Usage::
+
+    python benchmarks/bench_layers.py            # full run (~5 minutes on 2 cores)
+    python benchmarks/bench_layers.py --quick    # seconds-long smoke run
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import time
+from collections.abc import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from poselift.nn import GroupGather, SRConv1d, SRLinear, split_width
+
+GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
+OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
+SIZES = [len(g) for g in GROUPS]
+
+
+def cpu_name() -> str:
+    try:
+        with open("/proc/cpuinfo") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or "unknown CPU"
+
+
+# --------------------------------------------------------------------------------------------
+# layer section
+# --------------------------------------------------------------------------------------------
+
+class NaiveSR(nn.Module):
+    """The same function as an SRLinear(mul, H=1), written as a plain loop over the groups:
+    take x_g and x_rest, context, gate, group map, concatenate.
+
+    ``select="index"`` takes x_g / x_rest with index sets (as one writes it from the paper's
+    joint sets); ``select="slice"`` with slices and a concatenation of the other slices.
+    """
+
+    def __init__(self, layer: SRLinear, select: str = "index") -> None:
+        super().__init__()
+        self.layer, self.select = layer, select
+        starts = [sum(layer.in_groups[:g]) for g in range(layer.num_groups)]
+        self.spans = [(s, s + w) for s, w in zip(starts, layer.in_groups, strict=True)]
+        self.own = [torch.arange(a, b) for a, b in self.spans]
+        self.rest = [torch.cat([torch.arange(0, a), torch.arange(b, layer.in_features)])
+                     for a, b in self.spans]
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        lay = self.layer
+        assert lay.context_weight is not None and lay.context_gain is not None
+        assert lay.context_bias is not None and lay.bias is not None
+        outs = []
+        lo = 0
+        for g, (a, b) in enumerate(self.spans):
+            if self.select == "index":
+                x_g, x_rest = x[:, self.own[g]], x[:, self.rest[g]]
+                u = lay.context_weight[g:g + 1, self.rest[g]]
+            else:
+                x_g, x_rest = x[:, a:b], torch.cat([x[:, :a], x[:, b:]], dim=1)
+                row = lay.context_weight[g:g + 1]
+                u = torch.cat([row[:, :a], row[:, b:]], dim=1)
+            u = u * (lay.context_gain[g] / u.norm())
+            gate = torch.sigmoid(F.linear(x_rest, u, lay.context_bias[g:g + 1]))
+            bias = lay.bias[lo:lo + lay.out_groups[g]]
+            outs.append(F.linear(x_g * gate, lay.weights[g], bias))
+            lo += lay.out_groups[g]
+        return torch.cat(outs, dim=1)
+
+
+class PaddedBmm(nn.Module):
+    """Group maps as one batched matmul over zero-padded groups (gather in, gather out)."""
+
+    def __init__(self, ins: tuple[int, ...], outs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.ins, self.outs = ins, outs
+        g, mi, mo = len(ins), max(ins), max(outs)
+        d = sum(ins)
+        self.weight = nn.Parameter(torch.randn(g, mi, mo) / mi ** 0.5)
+        idx = torch.full((g, mi), d, dtype=torch.long)
+        start = 0
+        for i, w in enumerate(ins):
+            idx[i, :w] = torch.arange(start, start + w)
+            start += w
+        self.idx = idx.reshape(-1)
+        self.out_idx = torch.cat([torch.arange(o) + i * mo for i, o in enumerate(outs)])
+        mask = torch.zeros(g, mi, mo)
+        for i, (a, b) in enumerate(zip(ins, outs, strict=True)):
+            mask[i, :a, :b] = 1
+        self.mask = mask
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        n, g, mi = x.shape[0], len(self.ins), max(self.ins)
+        xg = F.pad(x, (0, 1))[:, self.idx].reshape(n, g, mi).transpose(0, 1)
+        y = torch.bmm(xg, self.weight * self.mask)
+        return y.transpose(0, 1).reshape(n, -1)[:, self.out_idx]
+
+
+class BlockDiag(nn.Module):
+    """Group maps as one dense matmul with a block-diagonal weight (full dense FLOPs)."""
+
+    def __init__(self, ins: tuple[int, ...], outs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.randn(o, i) / i ** 0.5) for i, o in zip(ins, outs, strict=True)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return F.linear(x, torch.block_diag(*self.weights))
+
+
+class LoopMatmul(nn.Module):
+    """Group maps as G matmuls on split views (what SRLinear does), without context."""
+
+    def __init__(self, ins: tuple[int, ...], outs: tuple[int, ...]) -> None:
+        super().__init__()
+        self.ins = list(ins)
+        self.weights = nn.ParameterList(
+            [nn.Parameter(torch.randn(o, i) / i ** 0.5) for i, o in zip(ins, outs, strict=True)])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        xs = torch.split(x, self.ins, dim=1)
+        return torch.cat([F.linear(a, w) for a, w in zip(xs, self.weights, strict=True)], dim=1)
+
+
+def time_fwd_bwd(fns: dict[str, Callable[[], torch.Tensor]], rounds: int,
+                 iters: int) -> dict[str, list[float]]:
+    """Seconds per forward+backward; rounds interleave the candidates to share the noise."""
+    for fn in fns.values():  # warm-up
+        for _ in range(2):
+            fn().sum().backward()
+    times: dict[str, list[float]] = {k: [] for k in fns}
+    for _ in range(rounds):
+        for name, fn in fns.items():
+            start = time.perf_counter()
+            for _ in range(iters):
+                y = fn()
+                y.backward(torch.ones_like(y))
+            times[name].append((time.perf_counter() - start) / iters)
+    return times
+
+
+def layer_section(args: argparse.Namespace) -> list[str]:
+    torch.manual_seed(0)
+    n, width = 1024, 1024
+    rows = [f"### Layer: forward+backward, batch {n}, {width} channels, 5 groups", ""]
+    layouts = {"proportional": split_width(width, SIZES),
+               "proportional, multiple_of=8": split_width(width, SIZES, multiple_of=8)}
+    x = torch.randn(n, width, requires_grad=True)
+    dense = nn.Linear(width, width)
+    fns: dict[str, Callable[[], torch.Tensor]] = {"nn.Linear(1024, 1024)": lambda: dense(x)}
+    for label, widths in layouts.items():
+        sr = SRLinear(widths, widths)
+        fns[f"SRLinear {widths} ({label})"] = lambda sr=sr: sr(x)
+        for select in ("index", "slice"):
+            naive = NaiveSR(sr, select)
+            torch.testing.assert_close(naive(x), sr(x), atol=1e-4, rtol=1e-4)
+            fns[f"naive per-group loop, {select} {widths}"] = lambda naive=naive: naive(x)
+    widths = layouts["proportional"]
+    for name, mod in [("group maps only: loop of G matmuls (used)", LoopMatmul(widths, widths)),
+                      ("group maps only: padded bmm", PaddedBmm(widths, widths)),
+                      ("group maps only: block-diagonal dense", BlockDiag(widths, widths))]:
+        fns[name] = lambda mod=mod: mod(x)
+    times = time_fwd_bwd(fns, args.rounds, args.iters)
+    best = {k: min(v) for k, v in times.items()}
+    base = best["nn.Linear(1024, 1024)"]
+    rows += ["| variant | best ms | median ms | / dense |", "|---|---|---|---|"]
+    for k, v in times.items():
+        rows.append(f"| {k} | {best[k] * 1e3:.2f} | {statistics.median(v) * 1e3:.2f} | "
+                    f"{best[k] / base:.3f} |")
+    rows.append("")
+    for label, widths in layouts.items():
+        sr_t = best[f"SRLinear {widths} ({label})"]
+        index_t = best[f"naive per-group loop, index {widths}"]
+        slice_t = best[f"naive per-group loop, slice {widths}"]
+        rows.append(f"- {label} {widths}: SR / dense = {sr_t / base:.3f} (target <= 0.35); "
+                    f"naive / SR = {index_t / sr_t:.2f}x with index sets, "
+                    f"{slice_t / sr_t:.2f}x with slices (target >= 2)")
+    return rows
+
+
+def conv_section(args: argparse.Namespace) -> list[str]:
+    torch.manual_seed(0)
+    widths = split_width(1024, SIZES)
+    rows = ["### SR convolution: forward+backward, 1024 channels, 5 groups, kernel 3", "",
+            "| form | input (B, C, T) | nn.Conv1d ms | SRConv1d ms | SR / dense |",
+            "|---|---|---|---|---|"]
+    for label, batch, frames, kw in [("strided (training), stride 3", 256, 27, {"stride": 3}),
+                                     ("dilated (inference), dilation 9", 16, 243,
+                                      {"dilation": 9})]:
+        x = torch.randn(batch, 1024, frames, requires_grad=True)
+        dense = nn.Conv1d(1024, 1024, 3, **kw)
+        sr = SRConv1d(widths, widths, 3, **kw)
+        fns: dict[str, Callable[[], torch.Tensor]] = {
+            "dense": lambda dense=dense, x=x: dense(x), "sr": lambda sr=sr, x=x: sr(x)}
+        times = time_fwd_bwd(fns, args.rounds, max(1, args.iters // 2))
+        d, s = min(times["dense"]), min(times["sr"])
+        rows.append(f"| {label} | ({batch}, 1024, {frames}) | {d * 1e3:.1f} | {s * 1e3:.1f} | "
+                    f"{s / d:.3f} |")
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# network section
+# --------------------------------------------------------------------------------------------
+
+def _linear_factory(kind: str) -> Callable[[tuple[int, ...], tuple[int, ...]], nn.Module]:
+    if kind == "sr":
+        return lambda ins, outs: SRLinear(ins, outs)
+    return lambda ins, outs: nn.Linear(sum(ins), sum(outs))
+
+
+class Block(nn.Module):
+    def __init__(self, make: Callable[[tuple[int, ...], tuple[int, ...]], nn.Module],
+                 widths: tuple[int, ...], dropout: float) -> None:
+        super().__init__()
+        layers: list[nn.Module] = []
+        for _ in range(2):
+            layers += [make(widths, widths), nn.BatchNorm1d(sum(widths)), nn.LeakyReLU(),
+                       nn.Dropout(dropout)]
+        self.body = nn.Sequential(*layers)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+
+def build_network(kind: str, hidden: int = 1024, blocks: int = 2, dropout: float = 0.25,
+                  multiple_of: int = 1) -> nn.Sequential:
+    """Single-frame network: (B, 17*2) joint-major 2D -> (B, 17*3) in owned-group order."""
+    make = _linear_factory(kind)
+    gather = GroupGather(GROUPS, 2)
+    widths = split_width(hidden, SIZES, multiple_of=multiple_of)
+    outs = tuple(3 * len(g) for g in OWNED)
+    return nn.Sequential(
+        gather,
+        make(gather.group_sizes, widths), nn.BatchNorm1d(hidden), nn.LeakyReLU(),
+        nn.Dropout(dropout),
+        *[Block(make, widths, dropout) for _ in range(blocks)],
+        make(widths, outs),
+    )
+
+
+def network_section(args: argparse.Namespace) -> list[str]:
+    rows = ["### Whole single-frame network (h36m-5, 1024 channels, 2 residual blocks, "
+            "dropout 0.25)", "",
+            "| network | params | train samples/s (batch 1024, Adam) | "
+            "infer samples/s (batch 4096) |", "|---|---|---|---|"]
+    results = {}
+    nets = {"SR (SRLinear, mul, H=1)": build_network("sr"),
+            "SR, widths multiple_of=8": build_network("sr", multiple_of=8),
+            "SR, dropout 0 (for reference)": build_network("sr", dropout=0.0),
+            "FC (nn.Linear)": build_network("fc")}
+    x_train, y_train = torch.randn(1024, 34), torch.randn(1024, 51)
+    x_infer = torch.randn(4096, 34)
+    train_t: dict[str, list[float]] = {k: [] for k in nets}
+    infer_t: dict[str, list[float]] = {k: [] for k in nets}
+    opts = {k: torch.optim.Adam(m.parameters(), lr=1e-3) for k, m in nets.items()}
+    for k, net in nets.items():  # warm-up
+        net.train()
+        for _ in range(3):
+            loss = F.l1_loss(net(x_train), y_train)
+            opts[k].zero_grad()
+            loss.backward()
+            opts[k].step()
+    for _ in range(args.rounds):
+        for k, net in nets.items():
+            net.train()
+            start = time.perf_counter()
+            for _ in range(args.iters):
+                loss = F.l1_loss(net(x_train), y_train)
+                opts[k].zero_grad()
+                loss.backward()
+                opts[k].step()
+            train_t[k].append((time.perf_counter() - start) / args.iters)
+            net.eval()
+            with torch.no_grad():
+                net(x_infer)
+                start = time.perf_counter()
+                for _ in range(args.iters):
+                    net(x_infer)
+                infer_t[k].append((time.perf_counter() - start) / args.iters)
+    for k, net in nets.items():
+        params = sum(p.numel() for p in net.parameters())
+        tr, inf = 1024 / min(train_t[k]), 4096 / min(infer_t[k])
+        tr_med, inf_med = 1024 / statistics.median(train_t[k]), 4096 / statistics.median(infer_t[k])
+        results[k] = (tr, inf)
+        rows.append(f"| {k} | {params / 1e6:.2f}M | {tr:,.0f} (median {tr_med:,.0f}) | "
+                    f"{inf:,.0f} (median {inf_med:,.0f}) |")
+    sr_tr, sr_inf = results["SR (SRLinear, mul, H=1)"]
+    rows += ["", f"- SR network: {sr_tr:,.0f} train samples/s (target >= 10,000; official 3,227), "
+             f"{sr_inf:,.0f} infer samples/s (target >= 30,000; official 9,573)"]
+    return rows
+
+
+# --------------------------------------------------------------------------------------------
+# gate normalization study
+# --------------------------------------------------------------------------------------------
+
+class PlainGate(SRLinear):
+    """sigmoid(U x_rest + c): no normalization at all."""
+
+    def effective_context_weight(self) -> torch.Tensor:
+        assert self.context_weight is not None and self.context_mask is not None
+        return self.context_weight * self.context_mask
+
+
+class BatchNormGate(PlainGate):
+    """sigmoid(BatchNorm(U x_rest)), BatchNorm over each group's one channel (official)."""
+
+    def __init__(self, *a: object, eps: float = 1e-5, zero_init: bool = True,
+                 **k: object) -> None:
+        super().__init__(*a, **k)  # type: ignore[arg-type]
+        self.norm = nn.BatchNorm1d(self.num_groups * self.context_dim, eps=eps, momentum=0.1)
+        if zero_init:  # the official code initializes the context convolution to zero
+            with torch.no_grad():
+                assert self.context_weight is not None
+                self.context_weight.zero_()
+
+    def gate(self, z: torch.Tensor) -> torch.Tensor:
+        return torch.sigmoid(self.norm(z))
+
+
+def _gate_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    gen = torch.Generator().manual_seed(seed)
+    fixed = torch.Generator().manual_seed(0)
+    a, b = torch.randn(8, 34, generator=fixed), torch.randn(8, 51, generator=fixed)
+    c = torch.randn(34, 51, generator=fixed) / 6
+    latent = torch.randn(n, 8, generator=gen)
+    x = torch.tanh(latent @ a / 2)
+    return x, torch.sin(latent @ b / 2) + torch.tanh(x @ c)
+
+
+def gate_section(args: argparse.Namespace) -> list[str]:
+    variants: dict[str, Callable[..., nn.Module]] = {
+        "weight norm (used)": SRLinear,
+        "none": PlainGate,
+        "BatchNorm eps=1e-5, zero init (official)": BatchNormGate,
+        "BatchNorm eps=1e-3, random init": lambda i, o: BatchNormGate(i, o, eps=1e-3,
+                                                                       zero_init=False),
+    }
+    steps, seeds = args.gate_steps, args.gate_seeds
+    rows = [f"### Gate normalization study: {steps} Adam steps (lr 1e-3, batch 256), "
+            f"{len(seeds)} seeds", "",
+            "Task: 34 -> 51 synthetic regression (8-D latent, smooth nonlinear), SR stack "
+            "GroupGather -> 3 x [SRLinear(256) + LeakyReLU] -> SRLinear(51), no other norm. "
+            "Losses are L1 on 2,000 held-out samples at the end; the differences are over "
+            "10 checkpoints.", "",
+            "| gate | train-mode loss | eval-mode loss | max abs(train - eval) output | "
+            "mean abs(train - eval) output |", "|---|---|---|---|---|"]
+    x_test, y_test = _gate_data(2000, 999)
+    hidden = split_width(256, SIZES)
+    outs = [3 * len(g) for g in OWNED]
+    for name, make in variants.items():
+        finals_tr, finals_ev, max_d, mean_d = [], [], 0.0, []
+        for seed in seeds:
+            torch.manual_seed(seed)
+            gather = GroupGather(GROUPS, 2)
+            model = nn.Sequential(gather, make(gather.group_sizes, hidden), nn.LeakyReLU(),
+                                  make(hidden, hidden), nn.LeakyReLU(), make(hidden, hidden),
+                                  nn.LeakyReLU(), make(hidden, outs))
+            opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+            x_train, y_train = _gate_data(20000, seed + 10)
+            gen = torch.Generator().manual_seed(seed)
+            for step in range(1, steps + 1):
+                model.train()
+                idx = torch.randint(0, len(x_train), (256,), generator=gen)
+                loss = F.l1_loss(model(x_train[idx]), y_train[idx])
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                if step % max(1, steps // 10) == 0:
+                    with torch.no_grad():
+                        model.eval()
+                        ev = model(x_test)
+                        # train-mode output on test batches of 256 (BatchNorm uses their
+                        # statistics); running statistics restored afterwards
+                        saved = {k: v.clone() for k, v in model.state_dict().items()
+                                 if "running" in k or "num_batches" in k}
+                        model.train()
+                        tr = torch.cat([model(x_test[i:i + 256]) for i in range(0, 2000, 256)])
+                        model.load_state_dict(saved, strict=False)
+                    max_d = max(max_d, (tr - ev).abs().max().item())
+                    mean_d.append((tr - ev).abs().mean().item())
+            finals_tr.append(F.l1_loss(tr, y_test).item())
+            finals_ev.append(F.l1_loss(ev, y_test).item())
+        rows.append(f"| {name} | {statistics.mean(finals_tr):.4f} | "
+                    f"{statistics.mean(finals_ev):.4f} | {max_d:.2e} | "
+                    f"{statistics.mean(mean_d):.2e} |")
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
+    parser.add_argument("--sections", default="layer,conv,network,gate",
+                        help="comma-separated subset of: layer, conv, network, gate")
+    parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    args = parser.parse_args()
+    torch.set_num_threads(args.threads)
+    args.rounds, args.iters = (2, 2) if args.quick else (7, 10)
+    args.gate_steps = 30 if args.quick else 2000
+    args.gate_seeds = (0,) if args.quick else (0, 1, 2)
+    sections = {"layer": layer_section, "conv": conv_section, "network": network_section,
+                "gate": gate_section}
+    chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
+    unknown = [s for s in chosen if s not in sections]
+    if unknown:
+        parser.error(f"unknown sections {unknown}; choose from {list(sections)}")
+    print(f"# bench_layers: torch {torch.__version__}, {torch.get_num_threads()} threads, "
+          f"{cpu_name()}, {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f}"
+          f"{' (quick)' if args.quick else ''}\n")
+    for name in chosen:
+        start = time.perf_counter()
+        for line in sections[name](args):
+            print(line)
+        print(f"\n({name}: {time.perf_counter() - start:.0f} s, load average now "
+              f"{os.getloadavg()[0]:.1f})\n", flush=True)
+
+
+if __name__ == "__main__":
+    main()

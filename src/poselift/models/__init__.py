@@ -1,0 +1,40 @@
+"""Model zoo: registered builders for every network of the paper, and checkpoint I/O.
+
+Examples:
+    >>> import torch, poselift
+    >>> model = poselift.create_model("sr", hidden=64).eval()
+    >>> model(torch.zeros(2, 17, 2)).shape
+    torch.Size([2, 17, 3])
+"""
+
+from poselift.models import single_frame as single_frame
+from poselift.models import temporal as temporal
+from poselift.models.checkpoint import load_checkpoint as load_checkpoint
+from poselift.models.checkpoint import load_model as load_model
+from poselift.models.checkpoint import save_model as save_model
+from poselift.models.registry import ModelEntry as ModelEntry
+from poselift.models.registry import WeightsEntry as WeightsEntry
+from poselift.models.registry import create_model as create_model
+from poselift.models.registry import get_model_entry as get_model_entry
+from poselift.models.registry import get_weights as get_weights
+from poselift.models.registry import list_models as list_models
+from poselift.models.registry import list_weights as list_weights
+from poselift.models.registry import register_model as register_model
+from poselift.models.registry import register_weights as register_weights
+from poselift.models.registry import unregister_model as unregister_model
+
+__all__ = [
+    "ModelEntry",
+    "WeightsEntry",
+    "create_model",
+    "get_model_entry",
+    "get_weights",
+    "list_models",
+    "list_weights",
+    "load_checkpoint",
+    "load_model",
+    "register_model",
+    "register_weights",
+    "save_model",
+    "unregister_model",
+]

@@ -1,0 +1,185 @@
+"""Checkpoint files: one file with a model's config, state_dict and plain-type meta.
+
+Files are written with :func:`torch.save` and read back only with
+``torch.load(..., weights_only=True)``: a file that holds anything other than tensors and
+plain containers (for example a pickle that would run code) is refused with a clear error and
+nothing from it is executed. There is no fallback to unsafe loading.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+__all__ = ["load_checkpoint", "load_model", "save_model"]
+
+FORMAT = "poselift-checkpoint"
+VERSION = 1
+
+
+def _plain(value: Any, where: str) -> Any:
+    """A copy of ``value`` built from exact plain types; ``TypeError`` for anything else.
+
+    Subclasses of plain types (e.g. ``torch.__version__``, a ``str`` subclass) are converted
+    to the base type, because ``torch.load(weights_only=True)`` refuses them.
+    """
+    if value is None or type(value) in (str, int, float, bool):
+        return value
+    for base in (bool, int, float, str):
+        if isinstance(value, base):
+            return base(value)
+    if isinstance(value, list | tuple):
+        items = [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+        return tuple(items) if isinstance(value, tuple) else items
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, str):
+                raise TypeError(f"{where}: dict keys must be str, got {type(k).__name__}")
+            out[str(k)] = _plain(v, f"{where}[{k!r}]")
+        return out
+    raise TypeError(
+        f"{where}: checkpoint meta and config must be plain types (str, int, float, bool, "
+        f"None, list, tuple, dict), got {type(value).__name__}"
+    )
+
+
+def save_model(
+    model: nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    storage_dtype: torch.dtype | None = None,
+    **meta: Any,
+) -> None:
+    """Save ``model`` (its ``.config`` and ``state_dict``) and plain-type ``meta`` to one file.
+
+    The file is written to a temporary name first and renamed, so a failure never leaves a
+    half-written checkpoint behind.
+
+    Args:
+        model: a model built by :func:`poselift.create_model` (it has ``.config``).
+        path: destination file (conventionally ``.pt``).
+        storage_dtype: store floating-point tensors in this dtype (e.g. ``torch.float16`` to
+            halve the file); they are cast back to the model's dtype on loading.
+        **meta: plain-type information (str, int, float, bool, None, lists, tuples, dicts):
+            a model card, training recipe, metrics...
+
+    Raises:
+        TypeError: ``model`` has no ``.config`` or ``meta`` holds non-plain values.
+
+    Examples:
+        >>> import tempfile, torch, poselift
+        >>> model = poselift.create_model("fc", hidden=32)
+        >>> path = tempfile.mkdtemp() + "/fc.pt"
+        >>> save_model(model, path, note="doc example")
+        >>> again = load_model(path)
+        >>> again.config == model.config
+        True
+    """
+    config = getattr(model, "config", None)
+    if not isinstance(config, dict):
+        raise TypeError(
+            "model: expected a model built by poselift.create_model (with a .config dict), "
+            f"got {type(model).__name__} without one"
+        )
+    config = _plain(config, "config")
+    meta = _plain(meta, "meta")
+    state = {}
+    for key, tensor in model.state_dict().items():
+        t = tensor.detach().cpu()
+        if storage_dtype is not None and t.is_floating_point():
+            t = t.to(storage_dtype)
+        state[key] = t.clone()
+    payload = {
+        "format": FORMAT,
+        "version": VERSION,
+        "config": dict(config),
+        "state_dict": state,
+        "meta": dict(meta),
+    }
+    dest = Path(path)
+    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
+    try:
+        torch.save(payload, tmp)
+        os.replace(tmp, dest)
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Read a checkpoint file safely and return its ``config``, ``state_dict`` and ``meta``.
+
+    Raises:
+        FileNotFoundError: no such file.
+        ValueError: the file is not a poselift checkpoint, or holds objects other than
+            tensors and plain types (refused; nothing from it is executed).
+    """
+    p = Path(path)
+    if not p.is_file():
+        raise FileNotFoundError(f"path: no checkpoint file at {str(p)!r}")
+    try:
+        payload = torch.load(p, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, AttributeError) as err:
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(
+            f"{p}: refused to load: not a safe poselift checkpoint (torch.load with "
+            f"weights_only=True failed: {first}). Checkpoints hold only tensors and plain "
+            "types; this file may contain arbitrary Python objects, and poselift never falls "
+            "back to unsafe loading."
+        ) from None
+    if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
+        raise ValueError(f"{p}: not a poselift checkpoint (no format={FORMAT!r} marker)")
+    if payload.get("version") != VERSION:
+        raise ValueError(
+            f"{p}: checkpoint version {payload.get('version')!r} is not supported "
+            f"(this poselift reads version {VERSION})"
+        )
+    for key, kind in (("config", dict), ("state_dict", dict), ("meta", dict)):
+        if not isinstance(payload.get(key), kind):
+            raise ValueError(f"{p}: malformed checkpoint: {key!r} missing or not a {kind.__name__}")
+    return dict(payload)
+
+
+def load_model(path: str | os.PathLike[str]) -> nn.Module:
+    """Load a model saved with :func:`save_model`, in eval mode, with ``.meta`` attached.
+
+    Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
+    with a ``ValueError``. Weights stored in reduced precision are cast back to the model's
+    parameter dtype.
+
+    Examples:
+        >>> import tempfile, torch, poselift
+        >>> model = poselift.create_model("fc", hidden=32).eval()
+        >>> path = tempfile.mkdtemp() + "/fc.pt"
+        >>> poselift.save_model(model, path)
+        >>> x = torch.randn(2, 17, 2)
+        >>> torch.equal(poselift.load_model(path)(x), model(x))
+        True
+    """
+    from poselift.models.registry import create_model
+
+    payload = load_checkpoint(path)
+    config = dict(payload["config"])
+    name = config.pop("name", None)
+    if not isinstance(name, str):
+        raise ValueError(f"{path}: malformed checkpoint: config has no model name")
+    model = create_model(name, **config)
+    reference = model.state_dict()
+    state = {}
+    for key, tensor in payload["state_dict"].items():
+        if key in reference and tensor.is_floating_point():
+            tensor = tensor.to(reference[key].dtype)
+        state[key] = tensor
+    try:
+        model.load_state_dict(state, strict=True)
+    except RuntimeError as err:
+        raise ValueError(f"{path}: state_dict does not match model {name!r}: {err}") from None
+    model.eval()
+    model.meta = dict(payload["meta"])  # type: ignore[assignment]
+    return model

@@ -1,0 +1,237 @@
+"""Model and weight registries: ``create_model``, ``list_models``, ``list_weights``.
+
+A model is a builder function registered with :func:`register_model`. Its keyword-only
+parameters (with defaults) are the model's config keys: registering is all it takes for
+``list_models``, ``create_model``, the model table in the docs and the parametrized tests to
+pick it up. Every built model carries ``.config``, a plain dict that ``create_model(**config)``
+accepts, and ``.receptive_field`` (1 for single-frame models).
+
+Weights are named ``"<model>.<tag>"`` and registered with :func:`register_weights`; they live
+inside the package (no download at run time) and carry a model card (``meta``).
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from torch import nn
+
+from poselift._registry import Registry
+
+__all__ = [
+    "ModelEntry",
+    "WeightsEntry",
+    "create_model",
+    "get_model_entry",
+    "get_weights",
+    "list_models",
+    "list_weights",
+    "register_model",
+    "register_weights",
+    "unregister_model",
+]
+
+Builder = Callable[..., nn.Module]
+B = TypeVar("B", bound=Builder)
+
+
+@dataclass(frozen=True)
+class ModelEntry:
+    """A registered model builder.
+
+    Attributes:
+        name: registry name, e.g. ``"sr"``.
+        builder: the function that builds the model from keyword-only config values.
+        defaults: the builder's config keys and default values.
+        temporal: True for models that take ``(B, T, J, 2)`` sequences.
+        paper: where the model comes from (section / equation / reference).
+        summary: one line for tables.
+    """
+
+    name: str
+    builder: Builder
+    defaults: Mapping[str, Any]
+    temporal: bool
+    paper: str
+    summary: str
+
+
+@dataclass(frozen=True)
+class WeightsEntry:
+    """Pretrained weights shipped inside the package.
+
+    Attributes:
+        name: ``"<model>.<tag>"``.
+        path: checkpoint file (written by :func:`poselift.save_model`).
+        meta: the model card: skeletons, training data and licence, recipe and command,
+            metrics, parameter count.
+    """
+
+    name: str
+    path: Path
+    meta: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def model(self) -> str:
+        """The model name part of ``name``."""
+        return self.name.split(".", 1)[0]
+
+
+_MODELS: Registry[ModelEntry] = Registry("model")
+_WEIGHTS: Registry[WeightsEntry] = Registry("weights")
+
+
+def register_model(
+    name: str, *, temporal: bool = False, paper: str = "", summary: str = ""
+) -> Callable[[B], B]:
+    """Decorator that registers a model builder under ``name``.
+
+    The builder must take keyword-only parameters, each with a default; they are the model's
+    config keys. Duplicate names raise ``ValueError``.
+
+    Examples:
+        >>> import torch
+        >>> @register_model("doc_linear", summary="a doc example")
+        ... def doc_linear(*, width: int = 4) -> torch.nn.Module:
+        ...     return torch.nn.Linear(width, width)
+        >>> m = create_model("doc_linear", width=3)
+        >>> m.config, m.receptive_field
+        ({'name': 'doc_linear', 'width': 3}, 1)
+        >>> unregister_model("doc_linear")
+    """
+
+    def wrap(builder: B) -> B:
+        params = inspect.signature(builder).parameters.values()
+        bad = [p.name for p in params if p.kind is not inspect.Parameter.KEYWORD_ONLY
+               or p.default is inspect.Parameter.empty]
+        if bad:
+            raise TypeError(
+                f"model builder {name!r}: parameters {bad} must be keyword-only with defaults"
+            )
+        defaults = {p.name: p.default for p in params}
+        _MODELS.register(
+            name,
+            ModelEntry(name, builder, defaults, temporal, paper, summary or name),
+        )
+        return builder
+
+    return wrap
+
+
+def get_model_entry(name: str) -> ModelEntry:
+    """The registry entry of model ``name`` (unknown names raise listing the known ones)."""
+    return _MODELS.get(name)
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered model names, sorted, optionally filtered by a shell pattern (``"sr*"``).
+
+    Examples:
+        >>> {"fc", "sr", "tcn", "sr_tcn"} <= set(list_models())
+        True
+        >>> list_models("sr*")
+        ['sr', 'sr_tcn']
+    """
+    return _MODELS.names(pattern)
+
+
+def unregister_model(name: str) -> None:
+    """Remove model ``name`` from the registry (for tests and interactive experiments)."""
+    _MODELS.unregister(name)
+
+
+def register_weights(entry: WeightsEntry, *, overwrite: bool = False) -> WeightsEntry:
+    """Register shipped weights; the model part of the name must be a registered model."""
+    if "." not in entry.name:
+        raise ValueError(f"weights name must look like '<model>.<tag>', got {entry.name!r}")
+    _MODELS.get(entry.model)
+    return _WEIGHTS.register(entry.name, entry, overwrite=overwrite)
+
+
+def get_weights(name: str) -> WeightsEntry:
+    """The registered weights ``name`` (``"<model>.<tag>"``)."""
+    return _WEIGHTS.get(name)
+
+
+def list_weights(model: str | None = None) -> list[str]:
+    """Names of shipped weights, all or those of ``model``.
+
+    Examples:
+        >>> all(w.startswith("sr") for w in list_weights("sr"))
+        True
+    """
+    if model is not None:
+        _MODELS.get(model)
+        return [w for w in _WEIGHTS.names() if _WEIGHTS.get(w).model == model]
+    return _WEIGHTS.names()
+
+
+def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.Module:
+    """Build a registered model, optionally with shipped pretrained weights.
+
+    Args:
+        name: a name from :func:`list_models`.
+        weights: ``"<model>.<tag>"`` or just ``"<tag>"`` from :func:`list_weights`; the
+            weights' own config is used and ``config`` must not contradict it.
+        **config: the builder's config keys (see the model table in docs/models.md).
+            Unknown keys raise ``ValueError`` listing the accepted ones.
+
+    Returns:
+        The model (in training mode when built fresh, eval mode when weights are loaded),
+        with ``.config`` (a plain dict that ``create_model(**config)`` accepts) and
+        ``.receptive_field``.
+
+    Examples:
+        >>> m = create_model("fc", hidden=64)
+        >>> m.config["hidden"], m.receptive_field
+        (64, 1)
+        >>> create_model("fc", hiden=64)
+        Traceback (most recent call last):
+        ...
+        ValueError: model 'fc' has no config key 'hiden' (did you mean 'hidden'?); accepted: ...
+    """
+    if config.get("name", name) == name:
+        config.pop("name", None)
+    else:
+        raise ValueError(f"name: config says {config['name']!r} but model {name!r} was asked")
+    entry = _MODELS.get(name)
+    if weights is not None:
+        from poselift.models.checkpoint import load_model
+
+        wname = weights if "." in weights else f"{name}.{weights}"
+        w = _WEIGHTS.get(wname)
+        if w.model != name:
+            raise ValueError(f"weights: {wname!r} belong to model {w.model!r}, not {name!r}")
+        model = load_model(w.path)
+        trained: dict[str, Any] = getattr(model, "config", {})
+        for key, value in config.items():
+            if trained.get(key) != value:
+                raise ValueError(
+                    f"{key}: weights {wname!r} were trained with {key}="
+                    f"{trained.get(key)!r}, got {value!r}"
+                )
+        return model
+    _check_config(entry, config)
+    model = entry.builder(**config)
+    full = {"name": name, **entry.defaults, **config}
+    model.config = full  # type: ignore[assignment]
+    if not hasattr(model, "receptive_field"):
+        model.receptive_field = 1  # type: ignore[assignment]
+    return model
+
+
+def _check_config(entry: ModelEntry, config: Mapping[str, Any]) -> None:
+    import difflib
+
+    for key in config:
+        if key not in entry.defaults:
+            close = difflib.get_close_matches(key, list(entry.defaults), n=1)
+            hint = f" (did you mean {close[0]!r}?)" if close else ""
+            accepted = ", ".join(sorted(entry.defaults))
+            raise ValueError(
+                f"model {entry.name!r} has no config key {key!r}{hint}; accepted: {accepted}"
+            )

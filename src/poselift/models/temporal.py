@@ -1,0 +1,247 @@
+"""Temporal lifting networks: TCN (Pavllo et al. 2019) and SR-TCN (paper Sec. 3, "SR Convolution").
+
+Both follow VideoPose3D's temporal convolutional model: an expanding convolution of width
+``filter_widths[0]``, then one residual block per further width (a dilated convolution of
+that width and a 1x1 convolution, each with BatchNorm, leaky ReLU and dropout; the residual
+is the centre (or, causal, the end) of the block's input), then a 1x1 output convolution. The
+receptive field is the product of the widths: (3, 3, 3) = 27 frames, (3, 3, 3, 3) = 81,
+(3, 3, 3, 3, 3) = 243. In ``sr_tcn`` every convolution is an SR convolution over the body
+partition's groups.
+
+Input ``(B, T, J_in, 2)`` normalized keypoints, output ``(B, T - receptive_field + 1, J_out,
+3)``. Output frame ``t`` is the centre of input frames ``t .. t + receptive_field - 1``, or
+with ``causal=True`` their last frame (so it never looks at later frames).
+
+Fast training form: :meth:`TemporalNet.strided_twin` returns a network that shares every
+parameter and buffer with this one but replaces dilated convolutions by strided ones, so a
+window of exactly ``receptive_field`` frames costs one output frame's work (VideoPose3D's
+optimized 1-frame model). Its outputs are identical to the dilated form's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Literal
+
+import torch
+from torch import nn
+
+from poselift.models.registry import register_model
+from poselift.models.single_frame import matching_partition
+from poselift.nn import GroupGather, SRConv1d, split_width
+from poselift.partitions import get_partition
+from poselift.skeletons import get_skeleton
+
+__all__ = ["TemporalNet"]
+
+
+def _conv(
+    sr: bool,
+    in_groups: Sequence[int],
+    out_groups: Sequence[int],
+    kernel: int,
+    dilation: int,
+    stride: int,
+    context_dim: int,
+    combine: Literal["mul", "cat", "add"],
+    bias: bool,
+) -> nn.Module:
+    if sr:
+        return SRConv1d(in_groups, out_groups, kernel, dilation=dilation, stride=stride,
+                        context_dim=context_dim, combine=combine, bias=bias)
+    return nn.Conv1d(sum(in_groups), sum(out_groups), kernel, dilation=dilation, stride=stride,
+                     bias=bias)
+
+
+class TemporalNet(nn.Module):
+    """Dilated temporal convolutional network with dense or SR convolutions.
+
+    Args:
+        sr: use SR convolutions (``sr_tcn``) instead of dense ones (``tcn``).
+        skeleton: input skeleton name.
+        partition: input partition name (for ``tcn`` only the input gathering).
+        out_skeleton: output skeleton name.
+        filter_widths: odd convolution widths; their product is the receptive field.
+        channels: total channels of every hidden layer.
+        dropout: dropout probability.
+        causal: align each output with the last frame of its window instead of the centre.
+        context_dim: H of the SR convolutions.
+        combine: how SR convolutions recombine the context.
+        strided: build the strided training form (see :meth:`strided_twin`).
+
+    Shapes:
+        ``(B, T, J_in, 2)`` -> ``(B, T - receptive_field + 1, J_out, 3)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        sr: bool,
+        skeleton: str,
+        partition: str,
+        out_skeleton: str,
+        filter_widths: Sequence[int],
+        channels: int,
+        dropout: float,
+        causal: bool,
+        context_dim: int = 1,
+        combine: Literal["mul", "cat", "add"] = "mul",
+        strided: bool = False,
+    ) -> None:
+        super().__init__()
+        widths = tuple(int(w) for w in filter_widths)
+        if not widths or any(w < 1 or w % 2 == 0 for w in widths):
+            raise ValueError(f"filter_widths: expected odd widths >= 1, got {filter_widths!r}")
+        if not isinstance(channels, int) or channels < 1:
+            raise ValueError(f"channels: expected a positive int, got {channels!r}")
+        if not 0.0 <= dropout < 1.0:
+            raise ValueError(f"dropout: expected a probability in [0, 1), got {dropout!r}")
+        self._args = dict(sr=sr, skeleton=skeleton, partition=partition,
+                          out_skeleton=out_skeleton, filter_widths=widths, channels=channels,
+                          dropout=dropout, causal=causal, context_dim=context_dim,
+                          combine=combine)
+        part = get_partition(partition)
+        if part.skeleton != get_skeleton(skeleton).name:
+            raise ValueError(
+                f"partition: {part.name!r} is a partition of skeleton {part.skeleton!r}, "
+                f"but skeleton={skeleton!r}"
+            )
+        out_part = matching_partition(part, out_skeleton)
+        self.in_joints = get_skeleton(skeleton).num_joints
+        self.out_joints = get_skeleton(out_skeleton).num_joints
+        self.filter_widths = widths
+        self.causal = causal
+        self.strided = strided
+        self.receptive_field = 1
+        for w in widths:
+            self.receptive_field *= w
+        self.gather = GroupGather(part.groups, 2)
+        in_groups = self.gather.group_sizes
+        hid = split_width(channels, in_groups)
+        out_groups = tuple(3 * len(owned) for owned in out_part.owned)
+
+        def conv(i: Sequence[int], o: Sequence[int], k: int, d: int, bias: bool) -> nn.Module:
+            return _conv(sr, i, o, k, 1 if strided else d, k if strided else 1, context_dim,
+                         combine, bias)
+
+        self.expand = conv(in_groups, hid, widths[0], 1, False)
+        self.expand_bn = nn.BatchNorm1d(channels)
+        self.act = nn.LeakyReLU(0.01)
+        self.drop = nn.Dropout(dropout)
+        self.convs = nn.ModuleList()
+        self.bns = nn.ModuleList()
+        self._pads: list[int] = []
+        self._shifts: list[int] = []
+        dilation = widths[0]
+        for w in widths[1:]:
+            self._pads.append((w - 1) * dilation // 2)
+            self._shifts.append((w // 2) * dilation if causal else 0)
+            self.convs.append(conv(hid, hid, w, dilation, False))
+            self.bns.append(nn.BatchNorm1d(channels))
+            self.convs.append(conv(hid, hid, 1, 1, False))
+            self.bns.append(nn.BatchNorm1d(channels))
+            dilation *= w
+        self.shrink = conv(hid, out_groups, 1, 1, True)
+        order = [j for owned in out_part.owned for j in owned]
+        inverse = torch.empty(len(order), dtype=torch.long)
+        inverse[torch.tensor(order)] = torch.arange(len(order))
+        self.register_buffer("_out_order", inverse, persistent=False)
+
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """Lift ``(B, T, J_in, 2)`` keypoint sequences to ``(B, T', J_out, 3)``."""
+        if keypoints.dim() != 4 or keypoints.shape[2:] != (self.in_joints, 2):
+            raise ValueError(
+                f"keypoints: expected shape (B, T, {self.in_joints}, 2), "
+                f"got {tuple(keypoints.shape)}"
+            )
+        frames = keypoints.shape[1]
+        if frames < self.receptive_field or (self.strided and frames != self.receptive_field):
+            need = "exactly" if self.strided else "at least"
+            raise ValueError(
+                f"keypoints: expected {need} {self.receptive_field} frames (the receptive "
+                f"field), got {frames}"
+            )
+        x = self.gather(keypoints.flatten(2)).transpose(1, 2)
+        x = self.drop(self.act(self.expand_bn(self.expand(x))))
+        for i, (pad, shift) in enumerate(zip(self._pads, self._shifts, strict=True)):
+            if self.strided:
+                # one frame per window of w: its centre, or its last frame when causal
+                w = self.filter_widths[i + 1]
+                res = x[:, :, (w - 1 if self.causal else w // 2)::w]
+            else:
+                res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+            x = self.drop(self.act(self.bns[2 * i](self.convs[2 * i](x))))
+            x = res + self.drop(self.act(self.bns[2 * i + 1](self.convs[2 * i + 1](x))))
+        y = self.shrink(x).transpose(1, 2)
+        y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
+        out: torch.Tensor = y.index_select(2, self._out_order)
+        return out
+
+    def strided_twin(self) -> TemporalNet:
+        """The strided training form, sharing every parameter and buffer with this network.
+
+        Training the twin trains this network; it takes windows of exactly
+        ``receptive_field`` frames and returns one frame, identical to this network's output.
+        """
+        twin = TemporalNet(**self._args, strided=True)  # type: ignore[arg-type]
+        for mine, theirs in zip(self.modules(), twin.modules(), strict=True):
+            for key in list(theirs._parameters):
+                theirs._parameters[key] = mine._parameters[key]
+            for key in list(theirs._buffers):
+                theirs._buffers[key] = mine._buffers[key]
+        twin.train(self.training)
+        return twin
+
+
+def _check_temporal(skeleton: str, partition: str | None, default: str) -> str:
+    sk = get_skeleton(skeleton).name
+    return partition if partition is not None else f"{sk}-{default}"
+
+
+@register_model(
+    "tcn",
+    temporal=True,
+    paper="Pavllo et al. 2019 (VideoPose3D)",
+    summary="temporal convolutional baseline (dilated, 27/81/243 frames)",
+)
+def tcn(
+    *,
+    skeleton: str = "h36m",
+    partition: str | None = None,
+    out_skeleton: str = "h36m",
+    filter_widths: tuple[int, ...] = (3, 3, 3),
+    channels: int = 1024,
+    dropout: float = 0.25,
+    causal: bool = False,
+) -> nn.Module:
+    """VideoPose3D's temporal model with dense convolutions."""
+    return TemporalNet(sr=False, skeleton=skeleton,
+                       partition=_check_temporal(skeleton, partition, "1"),
+                       out_skeleton=out_skeleton, filter_widths=filter_widths,
+                       channels=channels, dropout=dropout, causal=causal)
+
+
+@register_model(
+    "sr_tcn",
+    temporal=True,
+    paper='Sec. 3 "SR Convolution for Temporal Models", Fig. 2d',
+    summary="SRNet temporal model (SR convolutions)",
+)
+def sr_tcn(
+    *,
+    skeleton: str = "h36m",
+    partition: str | None = None,
+    out_skeleton: str = "h36m",
+    filter_widths: tuple[int, ...] = (3, 3, 3),
+    channels: int = 1024,
+    dropout: float = 0.25,
+    causal: bool = False,
+    context_dim: int = 1,
+    combine: Literal["mul", "cat", "add"] = "mul",
+) -> nn.Module:
+    """The temporal model with SR convolutions over the body partition's groups."""
+    return TemporalNet(sr=True, skeleton=skeleton,
+                       partition=_check_temporal(skeleton, partition, "5"),
+                       out_skeleton=out_skeleton, filter_widths=filter_widths,
+                       channels=channels, dropout=dropout, causal=causal,
+                       context_dim=context_dim, combine=combine)

@@ -1,0 +1,23 @@
+"""Split-and-recombine layers (SRNet) and the feature layouts they use.
+
+- :class:`SRLinear`: the split-and-recombine fully connected layer (paper Eq. 5-6).
+- :class:`SRConv1d`: the same over channels with a temporal convolution ("SR convolution").
+- :class:`GroupGather` / :class:`GroupScatter`: joint-major <-> group-after-group layouts.
+- :func:`split_width`: split a total width across groups in proportion to their sizes.
+
+See docs/layers.md.
+
+Examples:
+    >>> import torch
+    >>> from poselift.nn import SRLinear
+    >>> SRLinear([4, 6], [8, 8])(torch.randn(3, 10)).shape
+    torch.Size([3, 16])
+"""
+
+from poselift.nn.grouping import GroupGather as GroupGather
+from poselift.nn.grouping import GroupScatter as GroupScatter
+from poselift.nn.grouping import split_width as split_width
+from poselift.nn.sr_conv import SRConv1d as SRConv1d
+from poselift.nn.sr_linear import SRLinear as SRLinear
+
+__all__ = ["GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "split_width"]

@@ -1,0 +1,255 @@
+import pickle
+
+import numpy as np
+import pytest
+import torch
+
+import poselift
+from poselift.models import (
+    create_model,
+    get_model_entry,
+    list_models,
+    load_model,
+    register_model,
+    save_model,
+    unregister_model,
+)
+from poselift.partitions import get_partition
+
+torch.set_num_threads(2)
+
+SMALL = {"hidden": 64}
+SMALL_T = {"channels": 64}
+
+
+def _small(name: str, **extra):
+    entry = get_model_entry(name)
+    size = SMALL_T if entry.temporal else SMALL
+    return create_model(name, **size, **extra)
+
+
+def _input(model, batch=4, frames=None, joints=17, seed=0):
+    g = torch.Generator().manual_seed(seed)
+    t = frames if frames is not None else model.receptive_field
+    shape = (batch, t, joints, 2) if get_model_entry(model.config["name"]).temporal else (
+        batch, joints, 2)
+    return torch.randn(shape, generator=g)
+
+
+def test_zoo_has_every_network_of_the_paper():
+    assert set(list_models()) >= {"fc", "gp", "lf", "es", "sfs", "sr", "tcn", "sr_tcn"}
+    assert list_models("sr*") == ["sr", "sr_tcn"]
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_builds_with_defaults_forward_backward(name):
+    model = create_model(name)
+    x = _input(model, batch=3)
+    y = model(x)
+    expected_t = x.shape[1] - model.receptive_field + 1
+    assert y.shape == ((3, expected_t, 17, 3) if x.dim() == 4 else (3, 17, 3))
+    y.square().mean().backward()
+    grads = [p.grad for p in model.parameters() if p.requires_grad]
+    assert all(g is not None for g in grads)
+    assert model.config["name"] == name
+    assert create_model(**model.config).config == model.config
+
+
+@pytest.mark.parametrize("name", list_models())
+def test_non_default_partition_and_save_load_round_trip(name, tmp_path):
+    model = _small(name, partition="h36m-3").eval()
+    assert model.config["partition"] == "h36m-3"
+    x = _input(model, frames=None if model.receptive_field == 1 else model.receptive_field + 5)
+    path = tmp_path / f"{name}.pt"
+    save_model(model, path, note="round trip", metrics={"p1": 1.5})
+    again = load_model(path)
+    assert again.meta == {"note": "round trip", "metrics": {"p1": 1.5}}
+    assert not again.training
+    assert torch.equal(again(x), model(x))
+
+
+def test_coco_input_h36m_output():
+    model = create_model("sr", skeleton="coco", partition="coco-5", hidden=64).eval()
+    y = model(torch.randn(2, 17, 2))
+    assert y.shape == (2, 17, 3)
+    tmodel = create_model("sr_tcn", skeleton="coco", channels=64).eval()
+    assert tmodel(torch.randn(2, 30, 17, 2)).shape == (2, 4, 17, 3)
+
+
+def test_registry_errors():
+    with pytest.raises(ValueError, match="unknown model 'srr'.*did you mean 'sr'.*known:"):
+        create_model("srr")
+    with pytest.raises(ValueError, match="has no config key 'hiden'.*did you mean 'hidden'"):
+        create_model("sr", hiden=3)
+    with pytest.raises(ValueError, match="already registered"):
+        register_model("sr")(lambda *, a=1: torch.nn.Linear(1, 1))
+    with pytest.raises(TypeError, match="keyword-only with defaults"):
+        register_model("test_bad")(lambda a: torch.nn.Linear(1, 1))
+    with pytest.raises(ValueError, match="partition: 'coco-5' is a partition of skeleton 'coco'"):
+        create_model("sr", partition="coco-5")
+    with pytest.raises(ValueError, match="link_layers: expected 0..4"):
+        create_model("sfs", link_layers=5)
+    with pytest.raises(ValueError, match="filter_widths: expected odd widths"):
+        create_model("tcn", filter_widths=(3, 2))
+
+
+def test_register_custom_model_is_picked_up():
+    @register_model("test_tiny")
+    def tiny(*, width: int = 3) -> torch.nn.Module:
+        return torch.nn.Linear(width, width)
+
+    try:
+        assert "test_tiny" in list_models()
+        assert create_model("test_tiny").config == {"name": "test_tiny", "width": 3}
+    finally:
+        unregister_model("test_tiny")
+
+
+def test_forward_checks_input_shape():
+    model = _small("sr")
+    with pytest.raises(ValueError, match=r"keypoints: expected shape \(B, 17, 2\)"):
+        model(torch.zeros(2, 16, 2))
+    tmodel = _small("tcn")
+    with pytest.raises(ValueError, match="at least 27 frames"):
+        tmodel(torch.zeros(2, 10, 17, 2))
+
+
+def _exclusive_joints(partition, group):
+    others = {j for g, members in enumerate(partition.groups) if g != group for j in members}
+    mine = set(partition.groups[group])
+    return sorted(others - mine)
+
+
+def test_gp_groups_are_isolated():
+    part = get_partition("h36m-5")
+    model = create_model("gp", hidden=80).eval()
+    x = torch.randn(8, 17, 2)
+    x2 = x.clone()
+    others = _exclusive_joints(part, 0)
+    x2[:, others] += torch.randn(8, len(others), 2)
+    y, y2 = model(x), model(x2)
+    owned = list(part.owned[0])
+    assert torch.equal(y[:, owned], y2[:, owned])
+    assert not torch.allclose(y[:, others], y2[:, others])
+
+
+def test_sr_groups_see_others_only_through_h_numbers_per_layer():
+    part = get_partition("h36m-5")
+    for h in (1, 2):
+        model = create_model("sr", hidden=80, context_dim=h, combine="cat").double().eval()
+        others = _exclusive_joints(part, 0)
+        owned = list(part.owned[0])
+        x = torch.randn(1, 17, 2, dtype=torch.float64)
+
+        def f(rest, x=x, others=others, owned=owned, model=model):
+            z = x.clone()
+            z[0, others] = rest.view(len(others), 2)
+            return model(z)[0, owned].flatten()
+
+        jac = torch.autograd.functional.jacobian(f, x[0, others].flatten())
+        rank = int(torch.linalg.matrix_rank(jac))
+        layers = 2 + 2 * model.config["num_blocks"]
+        assert 0 < rank <= h * layers < jac.shape[1], (h, rank, jac.shape)
+    fc = create_model("fc", hidden=80).double().eval()
+    x = torch.randn(1, 17, 2, dtype=torch.float64)
+
+    def g(rest):
+        z = x.clone()
+        z[0, others] = rest.view(len(others), 2)
+        return fc(z)[0, owned].flatten()
+
+    jac_fc = torch.autograd.functional.jacobian(g, x[0, others].flatten())
+    full = int(torch.linalg.matrix_rank(jac_fc))
+    assert full > layers  # a dense network is not limited that way
+
+
+@pytest.mark.parametrize("name", ["tcn", "sr_tcn"])
+@pytest.mark.parametrize("causal", [False, True])
+def test_strided_twin_matches_dilated_form(name, causal):
+    model = create_model(name, channels=64, filter_widths=(3, 3, 3), causal=causal).eval()
+    twin = model.strided_twin()
+    assert all(a is b for a, b in zip(model.parameters(), twin.parameters(), strict=True))
+    x = torch.randn(2, 40, 17, 2)
+    y = model(x)
+    rf = model.receptive_field
+    for t in (0, 5, 13):
+        one = twin(x[:, t: t + rf])
+        torch.testing.assert_close(one[:, 0], y[:, t], rtol=1e-5, atol=1e-5)
+
+
+def test_strided_twin_trains_the_dilated_model():
+    model = create_model("tcn", channels=32)
+    twin = model.strided_twin()
+    before = model.expand.weight.detach().clone()
+    opt = torch.optim.SGD(twin.parameters(), lr=0.1)
+    twin(torch.randn(4, 27, 17, 2)).square().mean().backward()
+    opt.step()
+    assert not torch.equal(before, model.expand.weight)
+
+
+def test_causal_output_never_depends_on_later_frames():
+    model = create_model("sr_tcn", channels=32, causal=True).eval()
+    x = torch.randn(1, 60, 17, 2)
+    y = model(x)
+    rf = model.receptive_field
+    t = 10  # output t is aligned with input frame t + rf - 1 (its last frame)
+    x2 = x.clone()
+    x2[:, t + rf:] += 5.0
+    torch.testing.assert_close(model(x2)[:, t], y[:, t])
+    assert not torch.allclose(model(x2)[:, t + 1], y[:, t + 1])
+
+
+def test_parameter_counts_match_the_papers():
+    tcn = create_model("tcn", filter_widths=(3, 3, 3, 3, 3))
+    n = sum(p.numel() for p in tcn.parameters())
+    assert abs(n - 16.95e6) / 16.95e6 < 0.005, n  # VideoPose3D, 243 frames
+    sr_tcn = create_model("sr_tcn", filter_widths=(3, 3, 3, 3, 3))
+    n = sum(p.numel() for p in sr_tcn.parameters())
+    assert abs(n - 3.61e6) / 3.61e6 < 0.05, n  # paper Sec. 5.2
+    fc = sum(p.numel() for p in create_model("fc").parameters())
+    assert abs(fc - 4.29e6) / 4.29e6 < 0.01, fc  # official FC (NOTES.md)
+
+
+def test_unsafe_checkpoint_is_refused_and_not_executed(tmp_path):
+    marker = tmp_path / "pwned"
+
+    class Evil:
+        def __reduce__(self):
+            return (marker.touch, ())
+
+    path = tmp_path / "evil.pt"
+    with path.open("wb") as f:
+        pickle.dump({"format": "poselift-checkpoint", "payload": Evil()}, f, protocol=2)
+    with pytest.raises(ValueError, match="refused to load.*weights_only=True"):
+        load_model(path)
+    assert not marker.exists()
+    with pytest.raises(FileNotFoundError, match="no checkpoint file"):
+        load_model(tmp_path / "missing.pt")
+    torch.save({"hello": torch.zeros(1)}, tmp_path / "other.pt")
+    with pytest.raises(ValueError, match="not a poselift checkpoint"):
+        load_model(tmp_path / "other.pt")
+
+
+def test_meta_must_be_plain_and_half_storage(tmp_path):
+    model = create_model("sr", hidden=512).eval()
+    with pytest.raises(TypeError, match="meta.*plain types"):
+        save_model(model, tmp_path / "x.pt", array=np.zeros(3))
+    save_model(model, tmp_path / "sub.pt", torch_version=torch.__version__)  # a str subclass
+    assert load_model(tmp_path / "sub.pt").meta["torch_version"] == str(torch.__version__)
+    with pytest.raises(TypeError, match="built by poselift.create_model"):
+        save_model(torch.nn.Linear(2, 2), tmp_path / "y.pt")
+    save_model(model, tmp_path / "half.pt", storage_dtype=torch.float16)
+    save_model(model, tmp_path / "full.pt")
+    assert (tmp_path / "half.pt").stat().st_size < 0.6 * (tmp_path / "full.pt").stat().st_size
+    half = load_model(tmp_path / "half.pt")
+    assert next(half.parameters()).dtype == torch.float32
+    x = torch.randn(16, 17, 2)
+    torch.testing.assert_close(half(x), model(x), atol=5e-3, rtol=5e-2)
+    assert not list(tmp_path.glob(".*tmp*"))  # no temporary files left behind
+
+
+def test_weights_argument_errors():
+    with pytest.raises(ValueError, match="unknown weights"):
+        create_model("sr", weights="nonexistent")
+    shipped = poselift.list_weights()
+    assert poselift.list_weights("sr") == [w for w in shipped if w.startswith("sr.")]

@@ -74,6 +74,7 @@ def render(text: str) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Refresh (or with ``--check`` verify) every generated block; return the exit code."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="fail if a page is out of date")
     args = parser.parse_args(argv)

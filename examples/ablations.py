@@ -173,7 +173,7 @@ def report() -> str:
         "4": ("Table 4 analogue: number of groups", P1_EVAL[:2]),
         "5": ("Table 5 analogue: joints shuffled among k of 5 groups", P1_EVAL[:2]),
         "noisy": ("Noisy 2D inputs (4 px Gaussian), FC vs SR", P1_EVAL),
-        "temporal": ("Temporal models, 27 frames", P1_EVAL + ("p2-cross-set",)),
+        "temporal": ("Temporal models, 27 frames", (*P1_EVAL, "p2-cross-set")),
     }
     for key, (title, protocols) in titles.items():
         runs = [r for r in RUNS if r.table == key]

@@ -43,7 +43,8 @@ def main() -> None:
     for name, (x, y, s) in zip(h36m.joints, converted, strict=True):
         print(f"{name:>15} {x:8.1f} {y:8.1f} {s:6.2f}")
     partition = poselift.get_partition("h36m-5")
-    print(f"\nThe paper's default body partition {partition.name!r} ({partition.num_groups} groups):")
+    groups = partition.num_groups
+    print(f"\nThe paper's default body partition {partition.name!r} ({groups} groups):")
     print(partition.describe())
 
 

@@ -92,8 +92,9 @@ def _runs() -> list[Run]:
     for model in ("tcn", "sr_tcn"):
         for protocol, evals in (("p1-style", P1_EVAL), ("p2-cross-set", ("p2-cross-set",))):
             tag = "p1" if protocol == "p1-style" else "p2"
-            runs.append(Run(f"temporal-{model}-{tag}", "temporal", model.upper().replace("_", "-"),
-                            model, {"filter_widths": (3, 3, 3)}, protocol=protocol,
+            label = f"{model.upper().replace('_', '-')} ({tag.upper()}-trained)"
+            runs.append(Run(f"temporal-{model}-{tag}", "temporal", label, model,
+                            {"filter_widths": (3, 3, 3)}, protocol=protocol,
                             evaluate=evals, extra=("--frame-step", "16")))
     return runs
 
@@ -178,7 +179,111 @@ def report() -> str:
     for key, (title, protocols) in titles.items():
         runs = [r for r in RUNS if r.table == key]
         parts.append(f"### {title}\n\n{table(runs, protocols)}")
+    parts.append("### Learning curves (P1 test MPJPE after each epoch)\n\n"
+                 + learning_curves_table())
+    parts.append("### MPJPE by occurrence decile on P1 test (paper Fig. 5b analogue)\n\n"
+                 + deciles_table())
+    parts.append("### P1 MPJPE per content\n\n" + content_table())
     return "\n\n".join(parts)
+
+
+def _log(run: Run) -> list[dict[str, Any]]:
+    path = run.out / "log.jsonl"
+    if not path.is_file():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def learning_curves_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+    """P1 test MPJPE after every epoch (the learning curves), as a markdown table."""
+    runs = [r for r in RUNS if r.id in ids]
+    logs = {r.id: _log(r) for r in runs}
+    epochs = max((len(v) for v in logs.values()), default=0)
+    head = "| epoch | " + " | ".join(f"{r.label} MPJPE / train loss" for r in runs) + " |"
+    rows = [head, "|---|" + "---|" * len(runs)]
+    for e in range(epochs):
+        cells = []
+        for r in runs:
+            entry = logs[r.id][e] if e < len(logs[r.id]) else None
+            cells.append(f"{entry['test']['mpjpe']:.1f} / {entry['train_loss'] * 1000:.1f}"
+                         if entry and entry.get("test") else "-")
+        rows.append(f"| {e + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def deciles_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+    """MPJPE by occurrence decile on P1 test (paper Fig. 5b), rarest first."""
+    runs = [r for r in RUNS if r.id in ids]
+    results = {r.id: _load(r, "p1-style") for r in runs}
+    head = "| decile (1 = rarest) | " + " | ".join(r.label for r in runs) + " |"
+    rows = [head, "|---|" + "---|" * len(runs)]
+    for k in range(10):
+        cells = []
+        for r in runs:
+            res = results[r.id]
+            dec = (res or {}).get("deciles") or []
+            cells.append(f"{dec[k]['mpjpe']:.1f}" if k < len(dec) else "-")
+        rows.append(f"| {k + 1} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def content_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+    """P1 MPJPE per content (action), to see where each model loses."""
+    runs = [r for r in RUNS if r.id in ids]
+    results = {r.id: _load(r, "p1-style") for r in runs}
+    contents = sorted({c for res in results.values() if res
+                       for c in (res.get("per_content") or {})})
+    head = "| content | " + " | ".join(r.label for r in runs) + " |"
+    rows = [head, "|---|" + "---|" * len(runs)]
+    for c in contents:
+        cells = []
+        for r in runs:
+            per = (results[r.id] or {}).get("per_content") or {}
+            cells.append(f"{per[c]['mpjpe']:.1f}" if c in per else "-")
+        rows.append(f"| {c} | " + " | ".join(cells) + " |")
+    return "\n".join(rows)
+
+
+def plot(out: Path) -> list[Path]:
+    """Learning curves and the rarity-decile plot (paper Fig. 5) as PNGs (needs matplotlib)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    written = []
+    runs = [r for r in RUNS if r.table == "2"]
+    fig, ax = plt.subplots(1, 2, figsize=(10, 4))
+    for r in runs:
+        log = [e for e in _log(r) if e.get("test")]
+        if log:
+            ax[0].plot([e["epoch"] for e in log], [e["test"]["mpjpe"] for e in log], "o-",
+                       label=r.label)
+            ax[1].plot([e["epoch"] for e in log], [e["train_loss"] * 1000 for e in log], "o-",
+                       label=r.label)
+    ax[0].set(xlabel="epoch", ylabel="P1 test MPJPE (mm)", title="test error")
+    ax[1].set(xlabel="epoch", ylabel="train L1 loss (mm per coordinate)", title="training loss")
+    ax[0].legend()
+    fig.tight_layout()
+    path = out / "learning_curves.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    fig, ax = plt.subplots(figsize=(6, 4))
+    for r in runs:
+        res = _load(r, "p1-style")
+        dec = (res or {}).get("deciles") or []
+        if dec:
+            ax.plot([d["decile"] for d in dec], [d["mpjpe"] for d in dec], "o-", label=r.label)
+    ax.set(xlabel="occurrence decile (1 = rarest 10% of P1 test)", ylabel="MPJPE (mm)",
+           title="Error by pose rarity (paper Fig. 5b analogue)")
+    ax.legend()
+    fig.tight_layout()
+    path = out / "rarity_deciles.png"
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+    written.append(path)
+    return written
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -192,6 +297,8 @@ def main(argv: list[str] | None = None) -> int:
     p_rep = sub.add_parser("report", help="print the results tables")
     p_rep.add_argument("--write", action="store_true",
                        help="replace the tables between the RESULTS markers of docs/results.md")
+    p_rep.add_argument("--plots", action="store_true",
+                       help="also write docs/img/learning_curves.png and rarity_deciles.png")
     args = parser.parse_args(argv)
     if args.cmd == "list":
         for run in RUNS:
@@ -205,6 +312,9 @@ def main(argv: list[str] | None = None) -> int:
         head, rest = text.split(begin, 1)
         page.write_text(head + begin + report() + "\n" + end + rest.split(end, 1)[1])
         print(f"updated {page}")
+        if args.plots:
+            for path in plot(REPO / "docs" / "img"):
+                print(f"wrote {path}")
     else:
         print(report())
     return 0

@@ -253,3 +253,57 @@ def test_weights_argument_errors():
         create_model("sr", weights="nonexistent")
     shipped = poselift.list_weights()
     assert poselift.list_weights("sr") == [w for w in shipped if w.startswith("sr.")]
+
+
+# --- in_features: optional score channel (issue 8) -------------------------------------------
+
+DEFAULT_PARAM_COUNTS = {  # measured before in_features existed; default configs must not move
+    "fc": 4296755, "gp": 881168, "lf": 2596739, "es": 2589376, "sfs": 2555048,
+    "sr": 907038, "tcn": 8555571, "sr_tcn": 1786697,
+}
+
+
+@pytest.mark.parametrize("name", sorted(DEFAULT_PARAM_COUNTS))
+def test_in_features_default_is_2_and_default_models_are_unchanged(name):
+    assert get_model_entry(name).defaults["in_features"] == 2
+    torch.manual_seed(0)
+    plain = create_model(name)
+    assert plain.config["in_features"] == 2
+    assert sum(p.numel() for p in plain.parameters()) == DEFAULT_PARAM_COUNTS[name]
+    torch.manual_seed(0)
+    explicit = create_model(name, in_features=2)
+    a, b = plain.state_dict(), explicit.state_dict()
+    assert list(a) == list(b)
+    for k in a:
+        assert torch.equal(a[k], b[k]), k
+
+
+@pytest.mark.parametrize("name", list(DEFAULT_PARAM_COUNTS))
+def test_in_features_3_takes_a_score_channel(name, tmp_path):
+    model = _small(name, in_features=3).eval()
+    x = _input(model, batch=3, frames=model.receptive_field + 2)
+    score = torch.ones(*x.shape[:-1], 1)
+    xs = torch.cat([x, score], -1)
+    with torch.no_grad():
+        y = model(xs)
+        y0 = model(torch.cat([x, score * 0], -1))
+    assert y.shape[-2:] == (17, 3)
+    assert not torch.allclose(y, y0)  # the score is an input, not ignored
+    with pytest.raises(ValueError, match="in_features|expected shape"):
+        model(x)  # 2 channels given to a 3-channel model
+    save_model(model, tmp_path / "m.pt")
+    back = load_model(tmp_path / "m.pt")
+    assert back.config["in_features"] == 3
+    with torch.no_grad():
+        torch.testing.assert_close(back(xs), y)
+    # only the input layer grows
+    n3 = sum(p.numel() for p in model.parameters())
+    n2 = sum(p.numel() for p in _small(name).parameters())
+    assert n3 > n2
+
+
+@pytest.mark.parametrize("bad", [1, 4, True, 2.0])
+def test_in_features_is_validated(bad):
+    for name in ("sr", "sr_tcn"):
+        with pytest.raises(ValueError, match="in_features"):
+            _small(name, in_features=bad)

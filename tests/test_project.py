@@ -14,7 +14,9 @@ REPO = Path(__file__).resolve().parents[1]
 # Removing or renaming a public name is a visible decision: update this list, API.md and
 # CHANGELOG.md together.
 PUBLIC_API = {
+    "Lifter",
     "Partition",
+    "lift",
     "SRConv1d",
     "SRLinear",
     "camera",

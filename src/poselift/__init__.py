@@ -15,6 +15,8 @@ from poselift import metrics as metrics
 from poselift import nn as nn
 from poselift import rarity as rarity
 from poselift._version import __version__ as __version__
+from poselift.inference import Lifter as Lifter
+from poselift.inference import lift as lift
 from poselift.models import create_model as create_model
 from poselift.models import list_models as list_models
 from poselift.models import list_weights as list_weights
@@ -34,6 +36,7 @@ from poselift.skeletons import list_skeletons as list_skeletons
 from poselift.skeletons import register_skeleton as register_skeleton
 
 __all__ = [
+    "Lifter",
     "Partition",
     "SRConv1d",
     "SRLinear",
@@ -46,6 +49,7 @@ __all__ = [
     "evaluation",
     "get_partition",
     "get_skeleton",
+    "lift",
     "list_models",
     "list_partitions",
     "list_skeletons",

@@ -28,6 +28,7 @@ from poselift.data.bvh import list_bvh_mappings as list_bvh_mappings
 from poselift.data.bvh import load_bvh as load_bvh
 from poselift.data.bvh import read_bvh as read_bvh
 from poselift.data.bvh import register_bvh_mapping as register_bvh_mapping
+from poselift.data.coco_layout import COCO_LAYOUT as COCO_LAYOUT
 from poselift.data.datasets import FrameDataset as FrameDataset
 from poselift.data.datasets import WindowDataset as WindowDataset
 from poselift.data.h36m import H36M2D as H36M2D

@@ -12,7 +12,8 @@ The models differ only in the per-layer kinds: ``fc`` all dense; ``gp`` all grou
 group before ``fuse_at`` then dense (Eq. 7); ``es`` dense before ``split_at`` then group
 (Eq. 8); ``sfs`` group, ``link_layers`` dense layers in the middle, group; ``sr`` all SR.
 
-Inputs are ``(B, J_in, 2)`` normalized screen coordinates in the input skeleton's order;
+Inputs are ``(B, J_in, 2)`` normalized screen coordinates in the input skeleton's order
+(``(B, J_in, 3)`` with ``in_features=3``: x, y and a detection score, 0 for a missing joint);
 each group's input joints are gathered (joints shared by several groups, such as the pelvis,
 are repeated). Outputs are ``(B, J_out, 3)`` root-relative 3D joints: every output joint is
 produced once, by its owner group in the output partition (see docs/partitions.md). The
@@ -137,9 +138,10 @@ class SingleFrameNet(nn.Module):
         combine: how SR layers recombine the context (``"mul"``, ``"cat"``, ``"add"``).
         dropout: dropout probability after each hidden layer.
         negative_slope: of the leaky ReLU.
+        in_features: features per input joint: 2 (x, y) or 3 (x, y, score).
 
     Shapes:
-        ``(B, J_in, 2)`` -> ``(B, J_out, 3)``.
+        ``(B, J_in, in_features)`` -> ``(B, J_out, 3)``.
     """
 
     receptive_field = 1
@@ -155,15 +157,18 @@ class SingleFrameNet(nn.Module):
         combine: Literal["mul", "cat", "add"],
         dropout: float,
         negative_slope: float = 0.01,
+        in_features: int = 2,
     ) -> None:
         super().__init__()
+        _check_in_features(in_features)
         if len(kinds) < 2 or len(kinds) % 2:
             raise ValueError(f"kinds: expected 2 + 2 * num_blocks layer kinds, got {len(kinds)}")
         out_part = matching_partition(partition, out_skeleton)
         self.in_joints = get_skeleton(partition.skeleton).num_joints
         self.out_joints = get_skeleton(out_skeleton).num_joints
         self.kinds = tuple(kinds)
-        self.gather = GroupGather(partition.groups, 2)
+        self.in_features = in_features
+        self.gather = GroupGather(partition.groups, in_features)
         in_groups = self.gather.group_sizes
         hid_groups = split_width(hidden, in_groups)
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
@@ -187,10 +192,10 @@ class SingleFrameNet(nn.Module):
         self.register_buffer("_out_order", inverse, persistent=False)
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Lift ``(B, J_in, 2)`` normalized keypoints to ``(B, J_out, 3)`` root-relative 3D."""
-        if keypoints.dim() != 3 or keypoints.shape[1:] != (self.in_joints, 2):
+        """Lift ``(B, J_in, F)`` normalized keypoints to ``(B, J_out, 3)`` root-relative 3D."""
+        if keypoints.dim() != 3 or keypoints.shape[1:] != (self.in_joints, self.in_features):
             raise ValueError(
-                f"keypoints: expected shape (B, {self.in_joints}, 2), "
+                f"keypoints: expected shape (B, {self.in_joints}, {self.in_features}), "
                 f"got {tuple(keypoints.shape)}"
             )
         x = self.gather(keypoints.flatten(1))
@@ -198,6 +203,15 @@ class SingleFrameNet(nn.Module):
         y = self.head(x).view(keypoints.shape[0], self.out_joints, 3)
         out: torch.Tensor = y.index_select(1, self._out_order)
         return out
+
+
+def _check_in_features(in_features: object) -> int:
+    if not isinstance(in_features, int) or isinstance(in_features, bool) or in_features not in (
+            2, 3):
+        raise ValueError(
+            f"in_features: expected 2 (x, y) or 3 (x, y, score), got {in_features!r}"
+        )
+    return in_features
 
 
 def _layer_kinds(num_blocks: int, rule: str, at: int = 0) -> list[LayerKind]:
@@ -231,6 +245,7 @@ def _build(
     context_dim: int = 1,
     combine: Literal["mul", "cat", "add"] = "mul",
     at: int = 0,
+    in_features: int = 2,
 ) -> SingleFrameNet:
     if not isinstance(num_blocks, int) or num_blocks < 0:
         raise ValueError(f"num_blocks: expected an int >= 0, got {num_blocks!r}")
@@ -253,6 +268,7 @@ def _build(
         context_dim=context_dim,
         combine=combine,
         dropout=dropout,
+        in_features=_check_in_features(in_features),
     )
 
 
@@ -269,11 +285,13 @@ def fc(
     hidden: int = 1024,
     num_blocks: int = 2,
     dropout: float = 0.25,
+    in_features: int = 2,
 ) -> nn.Module:
     """Fully connected baseline (partition only decides the input gathering; default: one group)."""
     sk = get_skeleton(skeleton).name
     return _build("fc", skeleton=sk, partition=partition or f"{sk}-1", out_skeleton=out_skeleton,
-                  hidden=hidden, num_blocks=num_blocks, dropout=dropout)
+                  hidden=hidden, num_blocks=num_blocks, dropout=dropout,
+                  in_features=in_features)
 
 
 @register_model("gp", paper="Sec. 3 Eq. 4, Fig. 3 GP", summary="group connected, no context")
@@ -285,10 +303,12 @@ def gp(
     hidden: int = 1024,
     num_blocks: int = 2,
     dropout: float = 0.25,
+    in_features: int = 2,
 ) -> nn.Module:
     """Group-connected network: every layer is group connected (M = Zero)."""
     return _build("gp", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
-                  hidden=hidden, num_blocks=num_blocks, dropout=dropout)
+                  hidden=hidden, num_blocks=num_blocks, dropout=dropout,
+                  in_features=in_features)
 
 
 @register_model("lf", paper="Sec. 3 Eq. 7, Fig. 3 LF", summary="late fusion: group, then dense")
@@ -301,10 +321,12 @@ def lf(
     num_blocks: int = 2,
     dropout: float = 0.25,
     fuse_at: int = 3,
+    in_features: int = 2,
 ) -> nn.Module:
     """Late fusion: layers before ``fuse_at`` are group connected, the rest dense."""
     return _build("lf", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
-                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=fuse_at)
+                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=fuse_at,
+                  in_features=in_features)
 
 
 @register_model("es", paper="Sec. 3 Eq. 8, Fig. 3 ES", summary="early split: dense, then group")
@@ -317,10 +339,12 @@ def es(
     num_blocks: int = 2,
     dropout: float = 0.25,
     split_at: int = 3,
+    in_features: int = 2,
 ) -> nn.Module:
     """Early split: layers before ``split_at`` are dense, the rest group connected."""
     return _build("es", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
-                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=split_at)
+                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=split_at,
+                  in_features=in_features)
 
 
 @register_model("sfs", paper="Sec. 3, Fig. 3 SFS", summary="split-fuse-split")
@@ -333,10 +357,12 @@ def sfs(
     num_blocks: int = 2,
     dropout: float = 0.25,
     link_layers: int = 2,
+    in_features: int = 2,
 ) -> nn.Module:
     """Split-fuse-split: ``link_layers`` dense layers in the middle, group layers around."""
     return _build("sfs", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
-                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=link_layers)
+                  hidden=hidden, num_blocks=num_blocks, dropout=dropout, at=link_layers,
+                  in_features=in_features)
 
 
 @register_model("sr", paper="Sec. 3 Eq. 5-6, Fig. 3 SR", summary="SRNet: split-and-recombine")
@@ -350,8 +376,9 @@ def sr(
     dropout: float = 0.25,
     context_dim: int = 1,
     combine: Literal["mul", "cat", "add"] = "mul",
+    in_features: int = 2,
 ) -> nn.Module:
     """SRNet: every layer (incl. the output layer) is split-and-recombine."""
     return _build("sr", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
                   hidden=hidden, num_blocks=num_blocks, dropout=dropout,
-                  context_dim=context_dim, combine=combine)
+                  context_dim=context_dim, combine=combine, in_features=in_features)

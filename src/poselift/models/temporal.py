@@ -8,7 +8,8 @@ receptive field is the product of the widths: (3, 3, 3) = 27 frames, (3, 3, 3, 3
 (3, 3, 3, 3, 3) = 243. In ``sr_tcn`` every convolution is an SR convolution over the body
 partition's groups.
 
-Input ``(B, T, J_in, 2)`` normalized keypoints, output ``(B, T - receptive_field + 1, J_out,
+Input ``(B, T, J_in, 2)`` normalized keypoints (``(B, T, J_in, 3)`` with a score channel when
+``in_features=3``), output ``(B, T - receptive_field + 1, J_out,
 3)``. Output frame ``t`` is the centre of input frames ``t .. t + receptive_field - 1``, or
 with ``causal=True`` their last frame (so it never looks at later frames).
 
@@ -27,7 +28,7 @@ import torch
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.models.single_frame import matching_partition
+from poselift.models.single_frame import _check_in_features, matching_partition
 from poselift.nn import GroupGather, SRConv1d, split_width
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
@@ -68,9 +69,10 @@ class TemporalNet(nn.Module):
         context_dim: H of the SR convolutions.
         combine: how SR convolutions recombine the context.
         strided: build the strided training form (see :meth:`strided_twin`).
+        in_features: features per input joint: 2 (x, y) or 3 (x, y, score).
 
     Shapes:
-        ``(B, T, J_in, 2)`` -> ``(B, T - receptive_field + 1, J_out, 3)``.
+        ``(B, T, J_in, in_features)`` -> ``(B, T - receptive_field + 1, J_out, 3)``.
     """
 
     def __init__(
@@ -87,8 +89,10 @@ class TemporalNet(nn.Module):
         context_dim: int = 1,
         combine: Literal["mul", "cat", "add"] = "mul",
         strided: bool = False,
+        in_features: int = 2,
     ) -> None:
         super().__init__()
+        in_features = _check_in_features(in_features)
         widths = tuple(int(w) for w in filter_widths)
         if not widths or any(w < 1 or w % 2 == 0 for w in widths):
             raise ValueError(f"filter_widths: expected odd widths >= 1, got {filter_widths!r}")
@@ -99,7 +103,7 @@ class TemporalNet(nn.Module):
         self._args = dict(sr=sr, skeleton=skeleton, partition=partition,
                           out_skeleton=out_skeleton, filter_widths=widths, channels=channels,
                           dropout=dropout, causal=causal, context_dim=context_dim,
-                          combine=combine)
+                          combine=combine, in_features=in_features)
         part = get_partition(partition)
         if part.skeleton != get_skeleton(skeleton).name:
             raise ValueError(
@@ -115,7 +119,8 @@ class TemporalNet(nn.Module):
         self.receptive_field = 1
         for w in widths:
             self.receptive_field *= w
-        self.gather = GroupGather(part.groups, 2)
+        self.in_features = in_features
+        self.gather = GroupGather(part.groups, in_features)
         in_groups = self.gather.group_sizes
         hid = split_width(channels, in_groups)
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
@@ -148,10 +153,10 @@ class TemporalNet(nn.Module):
         self.register_buffer("_out_order", inverse, persistent=False)
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Lift ``(B, T, J_in, 2)`` keypoint sequences to ``(B, T', J_out, 3)``."""
-        if keypoints.dim() != 4 or keypoints.shape[2:] != (self.in_joints, 2):
+        """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``."""
+        if keypoints.dim() != 4 or keypoints.shape[2:] != (self.in_joints, self.in_features):
             raise ValueError(
-                f"keypoints: expected shape (B, T, {self.in_joints}, 2), "
+                f"keypoints: expected shape (B, T, {self.in_joints}, {self.in_features}), "
                 f"got {tuple(keypoints.shape)}"
             )
         frames = keypoints.shape[1]
@@ -213,12 +218,14 @@ def tcn(
     channels: int = 1024,
     dropout: float = 0.25,
     causal: bool = False,
+    in_features: int = 2,
 ) -> nn.Module:
     """VideoPose3D's temporal model with dense convolutions."""
     return TemporalNet(sr=False, skeleton=skeleton,
                        partition=_check_temporal(skeleton, partition, "1"),
                        out_skeleton=out_skeleton, filter_widths=filter_widths,
-                       channels=channels, dropout=dropout, causal=causal)
+                       channels=channels, dropout=dropout, causal=causal,
+                       in_features=in_features)
 
 
 @register_model(
@@ -238,10 +245,11 @@ def sr_tcn(
     causal: bool = False,
     context_dim: int = 1,
     combine: Literal["mul", "cat", "add"] = "mul",
+    in_features: int = 2,
 ) -> nn.Module:
     """The temporal model with SR convolutions over the body partition's groups."""
     return TemporalNet(sr=True, skeleton=skeleton,
                        partition=_check_temporal(skeleton, partition, "5"),
                        out_skeleton=out_skeleton, filter_widths=filter_widths,
                        channels=channels, dropout=dropout, causal=causal,
-                       context_dim=context_dim, combine=combine)
+                       context_dim=context_dim, combine=combine, in_features=in_features)

@@ -1,0 +1,446 @@
+"""Lift 2D keypoints from a detector to metric 3D poses: :func:`lift` and :class:`Lifter`.
+
+Input: pixels, ``(J, 2)`` (one pose), ``(T, J, 2)`` (a sequence) or ``(N, T, J, 2)``
+(several sequences), numpy or torch, optionally ``(..., J, 3)`` with a score last. Output:
+``(..., 17, 3)`` H36M-17 joints in metres, camera coordinates, pelvis at the origin, the same
+kind (numpy/torch, device) as the input.
+
+Rules (see docs/inference.md):
+
+- **Model choice.** A single pose goes through a single-frame model; a sequence through a
+  temporal model with edge padding (one output pose per input frame), unless
+  ``temporal=False`` (frames lifted independently). ``model="default"`` resolves to the
+  shipped weights for the input skeleton (:data:`DEFAULT_WEIGHTS`); if they are not
+  shipped, a :class:`WeightsUnavailableError` says which are missing. Random weights are
+  never used implicitly.
+- **Normalization.** With ``image_size=(w, h)`` pixels are normalized as in training
+  (:func:`poselift.camera.normalize_screen`). With ``image_size=None`` each frame's keypoint
+  bounding box is centred in a virtual 1000 x 1000 image and scaled so that its larger side
+  spans :data:`TYPICAL_EXTENT_PX` (the median measured on the training rig); a sequence uses
+  one scale, the median over its frames.
+- **Missing joints** (score ``< score_threshold`` or NaN coordinates): in sequences each
+  joint is linearly interpolated over time (nearest valid frame at the edges); a joint never
+  visible in a sequence, and missing joints of single frames, are given to the model as
+  ``(0, 0)`` with score 0 -- exactly the training representation of dropped joints -- which
+  requires a model with a score channel (``in_features=3``); otherwise a ``ValueError`` is
+  raised. Missing joints are never silently replaced by ``(0, 0)``.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift._validation import Array, check_array, check_positive, check_shape
+from poselift.evaluation import predict
+from poselift.skeletons import get_skeleton
+
+__all__ = [
+    "DEFAULT_WEIGHTS",
+    "TYPICAL_EXTENT_PX",
+    "VIRTUAL_IMAGE_SIZE",
+    "Lifter",
+    "WeightsUnavailableError",
+    "lift",
+]
+
+DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
+    ("coco", False): "sr.coco",
+    ("coco", True): "sr_tcn.coco",
+    ("h36m", False): "sr.h36m",
+    ("h36m", True): "sr_tcn.h36m",
+}
+"""Weights used by ``model="default"``, by (input skeleton, temporal)."""
+
+VIRTUAL_IMAGE_SIZE = 1000
+"""Side in pixels of the virtual square image used when ``image_size=None``."""
+
+TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
+"""Median larger side (pixels) of the 2D keypoint bounding box on the ``h36m-like`` rig
+(fx = 1145 px, 5 m away, 1000 x 1000 images), measured on the mocap of shared/data
+(48,256 frame-camera pairs; see docs/inference.md for the command). A 1.6 m body at 5 m is
+~366 px tall; the keypoints' box is smaller (no top of the head, no feet soles; COCO stops
+at the eyes)."""
+
+
+class WeightsUnavailableError(LookupError):
+    """The requested pretrained weights are not shipped with this version of poselift."""
+
+
+# ---------------------------------------------------------------------------------------------
+# model resolution and the thread-safe cache
+# ---------------------------------------------------------------------------------------------
+
+_CACHE: dict[tuple[str, str, str], nn.Module] = {}
+_CACHE_LOCK = threading.Lock()
+
+
+def _device(device: object) -> torch.device:
+    if device is None:
+        return torch.device("cpu")
+    if isinstance(device, str | torch.device):
+        try:
+            return torch.device(device)
+        except RuntimeError:
+            pass
+    raise ValueError(f"device: expected None, a torch.device or a device string, got {device!r}")
+
+
+def _weights_names() -> list[str]:
+    from poselift.models import list_weights
+
+    return list_weights()
+
+
+def _load(kind: str, ref: str, device: torch.device) -> nn.Module:
+    """Load weights (``kind="weights"``) or a checkpoint file (``"path"``) once per device."""
+    key = (kind, ref, str(device))
+    with _CACHE_LOCK:
+        cached = _CACHE.get(key)
+        if cached is None:
+            from poselift.models import create_model, get_weights, load_model
+
+            if kind == "weights":
+                entry = get_weights(ref)
+                cached = create_model(entry.model, weights=ref)
+            else:
+                cached = load_model(ref)
+            cached = cached.to(device).eval()
+            _CACHE[key] = cached
+        return cached
+
+
+def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
+             ) -> nn.Module:
+    if isinstance(model, nn.Module):
+        return model
+    if isinstance(model, os.PathLike):
+        model = os.fspath(model)
+    if not isinstance(model, str):
+        raise TypeError(
+            f"model: expected 'default', a weights name, a checkpoint path or a torch.nn.Module, "
+            f"got {type(model).__name__}"
+        )
+    shipped = _weights_names()
+    if model == "default":
+        name = DEFAULT_WEIGHTS.get((skeleton, temporal))
+        kind = "temporal" if temporal else "single-frame"
+        if name is None or name not in shipped:
+            raise WeightsUnavailableError(
+                f"model='default': no shipped {kind} weights for {skeleton!r} input (expected "
+                f"{name!r}; shipped weights: {shipped or 'none'}). Pretrained weights are not "
+                "part of this version; pass model= a checkpoint path or a torch.nn.Module"
+            )
+        return _load("weights", name, device)
+    if model in shipped:
+        return _load("weights", model, device)
+    if Path(model).is_file():
+        return _load("path", str(Path(model).resolve()), device)
+    from poselift.models import list_models
+
+    if model in list_models():
+        raise ValueError(
+            f"model: {model!r} is an architecture without trained weights; pass a weights "
+            f"name ({shipped or 'none shipped'}), a checkpoint path, or "
+            f"poselift.create_model({model!r}, ...) after training it"
+        )
+    raise ValueError(
+        f"model: expected 'default', a weights name ({shipped or 'none shipped'}), an existing "
+        f"checkpoint file or a torch.nn.Module, got {model!r}"
+    )
+
+
+def _model_info(model: nn.Module) -> tuple[str, str, bool, int]:
+    """(input skeleton, output skeleton, temporal, in_features) of a lifting model."""
+    from poselift.evaluation import _is_temporal
+
+    config = getattr(model, "config", None)
+    config = config if isinstance(config, dict) else {}
+    in_sk = get_skeleton(config.get("skeleton", "h36m")).name
+    out_sk = get_skeleton(config.get("out_skeleton", "h36m")).name
+    feats = int(config.get("in_features", getattr(model, "in_features", 2)))
+    return in_sk, out_sk, _is_temporal(model), feats
+
+
+# ---------------------------------------------------------------------------------------------
+# preprocessing
+# ---------------------------------------------------------------------------------------------
+
+
+def _interpolate(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
+    """In place: fill invalid entries of ``(S, T, J, 2)`` linearly over T per joint."""
+    t = np.arange(valid.shape[1])
+    todo = (~valid).any(1) & valid.any(1)  # (S, J): partly visible joints
+    for s, j in np.argwhere(todo):
+        ok = valid[s, :, j]
+        for c in range(2):
+            xy[s, ~ok, j, c] = np.interp(t[~ok], t[ok], xy[s, ok, j, c])
+        valid[s, :, j] = True
+
+
+def _normalize_bbox(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any], extent: float,
+                    per_sequence_scale: bool) -> np.ndarray[Any, Any]:
+    """``(S, T, J, 2)`` pixels -> normalized, from each frame's valid keypoints' box."""
+    big = np.where(valid[..., None], xy, np.nan)
+    lo, hi = np.nanmin(big, axis=-2), np.nanmax(big, axis=-2)  # (S, T, 2)
+    centre = (lo + hi) / 2
+    side = (hi - lo).max(-1)  # (S, T)
+    if per_sequence_scale:
+        side = np.broadcast_to(np.median(side, axis=1, keepdims=True), side.shape)
+    if not (side > 0).all():
+        s, f = np.argwhere(~(side > 0))[0]
+        raise ValueError(
+            f"keypoints2d: image_size=None needs at least two distinct valid keypoints per "
+            f"frame to size the person, frame {int(f)} of sequence {int(s)} has a bounding "
+            "box of size 0; pass image_size=(width, height)"
+        )
+    scale = extent / side  # virtual pixels per input pixel
+    half = VIRTUAL_IMAGE_SIZE / 2
+    out: np.ndarray[Any, Any] = (xy - centre[..., None, :]) * scale[..., None, None] / half
+    return out
+
+
+class Lifter:
+    """Reusable lifter: resolves and caches the model, then lifts keypoints with :meth:`lift`.
+
+    Args:
+        model: ``"default"`` (shipped weights chosen by skeleton and single/temporal), a name
+            from :func:`poselift.list_weights`, a checkpoint path (:func:`poselift.save_model`)
+            or a ``torch.nn.Module`` from :func:`poselift.create_model`.
+        device: torch device to run on (default CPU; a given module stays where it is).
+        batch_size: frames per forward pass.
+        score_threshold: joints with a score below this are treated as missing.
+
+    Loaded models are cached per (model, device) for the whole process; loading is guarded
+    by a lock, so concurrent threads load a model once.
+
+    Examples:
+        >>> import numpy as np, torch, poselift
+        >>> net = poselift.create_model("sr", skeleton="coco", hidden=64)  # untrained!
+        >>> lifter = Lifter(net)
+        >>> kp = np.random.default_rng(0).uniform(300, 700, (17, 2))     # one COCO pose, px
+        >>> lifter.lift(kp, skeleton="coco").shape
+        (17, 3)
+        >>> lifter.lift(torch.zeros(10, 17, 2) + torch.arange(17.0)[:, None],
+        ...             skeleton="coco").shape
+        torch.Size([10, 17, 3])
+    """
+
+    def __init__(
+        self,
+        model: str | os.PathLike[str] | nn.Module = "default",
+        *,
+        device: str | torch.device | None = None,
+        batch_size: int = 4096,
+        score_threshold: float = 0.3,
+    ) -> None:
+        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+            raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+        check_positive(score_threshold, "score_threshold", allow_zero=True)
+        if not isinstance(model, str | os.PathLike | nn.Module):
+            raise TypeError(
+                f"model: expected 'default', a weights name, a checkpoint path or a "
+                f"torch.nn.Module, got {type(model).__name__}"
+            )
+        self.model = model
+        self.device = _device(device)
+        self.batch_size = batch_size
+        self.score_threshold = float(score_threshold)
+
+    def __repr__(self) -> str:
+        model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
+        return (f"Lifter(model={model!r}, device={str(self.device)!r}, "
+                f"batch_size={self.batch_size}, score_threshold={self.score_threshold})")
+
+    def model_for(self, skeleton: str, temporal: bool) -> nn.Module:
+        """The (loaded, cached) network used for ``skeleton`` input, sequence or single frames.
+
+        Examples:
+            >>> import poselift
+            >>> Lifter(poselift.create_model("sr", hidden=32)).model_for("h36m", False).config[
+            ...     "name"]
+            'sr'
+        """
+        return _resolve(self.model, get_skeleton(skeleton).name, temporal, self.device)
+
+    def lift(
+        self,
+        keypoints2d: Array,
+        *,
+        skeleton: str = "coco",
+        image_size: tuple[int, int] | None = None,
+        scores: Array | None = None,
+        temporal: bool | None = None,
+    ) -> Array:
+        """Lift 2D keypoints in pixels to 3D H36M-17 poses (see :func:`lift`).
+
+        Examples:
+            >>> import numpy as np, poselift
+            >>> net = poselift.create_model("sr_tcn", skeleton="coco", channels=32,
+            ...                             filter_widths=(3, 3))                 # untrained!
+            >>> kp = np.random.default_rng(0).uniform(300, 700, (2, 20, 17, 2))
+            >>> Lifter(net).lift(kp, skeleton="coco", image_size=(1000, 1000)).shape
+            (2, 20, 17, 3)
+        """
+        x = check_array(keypoints2d, "keypoints2d")
+        sk = get_skeleton(skeleton)
+        dims = check_shape(x, "keypoints2d", "(..., J, C)", J=sk.num_joints)
+        lead, chans = dims["..."], dims["C"]
+        if lead > 2 or chans not in (2, 3):
+            raise ValueError(
+                f"keypoints2d: expected shape (J, 2), (T, J, 2) or (N, T, J, 2) pixels (or "
+                f"C=3 with a score last) with J={sk.num_joints} ({sk.name}), got "
+                f"{tuple(x.shape)}"
+            )
+        if x.dtype in (torch.bool,) or (isinstance(x, np.ndarray) and x.dtype.kind not in "fiu"):
+            raise TypeError(f"keypoints2d: expected a real-valued array, got dtype {x.dtype}")
+        arr = (x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor)
+               else np.asarray(x, dtype=np.float64))
+        xy = arr[..., :2].copy()
+        sc: np.ndarray[Any, Any] | None = arr[..., 2] if chans == 3 else None
+        if scores is not None:
+            if chans == 3:
+                raise ValueError("scores: given twice, as keypoints2d[..., 2] and as scores=")
+            s = check_array(scores, "scores")
+            check_shape(s, "scores", "(..., J)", J=sk.num_joints)
+            if tuple(s.shape) != tuple(x.shape[:-1]):
+                raise ValueError(f"scores: expected shape {tuple(x.shape[:-1])} (keypoints2d "
+                                 f"without its last axis), got {tuple(s.shape)}")
+            sc = (s.detach().cpu().double().numpy() if isinstance(s, torch.Tensor)
+                  else np.asarray(s, dtype=np.float64))
+        if np.isinf(xy).any():
+            raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
+                             "missing joint), found inf")
+        if image_size is not None:
+            ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
+                  and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                          for v in image_size))
+            if not ok:
+                raise ValueError(f"image_size: expected (width, height) in pixels, got "
+                                 f"{image_size!r}")
+        elif sk.name not in TYPICAL_EXTENT_PX:
+            raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
+                             f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
+        if temporal is not None and not isinstance(temporal, bool):
+            raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
+        if temporal and lead == 0:
+            raise ValueError("temporal: True needs a sequence (T, J, 2) or (N, T, J, 2), got a "
+                             f"single pose of shape {tuple(x.shape)}")
+        seq = lead > 0 if temporal is None else temporal
+
+        net = self.model_for(sk.name, seq)
+        in_sk, out_sk, net_temporal, feats = _model_info(net)
+        if in_sk != sk.name:
+            raise ValueError(f"skeleton: the model takes {in_sk!r} keypoints, got "
+                             f"skeleton={sk.name!r}")
+        if out_sk != "h36m":
+            raise ValueError(f"model: expected a model with H36M-17 output, got {out_sk!r}")
+        if net_temporal and not seq:
+            raise ValueError("model: a temporal model needs sequences; pass temporal=None/True "
+                             "with (T, J, 2) input, or a single-frame model")
+
+        # (S, T, J, 2): S sequences of T frames (independent frames: T = 1)
+        shape = xy.shape[:-1]
+        if seq:
+            xs = xy.reshape(-1, *xy.shape[-3:])
+        else:
+            xs = xy.reshape(-1, 1, *xy.shape[-2:])
+        valid = np.isfinite(xs).all(-1)
+        if sc is not None:
+            valid &= np.nan_to_num(sc, nan=-1.0).reshape(valid.shape) >= self.score_threshold
+        if seq:
+            _interpolate(xs, valid)
+        if not valid.any(-1).all():
+            s, f = np.argwhere(~valid.any(-1))[0]
+            where = f"frame {int(f)} of sequence {int(s)}" if seq else f"pose {int(s)}"
+            raise ValueError(f"keypoints2d: no valid keypoint in {where} (all NaN or score < "
+                             f"{self.score_threshold})")
+        missing = ~valid
+        if missing.any() and feats < 3:
+            never = " and never visible in their sequence" if seq else ""
+            raise ValueError(
+                f"keypoints2d: {int(missing.sum())} joint(s) are missing (score < "
+                f"{self.score_threshold} or NaN){never}"
+                "; this model has no score channel (in_features=2), so they cannot be lifted "
+                "honestly; use a model trained with a score channel or provide the joints"
+            )
+        if image_size is None:
+            norm = _normalize_bbox(xs, valid, TYPICAL_EXTENT_PX[sk.name], seq)
+        else:
+            w, h = float(image_size[0]), float(image_size[1])
+            norm = xs / w * 2 - np.array([1.0, h / w])
+        norm = np.where(missing[..., None], 0.0, norm)
+        if feats >= 3:
+            norm = np.concatenate([norm, valid[..., None].astype(np.float64)], -1)
+        inp = torch.from_numpy(norm.astype(np.float32))
+        if not seq:
+            inp = inp[:, 0]
+        out = predict(net, inp, batch_size=self.batch_size)
+        assert isinstance(out, torch.Tensor)
+        out = out - out[..., get_skeleton(out_sk).root: get_skeleton(out_sk).root + 1, :]
+        result = out.reshape(*shape[:-1], *out.shape[-2:]).float()
+        if isinstance(x, torch.Tensor):
+            return result.to(x.device)
+        res: np.ndarray[Any, Any] = result.cpu().numpy()
+        return res
+
+
+def lift(
+    keypoints2d: Array,
+    *,
+    skeleton: str = "coco",
+    image_size: tuple[int, int] | None = None,
+    scores: Array | None = None,
+    model: str | os.PathLike[str] | nn.Module = "default",
+    device: str | torch.device | None = None,
+    batch_size: int = 4096,
+    temporal: bool | None = None,
+    score_threshold: float = 0.3,
+) -> Array:
+    """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
+
+    Args:
+        keypoints2d: ``(J, 2)`` one pose, ``(T, J, 2)`` a sequence or ``(N, T, J, 2)``
+            sequences, pixels, numpy or torch; ``(..., J, 3)`` means a score last. NaN
+            coordinates mark missing joints.
+        skeleton: input skeleton (``"coco"`` or ``"h36m"``; ``J`` must match).
+        image_size: ``(width, height)`` of the image the keypoints come from; ``None``
+            normalizes from the keypoints' bounding box (see module docs).
+        scores: ``(..., J)`` detection scores (alternative to a third channel).
+        model: ``"default"``, a weights name, a checkpoint path or a ``torch.nn.Module``.
+        device: torch device (default CPU).
+        batch_size: frames per forward pass.
+        temporal: ``None``: sequences use a temporal model; ``False``: lift every frame of
+            a ``(T, J, 2)`` / ``(N, T, J, 2)`` input independently.
+        score_threshold: joints scoring below it are missing.
+
+    Returns:
+        ``(..., 17, 3)`` H36M-17 joints in metres, camera coordinates (x right, y down,
+        z forward), pelvis at the origin; same leading shape and kind as ``keypoints2d``.
+
+    Raises:
+        WeightsUnavailableError: ``model="default"`` and the weights are not shipped.
+        ValueError / TypeError: bad shapes or values (the message names the argument), or
+            missing joints with a model without a score channel.
+
+    Examples:
+        >>> import numpy as np, poselift
+        >>> net = poselift.create_model("sr", skeleton="coco", hidden=64)   # untrained!
+        >>> kp = np.random.default_rng(0).uniform(300, 700, (17, 3))
+        >>> lift(kp[:, :2], skeleton="coco", model=net).shape
+        (17, 3)
+        >>> lift(kp[:, :2], skeleton="coco")     # doctest: +ELLIPSIS
+        Traceback (most recent call last):
+        ...
+        poselift.inference.WeightsUnavailableError: model='default': no shipped ...
+    """
+    lifter = Lifter(model, device=device, batch_size=batch_size,
+                    score_threshold=score_threshold)
+    return lifter.lift(keypoints2d, skeleton=skeleton, image_size=image_size, scores=scores,
+                       temporal=temporal)

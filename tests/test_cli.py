@@ -1,0 +1,180 @@
+"""Tests of the poselift command line, with a small *untrained* checkpoint (no weights exist)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+from poselift.cli import main
+from poselift.inference import lift
+from poselift.models import create_model, save_model
+
+torch.set_num_threads(1)
+
+
+@pytest.fixture(scope="module")
+def ckpts(tmp_path_factory):
+    d = tmp_path_factory.mktemp("ckpt")
+    torch.manual_seed(0)
+    sr = create_model("sr", skeleton="coco", hidden=64, in_features=3).eval()
+    tcn = create_model("sr_tcn", skeleton="coco", channels=32, filter_widths=(3, 3)).eval()
+    save_model(sr, d / "sr.pt")
+    save_model(tcn, d / "tcn.pt")
+    return {"sr": str(d / "sr.pt"), "tcn": str(d / "tcn.pt")}
+
+
+def _kp(*lead, seed=0):
+    return np.random.default_rng(seed).uniform(200.0, 800.0, (*lead, 17, 2))
+
+
+def _run(*argv):
+    return main([str(a) for a in argv])
+
+
+def _coco_entries(kp, image_ids, track=None, v=2.0):
+    out = []
+    for image_id, pose in zip(image_ids, kp, strict=True):
+        flat = np.concatenate([pose, np.full((17, 1), v)], -1).ravel().tolist()
+        e = {"image_id": image_id, "category_id": 1, "keypoints": flat, "score": 0.9}
+        if track is not None:
+            e["track_id"] = track
+        out.append(e)
+    return out
+
+
+def test_npy_roundtrip_matches_lift(tmp_path, ckpts):
+    kp = _kp(12)
+    np.save(tmp_path / "in.npy", kp)
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "out.npy", "--model",
+                ckpts["tcn"], "--image-size", 1000, 800) == 0
+    got = np.load(tmp_path / "out.npy")
+    ref = lift(kp, model=ckpts["tcn"], image_size=(1000, 800))
+    np.testing.assert_allclose(got, ref, atol=1e-6)
+    assert got.shape == (12, 17, 3)
+
+
+def test_npz_and_json_dict_with_scores(tmp_path, ckpts):
+    kp = _kp(4, seed=1)
+    scores = np.ones((4, 17))
+    scores[2, 3] = 0.0  # interpolated over time
+    np.savez(tmp_path / "in.npz", keypoints2d=kp, scores=scores)
+    assert _run("lift", tmp_path / "in.npz", "-o", tmp_path / "out.npz", "--model",
+                ckpts["tcn"]) == 0
+    ref = lift(kp, scores=scores, model=ckpts["tcn"])
+    with np.load(tmp_path / "out.npz") as z:
+        np.testing.assert_allclose(z["poses3d"], ref, atol=1e-6)
+    (tmp_path / "in.json").write_text(json.dumps({"keypoints2d": kp.tolist(),
+                                                  "scores": scores.tolist()}))
+    assert _run("lift", tmp_path / "in.json", "-o", tmp_path / "out.json", "--model",
+                ckpts["tcn"]) == 0
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert doc["units"] == "metres" and doc["skeleton"] == "h36m"
+    np.testing.assert_allclose(np.array(doc["poses3d"]), ref, atol=2e-6)
+
+
+def test_coco_results_one_person_per_image(tmp_path, ckpts):
+    kp = _kp(3, seed=2)
+    entries = _coco_entries(kp, [30, 10, 20])
+    entries[0]["keypoints"][3 * 5 + 2] = 0.0  # v = 0: left shoulder not detected in image 30
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    assert _run("lift", tmp_path / "res.json", "-o", tmp_path / "out.json", "--model",
+                ckpts["sr"]) == 0
+    doc = json.loads((tmp_path / "out.json").read_text())
+    assert [r["image_id"] for r in doc["results"]] == [10, 20, 30]
+    # reference: images lifted independently with the single-frame model (score channel)
+    order = [1, 2, 0]
+    with_v = np.concatenate([kp, np.full((3, 17, 1), 2.0)], -1)
+    with_v[0, 5, 2] = 0.0
+    ref = lift(with_v[order], model=ckpts["sr"], temporal=False)
+    np.testing.assert_allclose(np.array([r["keypoints3d"] for r in doc["results"]]), ref,
+                               atol=2e-6)
+
+
+def test_coco_results_with_tracks(tmp_path, ckpts):
+    a, b = _kp(7, seed=3), _kp(5, seed=4)
+    entries = _coco_entries(a, list(range(7)), track=1) + _coco_entries(b, list(range(2, 7)),
+                                                                       track=2)
+    entries = entries[::-1]  # any order in the file
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    assert _run("lift", tmp_path / "res.json", "-o", tmp_path / "out.npz", "--model",
+                ckpts["tcn"]) == 0
+    with np.load(tmp_path / "out.npz") as z:
+        for i, (kp, ids, track) in enumerate([(a, range(7), 1), (b, range(2, 7), 2)]):
+            ref = lift(np.concatenate([kp, np.full((len(kp), 17, 1), 2.0)], -1),
+                       model=ckpts["tcn"])
+            np.testing.assert_allclose(z[f"poses3d_{i}"], ref, atol=1e-6)
+            assert z[f"image_id_{i}"].tolist() == list(ids)
+            assert int(z[f"track_id_{i}"]) == track
+    # two tracks of different lengths cannot be one .npy: error, nothing written
+    assert _run("lift", tmp_path / "res.json", "-o", tmp_path / "out.npy", "--model",
+                ckpts["tcn"]) == 1
+    assert not (tmp_path / "out.npy").exists()
+
+
+@pytest.mark.parametrize(
+    ("content", "match"),
+    [
+        ("{not json", "not valid JSON"),
+        (json.dumps([{"image_id": 1, "keypoints": [1, 2, 3]}]), "expected 51 numbers"),
+        (json.dumps(_coco_entries(_kp(2), [5, 5])), "image_id 5 has several people"),
+        (json.dumps({"foo": 1}), "expected a COCO keypoint result list"),
+        (json.dumps({"keypoints2d": [[1, 2]] * 16}), "keypoints2d: expected shape"),
+        (json.dumps([]), "no detections"),
+    ],
+)
+def test_malformed_input_one_line_error_nothing_written(tmp_path, ckpts, capsys, content,
+                                                        match):
+    (tmp_path / "bad.json").write_text(content)
+    out = tmp_path / "out.npy"
+    out.write_bytes(b"previous")
+    assert _run("lift", tmp_path / "bad.json", "-o", out, "--model", ckpts["sr"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("poselift: error: ") and err.count("\n") == 1, err
+    assert match in err
+    assert out.read_bytes() == b"previous"  # untouched
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["bad.json", "out.npy"]  # no temp
+
+
+def test_unreadable_and_missing_files(tmp_path, capsys):
+    assert _run("lift", tmp_path / "nope.npy", "-o", tmp_path / "o.npy") == 1
+    assert "no such file" in capsys.readouterr().err
+    (tmp_path / "x.npy").write_bytes(b"garbage")
+    assert _run("lift", tmp_path / "x.npy", "-o", tmp_path / "o.npy") == 1
+    assert "unreadable" in capsys.readouterr().err
+    np.save(tmp_path / "k.npy", _kp())
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "o.txt") == 1
+    assert "unsupported output type" in capsys.readouterr().err
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "missing_dir" / "o.npy") == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_default_model_without_weights_is_a_clear_error(tmp_path, capsys):
+    np.save(tmp_path / "k.npy", _kp())
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "o.npy") == 1
+    err = capsys.readouterr().err
+    assert "no shipped single-frame weights" in err and "'sr.coco'" in err
+    assert not (tmp_path / "o.npy").exists()
+
+
+def test_usage_errors_exit_2():
+    with pytest.raises(SystemExit) as e:
+        main(["lift", "only-input"])
+    assert e.value.code == 2
+    with pytest.raises(SystemExit) as e:
+        main([])
+    assert e.value.code == 2
+
+
+def test_models_command_and_python_m(capsys):
+    assert main(["models"]) == 0
+    out = capsys.readouterr().out
+    assert "sr_tcn" in out and "pretrained weights:" in out
+    proc = subprocess.run([sys.executable, "-m", "poselift", "models"], capture_output=True,
+                          text=True, timeout=120, env={"OMP_NUM_THREADS": "1",
+                                                       **__import__("os").environ})
+    assert proc.returncode == 0 and "models:" in proc.stdout

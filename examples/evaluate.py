@@ -109,13 +109,14 @@ class TestSets:
         self.args = args
         self.cache: dict[tuple[Any, ...], Any] = {}
 
-    def get(self, root: Path, protocol: str, inputs: str) -> ProtocolData:
-        key = ("test", root, protocol, inputs)
+    def get(self, root: Path, protocol: str, inputs: str, layout: str = "h36m"
+            ) -> ProtocolData:
+        key = ("test", root, protocol, inputs, layout)
         if key not in self.cache:
             a = self.args
             occurrence_wanted = a.deciles and protocol == "p1-style" and not a.quick
             test = load_protocol(protocol, root, "test", inputs, frame_step=a.frame_step,
-                                 with_occurrence=occurrence_wanted)
+                                 with_occurrence=occurrence_wanted, layout=layout)
             if a.test_clips_every > 1:
                 keep = every_kth_clip(test.clip, a.test_clips_every)
                 test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
@@ -133,9 +134,11 @@ class TestSets:
              ) -> tuple[ProtocolData, np.ndarray]:
         """Every frame of the test clips (for temporal windows) and the test samples' index."""
         base = "p1-style" if protocol.startswith("p3-") else protocol
-        key = ("full", root, base, inputs)
+        layout = str(test.info.get("layout", "h36m"))
+        key = ("full", root, base, inputs, layout)
         if key not in self.cache:
-            self.cache[key] = load_protocol(base, root, "test", inputs, frame_step=1)
+            self.cache[key] = load_protocol(base, root, "test", inputs, frame_step=1,
+                                            layout=layout)
         full: ProtocolData = self.cache[key]
         full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
         return full, locate_samples(full, test)
@@ -231,7 +234,8 @@ def main(argv: list[str] | None = None) -> int:
         inputs = args.inputs or meta.get("inputs", "gt")
         protocols = args.protocol or [meta.get("protocol", "p1-style")]
         for protocol in protocols:
-            test = sets.get(root, protocol, inputs)
+            # 2D in the model's input layout (e.g. COCO-17 synthesized from the mocap)
+            test = sets.get(root, protocol, inputs, str(model.config.get("skeleton", "h36m")))
             result = evaluate_one(model, test, sets, root, protocol, inputs, args)
             result.update(label=label, checkpoint=str(path), model_config=model.config,
                           trained=({k2: meta.get(k2) for k2 in ("command", "seed", "epoch",

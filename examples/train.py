@@ -44,6 +44,7 @@ from poselift.data import (
     FrameDataset,
     ProtocolData,
     WindowDataset,
+    list_input_layouts,
     load_bandai,
     load_protocol,
     protocol_motion,
@@ -442,18 +443,18 @@ def every_kth_clip(names: np.ndarray, k: int) -> np.ndarray:
     return ordered[::k]
 
 
-def load_eval_sets(args: argparse.Namespace, root: Path, temporal: bool
+def load_eval_sets(args: argparse.Namespace, root: Path, temporal: bool, layout: str
                    ) -> tuple[ProtocolData, ProtocolData | None, np.ndarray | None]:
     """(test samples, full-frame test data for temporal models, their index in it)."""
     test = load_protocol(args.protocol, root, "test", args.inputs,
-                         frame_step=args.test_frame_step)
+                         frame_step=args.test_frame_step, layout=layout)
     if args.test_clips_every > 1:
         keep = every_kth_clip(test.clip, args.test_clips_every)
         test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
     if not temporal:
         return test, None, None
     base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
-    full = load_protocol(base, root, "test", args.inputs, frame_step=1)
+    full = load_protocol(base, root, "test", args.inputs, frame_step=1, layout=layout)
     full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
     return test, full, locate_samples(full, test)
 
@@ -575,14 +576,22 @@ def main(argv: list[str] | None = None) -> int:
     temporal = entry.temporal
     aug = make_augmentation(args)
     base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
+    # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
+    # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
+    # channel (in_features=3) marks joints dropped by the augmentation
+    layout = str(model.config["skeleton"])
+    if layout not in list_input_layouts():
+        raise SystemExit(f"--config skeleton={layout!r}: no input layout of that name to make "
+                         f"training inputs from (layouts: {list_input_layouts()})")
+    with_scores = int(model.config.get("in_features", 2)) == 3
     pipeline = args.pipeline
     fixed_ok = (args.cameras == "rig" and not temporal and aug.bone_scale is None
-                and aug.global_scale is None)
+                and aug.global_scale is None and layout == "h36m" and not with_scores)
     if pipeline == "auto":
         pipeline = "fixed" if fixed_ok else "dataset"
     if pipeline == "fixed" and not fixed_ok:
-        raise SystemExit("--pipeline fixed needs --cameras rig, a single-frame model and no "
-                         "bone_scale/global_scale augmentation")
+        raise SystemExit("--pipeline fixed needs --cameras rig, a single-frame h36m-input model "
+                         "without a score channel and no bone_scale/global_scale augmentation")
     motion = load_bandai(root)
     train_motion = protocol_motion(base, root, "train", motion=motion)
     if args.train_clips_every > 1:
@@ -598,14 +607,16 @@ def main(argv: list[str] | None = None) -> int:
             ds: FrameDataset | WindowDataset = WindowDataset(
                 train_motion, int(model.receptive_field),
                 causal=bool(getattr(model, "causal", False)), augmentation=aug,
-                frame_step=args.frame_step, seed=args.seed)
+                layout=layout, with_scores=with_scores, frame_step=args.frame_step,
+                seed=args.seed)
         else:
-            ds = FrameDataset(train_motion, augmentation=aug, frame_step=args.frame_step,
+            ds = FrameDataset(train_motion, augmentation=aug, layout=layout,
+                              with_scores=with_scores, frame_step=args.frame_step,
                               seed=args.seed)
         source = DatasetSource(ds, d.device)
     test = full = eval_index = None
     if d.main:
-        test, full, eval_index = load_eval_sets(args, root, temporal)
+        test, full, eval_index = load_eval_sets(args, root, temporal, layout)
     data_seconds = time.perf_counter() - t_data
     epoch_size = source.epoch_size
     planned = args.epochs * epoch_size

@@ -71,6 +71,14 @@ def _is_temporal(model: nn.Module) -> bool:
     return hasattr(model, "strided_twin") or int(getattr(model, "receptive_field", 1)) > 1
 
 
+def _in_features(model: nn.Module) -> int:
+    """Input channels per joint of a lifting model (2: x, y; 3: x, y, score)."""
+    config = getattr(model, "config", None)
+    if isinstance(config, dict) and "in_features" in config:
+        return int(config["in_features"])
+    return int(getattr(model, "in_features", 2))
+
+
 def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
     for p in model.parameters():
         return p.device, p.dtype
@@ -205,7 +213,8 @@ def predict(
         inputs: normalized screen coordinates, ``(N, J, C)`` (any leading dims) for
             single-frame models, ``(T, J, C)`` or ``(N, T, J, C)`` sequences for temporal
             models (``C >= 2``: x, y[, score...]); or a :class:`~poselift.data.ProtocolData`
-            (its pixels are normalized with its image sizes).
+            (its pixels are normalized with its image sizes; a model with a score channel,
+            ``in_features=3``, gets score 1 for every joint).
         index: ProtocolData only: predict these samples (indices or a boolean mask); temporal
             windows still gather their neighbouring frames from all samples.
         batch_size: samples (windows, or frames of sequences) per forward pass.
@@ -299,6 +308,11 @@ def _predict_protocol(
         raise ValueError(f"inputs: the model takes {in_sk.num_joints} joints "
                          f"({in_sk.name}), the ProtocolData has {data.keypoints2d.shape[1]}")
     kp = torch.from_numpy(data.normalized_keypoints())
+    feats = _in_features(model)
+    if feats == 3:  # a score channel: every joint of a ProtocolData is visible
+        kp = torch.cat([kp, torch.ones(*kp.shape[:-1], 1, dtype=kp.dtype)], -1)
+    elif feats != 2:
+        raise ValueError(f"model: expected in_features 2 or 3 for ProtocolData inputs, got {feats}")
     out = np.empty((len(idx), out_sk.num_joints, 3), dtype=np.float32)
     if temporal:
         r = int(getattr(model, "receptive_field", 1))

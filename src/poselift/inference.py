@@ -158,14 +158,13 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
 
 def _model_info(model: nn.Module) -> tuple[str, str, bool, int]:
     """(input skeleton, output skeleton, temporal, in_features) of a lifting model."""
-    from poselift.evaluation import _is_temporal
+    from poselift.evaluation import _in_features, _is_temporal
 
     config = getattr(model, "config", None)
     config = config if isinstance(config, dict) else {}
     in_sk = get_skeleton(config.get("skeleton", "h36m")).name
     out_sk = get_skeleton(config.get("out_skeleton", "h36m")).name
-    feats = int(config.get("in_features", getattr(model, "in_features", 2)))
-    return in_sk, out_sk, _is_temporal(model), feats
+    return in_sk, out_sk, _is_temporal(model), _in_features(model)
 
 
 # ---------------------------------------------------------------------------------------------

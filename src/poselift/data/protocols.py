@@ -56,6 +56,7 @@ from poselift._validation import check_choice
 from poselift._version import __version__
 from poselift.camera import Camera, RigSpec, get_rig, project, rig_cameras, world_to_camera
 from poselift.data.h36m import h36m_cameras, load_h36m, load_h36m_2d
+from poselift.data.layouts import InputLayout, get_input_layout
 from poselift.data.mocap import (
     BANDAI_META,
     BANDAI_NPZ,
@@ -295,9 +296,13 @@ def _noise(clip_name: str, frames: int, shape: tuple[int, ...]) -> np.ndarray[An
 
 def _rig_samples(
     motion: MotionSet, rig: RigSpec, frame_step: int, inputs: str,
-    report: Callable[[str], None],
+    report: Callable[[str], None], layout: InputLayout | None = None,
 ) -> dict[str, Any]:
-    """Project every sampled frame of ``motion`` through ``rig`` (clip, frame, camera order)."""
+    """Project every sampled frame of ``motion`` through ``rig`` (clip, frame, camera order).
+
+    ``layout`` (default: H36M-17 itself) gives the 2D keypoints' points; the 3D targets stay
+    H36M-17.
+    """
     c = rig.num_cameras
     frames = [np.arange(0, clip.num_frames, frame_step) for clip in motion.clips]
     counts = np.array([len(f) for f in frames])
@@ -311,8 +316,9 @@ def _rig_samples(
         w = torch.from_numpy(world[s : s + chunk].astype(np.float64))
         cams = rig_cameras(w[:, 0], rig)  # (C, n)
         cam = world_to_camera(w.unsqueeze(0), cams)
-        uv = project(cam, cams)
-        assert isinstance(cam, torch.Tensor) and isinstance(uv, torch.Tensor)
+        assert isinstance(cam, torch.Tensor)
+        uv = project(cam if layout is None else layout(cam), cams)
+        assert isinstance(uv, torch.Tensor)
         kp[s : s + chunk] = uv.permute(1, 0, 2, 3).numpy()
         p3[s : s + chunk] = (cam - cam[..., :1, :]).permute(1, 0, 2, 3).numpy()
         report(f"projected {min(s + chunk, n)}/{n} frames x {c} cameras")
@@ -503,6 +509,7 @@ def load_protocol(
     with_occurrence: bool = False,
     cache_dir: str | Path | None = None,
     progress: Progress = False,
+    layout: str | InputLayout = "h36m",
 ) -> ProtocolData:
     """Samples of a Bandai evaluation protocol (PROTOCOLS.md), through the ``h36m-like`` rig.
 
@@ -519,6 +526,9 @@ def load_protocol(
         cache_dir: where P3 occurrence values are cached (default ``$POSELIFT_CACHE`` or
             ``~/.cache/poselift``).
         progress: print progress to stderr (True) or pass messages to a callable.
+        layout: input layout of the 2D keypoints (:func:`~poselift.data.list_input_layouts`):
+            ``"h36m"`` (default) or e.g. ``"coco"`` (COCO-17 points synthesized from the
+            mocap, projected through the same cameras, same noise). Targets stay H36M-17.
 
     Returns:
         A :class:`ProtocolData` with ``N = 4 * sum_clips ceil(F / frame_step)`` samples
@@ -546,9 +556,12 @@ def load_protocol(
     rare = name.startswith("p3-") and split == "test"
     base = "p1-style" if name.startswith("p3-") else name
     clips = protocol_motion(base, folder, split, motion=ms)
-    arrays = _rig_samples(clips, spec, step, inputs, report)
+    lay = get_input_layout(layout)
+    arrays = _rig_samples(clips, spec, step, inputs, report,
+                          None if lay.name == "h36m" else lay)
     info: dict[str, Any] = {"source": str(folder), "rig": "h36m-like", "rig_spec": spec.as_dict(),
-                            "clips": len(clips), "frames": int(clips.num_frames)}
+                            "clips": len(clips), "frames": int(clips.num_frames),
+                            "layout": lay.name}
     if inputs == "noisy":
         info.update(noise_sigma_px=NOISE_SIGMA, noise_seed=NOISE_SEED)
     occ = None

@@ -49,10 +49,60 @@ def _models() -> str:
     return "\n".join(rows)
 
 
+_SETTINGS = (
+    ("p1-style/gt", "P1, GT 2D"), ("p1-style/noisy", "P1, noisy 2D (4 px)"),
+    ("p1-style/gt/missing1", "P1, GT, 1 joint missing per frame"),
+    ("p1-style/gt/missing2", "P1, GT, 2 joints missing per frame"),
+    ("p1-style/gt/image_size", "P1, GT, `image_size=(1000, 1000)`"),
+    ("p3-rare20/gt", "P3 rare 20 %, GT"), ("p3-rare10/gt", "P3 rare 10 %, GT"),
+    ("p2-cross-set/gt", "P2, GT (not held out, see note)"),
+    ("p2-cross-set/noisy", "P2, noisy (not held out)"),
+)
+
+
+def _weights() -> str:
+    """One model card per shipped weights file, from poselift/weights/cards.json."""
+    from poselift.models.zoo import load_cards
+
+    cards = load_cards()
+    if not cards:
+        return "No weights are shipped in this version."
+    out = []
+    names = sorted(cards)
+    out.append("| | " + " | ".join(f"`{n}`" for n in names) + " |")
+    out.append("|---|" + "---|" * len(names))
+    out.append("| model | " + " | ".join(cards[n]["summary"] for n in names) + " |")
+    out.append("| parameters | " + " | ".join(f"{cards[n]['parameters']:,}" for n in names)
+               + " |")
+    out.append("| file | " + " | ".join(
+        f"{cards[n]['storage']['bytes'] / 2**20:.1f} MiB {cards[n]['storage']['dtype']}"
+        for n in names) + " |")
+    for key, label in _SETTINGS:
+        cells = []
+        for n in names:
+            m = cards[n]["metrics"].get(key)
+            cells.append("-" if m is None else f"{m['mpjpe']:.1f} / {m['p_mpjpe']:.1f}")
+        out.append(f"| {label}: MPJPE / P-MPJPE (mm) | " + " | ".join(cells) + " |")
+    out.append("")
+    for n in names:
+        c = cards[n]
+        t = c["training"]
+        out.append(f"**`{n}`**: {c['summary']}. Licence: **{c['licence']}, non-commercial** "
+                   f"(training data: {c['data']}). Trained with `{t['command']}` "
+                   f"(seed {t['seed']}, {t['epochs']} epochs, {t['samples_seen']:,} samples, "
+                   f"{t['wall_time_s'] / 60:.0f} min on {t['machine']}); shipped with "
+                   f"`{c['command']}`. float16 storage would move outputs by up to "
+                   f"{c['storage']['float16_max_output_diff_mm']:.2f} mm.")
+        out.append("")
+    out.append(f"Metrics: {cards[names[0]]['metrics_note']}.")
+    return "\n".join(out)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "skeletons": _skeletons,
     "partitions": _partitions,
     "models": _models,
+    "weights": _weights,
 }
 
 _BLOCK = re.compile(

@@ -406,7 +406,7 @@ class DatasetSource:
 # --------------------------------------------------------------------------------------------
 
 
-def make_augmentation(args: argparse.Namespace) -> Augmentation:
+def make_augmentation(args: argparse.Namespace, input_norm: str = "screen") -> Augmentation:
     if args.cameras == "rig":
         kw: dict[str, Any] = {"camera": "h36m-like", "flip": 0.5, "bone_scale": None,
                               "global_scale": None}
@@ -415,6 +415,7 @@ def make_augmentation(args: argparse.Namespace) -> Augmentation:
               "global_scale": (0.85, 1.2)}
     if args.inputs == "noisy":
         kw["pixel_noise"] = 4.0
+    kw["normalize"] = input_norm
     extra = parse_key_values(args.augment, "--augment")
     kw.update(extra)
     try:
@@ -574,7 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     model = make_model(args)
     entry = get_model_entry(args.model)
     temporal = entry.temporal
-    aug = make_augmentation(args)
+    aug = make_augmentation(args, str(model.config.get("input_norm", "screen")))
     base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
     # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
     # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
@@ -586,7 +587,8 @@ def main(argv: list[str] | None = None) -> int:
     with_scores = int(model.config.get("in_features", 2)) == 3
     pipeline = args.pipeline
     fixed_ok = (args.cameras == "rig" and not temporal and aug.bone_scale is None
-                and aug.global_scale is None and layout == "h36m" and not with_scores)
+                and aug.global_scale is None and layout == "h36m" and not with_scores
+                and aug.normalize == "screen")
     if pipeline == "auto":
         pipeline = "fixed" if fixed_ok else "dataset"
     if pipeline == "fixed" and not fixed_ok:

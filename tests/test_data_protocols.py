@@ -111,6 +111,42 @@ def test_sample_layout_and_independent_projection(root: Path):
     assert (d.keypoints2d[..., 1].reshape(len(d), 17)[:, 10] < d.keypoints2d[:, 0, 1]).all()
 
 
+def test_coco_layout_projects_the_synthesized_points_through_the_same_cameras(root: Path):
+    from poselift.data.coco_layout import H36M_FOR_COCO, synthesize_coco_from_h36m
+
+    h36m = load_protocol("p1-style", root, "test", frame_step=3)
+    coco = load_protocol("p1-style", root, "test", frame_step=3, layout="coco")
+    assert coco.info["layout"] == "coco" and h36m.info["layout"] == "h36m"
+    np.testing.assert_array_equal(coco.poses3d, h36m.poses3d)  # targets stay H36M-17
+    np.testing.assert_array_equal(coco.clip, h36m.clip)
+    for c, j in enumerate(H36M_FOR_COCO):  # shared joints: the same projected point
+        if j is not None:
+            np.testing.assert_allclose(coco.keypoints2d[:, c], h36m.keypoints2d[:, j], atol=1e-3)
+    # all 17 points of sample 13 re-derived by hand (camera maths as above)
+    i = 13
+    with np.load(root / "bandai" / "bandai_h36m17.npz") as z:
+        world = z[str(coco.clip[i])][coco.frame[i]].astype(np.float64)
+    a = math.radians((45, 135, 225, 315)[coco.camera[i]])
+    p = world[0]
+    eye = np.array([p[0] + 5 * math.sin(a), 1.6, p[2] + 5 * math.cos(a)])
+    z_ax = np.array([p[0], 0.9, p[2]]) - eye
+    z_ax /= np.linalg.norm(z_ax)
+    x_ax = np.cross(z_ax, [0.0, 1.0, 0.0])
+    x_ax /= np.linalg.norm(x_ax)
+    y_ax = np.cross(z_ax, x_ax)
+    cam = (world - eye) @ np.stack([x_ax, y_ax, z_ax]).T
+    pts = synthesize_coco_from_h36m(torch.from_numpy(cam)).numpy()
+    np.testing.assert_allclose(coco.keypoints2d[i], 1145.0 * pts[:, :2] / pts[:, 2:] + 500.0,
+                               atol=1e-3)
+    # noisy: the same per-clip noise as the H36M layout, joint slot by joint slot
+    h36m_noisy = load_protocol("p1-style", root, "test", "noisy", frame_step=3)
+    coco_noisy = load_protocol("p1-style", root, "test", "noisy", frame_step=3, layout="coco")
+    np.testing.assert_allclose(coco_noisy.keypoints2d - coco.keypoints2d,
+                               h36m_noisy.keypoints2d - h36m.keypoints2d, atol=1e-3)
+    with pytest.raises(ValueError, match="mpii"):
+        load_protocol("p1-style", root, "test", layout="mpii")
+
+
 def test_noisy_inputs_are_seeded_and_consistent(root: Path):
     gt = load_protocol("p1-style", root, "test", frame_step=1)
     noisy = load_protocol("p1-style", root, "test", "noisy", frame_step=1)

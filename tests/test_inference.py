@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 
+import poselift
 import poselift.inference as inf
 from poselift.camera import normalize_screen
 from poselift.evaluation import predict
@@ -243,7 +244,8 @@ def test_scores_given_twice():
 # --- model resolution and cache ---------------------------------------------------------------
 
 
-def test_default_without_shipped_weights_raises_clearly():
+def test_default_without_shipped_weights_raises_clearly(monkeypatch: pytest.MonkeyPatch):
+    monkeypatch.setattr(inf, "_weights_names", lambda: [])  # as if none were shipped
     with pytest.raises(WeightsUnavailableError, match=r"single-frame weights.*'sr\.coco'"):
         lift(_kp(), skeleton="coco")
     with pytest.raises(WeightsUnavailableError, match=r"temporal weights.*'sr_tcn\.h36m'"):
@@ -350,3 +352,41 @@ def test_interpolation_matches_naive_reference():
     np.testing.assert_allclose(got, ref, atol=1e-12)
     np.testing.assert_array_equal(v, np.broadcast_to(valid.any(1, keepdims=True), v.shape))
     assert not v[0, :, 0].any()
+
+
+# --- input_norm="bbox" models ------------------------------------------------------------------
+
+
+def test_bbox_models_ignore_image_size_and_placement():
+    net = poselift.create_model("sr", skeleton="coco", hidden=32, input_norm="bbox").eval()
+    kp = _kp(6, seed=3)
+    ref = lift(kp, model=net, temporal=False)
+    np.testing.assert_allclose(lift(kp, model=net, temporal=False, image_size=(640, 480)), ref,
+                               atol=1e-6)
+    moved = kp * 2.5 + np.array([700.0, -40.0])  # zoomed and shifted in the image
+    np.testing.assert_allclose(lift(moved, model=net, temporal=False), ref, atol=1e-5)
+
+
+def test_normalize_bbox_against_a_loop():
+    from poselift.normalization import normalize_bbox
+
+    rng = np.random.default_rng(4)
+    xy = rng.uniform(0, 900, (3, 5, 17, 2))
+    valid = rng.random((3, 5, 17)) > 0.2
+    for per_sequence in (False, True):
+        got = normalize_bbox(xy, valid, extent=300.0, per_sequence=per_sequence)
+        sides = np.zeros((3, 5))
+        for s in range(3):
+            for t in range(5):
+                v = xy[s, t][valid[s, t]]
+                sides[s, t] = (v.max(0) - v.min(0)).max()
+        for s in range(3):
+            for t in range(5):
+                v = xy[s, t][valid[s, t]]
+                centre = (v.max(0) + v.min(0)) / 2
+                side = np.median(sides[s]) if per_sequence else sides[s, t]
+                np.testing.assert_allclose(got[s, t], (xy[s, t] - centre) * 300.0 / side / 500,
+                                           atol=1e-12)
+    t = normalize_bbox(torch.from_numpy(xy), torch.from_numpy(valid), extent=300.0)
+    assert isinstance(t, torch.Tensor)
+    np.testing.assert_allclose(t.numpy(), normalize_bbox(xy, valid, extent=300.0))

@@ -100,7 +100,10 @@ def test_register_custom_model_is_picked_up():
 
     try:
         assert "test_tiny" in list_models()
-        assert create_model("test_tiny").config == {"name": "test_tiny", "width": 3}
+        assert create_model("test_tiny").config == {"name": "test_tiny", "width": 3,
+                                                     "input_norm": "screen"}
+        with pytest.raises(ValueError, match="input_norm: expected one of"):
+            create_model("test_tiny", input_norm="image")
     finally:
         unregister_model("test_tiny")
 

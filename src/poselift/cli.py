@@ -10,6 +10,9 @@ Subcommands:
   "keypoints": [x, y, v] * 17, "score"[, "track_id"]}``). OUTPUT is ``.npy``, ``.npz`` or
   ``.json``, written atomically (nothing is left behind on failure).
 - ``models``: list the model zoo and the shipped pretrained weights.
+- ``demo``: lift the bundled sample sequence (a held-out mocap clip as COCO keypoints), print
+  a summary, write ``poselift-demo.npz`` and, with matplotlib (``poselift[viz]``), a PNG of
+  the 2D input beside the 3D output.
 
 COCO result files: entries with a ``track_id`` form one sequence per track, ordered by
 ``image_id`` (lifted with the temporal model); without ``track_id`` there must be one person
@@ -240,7 +243,8 @@ def _cmd_lift(args: argparse.Namespace) -> int:
         raise CLIError(f"{dst}: output directory {str(out_dir)!r} does not exist")
     inp = _read(src)
     lifter = Lifter(args.model, device=args.device, batch_size=args.batch_size,
-                    score_threshold=args.score_threshold)
+                    score_threshold=args.score_threshold,
+                    progress={"auto": None, "on": True, "off": False}[args.progress])
     image_size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
     temporal = False if (args.independent or inp.independent) else None
     poses = []
@@ -251,6 +255,19 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     _write(dst, poses, inp)
     frames = sum(int(np.prod(p.shape[:-2])) for p in poses)
     print(f"lifted {frames} pose(s) from {src} -> {dst}")
+    return 0
+
+
+def _cmd_demo(args: argparse.Namespace) -> int:
+    from poselift.demo import run_demo
+
+    for target in (args.output, args.png):
+        if target is not None:
+            parent = Path(target).parent
+            if str(parent) and not parent.is_dir():
+                raise CLIError(f"{target}: output directory {str(parent)!r} does not exist")
+    run_demo(args.output, None if args.no_png else args.png, temporal_model=args.model,
+             single_frame_model=args.single_frame_model, device=args.device)
     return 0
 
 
@@ -291,7 +308,21 @@ def _parser() -> argparse.ArgumentParser:
     lf.add_argument("--score-threshold", type=float, default=0.3)
     lf.add_argument("--independent", action="store_true",
                     help="lift the frames of a sequence independently (single-frame model)")
+    lf.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
+                    help="progress bar on stderr (auto: for inputs of 20,000 frames or more)")
     lf.set_defaults(func=_cmd_lift)
+    dm = sub.add_parser("demo", help="lift the bundled sample sequence and show the result")
+    dm.add_argument("-o", "--output", default="poselift-demo.npz", metavar="NPZ",
+                    help="where to write the 3D poses (default: poselift-demo.npz)")
+    dm.add_argument("--png", default="poselift-demo.png",
+                    help="where to write the plot (default: poselift-demo.png; needs matplotlib)")
+    dm.add_argument("--no-png", action="store_true", help="do not plot")
+    dm.add_argument("--model", default="default",
+                    help="temporal model: 'default' (sr_tcn.coco), a weights name or a path")
+    dm.add_argument("--single-frame-model", default="default",
+                    help="single-frame model: 'default' (sr.coco), a weights name or a path")
+    dm.add_argument("--device", default=None, help="torch device (default: cpu)")
+    dm.set_defaults(func=_cmd_demo)
     md = sub.add_parser("models", help="list the model zoo and the shipped weights")
     md.set_defaults(func=_cmd_models)
     return p

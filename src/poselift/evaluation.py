@@ -45,6 +45,8 @@ from poselift._validation import (
 )
 from poselift.data.protocols import ProtocolData
 from poselift.metrics import auc3d, mpjpe, p_mpjpe, pck3d
+from poselift._progress import ProgressBar
+from poselift.normalization import TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
 __all__ = ["evaluate", "locate_samples", "markdown_report", "predict"]
@@ -202,6 +204,7 @@ def predict(
     batch_size: int = 4096,
     flip_test: bool = False,
     skeleton: str | Skeleton | None = None,
+    progress: bool = False,
 ) -> Array:
     """Predict 3D poses for a whole set of inputs, batched, optionally flip-averaged.
 
@@ -213,7 +216,8 @@ def predict(
         inputs: normalized screen coordinates, ``(N, J, C)`` (any leading dims) for
             single-frame models, ``(T, J, C)`` or ``(N, T, J, C)`` sequences for temporal
             models (``C >= 2``: x, y[, score...]); or a :class:`~poselift.data.ProtocolData`
-            (its pixels are normalized with its image sizes; a model with a score channel,
+            (its pixels are normalized with its image sizes, or per sample by their bounding
+            box for ``input_norm="bbox"`` models; a model with a score channel,
             ``in_features=3``, gets score 1 for every joint).
         index: ProtocolData only: predict these samples (indices or a boolean mask); temporal
             windows still gather their neighbouring frames from all samples.
@@ -221,6 +225,8 @@ def predict(
         flip_test: average with the mirrored input's mirrored prediction.
         skeleton: input skeleton, for the flip (default: the model's ``config["skeleton"]``
             or ``"h36m"``).
+        progress: array inputs: show a progress bar over the frames on stderr (tqdm when
+            installed and stderr is a terminal, else a line every 2 s).
 
     Returns:
         ``(..., J_out, 3)`` metres, root-relative camera coordinates: same leading shape and
@@ -265,16 +271,20 @@ def predict(
         check_finite(x, "inputs")
         xt = torch.as_tensor(to_numpy(x)) if isinstance(x, np.ndarray) else x
         runner = _Runner(model, in_sk, out_sk, flip_test, device, dtype)
-        if temporal:
-            seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
-            out = _predict_sequences(model, runner, seqs, batch_size)
-            out = out if xt.ndim == 4 else out[0]
-        else:
-            flat = xt.reshape(-1, *xt.shape[-2:])
-            parts = [runner(flat[s : s + batch_size]).cpu()
-                     for s in range(0, flat.shape[0], batch_size)]
-            out = (torch.cat(parts) if parts else torch.zeros(0, out_sk.num_joints, 3))
-            out = out.reshape(*xt.shape[:-2], *out.shape[-2:])
+        frames = int(np.prod(xt.shape[:-2]))
+        with ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
+            if temporal:
+                seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
+                out = _predict_sequences(model, runner, seqs, batch_size, bar)
+                out = out if xt.ndim == 4 else out[0]
+            else:
+                flat = xt.reshape(-1, *xt.shape[-2:])
+                parts = []
+                for s in range(0, flat.shape[0], batch_size):
+                    parts.append(runner(flat[s : s + batch_size]).cpu())
+                    bar.update(parts[-1].shape[0])
+                out = (torch.cat(parts) if parts else torch.zeros(0, out_sk.num_joints, 3))
+                out = out.reshape(*xt.shape[:-2], *out.shape[-2:])
         if isinstance(x, torch.Tensor):
             return out.to(x.device)
         return like(out.numpy(), x)
@@ -283,7 +293,7 @@ def predict(
 
 
 def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
-                       batch_size: int) -> torch.Tensor:
+                       batch_size: int, bar: ProgressBar | None = None) -> torch.Tensor:
     """``(N, T, J, C)`` sequences -> ``(N, T, J_out, 3)``, edge-padded full-sequence passes."""
     r = int(getattr(model, "receptive_field", 1))
     causal = bool(getattr(model, "causal", False))
@@ -293,7 +303,11 @@ def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
     padded = torch.cat([seqs[:, :1].expand(n, left, *seqs.shape[2:]), seqs,
                         seqs[:, -1:].expand(n, right, *seqs.shape[2:])], 1)
     per = max(1, batch_size // (t + r - 1))
-    parts = [runner(padded[s : s + per]).cpu() for s in range(0, n, per)]
+    parts = []
+    for s in range(0, n, per):
+        parts.append(runner(padded[s : s + per]).cpu())
+        if bar is not None:
+            bar.update(parts[-1].shape[0] * t)
     return torch.cat(parts)
 
 
@@ -307,7 +321,16 @@ def _predict_protocol(
     if in_sk.num_joints != data.keypoints2d.shape[1]:
         raise ValueError(f"inputs: the model takes {in_sk.num_joints} joints "
                          f"({in_sk.name}), the ProtocolData has {data.keypoints2d.shape[1]}")
-    kp = torch.from_numpy(data.normalized_keypoints())
+    config = getattr(model, "config", None)
+    input_norm = config.get("input_norm", "screen") if isinstance(config, dict) else "screen"
+    if input_norm == "bbox":  # per sample (temporal windows: per frame, not per sequence)
+        if in_sk.name not in TYPICAL_EXTENT_PX:
+            raise ValueError(f"model: input_norm='bbox' is calibrated for "
+                             f"{sorted(TYPICAL_EXTENT_PX)}, not {in_sk.name!r}")
+        kp = torch.from_numpy(np.asarray(normalize_bbox(
+            data.keypoints2d.astype(np.float32), extent=TYPICAL_EXTENT_PX[in_sk.name])))
+    else:
+        kp = torch.from_numpy(data.normalized_keypoints())
     feats = _in_features(model)
     if feats == 3:  # a score channel: every joint of a ProtocolData is visible
         kp = torch.cat([kp, torch.ones(*kp.shape[:-1], 1, dtype=kp.dtype)], -1)

@@ -13,11 +13,14 @@ Rules (see docs/inference.md):
   shipped weights for the input skeleton (:data:`DEFAULT_WEIGHTS`); if they are not
   shipped, a :class:`WeightsUnavailableError` says which are missing. Random weights are
   never used implicitly.
-- **Normalization.** With ``image_size=(w, h)`` pixels are normalized as in training
-  (:func:`poselift.camera.normalize_screen`). With ``image_size=None`` each frame's keypoint
-  bounding box is centred in a virtual 1000 x 1000 image and scaled so that its larger side
-  spans :data:`TYPICAL_EXTENT_PX` (the median measured on the training rig); a sequence uses
-  one scale, the median over its frames.
+- **Normalization** follows the model's ``config["input_norm"]``
+  (:mod:`poselift.normalization`). ``"bbox"`` models (the shipped weights) always get
+  :func:`~poselift.normalization.normalize_bbox`: each frame's box of valid keypoints centred,
+  its larger side scaled to :data:`TYPICAL_EXTENT_PX` in a virtual 1000 x 1000 image, one
+  scale per sequence (the median over its frames); ``image_size`` is then not needed (it is
+  validated but does not change the result). ``"screen"`` models get
+  :func:`poselift.camera.normalize_screen` with ``image_size``, or, with ``image_size=None``,
+  the same bounding-box normalization.
 - **Missing joints** (score ``< score_threshold`` or NaN coordinates): in sequences each
   joint is linearly interpolated over time (nearest valid frame at the edges); a joint never
   visible in a sequence, and missing joints of single frames, are given to the model as
@@ -39,10 +42,12 @@ from torch import nn
 
 from poselift._validation import Array, check_array, check_positive, check_shape
 from poselift.evaluation import predict
+from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE, normalize_bbox
 from poselift.skeletons import get_skeleton
 
 __all__ = [
     "DEFAULT_WEIGHTS",
+    "PROGRESS_MIN_FRAMES",
     "TYPICAL_EXTENT_PX",
     "VIRTUAL_IMAGE_SIZE",
     "Lifter",
@@ -58,15 +63,8 @@ DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
 }
 """Weights used by ``model="default"``, by (input skeleton, temporal)."""
 
-VIRTUAL_IMAGE_SIZE = 1000
-"""Side in pixels of the virtual square image used when ``image_size=None``."""
-
-TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
-"""Median larger side (pixels) of the 2D keypoint bounding box on the ``h36m-like`` rig
-(fx = 1145 px, 5 m away, 1000 x 1000 images), measured on the mocap of shared/data
-(48,256 frame-camera pairs; see docs/inference.md for the command). A 1.6 m body at 5 m is
-~366 px tall; the keypoints' box is smaller (no top of the head, no feet soles; COCO stops
-at the eyes)."""
+PROGRESS_MIN_FRAMES = 20_000
+"""With ``progress=None``, inputs of at least this many frames show a progress bar."""
 
 
 class WeightsUnavailableError(LookupError):
@@ -156,15 +154,16 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
     )
 
 
-def _model_info(model: nn.Module) -> tuple[str, str, bool, int]:
-    """(input skeleton, output skeleton, temporal, in_features) of a lifting model."""
+def _model_info(model: nn.Module) -> tuple[str, str, bool, int, str]:
+    """(input skeleton, output skeleton, temporal, in_features, input_norm) of a model."""
     from poselift.evaluation import _in_features, _is_temporal
 
     config = getattr(model, "config", None)
     config = config if isinstance(config, dict) else {}
     in_sk = get_skeleton(config.get("skeleton", "h36m")).name
     out_sk = get_skeleton(config.get("out_skeleton", "h36m")).name
-    return in_sk, out_sk, _is_temporal(model), _in_features(model)
+    norm = str(config.get("input_norm", "screen"))
+    return in_sk, out_sk, _is_temporal(model), _in_features(model), norm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -183,28 +182,6 @@ def _interpolate(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
         valid[s, :, j] = True
 
 
-def _normalize_bbox(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any], extent: float,
-                    per_sequence_scale: bool) -> np.ndarray[Any, Any]:
-    """``(S, T, J, 2)`` pixels -> normalized, from each frame's valid keypoints' box."""
-    big = np.where(valid[..., None], xy, np.nan)
-    lo, hi = np.nanmin(big, axis=-2), np.nanmax(big, axis=-2)  # (S, T, 2)
-    centre = (lo + hi) / 2
-    side = (hi - lo).max(-1)  # (S, T)
-    if per_sequence_scale:
-        side = np.broadcast_to(np.median(side, axis=1, keepdims=True), side.shape)
-    if not (side > 0).all():
-        s, f = np.argwhere(~(side > 0))[0]
-        raise ValueError(
-            f"keypoints2d: image_size=None needs at least two distinct valid keypoints per "
-            f"frame to size the person, frame {int(f)} of sequence {int(s)} has a bounding "
-            "box of size 0; pass image_size=(width, height)"
-        )
-    scale = extent / side  # virtual pixels per input pixel
-    half = VIRTUAL_IMAGE_SIZE / 2
-    out: np.ndarray[Any, Any] = (xy - centre[..., None, :]) * scale[..., None, None] / half
-    return out
-
-
 class Lifter:
     """Reusable lifter: resolves and caches the model, then lifts keypoints with :meth:`lift`.
 
@@ -215,6 +192,8 @@ class Lifter:
         device: torch device to run on (default CPU; a given module stays where it is).
         batch_size: frames per forward pass.
         score_threshold: joints with a score below this are treated as missing.
+        progress: show a progress bar (stderr) while lifting (default ``False``); ``None``:
+            only for inputs of at least :data:`PROGRESS_MIN_FRAMES` frames (the CLI's choice).
 
     Loaded models are cached per (model, device) for the whole process; loading is guarded
     by a lock, so concurrent threads load a model once.
@@ -238,6 +217,7 @@ class Lifter:
         device: str | torch.device | None = None,
         batch_size: int = 4096,
         score_threshold: float = 0.3,
+        progress: bool | None = False,
     ) -> None:
         if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
@@ -251,6 +231,9 @@ class Lifter:
         self.device = _device(device)
         self.batch_size = batch_size
         self.score_threshold = float(score_threshold)
+        if progress is not None and not isinstance(progress, bool):
+            raise TypeError(f"progress: expected None, True or False, got {progress!r}")
+        self.progress = progress
 
     def __repr__(self) -> str:
         model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
@@ -323,9 +306,6 @@ class Lifter:
             if not ok:
                 raise ValueError(f"image_size: expected (width, height) in pixels, got "
                                  f"{image_size!r}")
-        elif sk.name not in TYPICAL_EXTENT_PX:
-            raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
-                             f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
         if temporal is not None and not isinstance(temporal, bool):
             raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
         if temporal and lead == 0:
@@ -334,7 +314,7 @@ class Lifter:
         seq = lead > 0 if temporal is None else temporal
 
         net = self.model_for(sk.name, seq)
-        in_sk, out_sk, net_temporal, feats = _model_info(net)
+        in_sk, out_sk, net_temporal, feats, input_norm = _model_info(net)
         if in_sk != sk.name:
             raise ValueError(f"skeleton: the model takes {in_sk!r} keypoints, got "
                              f"skeleton={sk.name!r}")
@@ -369,8 +349,12 @@ class Lifter:
                 "; this model has no score channel (in_features=2), so they cannot be lifted "
                 "honestly; use a model trained with a score channel or provide the joints"
             )
-        if image_size is None:
-            norm = _normalize_bbox(xs, valid, TYPICAL_EXTENT_PX[sk.name], seq)
+        if image_size is None or input_norm == "bbox":
+            if sk.name not in TYPICAL_EXTENT_PX:
+                raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
+                                 f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
+            norm = normalize_bbox(xs, valid, extent=TYPICAL_EXTENT_PX[sk.name],
+                                  per_sequence=seq)
         else:
             w, h = float(image_size[0]), float(image_size[1])
             norm = xs / w * 2 - np.array([1.0, h / w])
@@ -380,7 +364,9 @@ class Lifter:
         inp = torch.from_numpy(norm.astype(np.float32))
         if not seq:
             inp = inp[:, 0]
-        out = predict(net, inp, batch_size=self.batch_size)
+        show = (self.progress if self.progress is not None
+                else int(np.prod(inp.shape[:-2])) >= PROGRESS_MIN_FRAMES)
+        out = predict(net, inp, batch_size=self.batch_size, progress=show)
         assert isinstance(out, torch.Tensor)
         out = out - out[..., get_skeleton(out_sk).root: get_skeleton(out_sk).root + 1, :]
         result = out.reshape(*shape[:-1], *out.shape[-2:]).float()

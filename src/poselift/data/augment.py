@@ -36,6 +36,7 @@ import torch
 
 from poselift._validation import Array, check_array, check_shape
 from poselift.camera import Camera, RandomRig, RigSpec, get_rig, normalize_screen, project
+from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.camera import rig_cameras as _rig_cameras
 from poselift.camera import world_to_camera as _world_to_camera
 from poselift.data.layouts import InputLayout, get_input_layout
@@ -275,6 +276,10 @@ class Augmentation:
             (default (0.85, 1.2): the Bandai body is ~1.6 m tall).
         pixel_noise: standard deviation of Gaussian noise added to the pixels (default 0).
         dropout: probability that a joint is dropped (default 0).
+        normalize: ``"screen"`` (default: :func:`~poselift.camera.normalize_screen` with the
+            camera's image size) or ``"bbox"`` (:func:`~poselift.normalization.normalize_bbox`
+            of the kept joints, one scale per sample's T frames, as
+            :func:`poselift.lift` does for ``input_norm="bbox"`` models).
 
     Examples:
         >>> import torch
@@ -292,8 +297,11 @@ class Augmentation:
     global_scale: tuple[float, float] | None = (0.85, 1.2)
     pixel_noise: float = 0.0
     dropout: float = 0.0
+    normalize: str = "screen"
 
     def __post_init__(self) -> None:
+        if self.normalize not in INPUT_NORMS:
+            raise ValueError(f"normalize: expected one of {INPUT_NORMS}, got {self.normalize!r}")
         for name in ("flip", "dropout"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
@@ -390,16 +398,21 @@ class Augmentation:
         if self.pixel_noise > 0:
             uv = uv + self.pixel_noise * torch.randn(uv.shape, generator=g, dtype=dtype,
                                                      device=dev)
-        w, h = cams.image_size
-        xy = normalize_screen(uv, w, h)
+        keep = None
+        if self.dropout > 0:
+            keep = torch.rand(uv.shape[:-1], generator=g, device=dev) >= self.dropout
+        if self.normalize == "bbox":
+            xy = normalize_bbox(uv, keep, extent=TYPICAL_EXTENT_PX[lay.skeleton],
+                                per_sequence=True)
+        else:
+            w, h = cams.image_size
+            xy = normalize_screen(uv, w, h)
         assert isinstance(xy, torch.Tensor)
-        if self.dropout > 0 or with_scores:
-            if self.dropout > 0:
-                keep = torch.rand(xy.shape[:-1], generator=g, device=dev) >= self.dropout
-                xy = xy * keep.unsqueeze(-1).to(dtype)
-            else:
+        if keep is not None:
+            xy = xy * keep.unsqueeze(-1).to(dtype)
+        if with_scores:
+            if keep is None:
                 keep = torch.ones(xy.shape[:-1], dtype=torch.bool, device=dev)
-            if with_scores:
-                xy = torch.cat([xy, keep.unsqueeze(-1).to(dtype)], dim=-1)
+            xy = torch.cat([xy, keep.unsqueeze(-1).to(dtype)], dim=-1)
         targets = cam_pts - cam_pts[..., root : root + 1, :]
         return xy, targets

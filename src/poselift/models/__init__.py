@@ -9,6 +9,7 @@ Examples:
 
 from poselift.models import single_frame as single_frame
 from poselift.models import temporal as temporal
+from poselift.models import zoo as zoo
 from poselift.models.checkpoint import load_checkpoint as load_checkpoint
 from poselift.models.checkpoint import load_model as load_model
 from poselift.models.checkpoint import save_model as save_model
@@ -22,6 +23,7 @@ from poselift.models.registry import list_weights as list_weights
 from poselift.models.registry import register_model as register_model
 from poselift.models.registry import register_weights as register_weights
 from poselift.models.registry import unregister_model as unregister_model
+from poselift.models.zoo import weights_card as weights_card
 
 __all__ = [
     "ModelEntry",
@@ -37,4 +39,5 @@ __all__ = [
     "register_weights",
     "save_model",
     "unregister_model",
+    "weights_card",
 ]

@@ -81,6 +81,11 @@ class WeightsEntry:
         return self.name.split(".", 1)[0]
 
 
+UNIVERSAL_CONFIG: dict[str, Any] = {"input_norm": "screen"}
+"""Config keys every model has, the contract of its inputs (not passed to the builder):
+``input_norm``: how pixels become model inputs, ``"screen"`` (the camera's image size) or
+``"bbox"`` (the person's box, :mod:`poselift.normalization`)."""
+
 _MODELS: Registry[ModelEntry] = Registry("model")
 _WEIGHTS: Registry[WeightsEntry] = Registry("weights")
 
@@ -100,7 +105,7 @@ def register_model(
         ...     return torch.nn.Linear(width, width)
         >>> m = create_model("doc_linear", width=3)
         >>> m.config, m.receptive_field
-        ({'name': 'doc_linear', 'width': 3}, 1)
+        ({'name': 'doc_linear', 'width': 3, 'input_norm': 'screen'}, 1)
         >>> unregister_model("doc_linear")
     """
 
@@ -215,9 +220,15 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
                     f"{trained.get(key)!r}, got {value!r}"
                 )
         return model
+    universal = {k: config.pop(k, v) for k, v in UNIVERSAL_CONFIG.items()}
+    from poselift.normalization import INPUT_NORMS
+
+    if universal["input_norm"] not in INPUT_NORMS:
+        raise ValueError(f"input_norm: expected one of {INPUT_NORMS}, got "
+                         f"{universal['input_norm']!r}")
     _check_config(entry, config)
     model = entry.builder(**config)
-    full = {"name": name, **entry.defaults, **config}
+    full = {"name": name, **entry.defaults, **config, **universal}
     model.config = full  # type: ignore[assignment]
     if not hasattr(model, "receptive_field"):
         model.receptive_field = 1  # type: ignore[assignment]
@@ -233,5 +244,6 @@ def _check_config(entry: ModelEntry, config: Mapping[str, Any]) -> None:
             hint = f" (did you mean {close[0]!r}?)" if close else ""
             accepted = ", ".join(sorted(entry.defaults))
             raise ValueError(
-                f"model {entry.name!r} has no config key {key!r}{hint}; accepted: {accepted}"
+                f"model {entry.name!r} has no config key {key!r}{hint}; accepted: {accepted} "
+                f"(and {', '.join(UNIVERSAL_CONFIG)} for every model)"
             )

@@ -1,0 +1,316 @@
+"""Ship a trained run as package weights: checkpoint (float16 if lossless enough), model card, golden outputs.
+
+    python examples/ship_weights.py ship --run runs/weights-sr-coco --name sr.coco
+    python examples/ship_weights.py check sr.coco [--clips-every 20]   # recompute the card
+
+``ship`` writes ``src/poselift/weights/<name>.pt`` (float16 storage when no output moves by
+more than 0.1 mm from the float32 run's, else float32), measures the model-card metrics
+**through** :func:`poselift.lift` (pixels in, as users call it, ``image_size=None``: bounding-box
+normalization) on the Bandai protocols -- P1/P2 with GT and noisy 2D, P3 rare 20 %/10 %, P1 with
+1 and 2 random joints per frame missing (score 0) -- and writes the card into
+``src/poselift/weights/cards.json`` and golden outputs for the bundled demo sample into
+``tests/data/golden/<name>.npz``. ``check`` recomputes the metrics of a shipped card (optionally
+on every k-th test clip, as CI does) and compares them with the card.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+import poselift
+from poselift.data import ProtocolData, load_protocol
+from poselift.evaluation import evaluate, locate_samples
+from poselift.inference import Lifter
+from poselift.models import load_model, save_model
+from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = REPO / "tests" / "data" / "golden"
+DEMO = REPO / "src" / "poselift" / "assets" / "demo_bow.npz"
+DATA = Path("/work/shared/data")
+MAX_FP16_MM = 0.1
+MISSING_SEED = 7
+GOLDEN_FRAMES = 40
+SETTINGS: tuple[tuple[str, str, int, bool], ...] = (
+    # (protocol, inputs, joints missing per frame, pass image_size instead of None)
+    ("p1-style", "gt", 0, False), ("p1-style", "noisy", 0, False),
+    ("p1-style", "gt", 1, False), ("p1-style", "gt", 2, False),
+    ("p1-style", "gt", 0, True),
+    ("p2-cross-set", "gt", 0, False), ("p2-cross-set", "noisy", 0, False),
+    ("p3-rare20", "gt", 0, False), ("p3-rare10", "gt", 0, False),
+)
+
+
+def setting_key(protocol: str, inputs: str, missing: int, image_size: bool) -> str:
+    """``"<protocol>/<inputs>[/missing<k>][/image_size]"``."""
+    return (f"{protocol}/{inputs}" + (f"/missing{missing}" if missing else "")
+            + ("/image_size" if image_size else ""))
+
+
+# ---------------------------------------------------------------------------------------------
+# metrics through poselift.lift
+# ---------------------------------------------------------------------------------------------
+
+
+def _keep_clips(data: ProtocolData, every: int) -> ProtocolData:
+    if every <= 1:
+        return data
+    _, first = np.unique(data.clip, return_index=True)
+    keep = data.clip[np.sort(first)][::every]
+    return data.subset(np.flatnonzero(np.isin(data.clip, keep)))
+
+
+def _missing_scores(n: int, joints: int, k: int, seed: int) -> np.ndarray:
+    """``(n, joints)`` scores: 1, except ``k`` distinct random joints per row at 0."""
+    scores = np.ones((n, joints), np.float32)
+    if k:
+        rng = np.random.default_rng(seed)
+        drop = np.argsort(rng.random((n, joints)), axis=1)[:, :k]
+        np.put_along_axis(scores, drop, 0.0, axis=1)
+    return scores
+
+
+def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, inputs: str,
+                  missing: int, *, use_image_size: bool = False, root: Path = DATA,
+                  clips_every: int = 1) -> tuple[np.ndarray, ProtocolData]:
+    """Predictions of ``lifter`` for a protocol's test samples, lifted from pixels.
+
+    Single-frame: every sample on its own. Temporal: every (clip, camera) sequence at full
+    frame rate, lifted whole; the test samples are read off it. Missing joints (score 0) are
+    drawn per frame with a fixed seed. ``use_image_size``: pass the rig's image size instead
+    of ``image_size=None``.
+    """
+    test = _keep_clips(load_protocol(protocol, root, "test", inputs, layout=skeleton),
+                       clips_every)
+    if not temporal:
+        scores = _missing_scores(len(test), test.keypoints2d.shape[1], missing, MISSING_SEED)
+        size = test.image_size if use_image_size else None
+        pred = lifter.lift(test.keypoints2d, skeleton=skeleton, scores=scores, temporal=False,
+                           image_size=size)
+        return np.asarray(pred), test
+    base = "p1-style" if protocol.startswith("p3-") else protocol
+    full = load_protocol(base, root, "test", inputs, frame_step=1, layout=skeleton)
+    full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
+    size = full.image_size if use_image_size else None
+    scores = _missing_scores(len(full), full.keypoints2d.shape[1], missing, MISSING_SEED)
+    out = np.empty((len(full), 17, 3), np.float32)
+    order = np.lexsort((full.frame, full.camera, full.clip))
+    key = np.char.add(full.clip[order], np.char.mod("#%d", full.camera[order]))
+    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+    for seq in np.split(order, starts[1:]):
+        out[seq] = np.asarray(lifter.lift(full.keypoints2d[seq], skeleton=skeleton,
+                                          scores=scores[seq], temporal=True,
+                                          image_size=size))
+    return out[locate_samples(full, test)], test
+
+
+def measure(lifter: Lifter, skeleton: str, temporal: bool, *, root: Path = DATA,
+            clips_every: int = 1,
+            settings: tuple[tuple[str, str, int, bool], ...] = SETTINGS,
+            log: bool = True) -> dict[str, dict[str, float]]:
+    """``{setting_key(...): {mpjpe, p_mpjpe[, pck, auc], samples}}``."""
+    metrics: dict[str, dict[str, float]] = {}
+    for protocol, inputs, missing, use_size in settings:
+        t0 = time.perf_counter()
+        pred, test = lift_protocol(lifter, skeleton, temporal, protocol, inputs, missing,
+                                   use_image_size=use_size, root=root, clips_every=clips_every)
+        r = evaluate(pred, test)
+        key = setting_key(protocol, inputs, missing, use_size)
+        m = {"mpjpe": round(float(r["mpjpe"]), 2), "p_mpjpe": round(float(r["p_mpjpe"]), 2),
+             "samples": int(r["samples"])}
+        if protocol == "p2-cross-set":
+            m.update(pck=round(float(r["pck"]), 2), auc=round(float(r["auc"]), 2))
+        metrics[key] = m
+        if log:
+            print(f"  {key:<28} MPJPE {m['mpjpe']:6.2f} mm  P-MPJPE {m['p_mpjpe']:6.2f} mm  "
+                  f"({m['samples']:,} samples, {time.perf_counter() - t0:.0f} s)", flush=True)
+    return metrics
+
+
+# ---------------------------------------------------------------------------------------------
+# golden outputs on the demo sample
+# ---------------------------------------------------------------------------------------------
+
+
+def golden_inputs(skeleton: str) -> np.ndarray:
+    """The first frames of the bundled demo sample in ``skeleton`` layout, pixels."""
+    with np.load(DEMO) as z:
+        if skeleton == "coco":
+            return np.asarray(z["keypoints2d"][:GOLDEN_FRAMES])  # (T, 17, 3) with scores
+        return np.asarray(z["keypoints2d_h36m"][:GOLDEN_FRAMES])
+
+
+def golden_outputs(name: str, skeleton: str, temporal: bool) -> np.ndarray:
+    x = golden_inputs(skeleton)
+    return np.asarray(poselift.lift(x, skeleton=skeleton, model=name, temporal=temporal))
+
+
+# ---------------------------------------------------------------------------------------------
+# commands
+# ---------------------------------------------------------------------------------------------
+
+
+def _max_diff_mm(a: torch.nn.Module, b: torch.nn.Module, skeleton: str, temporal: bool,
+                 root: Path) -> float:
+    """Largest output difference (mm) between two models: the whole demo sample and (single
+    frame) 20,000 P1 test poses, lifted from pixels."""
+    with np.load(DEMO) as z:
+        demo = np.asarray(z["keypoints2d"] if skeleton == "coco" else z["keypoints2d_h36m"])
+    inputs = [demo]
+    if not temporal:
+        test = load_protocol("p1-style", root, "test", layout=skeleton)
+        inputs.append(test.keypoints2d[:: max(1, len(test) // 20000)])
+    worst = 0.0
+    for x in inputs:
+        pa = np.asarray(poselift.lift(x, skeleton=skeleton, model=a, temporal=temporal))
+        pb = np.asarray(poselift.lift(x, skeleton=skeleton, model=b, temporal=temporal))
+        worst = max(worst, float(np.abs(pa - pb).max()) * 1000)
+    return worst
+
+
+def _git_commit() -> str:
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
+                              text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def cmd_ship(args: argparse.Namespace) -> int:
+    run: Path = args.run
+    fp32 = load_model(run / "checkpoint.pt").eval()
+    meta = dict(getattr(fp32, "meta", {}))
+    summary = json.loads((run / "summary.json").read_text())
+    if summary.get("stopped"):
+        raise SystemExit(f"{run}: the run stopped early ({summary['stopped']}); finish it first")
+    config: dict[str, Any] = dict(fp32.config)  # type: ignore[arg-type]
+    model_name, skeleton = str(config["name"]), str(config["skeleton"])
+    if not args.name.startswith(model_name + "."):
+        raise SystemExit(f"--name: expected '{model_name}.<tag>' for a {model_name} run")
+    temporal = poselift.models.get_model_entry(model_name).temporal
+    WEIGHTS_DIR.mkdir(parents=True, exist_ok=True)
+    path = WEIGHTS_DIR / f"{args.name}.pt"
+    card_meta = {"weights": args.name, "licence": LICENCE, "non_commercial": True}
+    save_model(fp32, path, storage_dtype=torch.float16, **card_meta)
+    fp16_diff = _max_diff_mm(fp32, load_model(path).eval(), skeleton, temporal, args.data)
+    dtype = "float16"
+    if fp16_diff > MAX_FP16_MM:  # float16 moves outputs too much: store float32
+        dtype = "float32"
+        save_model(fp32, path, **card_meta)
+    shipped = load_model(path).eval()
+    diff = _max_diff_mm(fp32, shipped, skeleton, temporal, args.data)
+    print(f"{path}: {path.stat().st_size:,} bytes {dtype}; float16 storage would move outputs "
+          f"by up to {fp16_diff:.4f} mm (limit {MAX_FP16_MM} mm); shipped vs run: {diff:.4f} mm",
+          flush=True)
+    assert diff <= MAX_FP16_MM
+    print("metrics through poselift.lift (image_size=None):", flush=True)
+    metrics = measure(Lifter(shipped), skeleton, temporal, root=args.data)
+    params = sum(p.numel() for p in shipped.parameters())
+    card = {
+        "file": path.name,
+        "model": model_name,
+        "config": config,
+        "summary": (f"{'temporal ' if temporal else 'single-frame '}{model_name.upper()} "
+                    f"({shipped.receptive_field} frames), {skeleton.upper()}-17 input -> H36M-17, "
+                    f"{params / 1e6:.2f}M params"),
+        "input_skeleton": skeleton,
+        "output_skeleton": "h36m",
+        "temporal": temporal,
+        "receptive_field": int(shipped.receptive_field),
+        "parameters": params,
+        "licence": LICENCE,
+        "non_commercial": True,
+        "data": ("Bandai-Namco-Research-Motiondataset 1 and 2 (CC BY-NC 4.0), P1 train split "
+                 "(styles other than elderly/youthful/old/childish); 2D made by projecting the "
+                 "mocap through random cameras" + (", COCO-17 eyes/ears synthesized"
+                                                    if skeleton == "coco" else "")),
+        "training": {
+            "command": meta.get("command"),
+            "seed": meta.get("seed"),
+            "epochs": summary.get("epochs_done"),
+            "samples_seen": summary.get("samples_seen"),
+            "wall_time_s": summary.get("wall_time"),
+            "machine": f"{platform.machine()} CPU, 2 cores, torch {torch.__version__}",
+            "commit": meta.get("commit") or _git_commit(),
+        },
+        "storage": {"dtype": dtype, "bytes": path.stat().st_size,
+                    "float16_max_output_diff_mm": round(fp16_diff, 4),
+                    "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
+        "metrics": metrics,
+        "metrics_note": ("MPJPE/P-MPJPE in mm through poselift.lift (pixels, image_size=None: "
+                         "bounding-box normalization, except '/image_size': the rig's "
+                         "1000 x 1000), flip averaging off; 'missing<k>': k random joints per "
+                         "frame with score 0; P2 test (dataset 1) "
+                         "shares performers and actions with P1 train, so P2 is not held out "
+                         "for these weights (the held-out P2 figures are in docs/results.md)"),
+        "command": f"python examples/ship_weights.py ship --run {run} --name {args.name}",
+    }
+    cards = load_cards()
+    cards[args.name] = card
+    CARDS_FILE.write_text(json.dumps(cards, indent=1, sort_keys=True) + "\n")
+    # golden outputs (the card is registered on next import)
+    poselift.models.register_weights(poselift.models.WeightsEntry(args.name, path, card),
+                                     overwrite=True)
+    GOLDEN_DIR.mkdir(parents=True, exist_ok=True)
+    gold = GOLDEN_DIR / f"{args.name}.npz"
+    np.savez_compressed(gold, inputs=golden_inputs(skeleton),
+                        outputs=golden_outputs(args.name, skeleton, temporal))
+    print(f"wrote the card to {CARDS_FILE} and golden outputs to {gold}")
+    return 0
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    card = poselift.models.weights_card(args.name)
+    settings = tuple(s for s in SETTINGS if args.only is None or setting_key(*s) in args.only)
+    got = measure(Lifter(args.name), card["input_skeleton"], card["temporal"], root=args.data,
+                  clips_every=args.clips_every, settings=settings)
+    reference = card["metrics"] if args.clips_every == 1 else card.get("check_metrics", {})
+    worst = 0.0
+    for key, m in got.items():
+        if key in reference:
+            worst = max(worst, abs(m["mpjpe"] - reference[key]["mpjpe"]))
+    print(f"largest MPJPE difference from the card: {worst:.3f} mm")
+    if args.record:
+        cards = load_cards()
+        cards[args.name]["check_metrics"] = got
+        cards[args.name]["check_clips_every"] = args.clips_every
+        CARDS_FILE.write_text(json.dumps(cards, indent=1, sort_keys=True) + "\n")
+        print(f"recorded check_metrics (every {args.clips_every}th clip) in {CARDS_FILE}")
+    return 0 if worst <= 0.05 or args.record else 1
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    sub = p.add_subparsers(dest="command", required=True)
+    s = sub.add_parser("ship", help="package weights + card + golden outputs from a run")
+    s.add_argument("--run", type=Path, required=True, help="a train.py output directory")
+    s.add_argument("--name", required=True, help="weights name '<model>.<tag>'")
+    s.add_argument("--data", type=Path, default=DATA)
+    s.set_defaults(func=cmd_ship)
+    c = sub.add_parser("check", help="recompute a shipped card's metrics through poselift.lift")
+    c.add_argument("name")
+    c.add_argument("--data", type=Path, default=DATA)
+    c.add_argument("--clips-every", type=int, default=1)
+    c.add_argument("--only", nargs="*", help="settings such as p1-style/gt")
+    c.add_argument("--record", action="store_true",
+                   help="store the result as the card's check_metrics (CI slice)")
+    c.set_defaults(func=cmd_check)
+    args = p.parse_args(argv)
+    torch.set_num_threads(2)
+    code: int = args.func(args)
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

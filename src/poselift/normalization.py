@@ -1,0 +1,89 @@
+"""Input normalization of 2D keypoints: ``"screen"`` (image size) or ``"bbox"`` (the person).
+
+Every lifting model has ``config["input_norm"]``, the contract of its inputs:
+
+- ``"screen"``: :func:`poselift.camera.normalize_screen` with the camera's image size
+  (``[0, w] -> [-1, 1]``, aspect kept). The paper's convention; the ablation models.
+- ``"bbox"``: :func:`normalize_bbox`: each frame's box of its *valid* keypoints is centred at
+  0 and scaled so that its larger side is ``extent / 500`` (the typical extent of a person on
+  the training rig, :data:`TYPICAL_EXTENT_PX`, in a virtual 1000 x 1000 image); a sequence uses
+  one scale, the median of its frames' larger sides. Independent of the camera's intrinsics,
+  the image size and where the person stands in it: the shipped weights are trained and run
+  this way.
+
+Examples:
+    >>> import torch
+    >>> xy = torch.tensor([[[100.0, 200.0], [300.0, 600.0], [200.0, 400.0]]])   # (T=1, J=3, 2)
+    >>> normalize_bbox(xy, extent=500.0)[0].tolist()                 # larger side 400 -> 1.0
+    [[-0.25, -0.5], [0.25, 0.5], [0.0, 0.0]]
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+
+from poselift._validation import Array
+
+__all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "normalize_bbox"]
+
+INPUT_NORMS = ("screen", "bbox")
+"""Values of a model's ``config["input_norm"]``."""
+
+VIRTUAL_IMAGE_SIZE = 1000
+"""Side in pixels of the virtual square image of ``"bbox"`` normalization."""
+
+TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
+"""Median larger side (pixels) of the 2D keypoint bounding box on the ``h36m-like`` rig
+(fx = 1145 px, 5 m away, 1000 x 1000 images), measured on the mocap of shared/data
+(48,256 frame-camera pairs; see docs/inference.md for the command). A 1.6 m body at 5 m is
+~366 px tall; the keypoints' box is smaller (no top of the head, no feet soles; COCO stops
+at the eyes)."""
+
+
+def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
+                   per_sequence: bool = False) -> Array:
+    """Centre each frame's valid-keypoint box at 0 and scale its larger side to ``extent/500``.
+
+    Args:
+        xy: ``(..., T, J, 2)`` pixels (numpy or torch).
+        valid: ``(..., T, J)`` bool, the keypoints that define the box (default: all).
+            Invalid keypoints are transformed too (callers zero them afterwards).
+        extent: the larger side's length in virtual pixels (e.g. ``TYPICAL_EXTENT_PX["coco"]``).
+        per_sequence: one scale per sequence (the median over T of the larger sides) instead
+            of one per frame; centres always follow each frame.
+
+    Returns:
+        Normalized coordinates, same shape and kind as ``xy``.
+
+    Raises:
+        ValueError: a frame whose valid keypoints span a box of size 0 (fewer than two
+            distinct valid keypoints).
+    """
+    is_np = isinstance(xy, np.ndarray)
+    x = torch.from_numpy(xy) if is_np else xy
+    assert isinstance(x, torch.Tensor)
+    ok = (torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device) if valid is None
+          else (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool())
+    inf = torch.tensor(float("inf"), dtype=x.dtype, device=x.device)
+    lo = torch.where(ok[..., None], x, inf).amin(-2)  # (..., T, 2)
+    hi = torch.where(ok[..., None], x, -inf).amax(-2)
+    centre = (lo + hi) / 2
+    side = (hi - lo).amax(-1)  # (..., T)
+    if per_sequence:
+        side = side.median(-1, keepdim=True).values.expand_as(side)
+    if not bool((side > 0).all()) or not bool(torch.isfinite(side).all()):
+        bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
+        raise ValueError(
+            f"keypoints2d: bounding-box normalization needs at least two distinct valid "
+            f"keypoints per frame; frame at index {tuple(bad)} has a bounding box of size 0 "
+            "(for a model with input_norm='screen' you can pass image_size=(width, height))"
+        )
+    scale = extent / side / (VIRTUAL_IMAGE_SIZE / 2)
+    out = (x - centre[..., None, :]) * scale[..., None, None]
+    if is_np:
+        result: np.ndarray[Any, Any] = out.numpy()
+        return result
+    return out

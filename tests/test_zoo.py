@@ -1,0 +1,192 @@
+"""Shipped weights: model cards, sizes, golden outputs, card metrics, the demo and the plot."""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import numpy as np
+import pytest
+import torch
+
+import poselift
+from poselift.inference import DEFAULT_WEIGHTS, Lifter
+from poselift.models import get_weights, list_weights, load_model, weights_card
+from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
+
+REPO = Path(__file__).resolve().parents[1]
+GOLDEN = REPO / "tests" / "data" / "golden"
+SHIPPED = sorted(set(DEFAULT_WEIGHTS.values()))
+
+
+def _ship_script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ship_weights",
+                                                  REPO / "examples" / "ship_weights.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["ship_weights"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_every_default_weight_is_shipped_with_a_card():
+    cards = load_cards()
+    assert sorted(cards) == SHIPPED == sorted(list_weights())
+    for name in SHIPPED:
+        assert (WEIGHTS_DIR / cards[name]["file"]).is_file()
+
+
+def test_weights_sizes():
+    total = sum(p.stat().st_size for p in WEIGHTS_DIR.glob("*.pt"))
+    assert total < 25 * 2**20, f"shipped weights take {total / 2**20:.1f} MiB (limit 25)"
+    for name in ("sr.coco", "sr.h36m"):
+        assert get_weights(name).path.stat().st_size < 5 * 2**20
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_card_matches_the_model(name: str):
+    card = weights_card(name)
+    model = poselift.create_model(card["model"], weights=name)
+    assert sum(p.numel() for p in model.parameters()) == card["parameters"]
+    assert model.config == card["config"]
+    assert model.config["skeleton"] == card["input_skeleton"]
+    assert model.config["in_features"] == 3  # score channel: missing joints are lifted
+    assert int(model.receptive_field) == card["receptive_field"]
+    assert card["temporal"] == poselift.models.get_model_entry(card["model"]).temporal
+    assert card["licence"] == LICENCE == "CC BY-NC 4.0" and card["non_commercial"] is True
+    assert "Bandai" in card["data"]
+    assert card["training"]["command"].count("examples/train.py") == 1
+    path = get_weights(name).path
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == card["storage"]["sha256"]
+    assert card["storage"]["bytes"] == path.stat().st_size
+    for key in ("p1-style/gt", "p1-style/noisy", "p1-style/gt/missing1", "p1-style/gt/missing2",
+                "p2-cross-set/gt", "p2-cross-set/noisy", "p3-rare20/gt", "p3-rare10/gt"):
+        assert 0 < card["metrics"][key]["mpjpe"] < 200, key
+    # the model's own copy of the licence travels with the file
+    assert load_model(path).meta["licence"] == LICENCE  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("name", SHIPPED)
+def test_golden_outputs(name: str):
+    card = weights_card(name)
+    with np.load(GOLDEN / f"{name}.npz") as z:
+        inputs, expected = z["inputs"], z["outputs"]
+    out = poselift.lift(inputs, skeleton=card["input_skeleton"], model=name,
+                        temporal=card["temporal"])
+    np.testing.assert_allclose(out, expected, atol=1e-5)  # 0.01 mm
+    assert out.shape == (*inputs.shape[:-1], 3) and out.dtype == np.float32
+    np.testing.assert_allclose(out[:, 0], 0.0, atol=1e-7)  # pelvis at the origin
+    # torch in, torch out, same numbers
+    t = poselift.lift(torch.from_numpy(inputs), skeleton=card["input_skeleton"], model=name,
+                      temporal=card["temporal"])
+    assert isinstance(t, torch.Tensor)
+    np.testing.assert_allclose(t.numpy(), expected, atol=1e-5)
+
+
+def test_default_model_resolves_to_the_shipped_weights():
+    lifter = Lifter()
+    for (skeleton, temporal), name in DEFAULT_WEIGHTS.items():
+        net = lifter.model_for(skeleton, temporal)
+        assert net.config == weights_card(name)["config"]
+        assert lifter.model_for(skeleton, temporal) is net  # cached
+
+
+def test_single_frame_weights_use_the_score_channel_for_missing_joints():
+    with np.load(GOLDEN / "sr.coco.npz") as z:
+        kp = z["inputs"][:8, :, :2].copy()
+    full = poselift.lift(kp, skeleton="coco", temporal=False)
+    scores = np.ones(kp.shape[:-1], np.float32)
+    scores[:, 9] = 0.0  # left wrist missing
+    missing = poselift.lift(kp, skeleton="coco", scores=scores, temporal=False)
+    moved = poselift.lift(np.where(np.arange(17)[:, None] == 9, kp + 300.0, kp),
+                          skeleton="coco", scores=scores, temporal=False)
+    np.testing.assert_allclose(missing, moved, atol=1e-6)  # the missing joint's pixels unused
+    err = np.linalg.norm(missing - full, axis=-1).mean() * 1000
+    assert 0 < err < 60  # still a similar pose
+
+
+def test_card_metrics_reproduce_through_lift(shared_data: Path):
+    ship = _ship_script()
+    for name in ("sr.coco", "sr.h36m"):  # single-frame: the full P1/P3 test sets
+        card = weights_card(name)
+        settings = (("p1-style", "gt", 0, False), ("p3-rare10", "gt", 0, False))
+        got = ship.measure(Lifter(name), card["input_skeleton"], False, root=shared_data,
+                           settings=settings, log=False)
+        for key, m in got.items():
+            assert abs(m["mpjpe"] - card["metrics"][key]["mpjpe"]) <= 0.02, (name, key)
+    for name in ("sr_tcn.coco", "sr_tcn.h36m"):  # temporal: the CI slice stored in the card
+        card = weights_card(name)
+        every = card["check_clips_every"]
+        got = ship.measure(Lifter(name), card["input_skeleton"], True, root=shared_data,
+                           clips_every=every, settings=(("p1-style", "gt", 0, False),),
+                           log=False)
+        ref = card["check_metrics"]["p1-style/gt"]["mpjpe"]
+        assert abs(got["p1-style/gt"]["mpjpe"] - ref) <= 0.02, name
+
+
+def test_cards_file_is_sorted_json():
+    text = CARDS_FILE.read_text()
+    assert text == json.dumps(json.loads(text), indent=1, sort_keys=True) + "\n"
+
+
+# ---------------------------------------------------------------------------------------------
+# demo and plot
+# ---------------------------------------------------------------------------------------------
+
+
+def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
+    from poselift.cli import main
+
+    out = tmp_path / "demo.npz"
+    assert main(["demo", "-o", str(out), "--no-png"]) == 0
+    text = capsys.readouterr().out
+    assert "sr_tcn.coco" in text and "sr.coco" in text and "MPJPE vs mocap" in text
+    with np.load(out) as z:
+        assert z["poses3d"].shape == z["reference3d"].shape == (172, 17, 3)
+        err = np.linalg.norm(z["poses3d"] - z["reference3d"], axis=-1).mean() * 1000
+        err_single = np.linalg.norm(z["poses3d_single"] - z["reference3d"], axis=-1).mean() * 1000
+    # a held-out clip (elderly bow, a rare pose): the shipped weights must get it roughly right
+    assert err < 90 and err_single < 90
+    assert main(["demo", "-o", str(tmp_path / "no" / "demo.npz")]) == 1
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_demo_png(tmp_path: Path):
+    pytest.importorskip("matplotlib")
+    from poselift.demo import run_demo
+
+    summary = run_demo(tmp_path / "d.npz", tmp_path / "d.png", echo=lambda s: None)
+    png = (tmp_path / "d.png").read_bytes()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
+    assert summary["temporal"]["model"] == "sr_tcn.coco"
+
+
+def test_plot_lift_checks_shapes():
+    pytest.importorskip("matplotlib")
+    from poselift.viz import plot_lift
+
+    kp = np.random.default_rng(0).uniform(300, 700, (5, 17, 2))
+    fig = plot_lift(kp, np.zeros((5, 17, 3)), skeleton="coco", frames=[0, 4])
+    assert len(fig.axes) == 4
+    with pytest.raises(ValueError, match="poses3d"):
+        plot_lift(kp, np.zeros((4, 17, 3)), skeleton="coco")
+    with pytest.raises(ValueError, match="keypoints2d"):
+        plot_lift(kp[:, :16], np.zeros((5, 17, 3)), skeleton="coco")
+    with pytest.raises(ValueError, match="frames"):
+        plot_lift(kp, np.zeros((5, 17, 3)), skeleton="coco", frames=[5])
+
+
+def test_progress_bar_lines(capsys: pytest.CaptureFixture[str]):
+    net = poselift.create_model("sr", skeleton="coco", hidden=32)
+    kp = np.random.default_rng(0).uniform(300, 700, (3000, 17, 2))
+    Lifter(net, progress=True, batch_size=1000).lift(kp, skeleton="coco", temporal=False)
+    err = capsys.readouterr().err
+    assert "lifting: 3,000/3,000 frames (100%" in err
+    Lifter(net, progress=None).lift(kp, skeleton="coco", temporal=False)  # < 20,000: quiet
+    assert capsys.readouterr().err == ""
+    with pytest.raises(TypeError, match="progress"):
+        Lifter(net, progress="yes")  # type: ignore[arg-type]

@@ -163,6 +163,35 @@ def test_pipeline_shapes_scores_dropout_and_determinism():
     assert x1[..., :2][score == 1].abs().max() < 1.0  # within the image
 
 
+def test_bbox_normalization_matches_the_screen_pixels_box():
+    world = torch.from_numpy(_standing(32)).double()[:, None].repeat(1, 4, 1, 1)
+    world[:, 2] *= 0.8  # the window's frames differ in size: one scale per window (median)
+    kw = dict(pixel_noise=1.0, dropout=0.2)
+    xs, _ = Augmentation(**kw)(world, generator=torch.Generator().manual_seed(5),
+                               with_scores=True)
+    xb, yb = Augmentation(normalize="bbox", **kw)(
+        world, generator=torch.Generator().manual_seed(5), with_scores=True)
+    assert torch.equal(xs[..., 2], xb[..., 2])  # same random stream, same dropped joints
+    keep = xb[..., 2] == 1
+    assert (xb[..., :2][~keep] == 0).all()
+    # by hand from the screen version: box of kept joints, per-window median larger side
+    px = xs[..., :2].numpy()
+    k = keep.numpy()
+    for b in range(4):
+        sides = []
+        for t in range(4):
+            v = px[b, t][k[b, t]]
+            sides.append((v.max(0) - v.min(0)).max())
+        for t in range(4):
+            v = px[b, t][k[b, t]]
+            centre = (v.max(0) + v.min(0)) / 2
+            want = (px[b, t] - centre) / np.median(sides) * (322.0 / 500)  # TYPICAL_EXTENT_PX['h36m']
+            np.testing.assert_allclose(xb[b, t, :, :2].numpy()[k[b, t]], want[k[b, t]],
+                                       atol=1e-9)
+    with pytest.raises(ValueError, match="normalize"):
+        Augmentation(normalize="image")
+
+
 def test_pipeline_flip_mirrors_targets():
     world = torch.from_numpy(_standing(16)).double()[:, None]
     # principal point at the image centre: mirroring the 2D is then x -> -x in normalized units

@@ -55,6 +55,7 @@ def test_readme_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     assert all("\n" not in c for c in commands)
     ci = (REPO / ".ci" / "run").read_text().splitlines()
     assert commands[1] in ci, "the README's test command must appear verbatim in .ci/run"
+    assert commands[0].endswith("&& poselift demo"), "the main job is the demo"
 
 
 def test_public_api_surface():

@@ -73,7 +73,8 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     centre = (lo + hi) / 2
     side = (hi - lo).amax(-1)  # (..., T)
     if per_sequence:
-        side = side.median(-1, keepdim=True).values.expand_as(side)
+        # the median (mean of the two middle values for an even count, like numpy's)
+        side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
     if not bool((side > 0).all()) or not bool(torch.isfinite(side).all()):
         bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
         raise ValueError(

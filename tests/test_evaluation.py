@@ -265,3 +265,32 @@ def test_markdown_report() -> None:
     assert f"| all | 20 | {r['mpjpe']:.1f} |" in md
     assert sum(line.startswith("| a |") or line.startswith("| b |") for line in lines) == 2
     assert sum(line.startswith(f"| {k} | 5 |") for k in range(1, 5) for line in lines) == 4
+
+
+def test_bbox_models_on_protocol_data_match_lift_per_sequence():
+    """predict(ProtocolData) for input_norm='bbox' normalizes like poselift.lift."""
+    import poselift
+    from poselift.data.protocols import _toy_protocol
+
+    from dataclasses import replace
+
+    base = _toy_protocol()
+    rng = np.random.default_rng(0)
+    data = replace(base, keypoints2d=rng.uniform(300, 700, base.keypoints2d.shape)
+                   .astype(np.float32) * np.repeat([1.0, 1.3], 4)[:, None, None].astype(np.float32))
+    for name, kw in (("sr", {"hidden": 32}), ("sr_tcn", {"channels": 16,
+                                                          "filter_widths": (3,)})):
+        net = poselift.create_model(name, input_norm="bbox", **kw).eval()
+        got = predict(net, data)
+        got = got - got[:, :1]  # lift puts the pelvis at the origin
+        want = np.empty_like(got)
+        temporal = name == "sr_tcn"
+        if temporal:
+            for clip in np.unique(data.clip):
+                for cam in np.unique(data.camera):
+                    sel = np.flatnonzero((data.clip == clip) & (data.camera == cam))
+                    sel = sel[np.argsort(data.frame[sel])]
+                    want[sel] = poselift.lift(data.keypoints2d[sel], skeleton="h36m", model=net)
+        else:
+            want = poselift.lift(data.keypoints2d, skeleton="h36m", model=net, temporal=False)
+        np.testing.assert_allclose(got, want, atol=2e-5)

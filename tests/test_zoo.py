@@ -190,3 +190,17 @@ def test_progress_bar_lines(capsys: pytest.CaptureFixture[str]):
     assert capsys.readouterr().err == ""
     with pytest.raises(TypeError, match="progress"):
         Lifter(net, progress="yes")  # type: ignore[arg-type]
+
+
+def test_demo_sample_is_reproducible_from_the_mocap(shared_data: Path, tmp_path: Path):
+    import subprocess
+
+    out = tmp_path / "demo.npz"
+    subprocess.run([sys.executable, str(REPO / "examples" / "make_demo_sample.py"), "--data",
+                    str(shared_data), "--out", str(out)], check=True, capture_output=True)
+    from poselift.demo import DEMO_SAMPLE
+
+    with np.load(out) as new, np.load(DEMO_SAMPLE) as shipped:
+        assert sorted(new.files) == sorted(shipped.files)
+        for key in new.files:
+            np.testing.assert_array_equal(new[key], shipped[key], err_msg=key)

@@ -339,6 +339,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         code: int = args.func(args)
         return code
+    except BrokenPipeError:  # e.g. `poselift models | head -1`: the reader left, not an error
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+        return 0
     except CLIError as e:
         msg = str(e)
     except (ValueError, TypeError, LookupError, OSError) as e:

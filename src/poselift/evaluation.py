@@ -311,6 +311,27 @@ def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
     return torch.cat(parts)
 
 
+def _bbox_normalized(data: ProtocolData, extent: float, per_sequence: bool
+                     ) -> np.ndarray[Any, Any]:
+    """Bounding-box normalized keypoints of every sample; with ``per_sequence`` one scale per
+    (clip, camera) sequence, the median of its frames' larger sides (as ``poselift.lift``)."""
+    kp = data.keypoints2d.astype(np.float64)
+    if not per_sequence:
+        return np.asarray(normalize_bbox(kp[:, None], extent=extent))[:, 0].astype(np.float32)
+    lo, hi = kp.min(1), kp.max(1)
+    side = (hi - lo).max(-1)
+    seqs = _Sequences(data)
+    starts = np.unique(seqs.start)
+    sorted_side = side[seqs.order]
+    medians = np.array([np.median(part) for part in np.split(sorted_side, starts[1:])])
+    per = np.empty_like(side)
+    per[seqs.order] = np.repeat(medians, np.diff(np.r_[starts, len(side)]))
+    if not (per > 0).all():
+        raise ValueError("data: a sequence whose keypoints span a bounding box of size 0")
+    out = (kp - ((lo + hi) / 2)[:, None]) * (extent / per / 500.0)[:, None, None]
+    return out.astype(np.float32)
+
+
 def _predict_protocol(
     model: nn.Module, data: ProtocolData, index: object, batch_size: int, flip_test: bool,
     temporal: bool, in_sk: Skeleton, out_sk: Skeleton, device: torch.device,
@@ -323,12 +344,11 @@ def _predict_protocol(
                          f"({in_sk.name}), the ProtocolData has {data.keypoints2d.shape[1]}")
     config = getattr(model, "config", None)
     input_norm = config.get("input_norm", "screen") if isinstance(config, dict) else "screen"
-    if input_norm == "bbox":  # per sample (temporal windows: per frame, not per sequence)
+    if input_norm == "bbox":  # as poselift.lift: per frame, or one scale per sequence
         if in_sk.name not in TYPICAL_EXTENT_PX:
             raise ValueError(f"model: input_norm='bbox' is calibrated for "
                              f"{sorted(TYPICAL_EXTENT_PX)}, not {in_sk.name!r}")
-        kp = torch.from_numpy(np.asarray(normalize_bbox(
-            data.keypoints2d.astype(np.float32), extent=TYPICAL_EXTENT_PX[in_sk.name])))
+        kp = torch.from_numpy(_bbox_normalized(data, TYPICAL_EXTENT_PX[in_sk.name], temporal))
     else:
         kp = torch.from_numpy(data.normalized_keypoints())
     feats = _in_features(model)

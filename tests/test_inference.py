@@ -390,3 +390,21 @@ def test_normalize_bbox_against_a_loop():
     t = normalize_bbox(torch.from_numpy(xy), torch.from_numpy(valid), extent=300.0)
     assert isinstance(t, torch.Tensor)
     np.testing.assert_allclose(t.numpy(), normalize_bbox(xy, valid, extent=300.0))
+
+
+def test_flip_test_averages_with_the_mirrored_input():
+    from poselift.data.augment import flip_poses
+
+    net = poselift.create_model("sr", skeleton="coco", hidden=32, input_norm="bbox").eval()
+    kp = _kp(6, seed=9)
+    plain = lift(kp, model=net, temporal=False)
+    # the mirrored input by hand: x -> -x about the box centre, left/right joints swapped
+    sk = poselift.get_skeleton("coco")
+    mirrored = kp[:, list(sk.flip_indices)].copy()
+    mirrored[..., 0] = -mirrored[..., 0]
+    back = flip_poses(lift(mirrored, model=net, temporal=False), "h36m")
+    want = (plain + back) / 2
+    np.testing.assert_allclose(lift(kp, model=net, temporal=False, flip_test=True),
+                               want - want[:, :1], atol=1e-5)
+    with pytest.raises(TypeError, match="flip_test"):
+        Lifter(net, flip_test=1)  # type: ignore[arg-type]

@@ -243,7 +243,7 @@ def _cmd_lift(args: argparse.Namespace) -> int:
         raise CLIError(f"{dst}: output directory {str(out_dir)!r} does not exist")
     inp = _read(src)
     lifter = Lifter(args.model, device=args.device, batch_size=args.batch_size,
-                    score_threshold=args.score_threshold,
+                    score_threshold=args.score_threshold, flip_test=args.flip_test,
                     progress={"auto": None, "on": True, "off": False}[args.progress])
     image_size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
     temporal = False if (args.independent or inp.independent) else None
@@ -306,6 +306,8 @@ def _parser() -> argparse.ArgumentParser:
     lf.add_argument("--device", default=None, help="torch device (default: cpu)")
     lf.add_argument("--batch-size", type=int, default=4096)
     lf.add_argument("--score-threshold", type=float, default=0.3)
+    lf.add_argument("--flip-test", action="store_true",
+                    help="average with the mirrored input (about 3x slower, slightly better)")
     lf.add_argument("--independent", action="store_true",
                     help="lift the frames of a sequence independently (single-frame model)")
     lf.add_argument("--progress", choices=("auto", "on", "off"), default="auto",

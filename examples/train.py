@@ -641,7 +641,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and state_path.exists():
         saved = torch.load(state_path, map_location="cpu", weights_only=True)
         payload = poselift.models.load_checkpoint(ckpt_path)
-        if payload["config"] != model.config:
+        from poselift.models.registry import UNIVERSAL_CONFIG
+
+        if {**UNIVERSAL_CONFIG, **payload["config"]} != model.config:  # older files lack them
             raise SystemExit(f"--resume: {ckpt_path} holds config {payload['config']}, this "
                              f"command builds {model.config}")
         model.load_state_dict(payload["state_dict"])

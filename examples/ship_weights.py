@@ -19,6 +19,7 @@ import argparse
 import hashlib
 import json
 import platform
+import shlex
 import subprocess
 import sys
 import time
@@ -235,6 +236,14 @@ def _max_diff_mm(a: torch.nn.Module, b: torch.nn.Module, skeleton: str, temporal
     return worst
 
 
+def _portable(command: str) -> str:
+    """The training command as a user would type it: ``python examples/train.py ...``."""
+    words = shlex.split(command)
+    if words and words[0].endswith(("python", "python3")) or "python3." in (words or [""])[0]:
+        words[0] = "python"
+    return shlex.join(w for w in words if w != "--resume")
+
+
 def _git_commit() -> str:
     try:
         return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
@@ -292,7 +301,9 @@ def cmd_ship(args: argparse.Namespace) -> int:
                  "mocap through random cameras" + (", COCO-17 eyes/ears synthesized"
                                                     if skeleton == "coco" else "")),
         "training": {
-            "command": meta.get("command"),
+            # a resumed run is the same run as the command without --resume: every batch,
+            # augmentation and dropout draw is seeded by (seed, epoch, batch)
+            "command": _portable(str(meta.get("command", ""))),
             "seed": meta.get("seed"),
             "epochs": summary.get("epochs_done"),
             "samples_seen": summary.get("samples_seen"),

@@ -115,7 +115,7 @@ def test_card_metrics_reproduce_through_lift(shared_data: Path):
         card = weights_card(name)
         settings = (("p1-style", "gt", 0, False), ("p3-rare10", "gt", 0, False))
         got = ship.measure(Lifter(name), card["input_skeleton"], False, root=shared_data,
-                           settings=settings, log=False)
+                           settings=settings, other=False, log=False)
         for key, m in got.items():
             assert abs(m["mpjpe"] - card["metrics"][key]["mpjpe"]) <= 0.02, (name, key)
     for name in ("sr_tcn.coco", "sr_tcn.h36m"):  # temporal: the CI slice stored in the card
@@ -123,7 +123,7 @@ def test_card_metrics_reproduce_through_lift(shared_data: Path):
         every = card["check_clips_every"]
         got = ship.measure(Lifter(name), card["input_skeleton"], True, root=shared_data,
                            clips_every=every, settings=(("p1-style", "gt", 0, False),),
-                           log=False)
+                           other=False, log=False)
         ref = card["check_metrics"]["p1-style/gt"]["mpjpe"]
         assert abs(got["p1-style/gt"]["mpjpe"] - ref) <= 0.02, name
 

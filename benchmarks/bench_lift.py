@@ -74,6 +74,59 @@ def timed(fn: Callable[[], object]) -> float:
     return time.perf_counter() - start
 
 
+def bench_model(net: torch.nn.Module, x: np.ndarray[Any, Any], temporal: bool, rounds: int
+                ) -> list[tuple[str, ...]]:
+    """Table rows for one network: the long sequence and (single-frame) one pose."""
+    label = "temporal" if temporal else "single-frame"
+    lifter = Lifter(net)
+    norm = torch.from_numpy((x - 500.0) / 500.0).float()
+    feats = torch.cat([norm, torch.ones(*norm.shape[:-1], 1)], -1)
+    r = int(getattr(net, "receptive_field", 1))
+    pad = torch.cat([feats[:1].expand(r // 2, -1, -1), feats,
+                     feats[-1:].expand(r // 2, -1, -1)])[None]
+
+    def bare() -> object:
+        with torch.no_grad():
+            if temporal:
+                return net(pad)
+            return torch.cat([net(feats[s : s + 4096]) for s in range(0, FRAMES, 4096)])
+
+    def full() -> object:
+        return lifter.lift(x, skeleton="coco", temporal=temporal)
+
+    full()
+    bare()  # warm-up
+    t_bare, t_lift = [], []
+    for _ in range(rounds):
+        t_bare.append(timed(bare))
+        t_lift.append(timed(full))
+    lift_s, bare_s = statistics.median(t_lift), statistics.median(t_bare)
+    rows = [(f"{label}, {FRAMES:,}-frame sequence", f"{FRAMES / lift_s:,.0f} frames/s",
+             f"{FRAMES / bare_s:,.0f} frames/s", f"{lift_s / bare_s:.2f}",
+             ">= 2,000 frames/s" if temporal else ">= 20,000 frames/s")]
+    if temporal:
+        return rows
+    pose, one = x[0], feats[:1]
+
+    def bare_one() -> object:
+        with torch.no_grad():
+            return net(one)
+
+    def lift_one() -> object:
+        return lifter.lift(pose, skeleton="coco")
+
+    bare_one()
+    lift_one()
+    b1, l1 = [], []
+    for _ in range(max(rounds, 5)):
+        b1.append(min(timed(bare_one) for _ in range(20)))
+        l1.append(min(timed(lift_one) for _ in range(20)))
+    lo, bo = statistics.median(l1), statistics.median(b1)
+    rows.append(("single-frame, one pose (batch 1)", f"{lo * 1000:.2f} ms", f"{bo * 1000:.2f} ms",
+                 f"{lo / bo:.2f}", "< 2 ms"))
+    return rows
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--threads", type=int, default=2)
@@ -84,58 +137,8 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     x = sequence(FRAMES)
     rows = []
-    for label, temporal in (("single-frame", False), ("temporal", True)):
-        net = model(temporal, args.random)
-        lifter = Lifter(net)
-        norm = torch.from_numpy((x - 500.0) / 500.0).float()
-        feats = torch.cat([norm, torch.ones(*norm.shape[:-1], 1)], -1)
-        if temporal:
-            r = int(net.receptive_field)
-            pad = torch.cat([feats[:1].expand(r // 2, -1, -1), feats,
-                             feats[-1:].expand(r // 2, -1, -1)])[None]
-
-            def bare() -> object:
-                with torch.no_grad():
-                    return net(pad)
-        else:
-            def bare() -> object:
-                with torch.no_grad():
-                    return torch.cat([net(feats[s : s + 4096])
-                                      for s in range(0, FRAMES, 4096)])
-
-        def full() -> object:
-            return lifter.lift(x, skeleton="coco", temporal=temporal)
-
-        full()
-        bare()  # warm-up
-        t_bare, t_lift = [], []
-        for _ in range(args.rounds):
-            t_bare.append(timed(bare))
-            t_lift.append(timed(full))
-        lift_s, bare_s = statistics.median(t_lift), statistics.median(t_bare)
-        rows.append((f"{label}, {FRAMES:,}-frame sequence", f"{FRAMES / lift_s:,.0f} frames/s",
-                     f"{FRAMES / bare_s:,.0f} frames/s", f"{lift_s / bare_s:.2f}",
-                     ">= 20,000 frames/s" if not temporal else ">= 2,000 frames/s"))
-        if not temporal:
-            pose = x[0]
-            one = feats[:1]
-
-            def bare_one() -> object:
-                with torch.no_grad():
-                    return net(one)
-
-            def lift_one() -> object:
-                return lifter.lift(pose, skeleton="coco")
-
-            for fn in (bare_one, lift_one):
-                fn()
-            b1, l1 = [], []
-            for _ in range(max(args.rounds, 5)):
-                b1.append(min(timed(bare_one) for _ in range(20)))
-                l1.append(min(timed(lift_one) for _ in range(20)))
-            lo, bo = statistics.median(l1), statistics.median(b1)
-            rows.append(("single-frame, one pose (batch 1)", f"{lo * 1000:.2f} ms",
-                         f"{bo * 1000:.2f} ms", f"{lo / bo:.2f}", "< 2 ms"))
+    for temporal in (False, True):
+        rows += bench_model(model(temporal, args.random), x, temporal, args.rounds)
     weights = "random weights" if args.random else "shipped weights"
     print(f"poselift {poselift.__version__}, torch {torch.__version__}, {cpu_name()}, "
           f"{args.threads} threads, {weights}, median of {args.rounds} interleaved rounds")

@@ -1,4 +1,4 @@
-"""Ship a trained run as package weights: checkpoint (float16 if lossless enough), model card, golden outputs.
+"""Ship a trained run as package weights: checkpoint, model card, golden outputs.
 
     python examples/ship_weights.py ship --run runs/weights-sr-coco --name sr.coco
     python examples/ship_weights.py check sr.coco [--clips-every 20]   # recompute the card
@@ -161,7 +161,7 @@ def other_bodies(lifter: Lifter, skeleton: str, temporal: bool, *, root: Path = 
     p, t = np.concatenate(preds), np.concatenate(targets)
     return {"mpjpe": round(float(np.asarray(mpjpe(p, t)).mean()) * 1000, 2),
             "p_mpjpe": round(float(np.asarray(p_mpjpe(p, t)).mean()) * 1000, 2),
-            "samples": int(len(p))}
+            "samples": len(p)}
 
 
 def measure(lifter: Lifter, skeleton: str, temporal: bool, *, root: Path = DATA,
@@ -239,7 +239,7 @@ def _max_diff_mm(a: torch.nn.Module, b: torch.nn.Module, skeleton: str, temporal
 def _portable(command: str) -> str:
     """The training command as a user would type it: ``python examples/train.py ...``."""
     words = shlex.split(command)
-    if words and words[0].endswith(("python", "python3")) or "python3." in (words or [""])[0]:
+    if (words and words[0].endswith(("python", "python3"))) or "python3." in (words or [""])[0]:
         words[0] = "python"
     return shlex.join(w for w in words if w != "--resume")
 

@@ -169,7 +169,7 @@ def test_bbox_normalization_matches_the_screen_pixels_box():
     kw = dict(pixel_noise=1.0, dropout=0.2)
     xs, _ = Augmentation(**kw)(world, generator=torch.Generator().manual_seed(5),
                                with_scores=True)
-    xb, yb = Augmentation(normalize="bbox", **kw)(
+    xb, _ = Augmentation(normalize="bbox", **kw)(
         world, generator=torch.Generator().manual_seed(5), with_scores=True)
     assert torch.equal(xs[..., 2], xb[..., 2])  # same random stream, same dropped joints
     keep = xb[..., 2] == 1
@@ -185,7 +185,8 @@ def test_bbox_normalization_matches_the_screen_pixels_box():
         for t in range(4):
             v = px[b, t][k[b, t]]
             centre = (v.max(0) + v.min(0)) / 2
-            want = (px[b, t] - centre) / np.median(sides) * (322.0 / 500)  # TYPICAL_EXTENT_PX['h36m']
+            # TYPICAL_EXTENT_PX['h36m'] = 322
+            want = (px[b, t] - centre) / np.median(sides) * (322.0 / 500)
             np.testing.assert_allclose(xb[b, t, :, :2].numpy()[k[b, t]], want[k[b, t]],
                                        atol=1e-9)
     with pytest.raises(ValueError, match="normalize"):

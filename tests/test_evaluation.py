@@ -269,10 +269,10 @@ def test_markdown_report() -> None:
 
 def test_bbox_models_on_protocol_data_match_lift_per_sequence():
     """predict(ProtocolData) for input_norm='bbox' normalizes like poselift.lift."""
+    from dataclasses import replace
+
     import poselift
     from poselift.data.protocols import _toy_protocol
-
-    from dataclasses import replace
 
     base = _toy_protocol()
     rng = np.random.default_rng(0)

@@ -1,5 +1,8 @@
-"""A progress bar for long jobs: tqdm when installed and stderr is a terminal, else a line on
-stderr every few seconds; nothing when disabled."""
+"""A progress bar for long jobs.
+
+tqdm when installed and stderr is a terminal, else a line on stderr every few seconds;
+nothing when disabled.
+"""
 
 from __future__ import annotations
 

@@ -27,8 +27,11 @@ DEMO_SAMPLE = Path(__file__).resolve().parent / "assets" / "demo_bow.npz"
 
 
 def load_demo_sample(path: str | Path = DEMO_SAMPLE) -> dict[str, Any]:
-    """The sample's arrays (``keypoints2d`` COCO ``(T, 17, 3)`` px + score,
-    ``keypoints2d_h36m``, ``poses3d``, ``image_size``, ``fps``, ``clip``, ``licence``...)."""
+    """The sample's arrays.
+
+    ``keypoints2d`` COCO ``(T, 17, 3)`` px + score, ``keypoints2d_h36m``, ``poses3d``,
+    ``image_size``, ``fps``, ``clip``, ``licence``...
+    """
     with np.load(path, allow_pickle=False) as z:
         return {k: (z[k].item() if z[k].ndim == 0 else z[k]) for k in z.files}
 
@@ -88,7 +91,7 @@ def run_demo(
         err_occ = _mpjpe_mm(pred[occluded.any(-1)], gt[occluded.any(-1)])
         summary[kind] = {"model": str(name), "seconds": seconds, "frames_per_s": t / seconds,
                          "mpjpe_mm": err, "mpjpe_occluded_frames_mm": err_occ}
-        echo(f"  {kind:<12} {str(name):<12} {t} poses in {seconds * 1000:.0f} ms "
+        echo(f"  {kind:<12} {name!s:<12} {t} poses in {seconds * 1000:.0f} ms "
              f"({t / seconds:,.0f} frames/s); MPJPE vs mocap {err:.1f} mm "
              f"({err_occ:.1f} mm on the occluded-wrist frames)")
     pred = results["temporal"]

@@ -34,6 +34,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift._progress import ProgressBar
 from poselift._validation import (
     Array,
     check_array,
@@ -45,7 +46,6 @@ from poselift._validation import (
 )
 from poselift.data.protocols import ProtocolData
 from poselift.metrics import auc3d, mpjpe, p_mpjpe, pck3d
-from poselift._progress import ProgressBar
 from poselift.normalization import TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
@@ -313,8 +313,11 @@ def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
 
 def _bbox_normalized(data: ProtocolData, extent: float, per_sequence: bool
                      ) -> np.ndarray[Any, Any]:
-    """Bounding-box normalized keypoints of every sample; with ``per_sequence`` one scale per
-    (clip, camera) sequence, the median of its frames' larger sides (as ``poselift.lift``)."""
+    """Bounding-box normalized keypoints of every sample.
+
+    With ``per_sequence``, one scale per (clip, camera) sequence: the median of its frames'
+    larger sides (as ``poselift.lift``).
+    """
     kp = data.keypoints2d.astype(np.float64)
     if not per_sequence:
         return np.asarray(normalize_bbox(kp[:, None], extent=extent))[:, 0].astype(np.float32)
@@ -328,7 +331,8 @@ def _bbox_normalized(data: ProtocolData, extent: float, per_sequence: bool
     per[seqs.order] = np.repeat(medians, np.diff(np.r_[starts, len(side)]))
     if not (per > 0).all():
         raise ValueError("data: a sequence whose keypoints span a bounding box of size 0")
-    out = (kp - ((lo + hi) / 2)[:, None]) * (extent / per / 500.0)[:, None, None]
+    out: np.ndarray[Any, Any] = (kp - ((lo + hi) / 2)[:, None]) * (
+        extent / per / 500.0)[:, None, None]
     return out.astype(np.float32)
 
 

@@ -137,7 +137,7 @@ def plot_lift(
         ax3.set_xlim(-r, r)
         ax3.set_ylim(-r, r)
         ax3.set_zlim(-r, r)
-        ax3.view_init(elev=15, azim=-75)
+        ax3.view_init(elev=20, azim=-35)  # turned from the camera view: depth is visible
         ax3.set_title("3D output (m)" + (", dashed: mocap" if ref is not None else ""),
                       fontsize=9)
         ax3.tick_params(labelsize=6)

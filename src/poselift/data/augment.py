@@ -36,10 +36,10 @@ import torch
 
 from poselift._validation import Array, check_array, check_shape
 from poselift.camera import Camera, RandomRig, RigSpec, get_rig, normalize_screen, project
-from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.camera import rig_cameras as _rig_cameras
 from poselift.camera import world_to_camera as _world_to_camera
 from poselift.data.layouts import InputLayout, get_input_layout
+from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
 __all__ = [

@@ -408,3 +408,43 @@ def test_flip_test_averages_with_the_mirrored_input():
                                want - want[:, :1], atol=1e-5)
     with pytest.raises(TypeError, match="flip_test"):
         Lifter(net, flip_test=1)  # type: ignore[arg-type]
+
+
+def test_normalize_bbox_sliding_window_against_a_loop():
+    from poselift.normalization import normalize_bbox
+
+    rng = np.random.default_rng(6)
+    xy = rng.uniform(0, 900, (2, 11, 17, 2))
+    got = normalize_bbox(xy, extent=300.0, per_sequence=True, window=5)
+    sides = (xy.max(-2) - xy.min(-2)).max(-1)  # (2, 11)
+    for s in range(2):
+        for t in range(11):
+            idx = np.clip(np.arange(t - 2, t + 3), 0, 10)  # ends repeated
+            side = np.median(sides[s, idx])
+            centre = (xy[s, t].max(0) + xy[s, t].min(0)) / 2
+            np.testing.assert_allclose(got[s, t], (xy[s, t] - centre) * 300.0 / side / 500,
+                                       atol=1e-12)
+    with pytest.raises(ValueError, match="window"):
+        normalize_bbox(xy, extent=300.0, per_sequence=True, window=4)
+
+
+def test_bbox_temporal_model_uses_a_sliding_median_scale():
+    """lift on a sequence == the model on the sequence normalized with a sliding median scale
+    over its receptive field (training: one median scale per window), edge-padded."""
+    from poselift.normalization import normalize_bbox
+
+    net = poselift.create_model("sr_tcn", skeleton="coco", channels=16, filter_widths=(3, 3),
+                                input_norm="bbox").eval()
+    kp = _kp(12, seed=2)
+    kp[5:8] = (kp[5:8] - kp[5:8].mean(1, keepdims=True)) * 0.6 + kp[5:8].mean(1, keepdims=True)
+    out = lift(kp, model=net)
+    r = net.receptive_field
+    norm = torch.from_numpy(normalize_bbox(kp, extent=302.0, per_sequence=True, window=r))
+    padded = torch.cat([norm[:1].expand(r // 2, -1, -1), norm,
+                        norm[-1:].expand(r // 2, -1, -1)]).float()
+    with torch.no_grad():
+        y = net(padded[None])[0].numpy()
+    np.testing.assert_allclose(out, y - y[:, :1], atol=1e-5)
+    # a whole-sequence median would differ where the body shrinks (frames 5-7)
+    whole = torch.from_numpy(normalize_bbox(kp, extent=302.0, per_sequence=True))
+    assert not torch.allclose(whole.float(), norm.float(), atol=1e-3)

@@ -311,29 +311,24 @@ def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
     return torch.cat(parts)
 
 
-def _bbox_normalized(data: ProtocolData, extent: float, per_sequence: bool
+def _bbox_normalized(data: ProtocolData, extent: float, window: int | None
                      ) -> np.ndarray[Any, Any]:
-    """Bounding-box normalized keypoints of every sample.
+    """Bounding-box normalized keypoints of every sample, as ``poselift.lift`` does.
 
-    With ``per_sequence``, one scale per (clip, camera) sequence: the median of its frames'
-    larger sides (as ``poselift.lift``).
+    ``window=None``: one scale per frame (single-frame models); else per (clip, camera)
+    sequence the median of the larger sides over a centred window of that many frames
+    (temporal models: their receptive field, one scale per training window).
     """
     kp = data.keypoints2d.astype(np.float64)
-    if not per_sequence:
+    if window is None:
         return np.asarray(normalize_bbox(kp[:, None], extent=extent))[:, 0].astype(np.float32)
-    lo, hi = kp.min(1), kp.max(1)
-    side = (hi - lo).max(-1)
     seqs = _Sequences(data)
+    out = np.empty(kp.shape, np.float32)
     starts = np.unique(seqs.start)
-    sorted_side = side[seqs.order]
-    medians = np.array([np.median(part) for part in np.split(sorted_side, starts[1:])])
-    per = np.empty_like(side)
-    per[seqs.order] = np.repeat(medians, np.diff(np.r_[starts, len(side)]))
-    if not (per > 0).all():
-        raise ValueError("data: a sequence whose keypoints span a bounding box of size 0")
-    out: np.ndarray[Any, Any] = (kp - ((lo + hi) / 2)[:, None]) * (
-        extent / per / 500.0)[:, None, None]
-    return out.astype(np.float32)
+    for part in np.split(seqs.order, starts[1:]):
+        out[part] = np.asarray(normalize_bbox(kp[part], extent=extent, per_sequence=True,
+                                              window=window))
+    return out
 
 
 def _predict_protocol(
@@ -352,7 +347,9 @@ def _predict_protocol(
         if in_sk.name not in TYPICAL_EXTENT_PX:
             raise ValueError(f"model: input_norm='bbox' is calibrated for "
                              f"{sorted(TYPICAL_EXTENT_PX)}, not {in_sk.name!r}")
-        kp = torch.from_numpy(_bbox_normalized(data, TYPICAL_EXTENT_PX[in_sk.name], temporal))
+        r = int(getattr(model, "receptive_field", 1))
+        kp = torch.from_numpy(_bbox_normalized(data, TYPICAL_EXTENT_PX[in_sk.name],
+                                               r if temporal and r > 1 else None))
     else:
         kp = torch.from_numpy(data.normalized_keypoints())
     feats = _in_features(model)

@@ -16,11 +16,12 @@ Rules (see docs/inference.md):
 - **Normalization** follows the model's ``config["input_norm"]``
   (:mod:`poselift.normalization`). ``"bbox"`` models (the shipped weights) always get
   :func:`~poselift.normalization.normalize_bbox`: each frame's box of valid keypoints centred,
-  its larger side scaled to :data:`TYPICAL_EXTENT_PX` in a virtual 1000 x 1000 image, one
-  scale per sequence (the median over its frames); ``image_size`` is then not needed (it is
-  validated but does not change the result). ``"screen"`` models get
+  its larger side scaled to :data:`TYPICAL_EXTENT_PX` in a virtual 1000 x 1000 image, as in
+  training: per frame for single-frame models, and for temporal models the median over a
+  centred window of their receptive field (training used one scale per window);
+  ``image_size`` is then not needed (it is validated but does not change the result). ``"screen"`` models get
   :func:`poselift.camera.normalize_screen` with ``image_size``, or, with ``image_size=None``,
-  the same bounding-box normalization.
+  bounding-box normalization with one scale per sequence.
 - **Missing joints** (score ``< score_threshold`` or NaN coordinates): in sequences each
   joint is linearly interpolated over time (nearest valid frame at the edges); a joint never
   visible in a sequence, and missing joints of single frames, are given to the model as
@@ -361,8 +362,14 @@ class Lifter:
             if sk.name not in TYPICAL_EXTENT_PX:
                 raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                                  f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
+            if input_norm == "bbox":  # exactly as in training: a temporal model saw one
+                # scale per window of its receptive field, a single-frame model one per frame
+                r = int(getattr(net, "receptive_field", 1))
+                per_sequence, window = net_temporal, (r if r > 1 else None)
+            else:  # a screen model without image_size: one scale per sequence
+                per_sequence, window = seq, None
             norm = normalize_bbox(xs, valid, extent=TYPICAL_EXTENT_PX[sk.name],
-                                  per_sequence=seq)
+                                  per_sequence=per_sequence, window=window)
         else:
             w, h = float(image_size[0]), float(image_size[1])
             norm = xs / w * 2 - np.array([1.0, h / w])

@@ -44,7 +44,7 @@ at the eyes)."""
 
 
 def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
-                   per_sequence: bool = False) -> Array:
+                   per_sequence: bool = False, window: int | None = None) -> Array:
     """Centre each frame's valid-keypoint box at 0 and scale its larger side to ``extent/500``.
 
     Args:
@@ -54,6 +54,9 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         extent: the larger side's length in virtual pixels (e.g. ``TYPICAL_EXTENT_PX["coco"]``).
         per_sequence: one scale per sequence (the median over T of the larger sides) instead
             of one per frame; centres always follow each frame.
+        window: with ``per_sequence``, the median over a centred window of this many frames
+            (odd; the sequence's ends repeated), as a temporal model of that receptive field
+            saw in training (one scale per training window); None: the whole sequence.
 
     Returns:
         Normalized coordinates, same shape and kind as ``xy``.
@@ -72,7 +75,15 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     hi = torch.where(ok[..., None], x, -inf).amax(-2)
     centre = (lo + hi) / 2
     side = (hi - lo).amax(-1)  # (..., T)
-    if per_sequence:
+    if per_sequence and window is not None and window > 1:
+        if window % 2 != 1:
+            raise ValueError(f"window: expected an odd number of frames, got {window}")
+        h = window // 2
+        t = side.shape[-1]
+        padded = torch.cat([side[..., :1].expand(*side.shape[:-1], h), side,
+                            side[..., -1:].expand(*side.shape[:-1], h)], -1)
+        side = padded.unfold(-1, window, 1).median(-1).values[..., :t]  # odd: the middle
+    elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
     if not bool((side > 0).all()) or not bool(torch.isfinite(side).all()):

@@ -19,6 +19,7 @@ See docs/training.md for every flag, the log format, resuming and distributed tr
 from __future__ import annotations
 
 import argparse
+import gc
 import ast
 import hashlib
 import json
@@ -845,6 +846,11 @@ def main(argv: list[str] | None = None) -> int:
     if d.main:
         (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
         say(True, f"done: {json.dumps(summary)}")
+    # release the DDP wrapper (its reducer holds the process group) before the group: a
+    # wrapper destroyed after destroy_process_group() can abort the process at exit
+    del train_net
+    gc.collect()
+    d.barrier()
     d.close()
     return 0
 

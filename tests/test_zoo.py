@@ -52,7 +52,7 @@ def test_card_matches_the_model(name: str):
     card = weights_card(name)
     model = poselift.create_model(card["model"], weights=name)
     assert sum(p.numel() for p in model.parameters()) == card["parameters"]
-    assert model.config == card["config"]
+    assert json.loads(json.dumps(model.config)) == card["config"]  # JSON: tuples are lists
     assert model.config["skeleton"] == card["input_skeleton"]
     assert model.config["in_features"] == 3  # score channel: missing joints are lifted
     assert int(model.receptive_field) == card["receptive_field"]
@@ -91,7 +91,7 @@ def test_default_model_resolves_to_the_shipped_weights():
     lifter = Lifter()
     for (skeleton, temporal), name in DEFAULT_WEIGHTS.items():
         net = lifter.model_for(skeleton, temporal)
-        assert net.config == weights_card(name)["config"]
+        assert json.loads(json.dumps(net.config)) == weights_card(name)["config"]
         assert lifter.model_for(skeleton, temporal) is net  # cached
 
 

@@ -19,8 +19,8 @@ See docs/training.md for every flag, the log format, resuming and distributed tr
 from __future__ import annotations
 
 import argparse
-import gc
 import ast
+import gc
 import hashlib
 import json
 import math

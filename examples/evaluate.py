@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--plots", action=argparse.BooleanOptionalAction, default=True,
                    help="write PNG plots (needs matplotlib)")
     p.add_argument("--test-clips-every", type=int, default=None,
-                   help="evaluate on every k-th test clip [1; quick 20]")
+                   help="evaluate on every k-th test clip [1; quick: as the checkpoint's "
+                        "training, else 20]")
     p.add_argument("--quick", action="store_true",
                    help="CI-sized: a slice of the test clips; occurrence deciles against a "
                         "slice of P1 train (not the protocol's reference)")
@@ -216,7 +217,10 @@ def plot(results: dict[str, dict[str, dict[str, Any]]], out: Path) -> list[Path]
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     if args.test_clips_every is None:
-        args.test_clips_every = 20 if args.quick else 1
+        # --quick: the slice the (first) checkpoint's own training evaluated on, so that the
+        # numbers compare (train.py --quick uses every 20th clip, every clip of synthetic data)
+        recipe = poselift.models.load_checkpoint(args.checkpoint[0])["meta"].get("recipe", {})
+        args.test_clips_every = int(recipe.get("test_clips_every") or 20) if args.quick else 1
     if args.labels is not None and len(args.labels) != len(args.checkpoint):
         raise SystemExit(f"--labels: expected {len(args.checkpoint)} labels, got "
                          f"{len(args.labels)}")

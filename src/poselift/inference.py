@@ -20,8 +20,8 @@ Rules (see docs/inference.md):
   training: per frame for single-frame models, and for temporal models the median over a
   centred window of their receptive field (training used one scale per window);
   ``image_size`` is then not needed (it is validated but does not change the result).
-  ``"screen"`` models get :func:`poselift.camera.normalize_screen` with ``image_size``, or, with ``image_size=None``,
-  bounding-box normalization with one scale per sequence.
+  ``"screen"`` models get :func:`poselift.camera.normalize_screen` with ``image_size``, or,
+  with ``image_size=None``, bounding-box normalization with one scale per sequence.
 - **Missing joints** (score ``< score_threshold`` or NaN coordinates): in sequences each
   joint is linearly interpolated over time (nearest valid frame at the edges); a joint never
   visible in a sequence, and missing joints of single frames, are given to the model as

@@ -27,12 +27,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import torch
+from _machine import cpu_name
 from torch import nn
 from torch.utils.data import DataLoader
 
@@ -46,17 +46,6 @@ from poselift.data import (
 )
 
 ROOT = Path(__file__).resolve().parents[2] / "shared" / "data"
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def rate(fn: Callable[[], int], rounds: int, min_time: float) -> float:

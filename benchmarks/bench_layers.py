@@ -25,13 +25,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import platform
 import statistics
 import time
 from collections.abc import Callable
 
 import torch
 import torch.nn.functional as F
+from _machine import cpu_name
 from torch import nn
 
 from poselift.nn import GroupGather, SRConv1d, SRLinear, split_width
@@ -39,17 +39,6 @@ from poselift.nn import GroupGather, SRConv1d, SRLinear, split_width
 GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
 SIZES = [len(g) for g in GROUPS]
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 # --------------------------------------------------------------------------------------------

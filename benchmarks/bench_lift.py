@@ -22,7 +22,6 @@ Usage::
 from __future__ import annotations
 
 import argparse
-import platform
 import statistics
 import time
 from collections.abc import Callable
@@ -30,22 +29,12 @@ from typing import Any
 
 import numpy as np
 import torch
+from _machine import cpu_name
 
 import poselift
 from poselift.inference import DEFAULT_WEIGHTS, Lifter
 
 FRAMES = 10_000
-
-
-def cpu_name() -> str:
-    try:
-        with open("/proc/cpuinfo") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 def sequence(frames: int, seed: int = 0) -> np.ndarray[Any, Any]:

@@ -85,15 +85,10 @@ def test_sizes_follow_the_meta_formula(root: Path):
         n for n, *_ in CLIPS if n in P1_TEST)
 
 
-def test_sample_layout_and_independent_projection(root: Path):
-    d = load_protocol("p1-style", root, "test", frame_step=3)
-    assert d.camera[:8].tolist() == [0, 1, 2, 3] * 2 and d.frame[:8].tolist() == [0] * 4 + [3] * 4
-    np.testing.assert_array_equal(d.poses3d[:, 0], 0.0)
-    row = {n: (c, s) for n, _, c, s, _ in CLIPS}
-    assert all((c, s) == row[n] for n, c, s in zip(d.clip, d.content, d.style, strict=True))
-    assert d.image_size == (1000, 1000) and (d.image_sizes == 1000).all()
-    # independent numpy re-derivation of sample 13 from PROTOCOLS.md's rig description
-    i = 13
+def _rig_camera_points(root: Path, d, i: int) -> np.ndarray:
+    """Sample ``i``'s H36M-17 joints in its camera's coordinates, re-derived in plain numpy
+    from PROTOCOLS.md's rig description (4 cameras at 45/135/225/315 deg, 5 m from the
+    pelvis, 1.6 m high, looking at the pelvis at 0.9 m)."""
     with np.load(root / "bandai" / "bandai_h36m17.npz") as z:
         world = z[str(d.clip[i])][d.frame[i]].astype(np.float64)
     a = math.radians((45, 135, 225, 315)[d.camera[i]])
@@ -104,7 +99,19 @@ def test_sample_layout_and_independent_projection(root: Path):
     x_ax = np.cross(z_ax, [0.0, 1.0, 0.0])
     x_ax /= np.linalg.norm(x_ax)
     y_ax = np.cross(z_ax, x_ax)
-    cam = (world - eye) @ np.stack([x_ax, y_ax, z_ax]).T
+    return (world - eye) @ np.stack([x_ax, y_ax, z_ax]).T
+
+
+def test_sample_layout_and_independent_projection(root: Path):
+    d = load_protocol("p1-style", root, "test", frame_step=3)
+    assert d.camera[:8].tolist() == [0, 1, 2, 3] * 2 and d.frame[:8].tolist() == [0] * 4 + [3] * 4
+    np.testing.assert_array_equal(d.poses3d[:, 0], 0.0)
+    row = {n: (c, s) for n, _, c, s, _ in CLIPS}
+    assert all((c, s) == row[n] for n, c, s in zip(d.clip, d.content, d.style, strict=True))
+    assert d.image_size == (1000, 1000) and (d.image_sizes == 1000).all()
+    # independent numpy re-derivation of sample 13 from PROTOCOLS.md's rig description
+    i = 13
+    cam = _rig_camera_points(root, d, i)
     uv = 1145.0 * cam[:, :2] / cam[:, 2:] + 500.0
     np.testing.assert_allclose(d.keypoints2d[i], uv, atol=1e-3)
     np.testing.assert_allclose(d.poses3d[i], cam - cam[:1], atol=1e-5)
@@ -124,17 +131,7 @@ def test_coco_layout_projects_the_synthesized_points_through_the_same_cameras(ro
             np.testing.assert_allclose(coco.keypoints2d[:, c], h36m.keypoints2d[:, j], atol=1e-3)
     # all 17 points of sample 13 re-derived by hand (camera maths as above)
     i = 13
-    with np.load(root / "bandai" / "bandai_h36m17.npz") as z:
-        world = z[str(coco.clip[i])][coco.frame[i]].astype(np.float64)
-    a = math.radians((45, 135, 225, 315)[coco.camera[i]])
-    p = world[0]
-    eye = np.array([p[0] + 5 * math.sin(a), 1.6, p[2] + 5 * math.cos(a)])
-    z_ax = np.array([p[0], 0.9, p[2]]) - eye
-    z_ax /= np.linalg.norm(z_ax)
-    x_ax = np.cross(z_ax, [0.0, 1.0, 0.0])
-    x_ax /= np.linalg.norm(x_ax)
-    y_ax = np.cross(z_ax, x_ax)
-    cam = (world - eye) @ np.stack([x_ax, y_ax, z_ax]).T
+    cam = _rig_camera_points(root, coco, i)
     pts = synthesize_coco_from_h36m(torch.from_numpy(cam)).numpy()
     np.testing.assert_allclose(coco.keypoints2d[i], 1145.0 * pts[:, :2] / pts[:, 2:] + 500.0,
                                atol=1e-3)

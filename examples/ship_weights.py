@@ -31,7 +31,7 @@ import torch
 
 import poselift
 from poselift.data import ProtocolData, load_protocol
-from poselift.evaluation import evaluate, locate_samples
+from poselift.evaluation import evaluate, locate_samples, sequence_indices
 from poselift.inference import Lifter
 from poselift.models import load_model, save_model
 from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
@@ -106,10 +106,7 @@ def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, 
     size = full.image_size if use_image_size else None
     scores = _missing_scores(len(full), full.keypoints2d.shape[1], missing, MISSING_SEED)
     out = np.empty((len(full), 17, 3), np.float32)
-    order = np.lexsort((full.frame, full.camera, full.clip))
-    key = np.char.add(full.clip[order], np.char.mod("#%d", full.camera[order]))
-    starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
-    for seq in np.split(order, starts[1:]):
+    for seq in sequence_indices(full):
         out[seq] = np.asarray(lifter.lift(full.keypoints2d[seq], skeleton=skeleton,
                                           scores=scores[seq], temporal=True,
                                           image_size=size))

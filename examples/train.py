@@ -52,6 +52,7 @@ from poselift.data import (
 )
 from poselift.evaluation import evaluate, locate_samples, predict
 from poselift.models import get_model_entry, list_models
+from poselift.models.checkpoint import atomic_save
 from poselift.skeletons import get_skeleton
 
 REPO = Path(__file__).resolve().parents[1]
@@ -252,15 +253,6 @@ def digest(tensors: Iterator[torch.Tensor]) -> str:
     for t in tensors:
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
-
-
-def atomic_torch_save(obj: Any, path: Path) -> None:
-    tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, path)
-    finally:
-        tmp.unlink(missing_ok=True)
 
 
 # --------------------------------------------------------------------------------------------
@@ -690,7 +682,7 @@ def main(argv: list[str] | None = None) -> int:
         meta = {**meta_base, "epoch": progress["epoch"], "samples_seen": progress["samples_seen"],
                 "wall_time": round(progress["wall_time"], 2), "metrics": metrics or {}}
         poselift.save_model(model, ckpt_path, **meta)
-        atomic_torch_save({"optimizer": optimizer.state_dict(),
+        atomic_save({"optimizer": optimizer.state_dict(),
                            "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
                            "progress": progress}, state_path)
         if tag is not None and args.keep_epochs:

@@ -49,7 +49,7 @@ from poselift.metrics import auc3d, mpjpe, p_mpjpe, pck3d
 from poselift.normalization import TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
-__all__ = ["evaluate", "locate_samples", "markdown_report", "predict"]
+__all__ = ["evaluate", "locate_samples", "markdown_report", "predict", "sequence_indices"]
 
 PCK_THRESHOLD_MM = 150.0
 """PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
@@ -79,6 +79,12 @@ def _in_features(model: nn.Module) -> int:
     if isinstance(config, dict) and "in_features" in config:
         return int(config["in_features"])
     return int(getattr(model, "in_features", 2))
+
+
+def _input_norm(model: nn.Module) -> str:
+    """How a lifting model's inputs are normalized: ``"screen"`` or ``"bbox"``."""
+    config = getattr(model, "config", None)
+    return str(config.get("input_norm", "screen")) if isinstance(config, dict) else "screen"
 
 
 def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
@@ -162,6 +168,20 @@ class _Sequences:
         pos = np.clip(pos, 0, (self.count[p] - 1)[:, None])
         out: np.ndarray[Any, Any] = self.order[start + pos]
         return out
+
+
+def sequence_indices(data: ProtocolData) -> list[np.ndarray[Any, Any]]:
+    """Sample indices of every (clip, camera) sequence of ``data``, each in frame order.
+
+    ``data`` must hold consecutive frames (``frame_step=1``), as temporal models need.
+
+    Examples:
+        >>> from poselift.data.protocols import _toy_protocol
+        >>> [s.tolist() for s in sequence_indices(_toy_protocol())]
+        [[0, 4], [1, 5], [2, 6], [3, 7]]
+    """
+    seqs = _Sequences(data)
+    return np.split(seqs.order, np.unique(seqs.start)[1:])
 
 
 def _offsets(receptive_field: int, causal: bool) -> np.ndarray[Any, Any]:
@@ -322,10 +342,8 @@ def _bbox_normalized(data: ProtocolData, extent: float, window: int | None
     kp = data.keypoints2d.astype(np.float64)
     if window is None:
         return np.asarray(normalize_bbox(kp[:, None], extent=extent))[:, 0].astype(np.float32)
-    seqs = _Sequences(data)
     out = np.empty(kp.shape, np.float32)
-    starts = np.unique(seqs.start)
-    for part in np.split(seqs.order, starts[1:]):
+    for part in sequence_indices(data):
         out[part] = np.asarray(normalize_bbox(kp[part], extent=extent, per_sequence=True,
                                               window=window))
     return out
@@ -341,9 +359,7 @@ def _predict_protocol(
     if in_sk.num_joints != data.keypoints2d.shape[1]:
         raise ValueError(f"inputs: the model takes {in_sk.num_joints} joints "
                          f"({in_sk.name}), the ProtocolData has {data.keypoints2d.shape[1]}")
-    config = getattr(model, "config", None)
-    input_norm = config.get("input_norm", "screen") if isinstance(config, dict) else "screen"
-    if input_norm == "bbox":  # as poselift.lift: per frame, or one scale per sequence
+    if _input_norm(model) == "bbox":  # as poselift.lift: per frame, or one scale per sequence
         if in_sk.name not in TYPICAL_EXTENT_PX:
             raise ValueError(f"model: input_norm='bbox' is calibrated for "
                              f"{sorted(TYPICAL_EXTENT_PX)}, not {in_sk.name!r}")

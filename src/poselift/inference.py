@@ -157,14 +157,13 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
 
 def _model_info(model: nn.Module) -> tuple[str, str, bool, int, str]:
     """(input skeleton, output skeleton, temporal, in_features, input_norm) of a model."""
-    from poselift.evaluation import _in_features, _is_temporal
+    from poselift.evaluation import _in_features, _input_norm, _is_temporal
 
     config = getattr(model, "config", None)
     config = config if isinstance(config, dict) else {}
     in_sk = get_skeleton(config.get("skeleton", "h36m")).name
     out_sk = get_skeleton(config.get("out_skeleton", "h36m")).name
-    norm = str(config.get("input_norm", "screen"))
-    return in_sk, out_sk, _is_temporal(model), _in_features(model), norm
+    return in_sk, out_sk, _is_temporal(model), _in_features(model), _input_norm(model)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -194,8 +193,8 @@ class Lifter:
         batch_size: frames per forward pass.
         score_threshold: joints with a score below this are treated as missing.
         flip_test: average with the prediction for the mirrored input (mirrored back), as in
-            the paper's evaluation: about 3x the time; with the shipped weights 0.8 mm (single
-            frame) and 2 mm (temporal) lower MPJPE on P1 (default False).
+            the paper's evaluation: about 3x the time for ~0.7-0.8 mm lower MPJPE with the
+            shipped COCO weights (P1, every 10th test clip) (default False).
         progress: show a progress bar (stderr) while lifting (default ``False``); ``None``:
             only for inputs of at least :data:`PROGRESS_MIN_FRAMES` frames (the CLI's choice).
 

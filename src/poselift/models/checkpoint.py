@@ -103,10 +103,23 @@ def save_model(
         "state_dict": state,
         "meta": dict(meta),
     }
+    atomic_save(payload, path)
+
+
+def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
+    """``torch.save`` to a temporary file beside ``path``, then rename: never half-written.
+
+    Examples:
+        >>> import tempfile, torch
+        >>> with tempfile.TemporaryDirectory() as d:
+        ...     atomic_save({"x": torch.ones(2)}, f"{d}/s.pt")
+        ...     torch.load(f"{d}/s.pt")["x"].tolist()
+        [1.0, 1.0]
+    """
     dest = Path(path)
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
-        torch.save(payload, tmp)
+        torch.save(obj, tmp)
         os.replace(tmp, dest)
     finally:
         tmp.unlink(missing_ok=True)

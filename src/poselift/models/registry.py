@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from torch import nn
 
 from poselift._registry import Registry
+from poselift.normalization import INPUT_NORMS
 
 __all__ = [
     "ModelEntry",
@@ -221,8 +222,6 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
                 )
         return model
     universal = {k: config.pop(k, v) for k, v in UNIVERSAL_CONFIG.items()}
-    from poselift.normalization import INPUT_NORMS
-
     if universal["input_norm"] not in INPUT_NORMS:
         raise ValueError(f"input_norm: expected one of {INPUT_NORMS}, got "
                          f"{universal['input_norm']!r}")

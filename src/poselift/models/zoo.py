@@ -11,10 +11,9 @@ The weights are trained on the Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0
 for **non-commercial use only** (the poselift code itself is MIT).
 
 Examples:
-    >>> from poselift.models import list_weights
-    >>> card = weights_card(list_weights()[0]) if list_weights() else {"licence": LICENCE}
-    >>> card["licence"]
-    'CC BY-NC 4.0'
+    >>> card = weights_card("sr.coco")
+    >>> card["licence"], card["input_skeleton"], card["parameters"]
+    ('CC BY-NC 4.0', 'coco', 946656)
 """
 
 from __future__ import annotations

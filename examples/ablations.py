@@ -22,7 +22,7 @@ import shlex
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -169,6 +169,21 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
+# Tables 4 and 5 vary one setting of Table 2's SR run: its row (5 groups, none shuffled) is
+# shown in them too, at its place in the sweep, without training it twice.
+REFERENCE_ROWS = {"4": ("5 (SR of Table 2)", 3), "5": ("0 (SR of Table 2)", 0)}
+
+
+def table_runs(key: str) -> list[Run]:
+    """The rows of one table, with Table 2's SR run inserted where it is the sweep's default."""
+    runs = [r for r in RUNS if r.table == key]
+    if key in REFERENCE_ROWS:
+        label, position = REFERENCE_ROWS[key]
+        sr = next(r for r in RUNS if r.id == "t2-sr")
+        runs.insert(position, replace(sr, table=key, label=label))
+    return runs
+
+
 def report() -> str:
     """The generated part of docs/results.md."""
     parts = []
@@ -185,8 +200,7 @@ def report() -> str:
                    P1_EVAL),
     }
     for key, (title, protocols) in titles.items():
-        runs = [r for r in RUNS if r.table == key]
-        parts.append(f"### {title}\n\n{table(runs, protocols)}")
+        parts.append(f"### {title}\n\n{table(table_runs(key), protocols)}")
     parts.append("### Learning curves (P1 test MPJPE after each epoch)\n\n"
                  + learning_curves_table())
     parts.append("### MPJPE by occurrence decile on P1 test (paper Fig. 5b analogue)\n\n"
@@ -291,7 +305,36 @@ def plot(out: Path) -> list[Path]:
     fig.savefig(path, dpi=110)
     plt.close(fig)
     written.append(path)
+    path = out / "ablation_sweeps.png"
+    if _plot_sweeps(plt, path):
+        written.append(path)
     return written
+
+
+def _plot_sweeps(plt: Any, path: Path) -> bool:
+    """Tables 3-5 as three panels (P1 and P3 rare 20% against the swept setting)."""
+    panels = (("3", "context dimension H (concatenation)"), ("4", "number of groups"),
+              ("5", "groups with shuffled joints (of 5)"))
+    fig, axes = plt.subplots(1, 3, figsize=(13, 4))
+    drawn = False
+    for ax, (key, xlabel) in zip(axes, panels, strict=True):
+        runs = table_runs(key)
+        ticks = [r.label.split(" (")[0] for r in runs]
+        for protocol, name in (("p1-style", "P1"), ("p3-rare20", "P3 rare 20%")):
+            points = [(i, res["mpjpe"]) for i, r in enumerate(runs)
+                      if (res := _load(r, protocol))]
+            if points:
+                drawn = True
+                ax.plot(*zip(*points, strict=True), "o-", label=name)
+        ax.set_xticks(range(len(runs)), ticks)
+        ax.set(xlabel=xlabel, ylabel="MPJPE (mm)", title=f"Table {key} analogue")
+        if ax.lines:
+            ax.legend()
+    fig.tight_layout()
+    if drawn:
+        fig.savefig(path, dpi=110)
+    plt.close(fig)
+    return drawn
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -306,7 +349,8 @@ def main(argv: list[str] | None = None) -> int:
     p_rep.add_argument("--write", action="store_true",
                        help="replace the tables between the RESULTS markers of docs/results.md")
     p_rep.add_argument("--plots", action="store_true",
-                       help="also write docs/img/learning_curves.png and rarity_deciles.png")
+                       help="also write docs/img/learning_curves.png, rarity_deciles.png and "
+                       "ablation_sweeps.png")
     args = parser.parse_args(argv)
     if args.cmd == "list":
         for run in RUNS:

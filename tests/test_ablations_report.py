@@ -1,0 +1,73 @@
+"""examples/ablations.py: the run grid and the generated results tables (no training)."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def ablations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    spec = importlib.util.spec_from_file_location("ablations", REPO / "examples" / "ablations.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "ablations", module)
+    spec.loader.exec_module(module)
+    monkeypatch.setattr(module, "RUNS_DIR", tmp_path)
+    return module
+
+
+def fake_result(runs_dir: Path, run_id: str, protocol: str, mpjpe: float) -> None:
+    out = runs_dir / run_id / "eval"
+    out.mkdir(parents=True, exist_ok=True)
+    result = {"mpjpe": mpjpe, "p_mpjpe": mpjpe / 2}
+    (out / f"{run_id}_{protocol}.json").write_text(json.dumps(result))
+
+
+def test_run_ids_are_unique_and_commands_name_their_output(ablations: ModuleType) -> None:
+    ids = [r.id for r in ablations.RUNS]
+    assert len(ids) == len(set(ids))
+    for run in ablations.RUNS:
+        cmd = run.train_command()
+        assert cmd[cmd.index("--out") + 1] == f"runs/{run.id}"
+        assert f"runs/{run.id}/checkpoint.pt" in run.eval_command()
+
+
+def test_sweep_tables_show_table2_sr_at_its_place(ablations: ModuleType, tmp_path: Path) -> None:
+    groups = [r.label for r in ablations.table_runs("4")]
+    assert groups == ["1", "2", "3", "5 (SR of Table 2)", "6", "8", "17"]
+    shuffled = [r.label for r in ablations.table_runs("5")]
+    assert shuffled == ["0 (SR of Table 2)", "2", "3", "4", "5"]
+    assert len(ablations.table_runs("3")) == 6  # no reference row: H=1 with "cat" is not SR
+
+    fake_result(tmp_path, "t2-sr", "p1-style", 23.74)
+    fake_result(tmp_path, "t4-g2", "p3-rare20", 40.0)
+    rows = ablations.table(ablations.table_runs("4"), ("p1-style", "p3-rare20")).splitlines()
+    assert rows[0].startswith("| run | p1-style MPJPE / P-MPJPE (mm) | p3-rare20")
+    by_label = {row.split(" | ")[0].lstrip("| "): row for row in rows[2:]}
+    assert by_label["5 (SR of Table 2)"].startswith("| 5 (SR of Table 2) | 23.7 / 11.9 | not run")
+    assert "--out runs/t2-sr`" in by_label["5 (SR of Table 2)"]
+    assert by_label["2"].startswith("| 2 | not run | 40.0 / 20.0 |")
+    assert by_label["17"].startswith("| 17 | not run | not run |")
+
+
+def test_sweep_plot(ablations: ModuleType, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    assert not ablations._plot_sweeps(plt, tmp_path / "none.png")  # nothing run: no file
+    assert not (tmp_path / "none.png").exists()
+    fake_result(tmp_path, "t3-h1", "p1-style", 25.0)
+    fake_result(tmp_path, "t2-sr", "p3-rare20", 34.0)
+    assert ablations._plot_sweeps(plt, tmp_path / "sweeps.png")
+    assert (tmp_path / "sweeps.png").stat().st_size > 0

@@ -151,11 +151,17 @@ def _summary(run: Run) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
+def _last_epochs(run: Run, n: int = 3) -> str:
+    """The training protocol's test MPJPE after the last n epochs: how much the end point moves."""
+    tests = [e["test"]["mpjpe"] for e in _log(run) if e.get("test")][-n:]
+    return ", ".join(f"{t:.1f}" for t in tests) if tests else "-"
+
+
 def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
     """Markdown table: one row per run, MPJPE / P-MPJPE per protocol, budget and command."""
     head = "| run | " + " | ".join(f"{p} MPJPE / P-MPJPE (mm)" for p in protocols)
-    head += " | samples seen | train wall time | command |"
-    rows = [head, "|---|" + "---|" * (len(protocols) + 3)]
+    head += " | test MPJPE, last 3 epochs | samples seen | train wall time | command |"
+    rows = [head, "|---|" + "---|" * (len(protocols) + 4)]
     for run in runs:
         cells = []
         for p in protocols:
@@ -165,7 +171,8 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
         seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
         wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"
         cmd = "`" + shlex.join(run.train_command()) + "`"
-        rows.append(f"| {run.label} | " + " | ".join(cells) + f" | {seen} | {wall} | {cmd} |")
+        cells += [_last_epochs(run), seen, wall, cmd]
+        rows.append(f"| {run.label} | " + " | ".join(cells) + " |")
     return "\n".join(rows)
 
 
@@ -191,9 +198,9 @@ def report() -> str:
         "2": ("Table 2 analogue: baselines vs SR (P1-trained, GT 2D)", P1_EVAL),
         "2-p2": ("Table 2 analogue on P2 (cross-set: trained on dataset 2, tested on 1)",
                  ("p2-cross-set",)),
-        "3": ("Table 3 analogue: context dimension H (concatenation)", P1_EVAL[:2]),
-        "4": ("Table 4 analogue: number of groups", P1_EVAL[:2]),
-        "5": ("Table 5 analogue: joints shuffled among k of 5 groups", P1_EVAL[:2]),
+        "3": ("Table 3 analogue: context dimension H (concatenation)", P1_EVAL),
+        "4": ("Table 4 analogue: number of groups", P1_EVAL),
+        "5": ("Table 5 analogue: joints shuffled among k of 5 groups", P1_EVAL),
         "noisy": ("Noisy 2D inputs (4 px Gaussian), FC vs SR", P1_EVAL),
         "temporal": ("Temporal models, 27 frames", (*P1_EVAL, "p2-cross-set")),
         "recipe": ("Recipe side-study: lr decay x0.75 per epoch instead of x0.95 (FC, SR)",

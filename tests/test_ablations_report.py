@@ -48,13 +48,17 @@ def test_sweep_tables_show_table2_sr_at_its_place(ablations: ModuleType, tmp_pat
     assert len(ablations.table_runs("3")) == 6  # no reference row: H=1 with "cat" is not SR
 
     fake_result(tmp_path, "t2-sr", "p1-style", 23.74)
+    log = [{"epoch": e + 1, "test": {"mpjpe": m}} for e, m in enumerate((30, 25, 24, 23.74))]
+    (tmp_path / "t2-sr" / "log.jsonl").write_text("\n".join(json.dumps(e) for e in log))
     fake_result(tmp_path, "t4-g2", "p3-rare20", 40.0)
-    rows = ablations.table(ablations.table_runs("4"), ("p1-style", "p3-rare20")).splitlines()
+    rows = ablations.table(ablations.table_runs("4"), ablations.P1_EVAL).splitlines()
     assert rows[0].startswith("| run | p1-style MPJPE / P-MPJPE (mm) | p3-rare20")
     by_label = {row.split(" | ")[0].lstrip("| "): row for row in rows[2:]}
-    assert by_label["5 (SR of Table 2)"].startswith("| 5 (SR of Table 2) | 23.7 / 11.9 | not run")
+    assert by_label["5 (SR of Table 2)"].startswith(
+        "| 5 (SR of Table 2) | 23.7 / 11.9 | not run | not run | 25.0, 24.0, 23.7 | - | - |"
+    )
     assert "--out runs/t2-sr`" in by_label["5 (SR of Table 2)"]
-    assert by_label["2"].startswith("| 2 | not run | 40.0 / 20.0 |")
+    assert by_label["2"].startswith("| 2 | not run | 40.0 / 20.0 | not run | - |")
     assert by_label["17"].startswith("| 17 | not run | not run |")
 
 

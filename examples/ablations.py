@@ -44,6 +44,7 @@ class Run:
     protocol: str = "p1-style"
     evaluate: tuple[str, ...] = P1_EVAL
     extra: tuple[str, ...] = ()
+    seed: int = SEED
 
     @property
     def out(self) -> Path:
@@ -51,7 +52,7 @@ class Run:
 
     def train_command(self) -> list[str]:
         cmd = ["python", "examples/train.py", "--model", self.model, "--protocol", self.protocol,
-               "--seed", str(SEED), "--out", f"runs/{self.id}"]
+               "--seed", str(self.seed), "--out", f"runs/{self.id}"]
         if self.config:
             cmd += ["--config", *(f"{k}={v if isinstance(v, str) else repr(v)}"
                                   for k, v in self.config.items())]
@@ -102,6 +103,14 @@ def _runs() -> list[Run]:
     for model in ("fc", "sr"):
         runs.append(Run(f"recipe-{model}-lrd075", "recipe", f"{model.upper()}, lr x0.75/epoch",
                         model, extra=("--lr-decay", "0.75")))
+    # Seed check: the comparisons that decide the discussion (SR vs its concatenation variant
+    # with H=10 vs ES), trained again with a second seed.
+    for run_id, label, model, config in (
+        ("seed2-sr", "SR, seed 1234", "sr", {}),
+        ("seed2-sr-cat-h10", "SR cat H=10, seed 1234", "sr", {"context_dim": 10, "combine": "cat"}),
+        ("seed2-es", "ES, seed 1234", "es", {}),
+    ):
+        runs.append(Run(run_id, "seeds", label, model, config, seed=1234))
     return runs
 
 
@@ -176,18 +185,23 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
     return "\n".join(rows)
 
 
-# Tables 4 and 5 vary one setting of Table 2's SR run: its row (5 groups, none shuffled) is
-# shown in them too, at its place in the sweep, without training it twice.
-REFERENCE_ROWS = {"4": ("5 (SR of Table 2)", 3), "5": ("0 (SR of Table 2)", 0)}
+# Rows that show a run of another table again, at their place in this one, without training
+# it twice: Tables 4 and 5 vary one setting of Table 2's SR run (5 groups, none shuffled), and
+# the seed check sets its second seed next to the first.
+REFERENCE_ROWS: dict[str, tuple[tuple[str, str, int], ...]] = {
+    "4": (("5 (SR of Table 2)", "t2-sr", 3),),
+    "5": (("0 (SR of Table 2)", "t2-sr", 0),),
+    "seeds": (("SR, seed 4321 (Table 2)", "t2-sr", 0), ("SR cat H=10, seed 4321 (Table 3)",
+              "t3-h10", 2), ("ES, seed 4321 (Table 2)", "t2-es", 4)),
+}
 
 
 def table_runs(key: str) -> list[Run]:
-    """The rows of one table, with Table 2's SR run inserted where it is the sweep's default."""
+    """The rows of one table, with the reference rows of REFERENCE_ROWS inserted."""
     runs = [r for r in RUNS if r.table == key]
-    if key in REFERENCE_ROWS:
-        label, position = REFERENCE_ROWS[key]
-        sr = next(r for r in RUNS if r.id == "t2-sr")
-        runs.insert(position, replace(sr, table=key, label=label))
+    by_id = {r.id: r for r in RUNS}
+    for label, run_id, position in REFERENCE_ROWS.get(key, ()):
+        runs.insert(position, replace(by_id[run_id], table=key, label=label))
     return runs
 
 
@@ -203,6 +217,7 @@ def report() -> str:
         "5": ("Table 5 analogue: joints shuffled among k of 5 groups", P1_EVAL),
         "noisy": ("Noisy 2D inputs (4 px Gaussian), FC vs SR", P1_EVAL),
         "temporal": ("Temporal models, 27 frames", (*P1_EVAL, "p2-cross-set")),
+        "seeds": ("Seed check: SR, SR cat H=10 and ES with a second seed", P1_EVAL),
         "recipe": ("Recipe side-study: lr decay x0.75 per epoch instead of x0.95 (FC, SR)",
                    P1_EVAL),
     }

@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 import poselift
-from poselift.data import PROTOCOLS, ProtocolData, load_protocol
+from poselift.data import PROTOCOLS, ProtocolData, base_protocol, load_protocol
 from poselift.evaluation import evaluate, locate_samples, markdown_report, predict
 from poselift.models import get_model_entry
 
@@ -115,7 +115,8 @@ class TestSets:
         key = ("test", root, protocol, inputs, layout)
         if key not in self.cache:
             a = self.args
-            occurrence_wanted = a.deciles and protocol == "p1-style" and not a.quick
+            occurrence_wanted = (a.deciles and protocol in ("p1-style", "val-style")
+                                 and not a.quick)
             test = load_protocol(protocol, root, "test", inputs, frame_step=a.frame_step,
                                  with_occurrence=occurrence_wanted, layout=layout)
             if a.test_clips_every > 1:
@@ -134,7 +135,7 @@ class TestSets:
     def full(self, root: Path, protocol: str, inputs: str, test: ProtocolData
              ) -> tuple[ProtocolData, np.ndarray]:
         """Every frame of the test clips (for temporal windows) and the test samples' index."""
-        base = "p1-style" if protocol.startswith("p3-") else protocol
+        base = base_protocol(protocol)
         layout = str(test.info.get("layout", "h36m"))
         key = ("full", root, base, inputs, layout)
         if key not in self.cache:

@@ -30,7 +30,7 @@ import numpy as np
 import torch
 
 import poselift
-from poselift.data import ProtocolData, load_protocol
+from poselift.data import ProtocolData, base_protocol, load_protocol
 from poselift.evaluation import evaluate, locate_samples, sequence_indices
 from poselift.inference import Lifter
 from poselift.models import load_model, save_model
@@ -100,7 +100,7 @@ def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, 
         pred = lifter.lift(test.keypoints2d, skeleton=skeleton, scores=scores, temporal=False,
                            image_size=size)
         return np.asarray(pred), test
-    base = "p1-style" if protocol.startswith("p3-") else protocol
+    base = base_protocol(protocol)
     full = load_protocol(base, root, "test", inputs, frame_step=1, layout=skeleton)
     full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
     size = full.image_size if use_image_size else None

@@ -45,6 +45,7 @@ from poselift.data import (
     FrameDataset,
     ProtocolData,
     WindowDataset,
+    base_protocol,
     list_input_layouts,
     load_bandai,
     load_protocol,
@@ -447,7 +448,7 @@ def load_eval_sets(args: argparse.Namespace, root: Path, temporal: bool, layout:
         test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
     if not temporal:
         return test, None, None
-    base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
+    base = base_protocol(args.protocol)
     full = load_protocol(base, root, "test", args.inputs, frame_step=1, layout=layout)
     full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
     return test, full, locate_samples(full, test)
@@ -569,7 +570,7 @@ def main(argv: list[str] | None = None) -> int:
     entry = get_model_entry(args.model)
     temporal = entry.temporal
     aug = make_augmentation(args, str(model.config.get("input_norm", "screen")))
-    base = "p1-style" if args.protocol.startswith("p3-") else args.protocol
+    base = base_protocol(args.protocol)
     # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
     # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
     # channel (in_features=3) marks joints dropped by the augmentation

@@ -11,7 +11,15 @@ import pytest
 import torch
 
 import poselift.data.protocols as protocols
-from poselift.data import load_protocol, p1_test_occurrence, protocol_motion
+from poselift.data import (
+    PROTOCOLS,
+    base_protocol,
+    load_protocol,
+    p1_test_occurrence,
+    protocol_motion,
+    protocol_occurrence,
+    rare_percent,
+)
 
 # (name, dataset, content, style, frames): P1 test = elderly/youthful (2), old/childish (1)
 CLIPS = [
@@ -250,6 +258,61 @@ def test_p3_sizes_selection_and_cache(root: Path, tmp_path: Path):
     np.testing.assert_allclose(full.occurrence, occ, rtol=1e-6)
 
 
+# validation split inside P1 train: exhausted (2), tired/sad (1) held out
+VAL_CLIPS = [
+    *CLIPS,
+    ("dataset-1_bow_tired_001", 1, "bow", "tired", 10),
+    ("dataset-1_kick_sad_001", 1, "kick", "sad", 6),
+    ("dataset-2_walk_exhausted_001", 2, "walk", "exhausted", 15),
+    ("dataset-2_run_exhausted_001", 2, "run", "exhausted", 12),
+]
+VAL_TEST = {"dataset-1_bow_tired_001", "dataset-1_kick_sad_001", "dataset-2_walk_exhausted_001",
+            "dataset-2_run_exhausted_001"}
+
+
+def test_protocol_names():
+    assert [base_protocol(n) for n in PROTOCOLS] == [
+        "p1-style", "p2-cross-set", "p1-style", "p1-style", "val-style", "val-style",
+        "val-style"]
+    assert [rare_percent(n) for n in PROTOCOLS] == [None, None, 10.0, 20.0, None, 10.0, 20.0]
+    with pytest.raises(ValueError, match="name"):
+        base_protocol("p3-rare30")
+
+
+@pytest.mark.usefixtures("rarity")
+def test_validation_split_is_inside_p1_train_and_selects_its_rarest(tmp_path: Path):
+    root = write_bandai(tmp_path / "data", clips=VAL_CLIPS)
+    every = {c[0] for c in VAL_CLIPS}
+    p1_train = {c.name for c in protocol_motion("p1-style", root, "train")}
+    assert p1_train == every - P1_TEST
+    val_train = {c.name for c in protocol_motion("val-style", root, "train")}
+    val_test = {c.name for c in protocol_motion("val-style", root, "test")}
+    assert val_test == VAL_TEST and val_train == p1_train - VAL_TEST
+    for name in ("val-style", "val-rare10"):
+        train = load_protocol(name, root, "train", frame_step=2)
+        assert set(train.clip) == val_train
+        assert len(train) == _expected(val_train, 2, VAL_CLIPS)
+    val = load_protocol("val-style", root, "test", frame_step=2)
+    assert set(val.clip) == VAL_TEST and len(val) == _expected(VAL_TEST, 2, VAL_CLIPS)
+    ref = load_protocol("val-style", root, "train", frame_step=3)
+    occ = _brute_occurrence(val.poses3d, ref.poses3d, 0.1)
+    cache = tmp_path / "cache"
+    got, status = protocol_occurrence("val-style", root, frame_step=2, reference_step=3,
+                                  cache_dir=cache)
+    assert status == "miss"
+    np.testing.assert_allclose(got, occ, rtol=1e-6)
+    rare = load_protocol("val-rare20", root, "test", frame_step=2, reference_step=3,
+                         cache_dir=cache)
+    assert rare.info["occurrence_cache"] == "hit"
+    chosen = np.sort(np.argsort(occ, kind="stable")[: round(0.2 * len(val))])
+    np.testing.assert_array_equal(rare.poses3d, val.poses3d[chosen])
+    # its own cache entry: P1's is neither used nor overwritten
+    assert len(list(cache.glob("val-style-occurrence-*.npz"))) == 1
+    assert not list(cache.glob("p1-occurrence-*.npz"))
+    with pytest.raises(ValueError, match="name"):
+        protocol_occurrence("p2-cross-set", root)
+
+
 @pytest.mark.usefixtures("rarity")
 def test_stale_cache_is_never_used(root: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     cache = tmp_path / "cache"
@@ -327,6 +390,11 @@ def test_real_p3_is_10_and_20_percent_of_p1_test_on_a_slice(shared_data: Path, t
     p1 = load_protocol("p1-style", shared_data, "test", frame_step=120)
     rows = _meta(shared_data)
     assert len(p1) == 4 * sum(math.ceil(int(r["frames"]) / 120) for r in rows if _is_test(r))
+    val = load_protocol("val-style", shared_data, "test", frame_step=120)
+    assert set(val.style) == {"exhausted", "tired", "sad"}
+    assert not set(val.clip) & set(p1.clip)
+    assert not set(val.clip) & set(load_protocol("val-style", shared_data, "train",
+                                                 frame_step=120).clip)
     r10 = load_protocol("p3-rare10", shared_data, "test", **kw)
     r20 = load_protocol("p3-rare20", shared_data, "test", **kw)
     assert len(r10) == round(0.1 * len(p1)) and len(r20) == round(0.2 * len(p1))

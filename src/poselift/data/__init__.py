@@ -13,7 +13,7 @@
 Examples:
     >>> import poselift.data as pd
     >>> pd.PROTOCOLS
-    ('p1-style', 'p2-cross-set', 'p3-rare10', 'p3-rare20')
+    ('p1-style', 'p2-cross-set', 'p3-rare10', 'p3-rare20', 'val-style', 'val-rare10', 'val-rare20')
 """
 
 from poselift.data.augment import Augmentation as Augmentation
@@ -47,10 +47,13 @@ from poselift.data.mocap import load_bandai as load_bandai
 from poselift.data.protocols import H36M_PROTOCOLS as H36M_PROTOCOLS
 from poselift.data.protocols import PROTOCOLS as PROTOCOLS
 from poselift.data.protocols import ProtocolData as ProtocolData
+from poselift.data.protocols import base_protocol as base_protocol
 from poselift.data.protocols import load_h36m_protocol as load_h36m_protocol
 from poselift.data.protocols import load_protocol as load_protocol
 from poselift.data.protocols import p1_test_occurrence as p1_test_occurrence
 from poselift.data.protocols import protocol_motion as protocol_motion
+from poselift.data.protocols import protocol_occurrence as protocol_occurrence
+from poselift.data.protocols import rare_percent as rare_percent
 
 __all__ = [
     "BVH",
@@ -66,6 +69,7 @@ __all__ = [
     "MotionSet",
     "ProtocolData",
     "WindowDataset",
+    "base_protocol",
     "bvh_to_h36m",
     "flip_keypoints",
     "flip_poses",
@@ -81,7 +85,9 @@ __all__ = [
     "load_protocol",
     "p1_test_occurrence",
     "protocol_motion",
+    "protocol_occurrence",
     "random_bone_factors",
+    "rare_percent",
     "read_bvh",
     "register_bvh_mapping",
     "register_input_layout",

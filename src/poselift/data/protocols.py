@@ -13,18 +13,22 @@ protocol                  split
 ``p2-cross-set``          train: dataset 2; test: dataset 1
 ``p3-rare10/20``          train: P1 train; test: the 10%/20% of P1 test samples with the
                           lowest occurrence (paper Eq. 9-10)
+``val-style``             validation inside P1 train (model selection without touching P1
+                          test): test: style exhausted (dataset 2) or tired/sad (dataset 1);
+                          train: the other P1 training clips
+``val-rare10/20``         train: val-style train; test: the rarest 10%/20% of val-style test
 ========================  ===================================================================
 
 Frame subsampling: frames ``0, s, 2s, ...`` of every clip (``s = frame_step``, default 4 for
 both splits, as in the reference measurements), so a split has
 ``N = 4 * sum_clips ceil(frames / s)`` samples.
 
-Occurrence (P3) is computed with :mod:`poselift.rarity` on root-relative camera-coordinate
-3D poses of the P1 test samples against the P1 training samples at every 5th frame
-(``reference_step``) with all 4 cameras, ``sigma = 0.1`` m for every joint, and cached on
-disk (``$POSELIFT_CACHE`` or ``~/.cache/poselift``) under a key hashing every input that
-affects it (data file contents, frame steps, sigma, rig, code version); a cache entry whose
-stored key differs is never used.
+Occurrence (P3; val-rare likewise within val-style) is computed with :mod:`poselift.rarity`
+on root-relative camera-coordinate 3D poses of the P1 test samples against the P1 training
+samples at every 5th frame (``reference_step``) with all 4 cameras, ``sigma = 0.1`` m for
+every joint, and cached on disk (``$POSELIFT_CACHE`` or ``~/.cache/poselift``) under a key
+hashing every input that affects it (data file contents, frame steps, sigma, rig, code
+version); a cache entry whose stored key differs is never used.
 
 ``inputs="noisy"`` adds Gaussian noise (4 px per coordinate) drawn from a generator seeded
 by the clip name, so a sample's noise is the same on every run, at every ``frame_step`` and
@@ -71,13 +75,17 @@ __all__ = [
     "H36M_PROTOCOLS",
     "PROTOCOLS",
     "ProtocolData",
+    "base_protocol",
     "load_h36m_protocol",
     "load_protocol",
     "p1_test_occurrence",
     "protocol_motion",
+    "protocol_occurrence",
+    "rare_percent",
 ]
 
-PROTOCOLS = ("p1-style", "p2-cross-set", "p3-rare10", "p3-rare20")
+PROTOCOLS = ("p1-style", "p2-cross-set", "p3-rare10", "p3-rare20", "val-style", "val-rare10",
+             "val-rare20")
 """Names accepted by :func:`load_protocol`."""
 H36M_PROTOCOLS = ("h36m-subject", "h36m-cross-action", "h36m-rare10", "h36m-rare20")
 """Names accepted by :func:`load_h36m_protocol`."""
@@ -96,6 +104,10 @@ CACHE_VERSION = 1
 """Bumped whenever the cached computation changes; part of every cache key."""
 
 _P1_TEST_STYLES = {1: ("old", "childish"), 2: ("elderly", "youthful")}
+_VAL_TEST_STYLES = {1: ("tired", "sad"), 2: ("exhausted",)}
+"""Styles held out of P1 train by ``val-style`` (chosen to mirror P1 test: one or two styles
+per dataset, a physical-state style in each; never a P1 test style)."""
+_RARE_BASES = {"p3-": "p1-style", "val-rare": "val-style"}
 _H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
 _H36M_TEST = ("S9", "S11")
 
@@ -258,13 +270,50 @@ def _is_p1_test(clip: Clip) -> bool:
     return clip.meta.get("style") in _P1_TEST_STYLES.get(int(clip.meta.get("dataset", 0)), ())
 
 
+def _is_val_test(clip: Clip) -> bool:
+    return clip.meta.get("style") in _VAL_TEST_STYLES.get(int(clip.meta.get("dataset", 0)), ())
+
+
+def base_protocol(name: str) -> str:
+    """The protocol whose clips a protocol uses (``p3-rare10`` -> ``p1-style``).
+
+    ``p3-*`` -> ``p1-style``, ``val-rare*`` -> ``val-style``, any other protocol itself. A
+    rare-pose protocol trains on its base's training split and tests on a subset of its base's
+    test samples.
+
+    Examples:
+        >>> base_protocol("p3-rare10"), base_protocol("val-rare20")
+        ('p1-style', 'val-style')
+        >>> base_protocol("p2-cross-set")
+        'p2-cross-set'
+    """
+    check_choice(name, "name", PROTOCOLS)
+    for prefix, base in _RARE_BASES.items():
+        if name.startswith(prefix):
+            return base
+    return name
+
+
+def rare_percent(name: str) -> float | None:
+    """The R of a rare-pose protocol (``p3-rare10`` -> 10.0), ``None`` for the others.
+
+    Examples:
+        >>> rare_percent("val-rare20"), rare_percent("p1-style")
+        (20.0, None)
+    """
+    base = base_protocol(name)
+    if base == name:
+        return None
+    return float(name.rsplit("rare", 1)[1])
+
+
 def protocol_motion(name: str, root: str | Path, split: Split, *,
                     motion: MotionSet | None = None) -> MotionSet:
     """The world-coordinate clips of a Bandai protocol split (for training datasets).
 
     Args:
         name: one of :data:`PROTOCOLS` (P3 clips are the P1 clips: P3 test is a subset of
-            P1 test *samples*, see :func:`load_protocol`).
+            P1 test *samples*, see :func:`load_protocol`; likewise val-rare and val-style).
         root: the directory holding ``bandai/``.
         split: ``"train"`` or ``"test"``.
         motion: an already loaded :func:`~poselift.data.load_bandai` result (skips reading).
@@ -277,12 +326,16 @@ def protocol_motion(name: str, root: str | Path, split: Split, *,
         >>> len(ms)  # doctest: +SKIP
         2359
     """
-    check_choice(name, "name", PROTOCOLS)
+    base = base_protocol(name)
     check_choice(split, "split", ("train", "test"))
     ms = load_bandai(root) if motion is None else motion
-    if name == "p2-cross-set":
+    if base == "p2-cross-set":
         want = 2 if split == "train" else 1
         return ms.filter(lambda c: int(c.meta.get("dataset", 0)) == want)
+    if base == "val-style":
+        if split == "test":
+            return ms.filter(_is_val_test)
+        return ms.filter(lambda c: not _is_p1_test(c) and not _is_val_test(c))
     if split == "test":
         return ms.filter(_is_p1_test)
     return ms.filter(lambda c: not _is_p1_test(c))
@@ -436,6 +489,77 @@ def _rarest(occ: np.ndarray[Any, Any], percent: float) -> np.ndarray[Any, Any]:
     return np.sort(np.argsort(occ, kind="stable")[:k])
 
 
+def protocol_occurrence(
+    name: str,
+    root: str | Path,
+    *,
+    frame_step: int = DEFAULT_FRAME_STEP,
+    reference_step: int = P3_REFERENCE_STEP,
+    sigma: float = P3_SIGMA,
+    rig: str | RigSpec = "h36m-like",
+    cache_dir: str | Path | None = None,
+    progress: Progress = False,
+    motion: MotionSet | None = None,
+) -> tuple[np.ndarray[Any, Any], str]:
+    """Occurrence of every test sample of a protocol against its training samples (cached).
+
+    Queries: the test samples of ``name`` at ``frame_step`` (the order of
+    ``load_protocol(name, root, "test", frame_step=frame_step)``); reference: its training
+    frames ``0, r, 2r, ...`` (``r = reference_step``) seen by every rig camera. Both as
+    root-relative camera-coordinate 3D poses in metres. This is what the rare-pose protocols
+    select from: ``p3-rare*`` from ``"p1-style"``, ``val-rare*`` from ``"val-style"``.
+
+    Args:
+        name: ``"p1-style"`` or ``"val-style"``.
+        root: the directory holding ``bandai/``.
+        frame_step: frame subsampling of the queries.
+        reference_step: frame subsampling of the reference.
+        sigma: Gaussian falloff per joint, metres.
+        rig: camera rig.
+        cache_dir: cache directory (default ``$POSELIFT_CACHE`` or ``~/.cache/poselift``).
+        progress: print progress to stderr (True) or pass messages to a callable.
+        motion: an already loaded Bandai set (must be read from ``root``).
+
+    Returns:
+        ``(occurrence (N,) float64, cache status "hit" | "miss")``.
+
+    Raises:
+        ValueError: ``name`` has no rare-pose protocol, bad steps or sigma.
+    """
+    check_choice(name, "name", tuple(_RARE_BASES.values()))
+    frame_step = _check_step(frame_step, "frame_step")
+    reference_step = _check_step(reference_step, "reference_step")
+    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
+        raise ValueError(f"sigma: expected a positive number of metres, got {sigma!r}")
+    spec = get_rig(rig)
+    report = _reporter(progress)
+    folder = find_bandai(root)
+    key: dict[str, Any] = {
+        "what": f"{name} test occurrence vs {name} train",
+        "cache_version": CACHE_VERSION,
+        "poselift": __version__,
+        "data": {f: _file_digest(folder / f) for f in (BANDAI_NPZ, BANDAI_META)},
+        "frame_step": frame_step,
+        "reference_step": reference_step,
+        "sigma": float(sigma),
+        "rig": spec.as_dict(),
+        "p1_test_styles": {str(k): list(v) for k, v in _P1_TEST_STYLES.items()},
+    }
+    if name == "val-style":
+        key["val_test_styles"] = {str(k): list(v) for k, v in _VAL_TEST_STYLES.items()}
+
+    def compute() -> np.ndarray[Any, Any]:
+        ms = load_bandai(folder) if motion is None else motion
+        test = _rig_samples(protocol_motion(name, folder, "test", motion=ms), spec,
+                            frame_step, "gt", report)
+        ref = _rig_samples(protocol_motion(name, folder, "train", motion=ms), spec,
+                           reference_step, "gt", report)
+        return _occurrence(test["poses3d"], ref["poses3d"], float(sigma), report)
+
+    kind = "p1-occurrence" if name == "p1-style" else f"{name}-occurrence"
+    return _cached(kind, key, compute, cache_dir, report)
+
+
 def p1_test_occurrence(
     root: str | Path,
     *,
@@ -449,52 +573,11 @@ def p1_test_occurrence(
 ) -> tuple[np.ndarray[Any, Any], str]:
     """Occurrence of every P1 test sample against the P1 training samples (cached).
 
-    Queries: the P1 test samples at ``frame_step`` (the order of
-    ``load_protocol("p1-style", root, "test", frame_step=frame_step)``); reference: the P1
-    training frames ``0, r, 2r, ...`` (``r = reference_step``) seen by every rig camera.
-    Both as root-relative camera-coordinate 3D poses in metres.
-
-    Args:
-        root: the directory holding ``bandai/``.
-        frame_step: frame subsampling of the queries.
-        reference_step: frame subsampling of the reference.
-        sigma: Gaussian falloff per joint, metres.
-        rig: camera rig.
-        cache_dir: cache directory (default ``$POSELIFT_CACHE`` or ``~/.cache/poselift``).
-        progress: print progress to stderr (True) or pass messages to a callable.
-        motion: an already loaded Bandai set (must be read from ``root``).
-
-    Returns:
-        ``(occurrence (N,) float64, cache status "hit" | "miss")``.
+    ``protocol_occurrence("p1-style", ...)``: see :func:`protocol_occurrence`.
     """
-    frame_step = _check_step(frame_step, "frame_step")
-    reference_step = _check_step(reference_step, "reference_step")
-    if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
-        raise ValueError(f"sigma: expected a positive number of metres, got {sigma!r}")
-    spec = get_rig(rig)
-    report = _reporter(progress)
-    folder = find_bandai(root)
-    key = {
-        "what": "p1-style test occurrence vs p1-style train",
-        "cache_version": CACHE_VERSION,
-        "poselift": __version__,
-        "data": {name: _file_digest(folder / name) for name in (BANDAI_NPZ, BANDAI_META)},
-        "frame_step": frame_step,
-        "reference_step": reference_step,
-        "sigma": float(sigma),
-        "rig": spec.as_dict(),
-        "p1_test_styles": {str(k): list(v) for k, v in _P1_TEST_STYLES.items()},
-    }
-
-    def compute() -> np.ndarray[Any, Any]:
-        ms = load_bandai(folder) if motion is None else motion
-        test = _rig_samples(protocol_motion("p1-style", folder, "test", motion=ms), spec,
-                            frame_step, "gt", report)
-        ref = _rig_samples(protocol_motion("p1-style", folder, "train", motion=ms), spec,
-                           reference_step, "gt", report)
-        return _occurrence(test["poses3d"], ref["poses3d"], float(sigma), report)
-
-    return _cached("p1-occurrence", key, compute, cache_dir, report)
+    return protocol_occurrence("p1-style", root, frame_step=frame_step,
+                           reference_step=reference_step, sigma=sigma, rig=rig,
+                           cache_dir=cache_dir, progress=progress, motion=motion)
 
 
 def load_protocol(
@@ -514,15 +597,19 @@ def load_protocol(
     """Samples of a Bandai evaluation protocol (PROTOCOLS.md), through the ``h36m-like`` rig.
 
     Args:
-        name: ``"p1-style"``, ``"p2-cross-set"``, ``"p3-rare10"`` or ``"p3-rare20"``.
+        name: one of :data:`PROTOCOLS`: ``"p1-style"``, ``"p2-cross-set"``, ``"p3-rare10"``,
+            ``"p3-rare20"``, or the validation split inside P1 train ``"val-style"``,
+            ``"val-rare10"``, ``"val-rare20"`` (for model selection).
         root: the directory holding ``bandai/`` (e.g. ``/work/shared/data``).
-        split: ``"train"`` or ``"test"``. P3 train is P1 train.
+        split: ``"train"`` or ``"test"``. P3 train is P1 train; val-rare train is
+            val-style train.
         inputs: ``"gt"`` projected joints, or ``"noisy"`` (plus seeded 4 px Gaussian noise).
         frame_step: use frames ``0, s, 2s, ...`` of every clip (default 4). For P3 test it
             subsamples the P1 test candidates among which the rarest are chosen.
-        reference_step: P3 only: occurrence reference subsampling (default 5).
-        sigma: P3 only: occurrence falloff in metres (default 0.1).
-        with_occurrence: P1 test only: also fill ``occurrence`` (computed as for P3, cached).
+        reference_step: rare-pose protocols only: occurrence reference subsampling (default 5).
+        sigma: rare-pose protocols only: occurrence falloff in metres (default 0.1).
+        with_occurrence: P1 / val-style test only: also fill ``occurrence`` (computed as for
+            the rare-pose protocols, cached).
         cache_dir: where P3 occurrence values are cached (default ``$POSELIFT_CACHE`` or
             ``~/.cache/poselift``).
         progress: print progress to stderr (True) or pass messages to a callable.
@@ -553,8 +640,9 @@ def load_protocol(
     folder = find_bandai(root)
     report(f"reading {folder / BANDAI_NPZ}")
     ms = load_bandai(folder)
-    rare = name.startswith("p3-") and split == "test"
-    base = "p1-style" if name.startswith("p3-") else name
+    base = base_protocol(name)
+    percent = rare_percent(name)
+    rare = percent is not None and split == "test"
     clips = protocol_motion(base, folder, split, motion=ms)
     lay = get_input_layout(layout)
     arrays = _rig_samples(clips, spec, step, inputs, report,
@@ -565,10 +653,10 @@ def load_protocol(
     if inputs == "noisy":
         info.update(noise_sigma_px=NOISE_SIGMA, noise_seed=NOISE_SEED)
     occ = None
-    if rare or (with_occurrence and base == "p1-style" and split == "test"):
-        occ, status = p1_test_occurrence(folder, frame_step=step, reference_step=reference_step,
-                                         sigma=sigma, cache_dir=cache_dir, progress=report,
-                                         motion=ms)
+    if rare or (with_occurrence and base in _RARE_BASES.values() and split == "test"):
+        occ, status = protocol_occurrence(base, folder, frame_step=step,
+                                      reference_step=reference_step, sigma=sigma,
+                                      cache_dir=cache_dir, progress=report, motion=ms)
         info.update(occurrence_cache=status, reference_step=reference_step, sigma=sigma)
     data = ProtocolData(
         name=name, split=split, inputs=inputs, image_size=spec.image_size,
@@ -576,8 +664,7 @@ def load_protocol(
         frame_step=step, occurrence=occ, info=info, **arrays,
     )
     if rare:
-        assert occ is not None
-        percent = float(name.removeprefix("p3-rare"))
+        assert occ is not None and percent is not None
         data = data.subset(_rarest(occ, percent))
         info.update(percent=percent, candidates=len(occ))
     info["seconds"] = round(time.perf_counter() - start, 3)

@@ -140,6 +140,9 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--precise-bn", type=int, default=None, metavar="N",
                    help="recompute BatchNorm statistics on N training batches after every "
                         "epoch (0: off) [20; quick 4]")
+    g.add_argument("--precise-bn-mode", choices=("train", "eval"), default="train",
+                   help="network mode while precise BN collects statistics: train (dropout "
+                        "active) or eval (dropout off, as the network is evaluated)")
     g.add_argument("--flip-test", action=argparse.BooleanOptionalAction, default=True,
                    help="test-time flip averaging")
     g.add_argument("--max-samples", type=int, default=None,
@@ -467,8 +470,13 @@ def run_eval(model: nn.Module, test: ProtocolData, full: ProtocolData | None,
 
 
 def precise_bn(net: nn.Module, source: FixedSource | DatasetSource, batches: int,
-               batch_size: int, seed: int, epoch: int, d: Dist) -> None:
-    """Recompute BatchNorm running statistics with the current weights (train mode)."""
+               batch_size: int, seed: int, epoch: int, d: Dist, mode: str = "train") -> None:
+    """Recompute BatchNorm running statistics with the current weights.
+
+    ``mode="train"``: every module in training mode (dropout active while the statistics are
+    collected); ``"eval"``: dropout off, so the statistics are those of the network as it is
+    evaluated (only the BatchNorm layers collect in training mode).
+    """
     bns = batchnorms(net)
     if not bns or batches == 0:
         return
@@ -478,6 +486,10 @@ def precise_bn(net: nn.Module, source: FixedSource | DatasetSource, batches: int
         m.momentum = None  # cumulative average over the batches
     was_training = net.training
     net.train()
+    if mode == "eval":
+        for m in net.modules():
+            if isinstance(m, nn.modules.dropout._DropoutNd):
+                m.eval()
     g = torch.Generator().manual_seed(seed_of(seed, epoch, "precise-bn", d.rank))
     torch.manual_seed(seed_of(seed, epoch, "precise-bn-dropout", d.rank))
     per_rank = max(2, batch_size // d.world)
@@ -772,7 +784,8 @@ def main(argv: list[str] | None = None) -> int:
             break
         # end of an epoch (or of the sample budget): precise BN, lr decay, eval, checkpoint
         t_pbn = time.perf_counter()
-        precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d)
+        precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d,
+                   args.precise_bn_mode)
         sync_buffers(model, d)
         pbn_seconds = time.perf_counter() - t_pbn
         lr = optimizer.param_groups[0]["lr"]

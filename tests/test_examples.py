@@ -130,3 +130,49 @@ def test_ddp_two_processes_stay_equal(tmp_path: Path) -> None:
     assert summary["buffer_digests"][0] == summary["buffer_digests"][1]
     assert summary["replicas_identical"] is True
     assert summary["samples_seen"] == read_log(out)[0]["samples_seen"] > 0
+
+
+def _load_train_module():
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("poselift_example_train", EXAMPLES / "train.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+class _Batches:
+    """A training source for precise_bn: fixed inputs, batches by index."""
+
+    def __init__(self, x: torch.Tensor) -> None:
+        self.x = x
+        self.epoch_size = len(x)
+
+    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        return self.x[index], self.x[index]
+
+
+def test_precise_bn_modes_estimate_the_statistics_of_their_network() -> None:
+    train = _load_train_module()
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(torch.nn.Linear(4, 8), torch.nn.Dropout(0.5), torch.nn.Linear(8, 3),
+                              torch.nn.BatchNorm1d(3))
+    x = torch.randn(4096, 4)
+    source = _Batches(x)
+    d = train.Dist("cpu")
+    # one batch covering (with replacement) the source: compare with the statistics of the
+    # very same indices, computed by hand in each mode
+    g = torch.Generator().manual_seed(train.seed_of(7, 1, "precise-bn", 0))
+    idx = torch.randint(len(x), (4096,), generator=g)
+    with torch.no_grad():
+        pre_bn_eval = net[2](net[0](x[idx]))  # dropout off
+    train.precise_bn(net, source, 1, 4096, 7, 1, d, "eval")
+    bn = net[3]
+    torch.testing.assert_close(bn.running_mean, pre_bn_eval.mean(0))
+    torch.testing.assert_close(bn.running_var, pre_bn_eval.var(0))
+    assert net.training and net[1].training  # modes restored
+    train.precise_bn(net, source, 1, 4096, 7, 1, d, "train")
+    # dropout active: inverted dropout keeps the mean, inflates the variance
+    torch.testing.assert_close(bn.running_mean, pre_bn_eval.mean(0), atol=0.1, rtol=0.1)
+    assert (bn.running_var > 1.2 * pre_bn_eval.var(0)).all()

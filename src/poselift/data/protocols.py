@@ -560,24 +560,14 @@ def protocol_occurrence(
     return _cached(kind, key, compute, cache_dir, report)
 
 
-def p1_test_occurrence(
-    root: str | Path,
-    *,
-    frame_step: int = DEFAULT_FRAME_STEP,
-    reference_step: int = P3_REFERENCE_STEP,
-    sigma: float = P3_SIGMA,
-    rig: str | RigSpec = "h36m-like",
-    cache_dir: str | Path | None = None,
-    progress: Progress = False,
-    motion: MotionSet | None = None,
-) -> tuple[np.ndarray[Any, Any], str]:
+def p1_test_occurrence(root: str | Path, **kwargs: Any) -> tuple[np.ndarray[Any, Any], str]:
     """Occurrence of every P1 test sample against the P1 training samples (cached).
 
-    ``protocol_occurrence("p1-style", ...)``: see :func:`protocol_occurrence`.
+    ``protocol_occurrence("p1-style", root, **kwargs)``, with the same keyword arguments
+    (``frame_step``, ``reference_step``, ``sigma``, ``rig``, ``cache_dir``, ``progress``,
+    ``motion``): see :func:`protocol_occurrence`.
     """
-    return protocol_occurrence("p1-style", root, frame_step=frame_step,
-                           reference_step=reference_step, sigma=sigma, rig=rig,
-                           cache_dir=cache_dir, progress=progress, motion=motion)
+    return protocol_occurrence("p1-style", root, **kwargs)
 
 
 def load_protocol(

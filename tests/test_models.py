@@ -136,10 +136,49 @@ def test_gp_groups_are_isolated():
     assert not torch.allclose(y[:, others], y2[:, others])
 
 
+@pytest.mark.parametrize("name", ["sr", "sr_tcn"])
+def test_sr_models_start_group_connected_by_default(name):
+    part = get_partition("h36m-5")
+    others = _exclusive_joints(part, 0)
+    owned = list(part.owned[0])
+    extra = {"channels": 64, "filter_widths": (3,)} if name == "sr_tcn" else {"hidden": 80}
+    frames = 3 if name == "sr_tcn" else None
+    for init in ("zero", "random"):
+        torch.manual_seed(0)
+        model = create_model(name, context_init=init, **extra).eval()
+        assert model.config["context_init"] == init
+        shape = (2, frames, 17, 2) if frames else (2, 17, 2)
+        x = torch.randn(shape)
+        x2 = x.clone()
+        x2[..., others, :] += torch.randn_like(x2[..., others, :])
+        y, y2 = model(x), model(x2)
+        same = torch.equal(y[..., owned, :], y2[..., owned, :])
+        assert same == (init == "zero"), init  # zero: the other groups have no effect yet
+    assert create_model(name, **extra).config["context_init"] == "zero"
+
+
+def test_checkpoints_from_before_context_init_load_as_random(tmp_path):
+    model = create_model("sr", hidden=40)
+    path = tmp_path / "old.pt"
+    save_model(model, path)
+    payload = torch.load(path, weights_only=True)
+    del payload["config"]["context_init"]  # as written before the key existed
+    torch.save(payload, path)
+    loaded = load_model(path)
+    assert loaded.config["context_init"] == "random"
+    x = torch.randn(3, 17, 2)
+    torch.testing.assert_close(loaded(x), model.eval()(x))
+    # a model without the key is not given it
+    fc = tmp_path / "fc.pt"
+    save_model(create_model("fc", hidden=16), fc)
+    assert "context_init" not in load_model(fc).config
+
+
 def test_sr_groups_see_others_only_through_h_numbers_per_layer():
     part = get_partition("h36m-5")
     for h in (1, 2):
-        model = create_model("sr", hidden=80, context_dim=h, combine="cat").double().eval()
+        model = create_model("sr", hidden=80, context_dim=h, combine="cat",
+                             context_init="random").double().eval()
         others = _exclusive_joints(part, 0)
         owned = list(part.owned[0])
         x = torch.randn(1, 17, 2, dtype=torch.float64)

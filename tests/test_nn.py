@@ -551,7 +551,7 @@ def test_parameters_state_dict_and_repr():
 
 
 def test_dtype_device_and_init_statistics():
-    layer = SRLinear((40, 60), (50, 50), dtype=F64, device="cpu")
+    layer = SRLinear((40, 60), (50, 50), dtype=F64, device="cpu", context_init="random")
     assert all(p.dtype == F64 for p in layer.parameters())
     assert layer.context_mask.dtype == F64
     assert torch.equal(layer.context_gain, torch.ones(2, dtype=F64))
@@ -561,6 +561,45 @@ def test_dtype_device_and_init_statistics():
     # the gate starts centred with a useful spread on unit-variance input
     z = layer.context_preactivation(torch.randn(4096, 100, dtype=F64))
     assert z.mean().abs() < 0.1 and 0.5 < z.std() < 2.0
+
+
+@pytest.mark.parametrize("kind", ["linear", "conv"])
+@pytest.mark.parametrize(("combine", "h", "context"), [
+    ("mul", 1, "learned"), ("mul", 3, "learned"), ("add", 2, "learned"), ("cat", 4, "learned"),
+    ("cat", 1, "identity")])
+def test_zero_context_init_starts_group_connected_and_learns(kind, combine, h, context):
+    torch.manual_seed(0)
+    make = SRLinear if kind == "linear" else SRConv1d
+    extra = {} if kind == "linear" else {"kernel_size": 3}
+    ins, outs = (6, 5, 7), (4, 3, 5)
+    shape = (3, sum(ins)) if kind == "linear" else (3, sum(ins), 5)
+
+    def cross_jacobian(layer):
+        x = torch.randn(shape, dtype=F64)
+        jac = torch.autograd.functional.jacobian(layer, x)  # (out..., in...)
+        # group 0's outputs w.r.t. the other groups' inputs
+        return jac[:, :outs[0]][..., ins[0]:, :] if kind == "conv" else jac[:, :outs[0], :,
+                                                                             ins[0]:]
+
+    zero = make(ins, outs, context_dim=h, combine=combine, context=context, dtype=F64, **extra)
+    assert zero.context_init == "zero"
+    assert torch.count_nonzero(cross_jacobian(zero)) == 0  # starts as the group layer
+    rand = make(ins, outs, context_dim=h, combine=combine, context=context, dtype=F64,
+                context_init="random", **extra)
+    assert torch.count_nonzero(cross_jacobian(rand)) > 0
+    assert "context_init='random'" in repr(rand) and "context_init" not in repr(zero)
+    # one gradient step opens the context
+    opt = torch.optim.SGD(zero.parameters(), lr=0.1)
+    for _ in range(2):
+        opt.zero_grad()
+        zero(torch.randn(shape, dtype=F64)).pow(2).sum().backward()
+        opt.step()
+    assert torch.count_nonzero(cross_jacobian(zero)) > 0
+
+
+def test_bad_context_init():
+    with pytest.raises(ValueError, match="context_init: expected one of 'zero', 'random'"):
+        SRLinear((4, 4), (2, 2), context_init="ones")
 
 
 def test_single_group_has_constant_gate():

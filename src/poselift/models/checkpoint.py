@@ -164,7 +164,8 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
 
     Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
     with a ``ValueError``. Weights stored in reduced precision are cast back to the model's
-    parameter dtype.
+    parameter dtype. A config key added after the checkpoint was written gets the value the
+    checkpoint was trained with (:data:`~poselift.models.registry.LEGACY_CONFIG`).
 
     Examples:
         >>> import tempfile, torch, poselift
@@ -175,13 +176,17 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
         >>> torch.equal(poselift.load_model(path)(x), model(x))
         True
     """
-    from poselift.models.registry import create_model
+    from poselift.models.registry import LEGACY_CONFIG, create_model, get_model_entry
 
     payload = load_checkpoint(path)
     config = dict(payload["config"])
     name = config.pop("name", None)
     if not isinstance(name, str):
         raise ValueError(f"{path}: malformed checkpoint: config has no model name")
+    defaults = get_model_entry(name).defaults
+    for key, value in LEGACY_CONFIG.items():
+        if key in defaults and key not in config:
+            config[key] = value
     model = create_model(name, **config)
     reference = model.state_dict()
     state = {}

@@ -87,6 +87,12 @@ UNIVERSAL_CONFIG: dict[str, Any] = {"input_norm": "screen"}
 ``input_norm``: how pixels become model inputs, ``"screen"`` (the camera's image size) or
 ``"bbox"`` (the person's box, :mod:`poselift.normalization`)."""
 
+LEGACY_CONFIG: dict[str, Any] = {"context_init": "random"}
+"""Config keys added after checkpoints were first written, with the value such older
+checkpoints were trained with: :func:`~poselift.models.load_model` fills them in for a model
+whose builder has the key when the stored config lacks it (``context_init``: SR layers were
+initialized with a random context map before the key existed)."""
+
 _MODELS: Registry[ModelEntry] = Registry("model")
 _WEIGHTS: Registry[WeightsEntry] = Registry("weights")
 

@@ -78,6 +78,7 @@ class _Layer(nn.Module):
         out_groups: Sequence[int],
         context_dim: int,
         combine: Literal["mul", "cat", "add"],
+        context_init: Literal["zero", "random"] = "zero",
     ) -> None:
         super().__init__()
         self.kind = kind
@@ -89,6 +90,7 @@ class _Layer(nn.Module):
                 out_groups,
                 context_dim=0 if kind == "group" else context_dim,
                 combine=combine,
+                context_init=context_init,
             )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -107,15 +109,16 @@ class _Block(nn.Module):
         combine: Literal["mul", "cat", "add"],
         dropout: float,
         negative_slope: float,
+        context_init: Literal["zero", "random"] = "zero",
     ) -> None:
         super().__init__()
         width = sum(groups)
         self.layers = nn.Sequential(
-            _Layer(kinds[0], groups, groups, context_dim, combine),
+            _Layer(kinds[0], groups, groups, context_dim, combine, context_init),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
-            _Layer(kinds[1], groups, groups, context_dim, combine),
+            _Layer(kinds[1], groups, groups, context_dim, combine, context_init),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
@@ -136,6 +139,7 @@ class SingleFrameNet(nn.Module):
         hidden: total hidden width, split across groups.
         context_dim: H of the SR layers.
         combine: how SR layers recombine the context (``"mul"``, ``"cat"``, ``"add"``).
+        context_init: ``"zero"`` (SR layers start group-connected) or ``"random"``.
         dropout: dropout probability after each hidden layer.
         negative_slope: of the leaky ReLU.
         in_features: features per input joint: 2 (x, y) or 3 (x, y, score).
@@ -158,6 +162,7 @@ class SingleFrameNet(nn.Module):
         dropout: float,
         negative_slope: float = 0.01,
         in_features: int = 2,
+        context_init: Literal["zero", "random"] = "zero",
     ) -> None:
         super().__init__()
         _check_in_features(in_features)
@@ -173,7 +178,7 @@ class SingleFrameNet(nn.Module):
         hid_groups = split_width(hidden, in_groups)
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
         self.expand = nn.Sequential(
-            _Layer(kinds[0], in_groups, hid_groups, context_dim, combine),
+            _Layer(kinds[0], in_groups, hid_groups, context_dim, combine, context_init),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
@@ -181,11 +186,12 @@ class SingleFrameNet(nn.Module):
         self.blocks = nn.Sequential(
             *(
                 _Block((kinds[i], kinds[i + 1]), hid_groups, context_dim, combine, dropout,
-                       negative_slope)
+                       negative_slope, context_init)
                 for i in range(1, len(kinds) - 1, 2)
             )
         )
-        self.head = _Layer(kinds[-1], hid_groups, out_groups, context_dim, combine)
+        self.head = _Layer(kinds[-1], hid_groups, out_groups, context_dim, combine,
+                           context_init)
         order = [j for owned in out_part.owned for j in owned]
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
@@ -246,6 +252,7 @@ def _build(
     combine: Literal["mul", "cat", "add"] = "mul",
     at: int = 0,
     in_features: int = 2,
+    context_init: Literal["zero", "random"] = "zero",
 ) -> SingleFrameNet:
     if not isinstance(num_blocks, int) or num_blocks < 0:
         raise ValueError(f"num_blocks: expected an int >= 0, got {num_blocks!r}")
@@ -269,6 +276,7 @@ def _build(
         combine=combine,
         dropout=dropout,
         in_features=_check_in_features(in_features),
+        context_init=context_init,
     )
 
 
@@ -376,9 +384,11 @@ def sr(
     dropout: float = 0.25,
     context_dim: int = 1,
     combine: Literal["mul", "cat", "add"] = "mul",
+    context_init: Literal["zero", "random"] = "zero",
     in_features: int = 2,
 ) -> nn.Module:
     """SRNet: every layer (incl. the output layer) is split-and-recombine."""
     return _build("sr", skeleton=skeleton, partition=partition, out_skeleton=out_skeleton,
                   hidden=hidden, num_blocks=num_blocks, dropout=dropout,
-                  context_dim=context_dim, combine=combine, in_features=in_features)
+                  context_dim=context_dim, combine=combine, context_init=context_init,
+                  in_features=in_features)

@@ -45,11 +45,13 @@ def _conv(
     stride: int,
     context_dim: int,
     combine: Literal["mul", "cat", "add"],
+    context_init: Literal["zero", "random"],
     bias: bool,
 ) -> nn.Module:
     if sr:
         return SRConv1d(in_groups, out_groups, kernel, dilation=dilation, stride=stride,
-                        context_dim=context_dim, combine=combine, bias=bias)
+                        context_dim=context_dim, combine=combine, context_init=context_init,
+                        bias=bias)
     return nn.Conv1d(sum(in_groups), sum(out_groups), kernel, dilation=dilation, stride=stride,
                      bias=bias)
 
@@ -68,6 +70,7 @@ class TemporalNet(nn.Module):
         causal: align each output with the last frame of its window instead of the centre.
         context_dim: H of the SR convolutions.
         combine: how SR convolutions recombine the context.
+        context_init: ``"zero"`` (SR convolutions start group-connected) or ``"random"``.
         strided: build the strided training form (see :meth:`strided_twin`).
         in_features: features per input joint: 2 (x, y) or 3 (x, y, score).
 
@@ -88,6 +91,7 @@ class TemporalNet(nn.Module):
         causal: bool,
         context_dim: int = 1,
         combine: Literal["mul", "cat", "add"] = "mul",
+        context_init: Literal["zero", "random"] = "zero",
         strided: bool = False,
         in_features: int = 2,
     ) -> None:
@@ -103,7 +107,8 @@ class TemporalNet(nn.Module):
         self._args = dict(sr=sr, skeleton=skeleton, partition=partition,
                           out_skeleton=out_skeleton, filter_widths=widths, channels=channels,
                           dropout=dropout, causal=causal, context_dim=context_dim,
-                          combine=combine, in_features=in_features)
+                          combine=combine, context_init=context_init,
+                          in_features=in_features)
         part = get_partition(partition)
         if part.skeleton != get_skeleton(skeleton).name:
             raise ValueError(
@@ -127,7 +132,7 @@ class TemporalNet(nn.Module):
 
         def conv(i: Sequence[int], o: Sequence[int], k: int, d: int, bias: bool) -> nn.Module:
             return _conv(sr, i, o, k, 1 if strided else d, k if strided else 1, context_dim,
-                         combine, bias)
+                         combine, context_init, bias)
 
         self.expand = conv(in_groups, hid, widths[0], 1, False)
         self.expand_bn = nn.BatchNorm1d(channels)
@@ -245,6 +250,7 @@ def sr_tcn(
     causal: bool = False,
     context_dim: int = 1,
     combine: Literal["mul", "cat", "add"] = "mul",
+    context_init: Literal["zero", "random"] = "zero",
     in_features: int = 2,
 ) -> nn.Module:
     """The temporal model with SR convolutions over the body partition's groups."""
@@ -252,4 +258,5 @@ def sr_tcn(
                        partition=_check_temporal(skeleton, partition, "5"),
                        out_skeleton=out_skeleton, filter_widths=filter_widths,
                        channels=channels, dropout=dropout, causal=causal,
-                       context_dim=context_dim, combine=combine, in_features=in_features)
+                       context_dim=context_dim, combine=combine, context_init=context_init,
+                       in_features=in_features)

@@ -46,9 +46,11 @@ from poselift.nn.grouping import split_width
 
 Combine: TypeAlias = Literal["mul", "cat", "add"]
 Context: TypeAlias = Literal["learned", "identity"]
+ContextInit: TypeAlias = Literal["zero", "random"]
 
 COMBINES: tuple[str, ...] = ("mul", "cat", "add")
 CONTEXTS: tuple[str, ...] = ("learned", "identity")
+CONTEXT_INITS: tuple[str, ...] = ("zero", "random")
 ADD_SLOPE = 0.01
 """Negative slope of the LeakyReLU applied to the context for ``combine="add"``."""
 _NORM_EPS = 1e-12
@@ -99,6 +101,7 @@ class SRBase(nn.Module):
         context_dim: int,
         combine: str,
         context: str,
+        context_init: str,
         bias: bool,
         device: torch.device | str | None,
         dtype: torch.dtype | None,
@@ -116,6 +119,9 @@ class SRBase(nn.Module):
             raise ValueError(f"combine: expected one of 'mul', 'cat', 'add', got {combine!r}")
         if context not in CONTEXTS:
             raise ValueError(f"context: expected one of 'learned', 'identity', got {context!r}")
+        if context_init not in CONTEXT_INITS:
+            raise ValueError(f"context_init: expected one of 'zero', 'random', got "
+                             f"{context_init!r}")
         if context == "identity":
             if combine != "cat":
                 raise ValueError(
@@ -138,6 +144,7 @@ class SRBase(nn.Module):
         self.context_dim = h
         self.combine: Combine = combine  # type: ignore[assignment]
         self.context: Context = context  # type: ignore[assignment]
+        self.context_init: ContextInit = context_init  # type: ignore[assignment]
         self._kernel = kernel
         self._learned = context == "learned" and h > 0
         chunked = self._learned and combine in ("mul", "add")
@@ -192,6 +199,14 @@ class SRBase(nn.Module):
         the context rows of group g are uniform in ``+-1/sqrt(D - D_g)`` (times the kernel
         size for the convolution) with the masked entries zero. The gate's gain starts at 1
         and its bias at 0, so the gate starts centred at ``sigmoid(0) = 0.5``.
+
+        With ``context_init="zero"`` (the default) the map that carries the other groups'
+        features then starts at zero, as in the official SRNet code (its context convolutions
+        are initialized to zero): the gain of the ``"mul"`` gate (its direction stays random,
+        for the weight normalization), the context weight ``U`` of ``"cat"`` / ``"add"``, or
+        the recombination weight of the identity context. The layer then starts as the
+        group-connected layer (every output depends on its own group only) and learns its
+        global context during training. ``"random"`` keeps the random map.
         """
         taps = math.prod(self._kernel)
         h, d = self.context_dim, self.in_features
@@ -226,6 +241,13 @@ class SRBase(nn.Module):
                 self.recombine_weight.mul_(self.recombine_mask)
             if self.context_gain is not None:
                 self.context_gain.fill_(1.0)
+            if self.context_init == "zero":
+                if self.context_gain is not None:
+                    self.context_gain.zero_()
+                elif self.context_weight is not None:
+                    self.context_weight.zero_()
+                elif self.recombine_weight is not None:
+                    self.recombine_weight.zero_()
 
     # primitives supplied by the subclasses -------------------------------------------------
     def _map(self, x: torch.Tensor, weight: torch.Tensor,
@@ -353,6 +375,8 @@ class SRBase(nn.Module):
         parts += [f"context_dim={self.context_dim}", f"combine={self.combine!r}"]
         if self.context != "learned":
             parts.append(f"context={self.context!r}")
+        if self.context_init != "zero":
+            parts.append(f"context_init={self.context_init!r}")
         if self.bias is None:
             parts.append("bias=False")
         return ", ".join(parts)

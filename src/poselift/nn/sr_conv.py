@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from poselift.nn._sr_core import Combine, Context, SRBase, check_int
+from poselift.nn._sr_core import Combine, Context, ContextInit, SRBase, check_int
 from poselift.nn.sr_linear import SRLinear
 
 __all__ = ["SRConv1d"]
@@ -55,6 +55,8 @@ class SRConv1d(SRBase):
         context_dim: H, context numbers per group and output frame; 0 for none.
         combine: ``"mul"``, ``"cat"`` or ``"add"`` (see :class:`SRLinear`).
         context: ``"learned"`` or ``"identity"``.
+        context_init: ``"zero"`` (default, the layer starts group-connected) or
+            ``"random"``, as for :class:`SRLinear`.
         bias: learn the output (and context) biases.
         causal: align outputs with the last frame of their window instead of its centre.
         device: parameter device.
@@ -99,6 +101,7 @@ class SRConv1d(SRBase):
         context_dim: int = 1,
         combine: Combine = "mul",
         context: Context = "learned",
+        context_init: ContextInit = "zero",
         bias: bool = True,
         causal: bool = False,
         device: torch.device | str | None = None,
@@ -111,7 +114,7 @@ class SRConv1d(SRBase):
             raise TypeError(f"causal: expected a bool, got {type(causal).__name__}")
         super().__init__(
             in_groups, out_groups, (k,), context_dim=context_dim, combine=combine,
-            context=context, bias=bias, device=device, dtype=dtype,
+            context=context, context_init=context_init, bias=bias, device=device, dtype=dtype,
         )
         self.kernel_size = k
         self.causal = causal

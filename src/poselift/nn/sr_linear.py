@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from poselift.nn._sr_core import Combine, Context, SRBase
+from poselift.nn._sr_core import Combine, Context, ContextInit, SRBase
 
 __all__ = ["SRLinear"]
 
@@ -49,13 +49,19 @@ class SRLinear(SRBase):
         context_dim: H, numbers of context per group; 0 for no context. Default 1.
         combine: ``"mul"``, ``"cat"`` or ``"add"``. Default ``"mul"``.
         context: ``"learned"`` (``M_g = U_g``, Eq. 6) or ``"identity"`` (``M_g = I``).
+        context_init: ``"zero"`` (default): the map that carries the other groups' features
+            (the gate's gain for ``"mul"``, ``U_g`` for ``"cat"``/``"add"``, the
+            recombination weight of the identity context) starts at zero, as in the official
+            code, so the layer starts group-connected and learns its context; ``"random"``:
+            a random context map from the start (see ``reset_parameters`` and
+            docs/layers.md for the measured difference).
         bias: learn the output biases ``b_g`` (and the context biases ``c_g``).
         device: parameter device.
         dtype: parameter dtype.
 
     Attributes:
         in_groups, out_groups: the group widths as tuples.
-        context_dim, combine, context: as given.
+        context_dim, combine, context, context_init: as given.
         num_groups: G. in_features: ``sum(in_groups)``. out_features: ``sum(out_groups)``.
         weights: ``ParameterList`` of G tensors ``(out_groups[g], in_groups[g])``: ``W_g`` on
             the group's own features.
@@ -72,8 +78,9 @@ class SRLinear(SRBase):
 
     Raises:
         ValueError: mismatched group counts, non-positive widths, negative ``context_dim``,
-            unknown ``combine``/``context``, ``"identity"`` without ``"cat"``, or H larger than
-            a group for ``"mul"``/``"add"``; at call time, an input of the wrong width.
+            unknown ``combine``/``context``/``context_init``, ``"identity"`` without ``"cat"``,
+            or H larger than a group for ``"mul"``/``"add"``; at call time, an input of the
+            wrong width.
 
     Examples:
         Use SRLinear in your own model: gather each group's joints, then stack SR layers.
@@ -112,13 +119,14 @@ class SRLinear(SRBase):
         context_dim: int = 1,
         combine: Combine = "mul",
         context: Context = "learned",
+        context_init: ContextInit = "zero",
         bias: bool = True,
         device: torch.device | str | None = None,
         dtype: torch.dtype | None = None,
     ) -> None:
         super().__init__(
             in_groups, out_groups, (), context_dim=context_dim, combine=combine,
-            context=context, bias=bias, device=device, dtype=dtype,
+            context=context, context_init=context_init, bias=bias, device=device, dtype=dtype,
         )
 
     def _map(self, x: torch.Tensor, weight: torch.Tensor,

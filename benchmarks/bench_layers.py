@@ -347,8 +347,9 @@ def _gate_data(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def gate_section(args: argparse.Namespace) -> list[str]:
     variants: dict[str, Callable[..., nn.Module]] = {
-        "weight norm (used)": SRLinear,
-        "none": PlainGate,
+        "weight norm, zero init (used)": SRLinear,
+        "weight norm, random init": lambda i, o: SRLinear(i, o, context_init="random"),
+        "none, random init": lambda i, o: PlainGate(i, o, context_init="random"),
         "BatchNorm eps=1e-5, zero init (official)": BatchNormGate,
         "BatchNorm eps=1e-3, random init": lambda i, o: BatchNormGate(i, o, eps=1e-3,
                                                                        zero_init=False),

@@ -111,6 +111,35 @@ def _runs() -> list[Run]:
         ("seed2-es", "ES, seed 1234", "es", {}),
     ):
         runs.append(Run(run_id, "seeds", label, model, config, seed=1234))
+    # Context initialization: the SR runs of the tables before context_init existed (a random
+    # context map at the start), kept next to the same runs with the current default ("zero").
+    random = {"context_init": "random"}
+    for run_id, label, config, protocol, evals, extra in (
+        ("t2-sr", "SR (Table 2)", {}, "p1-style", P1_EVAL, ()),
+        ("t3-h1", "SR cat H=1 (Table 3)", {"context_dim": 1, "combine": "cat"}, "p1-style",
+         P1_EVAL, ()),
+        ("t3-h10", "SR cat H=10 (Table 3)", {"context_dim": 10, "combine": "cat"}, "p1-style",
+         P1_EVAL, ()),
+        ("noisy-sr", "SR, noisy 2D", {}, "p1-style", P1_EVAL, ("--inputs", "noisy")),
+        ("t2p2-sr", "SR on P2 (P2 test)", {}, "p2-cross-set", ("p2-cross-set",), ()),
+    ):
+        runs.append(Run(f"rand-{run_id}", "ctxinit", f"{label}, random init", "sr",
+                        {**config, **random}, protocol=protocol, evaluate=evals, extra=extra))
+    # The validation study that chose the context initialization (val-style: three more
+    # styles held out of P1 train; P1 test untouched), one thread per run.
+    val = ("val-style", "val-rare10")
+    one = ("--threads", "1")
+    for run_id, label, model, config, seed in (
+        ("val-sr-random", "SR, random init", "sr", random, SEED),
+        ("val-sr-random-s2", "SR, random init, seed 1234", "sr", random, 1234),
+        ("val-sr-zero", "SR, zero init", "sr", {}, SEED),
+        ("val-sr-zero-s2", "SR, zero init, seed 1234", "sr", {}, 1234),
+        ("val-sr-cat-h10-random", "SR cat H=10, random init", "sr",
+         {"context_dim": 10, "combine": "cat", **random}, SEED),
+        ("val-es", "ES", "es", {}, SEED),
+    ):
+        runs.append(Run(run_id, "val", label, model, config, protocol="val-style",
+                        evaluate=val, extra=one, seed=seed))
     return runs
 
 
@@ -193,6 +222,12 @@ REFERENCE_ROWS: dict[str, tuple[tuple[str, str, int], ...]] = {
     "5": (("0 (SR of Table 2)", "t2-sr", 0),),
     "seeds": (("SR, seed 4321 (Table 2)", "t2-sr", 0), ("SR cat H=10, seed 4321 (Table 3)",
               "t3-h10", 2), ("ES, seed 4321 (Table 2)", "t2-es", 4)),
+    "ctxinit": (("SR (Table 2), zero init", "t2-sr", 1),
+                ("SR cat H=1 (Table 3), zero init", "t3-h1", 3),
+                ("SR cat H=10 (Table 3), zero init", "t3-h10", 5),
+                ("SR, noisy 2D, zero init", "noisy-sr", 7)),
+    "ctxinit-p2": (("SR on P2, random init", "rand-t2p2-sr", 0),
+                   ("SR on P2, zero init", "t2p2-sr", 1)),
 }
 
 
@@ -220,6 +255,11 @@ def report() -> str:
         "seeds": ("Seed check: SR, SR cat H=10 and ES with a second seed", P1_EVAL),
         "recipe": ("Recipe side-study: lr decay x0.75 per epoch instead of x0.95 (FC, SR)",
                    P1_EVAL),
+        "ctxinit": ("Context initialization: random (before context_init existed) vs zero "
+                    "(now)", P1_EVAL),
+        "ctxinit-p2": ("Context initialization on P2", ("p2-cross-set",)),
+        "val": ("Validation study (val-style, P1 test untouched): the choice of the context "
+                "initialization", ("val-style", "val-rare10")),
     }
     for key, (title, protocols) in titles.items():
         parts.append(f"### {title}\n\n{table(table_runs(key), protocols)}")

@@ -121,9 +121,10 @@ def _runs() -> list[Run]:
         ("t3-h10", "SR cat H=10 (Table 3)", {"context_dim": 10, "combine": "cat"}, "p1-style",
          P1_EVAL, ()),
         ("noisy-sr", "SR, noisy 2D", {}, "p1-style", P1_EVAL, ("--inputs", "noisy")),
-        ("t2p2-sr", "SR on P2 (P2 test)", {}, "p2-cross-set", ("p2-cross-set",), ()),
+        ("t2p2-sr", "SR on P2", {}, "p2-cross-set", ("p2-cross-set",), ()),
     ):
-        runs.append(Run(f"rand-{run_id}", "ctxinit", f"{label}, random init", "sr",
+        key = "ctxinit" if protocol == "p1-style" else "ctxinit-p2"
+        runs.append(Run(f"rand-{run_id}", key, f"{label}, random init", "sr",
                         {**config, **random}, protocol=protocol, evaluate=evals, extra=extra))
     # The validation study that chose the context initialization (val-style: three more
     # styles held out of P1 train; P1 test untouched), one thread per run.
@@ -226,8 +227,7 @@ REFERENCE_ROWS: dict[str, tuple[tuple[str, str, int], ...]] = {
                 ("SR cat H=1 (Table 3), zero init", "t3-h1", 3),
                 ("SR cat H=10 (Table 3), zero init", "t3-h10", 5),
                 ("SR, noisy 2D, zero init", "noisy-sr", 7)),
-    "ctxinit-p2": (("SR on P2, random init", "rand-t2p2-sr", 0),
-                   ("SR on P2, zero init", "t2p2-sr", 1)),
+    "ctxinit-p2": (("SR on P2, zero init", "t2p2-sr", 1),),
 }
 
 

@@ -271,6 +271,12 @@ def report() -> str:
     return "\n\n".join(parts)
 
 
+def _by_ids(ids: tuple[str, ...]) -> list[Run]:
+    """The runs with these ids, in this order."""
+    by_id = {r.id: r for r in RUNS}
+    return [by_id[i] for i in ids]
+
+
 def _log(run: Run) -> list[dict[str, Any]]:
     path = run.out / "log.jsonl"
     if not path.is_file():
@@ -278,9 +284,10 @@ def _log(run: Run) -> list[dict[str, Any]]:
     return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
 
 
-def learning_curves_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+def learning_curves_table(ids: tuple[str, ...] | None = None) -> str:
     """P1 test MPJPE after every epoch (the learning curves), as a markdown table."""
-    runs = [r for r in RUNS if r.id in ids]
+    ids = COMPARED if ids is None else ids
+    runs = _by_ids(ids)
     logs = {r.id: _log(r) for r in runs}
     epochs = max((len(v) for v in logs.values()), default=0)
     head = "| epoch | " + " | ".join(f"{r.label} MPJPE / train loss" for r in runs) + " |"
@@ -295,9 +302,14 @@ def learning_curves_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -
     return "\n".join(rows)
 
 
-def deciles_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+COMPARED = ("t2-fc", "t2-es", "t2-sfs", "rand-t2-sr", "t2-sr")
+"""The runs of the per-epoch, per-decile and per-content tables: the paper's Fig. 5 trio (FC,
+SFS, SR), ES (the strongest baseline here) and SR with the earlier random context init."""
+
+
+def deciles_table(ids: tuple[str, ...] = COMPARED) -> str:
     """MPJPE by occurrence decile on P1 test (paper Fig. 5b), rarest first."""
-    runs = [r for r in RUNS if r.id in ids]
+    runs = _by_ids(ids)
     results = {r.id: _load(r, "p1-style") for r in runs}
     head = "| decile (1 = rarest) | " + " | ".join(r.label for r in runs) + " |"
     rows = [head, "|---|" + "---|" * len(runs)]
@@ -311,9 +323,9 @@ def deciles_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
     return "\n".join(rows)
 
 
-def content_table(ids: tuple[str, ...] = ("t2-fc", "t2-sfs", "t2-sr")) -> str:
+def content_table(ids: tuple[str, ...] = COMPARED) -> str:
     """P1 MPJPE per content (action), to see where each model loses."""
-    runs = [r for r in RUNS if r.id in ids]
+    runs = _by_ids(ids)
     results = {r.id: _load(r, "p1-style") for r in runs}
     contents = sorted({c for res in results.values() if res
                        for c in (res.get("per_content") or {})})

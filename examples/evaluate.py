@@ -247,8 +247,9 @@ def main(argv: list[str] | None = None) -> int:
                                                                 "samples_seen", "wall_time",
                                                                 "protocol", "inputs")}),
                           flip_test=args.flip_test, data_root=str(root),
-                          occurrence_reference=test.info.get("occurrence_reference",
-                                                             "P1 train (protocol)"),
+                          occurrence_reference=test.info.get(
+                              "occurrence_reference",
+                              f"{base_protocol(protocol)} train (protocol)"),
                           quick=args.quick, test_clips_every=args.test_clips_every)
             results.setdefault(label, {})[protocol] = result
             stem = args.out / f"{slug(label)}_{protocol}"

@@ -23,7 +23,8 @@ input sizes.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Literal
 
 import torch
@@ -69,29 +70,27 @@ def matching_partition(partition: Partition, skeleton: str) -> Partition:
 
 
 class _Layer(nn.Module):
-    """One layer of the network: dense, group or SR, on group-after-group features."""
+    """One layer of the network: dense, group or SR, on group-after-group features.
+
+    ``sr_layer`` builds the network's SR layers (SRLinear with its context settings bound);
+    a group layer is an SR layer without context.
+    """
 
     def __init__(
         self,
         kind: LayerKind,
         in_groups: Sequence[int],
         out_groups: Sequence[int],
-        context_dim: int,
-        combine: Literal["mul", "cat", "add"],
-        context_init: Literal["zero", "random"] = "zero",
+        sr_layer: Callable[..., SRLinear],
     ) -> None:
         super().__init__()
         self.kind = kind
         if kind == "dense":
             self.op: nn.Module = nn.Linear(sum(in_groups), sum(out_groups))
+        elif kind == "group":
+            self.op = sr_layer(in_groups, out_groups, context_dim=0)
         else:
-            self.op = SRLinear(
-                in_groups,
-                out_groups,
-                context_dim=0 if kind == "group" else context_dim,
-                combine=combine,
-                context_init=context_init,
-            )
+            self.op = sr_layer(in_groups, out_groups)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         out: torch.Tensor = self.op(x)
@@ -105,20 +104,18 @@ class _Block(nn.Module):
         self,
         kinds: tuple[LayerKind, LayerKind],
         groups: Sequence[int],
-        context_dim: int,
-        combine: Literal["mul", "cat", "add"],
+        sr_layer: Callable[..., SRLinear],
         dropout: float,
         negative_slope: float,
-        context_init: Literal["zero", "random"] = "zero",
     ) -> None:
         super().__init__()
         width = sum(groups)
         self.layers = nn.Sequential(
-            _Layer(kinds[0], groups, groups, context_dim, combine, context_init),
+            _Layer(kinds[0], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
-            _Layer(kinds[1], groups, groups, context_dim, combine, context_init),
+            _Layer(kinds[1], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
@@ -177,21 +174,21 @@ class SingleFrameNet(nn.Module):
         in_groups = self.gather.group_sizes
         hid_groups = split_width(hidden, in_groups)
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
+        sr_layer = functools.partial(SRLinear, context_dim=context_dim, combine=combine,
+                                     context_init=context_init)
         self.expand = nn.Sequential(
-            _Layer(kinds[0], in_groups, hid_groups, context_dim, combine, context_init),
+            _Layer(kinds[0], in_groups, hid_groups, sr_layer),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(negative_slope),
             nn.Dropout(dropout),
         )
         self.blocks = nn.Sequential(
             *(
-                _Block((kinds[i], kinds[i + 1]), hid_groups, context_dim, combine, dropout,
-                       negative_slope, context_init)
+                _Block((kinds[i], kinds[i + 1]), hid_groups, sr_layer, dropout, negative_slope)
                 for i in range(1, len(kinds) - 1, 2)
             )
         )
-        self.head = _Layer(kinds[-1], hid_groups, out_groups, context_dim, combine,
-                           context_init)
+        self.head = _Layer(kinds[-1], hid_groups, out_groups, sr_layer)
         order = [j for owned in out_part.owned for j in owned]
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))

@@ -21,6 +21,7 @@ optimized 1-frame model). Its outputs are identical to the dilated form's.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Literal
 
@@ -34,26 +35,6 @@ from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
 
 __all__ = ["TemporalNet"]
-
-
-def _conv(
-    sr: bool,
-    in_groups: Sequence[int],
-    out_groups: Sequence[int],
-    kernel: int,
-    dilation: int,
-    stride: int,
-    context_dim: int,
-    combine: Literal["mul", "cat", "add"],
-    context_init: Literal["zero", "random"],
-    bias: bool,
-) -> nn.Module:
-    if sr:
-        return SRConv1d(in_groups, out_groups, kernel, dilation=dilation, stride=stride,
-                        context_dim=context_dim, combine=combine, context_init=context_init,
-                        bias=bias)
-    return nn.Conv1d(sum(in_groups), sum(out_groups), kernel, dilation=dilation, stride=stride,
-                     bias=bias)
 
 
 class TemporalNet(nn.Module):
@@ -130,9 +111,15 @@ class TemporalNet(nn.Module):
         hid = split_width(channels, in_groups)
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
 
+        sr_conv = functools.partial(SRConv1d, context_dim=context_dim, combine=combine,
+                                    context_init=context_init)
+
         def conv(i: Sequence[int], o: Sequence[int], k: int, d: int, bias: bool) -> nn.Module:
-            return _conv(sr, i, o, k, 1 if strided else d, k if strided else 1, context_dim,
-                         combine, context_init, bias)
+            """Dense or SR convolution of width k and dilation d (stride k when strided)."""
+            dilation, stride = (1, k) if strided else (d, 1)
+            if sr:
+                return sr_conv(i, o, k, dilation=dilation, stride=stride, bias=bias)
+            return nn.Conv1d(sum(i), sum(o), k, dilation=dilation, stride=stride, bias=bias)
 
         self.expand = conv(in_groups, hid, widths[0], 1, False)
         self.expand_bn = nn.BatchNorm1d(channels)

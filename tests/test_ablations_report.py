@@ -75,3 +75,33 @@ def test_sweep_plot(ablations: ModuleType, tmp_path: Path) -> None:
     fake_result(tmp_path, "t2-sr", "p3-rare20", 34.0)
     assert ablations._plot_sweeps(plt, tmp_path / "sweeps.png")
     assert (tmp_path / "sweeps.png").stat().st_size > 0
+
+
+def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
+    ablations: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    calls: list[list[str]] = []
+    monkeypatch.setattr(ablations, "_shell", calls.append)
+    (tmp_path / "t4-g2").mkdir()
+    (tmp_path / "t4-g2" / "checkpoint.pt").write_bytes(b"")  # partial: resumed
+    ablations.run_all("t4-g[23]", None, threads=1)
+    train_g2, eval_g2, train_g3, eval_g3 = calls
+    assert train_g2[-3:] == ["--resume", "--threads", "1"]
+    assert train_g3[-2:] == ["--threads", "1"] and "--resume" not in train_g3
+    assert eval_g2[-2:] == eval_g3[-2:] == ["--threads", "1"]
+
+    calls.clear()
+    ablations.run_all("t4-g3", None)  # no override: the run's own command
+    assert calls[0] == ablations.RUNS[[r.id for r in ablations.RUNS].index("t4-g3")].train_command()
+
+    for protocol in ablations.P1_EVAL:  # done: not run again
+        fake_result(tmp_path, "t4-g3", protocol, 30.0)
+    (tmp_path / "t4-g3" / "summary.json").write_text(json.dumps({"wall_time": 600.0,
+                                                                 "samples_seen": 10}))
+    (tmp_path / "t4-g3" / "args.json").write_text(json.dumps({"threads": 1}))
+    calls.clear()
+    ablations.run_all("t4-g3", None, threads=1)
+    assert calls == []
+    row = next(r for r in ablations.table(ablations.table_runs("4"), ablations.P1_EVAL)
+               .splitlines() if r.startswith("| 3 |"))
+    assert "| 10.0 min, 1 thread |" in row

@@ -4,12 +4,14 @@ Every run trains with examples/train.py under the same budget (the NOTES.md reci
 over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), then
 examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
 run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
-last checkpoint. Run one job at a time on this 2-core machine (parallel jobs slow each other
-down far more than 2x).
+last checkpoint. On a 2-core machine either run one runner with the default two threads, or
+two runners with ``--threads 1`` over disjoint runs (about twice the total samples/s); two
+two-thread jobs side by side slow each other down far more than 2x.
 
 Usage:
     python examples/ablations.py list                       # the runs and their status
     python examples/ablations.py run --only 't2-*'          # train + evaluate pending runs
+    python examples/ablations.py run --only 't4-*' --threads 1   # one of two runners
     python examples/ablations.py report                     # write docs/results.md tables
 """
 

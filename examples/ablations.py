@@ -5,8 +5,9 @@ over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), t
 examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
 run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
 last checkpoint. On a 2-core machine either run one runner with the default two threads, or
-two runners with ``--threads 1`` over disjoint runs (about twice the total samples/s); two
-two-thread jobs side by side slow each other down far more than 2x.
+two runners with ``--threads 1`` (about twice the total samples/s; a runner skips a run that
+another holds, ``runs/<id>/.runner.lock``); two two-thread jobs side by side slow each other
+down far more than 2x.
 
 Usage:
     python examples/ablations.py list                       # the runs and their status
@@ -18,12 +19,15 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import contextlib
 import fnmatch
 import json
+import os
 import shlex
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -165,6 +169,46 @@ def _shell(cmd: list[str]) -> None:
     subprocess.run(cmd, cwd=REPO, check=True)
 
 
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's live process
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def claim(run: Run) -> Iterator[bool]:
+    """Hold ``runs/<id>/.runner.lock`` while a runner works on ``run``; False if another holds it.
+
+    Lets two runners share one run list without training the same run twice. A lock left by a
+    runner that no longer exists (killed) is taken over.
+    """
+    run.out.mkdir(parents=True, exist_ok=True)
+    lock = run.out / ".runner.lock"
+    for _ in range(2):
+        try:
+            fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+            break
+        except FileExistsError:
+            holder = lock.read_text().strip()
+            if holder.isdigit() and _alive(int(holder)):
+                yield False
+                return
+            lock.unlink(missing_ok=True)
+    else:
+        yield False
+        return
+    os.write(fd, str(os.getpid()).encode())
+    os.close(fd)
+    try:
+        yield True
+    finally:
+        lock.unlink(missing_ok=True)
+
+
 def run_all(pattern: str, budget: float | None, threads: int | None = None) -> None:
     """Train and evaluate the matching runs that are not done, resuming partial ones.
 
@@ -179,13 +223,16 @@ def run_all(pattern: str, budget: float | None, threads: int | None = None) -> N
         if budget is not None and time.monotonic() - start > budget:
             print(f"time budget of {budget:.0f} s used up; stopping before {run.id}")
             return
-        state = status(run)
-        if state == "done":
+        if status(run) == "done":
             continue
-        if state != "trained":
-            resume = ["--resume"] if (run.out / "checkpoint.pt").is_file() else []
-            _shell(run.train_command() + resume + override)
-        _shell(run.eval_command() + override)
+        with claim(run) as mine:
+            if not mine:
+                print(f"{run.id}: another runner holds it; skipping")
+                continue
+            if status(run) != "trained":
+                resume = ["--resume"] if (run.out / "checkpoint.pt").is_file() else []
+                _shell(run.train_command() + resume + override)
+            _shell(run.eval_command() + override)
 
 
 def _load(run: Run, protocol: str) -> dict[str, Any] | None:

@@ -105,3 +105,32 @@ def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
     row = next(r for r in ablations.table(ablations.table_runs("4"), ablations.P1_EVAL)
                .splitlines() if r.startswith("| 3 |"))
     assert "| 10.0 min, 1 thread |" in row
+
+
+def test_runner_skips_a_run_another_runner_holds_and_takes_over_stale_locks(
+    ablations: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import os
+    import subprocess
+
+    calls: list[list[str]] = []
+    monkeypatch.setattr(ablations, "_shell", calls.append)
+    lock = tmp_path / "t4-g2" / ".runner.lock"
+    lock.parent.mkdir()
+    lock.write_text(str(os.getpid()))  # a live process holds it
+    ablations.run_all("t4-g2", None)
+    assert calls == [] and lock.read_text() == str(os.getpid())
+
+    dead = subprocess.Popen(["true"])
+    dead.wait()
+    lock.write_text(str(dead.pid))  # its runner is gone: taken over, released after
+    ablations.run_all("t4-g2", None)
+    assert [c[1] for c in calls] == ["examples/train.py", "examples/evaluate.py"]
+    assert not lock.exists()
+
+    held = []
+    with ablations.claim(ablations.RUNS[0]) as first:
+        with ablations.claim(ablations.RUNS[0]) as second:
+            held = [first, second]
+    assert held == [True, False]
+    assert not (tmp_path / ablations.RUNS[0].id / ".runner.lock").exists()

@@ -4,10 +4,11 @@ Every run trains with examples/train.py under the same budget (the NOTES.md reci
 over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), then
 examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
 run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
-last checkpoint. On a 2-core machine either run one runner with the default two threads, or
-two runners with ``--threads 1`` (about twice the total samples/s; a runner skips a run that
-another holds, ``runs/<id>/.runner.lock``); two two-thread jobs side by side slow each other
-down far more than 2x.
+last checkpoint. On a 2-core machine run either one runner with the default two threads or
+two runners with ``--threads 1`` (about the same total samples/s for SR: ~5,600 per one-thread
+runner against ~11,500 for one two-thread run alone; a runner skips a run that another holds,
+``runs/<id>/.runner.lock``); two two-thread jobs side by side slow each other down far more
+than 2x.
 
 Usage:
     python examples/ablations.py list                       # the runs and their status

@@ -213,8 +213,8 @@ def claim(run: Run) -> Iterator[bool]:
 def run_all(pattern: str, budget: float | None, threads: int | None = None) -> None:
     """Train and evaluate the matching runs that are not done, resuming partial ones.
 
-    ``threads`` overrides the torch threads of training and evaluation (two runners with one
-    thread each train more samples per second on two cores than one runner with two).
+    ``threads`` overrides the torch threads of training and evaluation (e.g. 1 for each of two
+    runners sharing a 2-core machine).
     """
     start = time.monotonic()
     override = ["--threads", str(threads)] if threads is not None else []
@@ -241,13 +241,9 @@ def _load(run: Run, protocol: str) -> dict[str, Any] | None:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def _summary(run: Run) -> dict[str, Any]:
-    path = run.out / "summary.json"
-    return json.loads(path.read_text()) if path.is_file() else {}
-
-
-def _args(run: Run) -> dict[str, Any]:
-    path = run.out / "args.json"
+def _run_json(run: Run, name: str) -> dict[str, Any]:
+    """One of train.py's JSON outputs of a run (``summary.json``, ``args.json``), {} if absent."""
+    path = run.out / name
     return json.loads(path.read_text()) if path.is_file() else {}
 
 
@@ -267,10 +263,10 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
         for p in protocols:
             r = _load(run, p)
             cells.append(f"{r['mpjpe']:.1f} / {r['p_mpjpe']:.1f}" if r else "not run")
-        s = _summary(run)
+        s = _run_json(run, "summary.json")
         seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
         wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"
-        if wall != "-" and (threads := _args(run).get("threads")) is not None:
+        if wall != "-" and (threads := _run_json(run, "args.json").get("threads")) is not None:
             wall += f", {threads} thread{'s' if threads > 1 else ''}"
         cmd = "`" + shlex.join(run.train_command()) + "`"
         cells += [_last_epochs(run), seen, wall, cmd]

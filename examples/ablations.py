@@ -120,7 +120,7 @@ def _runs() -> list[Run]:
         runs.append(Run(run_id, "seeds", label, model, config, seed=1234))
     # Context initialization: the SR runs of the tables before context_init existed (a random
     # context map at the start), kept next to the same runs with the current default ("zero").
-    random = {"context_init": "random"}
+    random: dict[str, object] = {"context_init": "random"}
     for run_id, label, config, protocol, evals, extra in (
         ("t2-sr", "SR (Table 2)", {}, "p1-style", P1_EVAL, ()),
         ("t3-h1", "SR cat H=1 (Table 3)", {"context_dim": 1, "combine": "cat"}, "p1-style",
@@ -253,6 +253,21 @@ def _last_epochs(run: Run, n: int = 3) -> str:
     return ", ".join(f"{t:.1f}" for t in tests) if tests else "-"
 
 
+def _threads(run: Run) -> str:
+    """The torch threads a run trained with, e.g. "1 thread", or "1-2 threads" for a run resumed
+    with other threads: each epoch's log line records them; lines without (logs before that
+    field existed) count as the run's last arguments (args.json)."""
+    fallback = _run_json(run, "args.json").get("threads")
+    used = {e.get("threads", fallback) for e in _log(run)} or {fallback}
+    used.discard(None)
+    if not used:
+        return ""
+    low, high = min(used), max(used)
+    if low == high:
+        return f"{low} thread{'s' if low > 1 else ''}"
+    return f"{low}-{high} threads"
+
+
 def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
     """Markdown table: one row per run, MPJPE / P-MPJPE per protocol, budget and command."""
     head = "| run | " + " | ".join(f"{p} MPJPE / P-MPJPE (mm)" for p in protocols)
@@ -266,8 +281,8 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
         s = _run_json(run, "summary.json")
         seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
         wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"
-        if wall != "-" and (threads := _run_json(run, "args.json").get("threads")) is not None:
-            wall += f", {threads} thread{'s' if threads > 1 else ''}"
+        if wall != "-" and (threads := _threads(run)):
+            wall += f", {threads}"
         cmd = "`" + shlex.join(run.train_command()) + "`"
         cells += [_last_epochs(run), seen, wall, cmd]
         rows.append(f"| {run.label} | " + " | ".join(cells) + " |")

@@ -816,6 +816,7 @@ def main(argv: list[str] | None = None) -> int:
                 "samples_per_second": round(seen_epoch / max(train_seconds, 1e-9), 1),
                 "precise_bn_seconds": round(pbn_seconds, 3),
                 "eval_seconds": round(eval_seconds, 3), "wall_time": round(state["wall_time"], 3),
+                "threads": torch.get_num_threads(),
             }
             with log_path.open("a") as f:
                 f.write(json.dumps(line) + "\n")

@@ -106,6 +106,17 @@ def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
                .splitlines() if r.startswith("| 3 |"))
     assert "| 10.0 min, 1 thread |" in row
 
+    # resumed with other threads: each epoch's log line says which; older lines count as args.json
+    (tmp_path / "t4-g3" / "args.json").write_text(json.dumps({"threads": 2}))
+    (tmp_path / "t4-g3" / "log.jsonl").write_text(
+        "".join(json.dumps(e) + "\n" for e in ({"epoch": 1, "threads": 1}, {"epoch": 2})))
+    assert ablations._threads(ablations.RUNS[[r.id for r in ablations.RUNS].index("t4-g3")]) \
+        == "1-2 threads"
+    (tmp_path / "t4-g3" / "log.jsonl").write_text(json.dumps({"epoch": 1}) + "\n")
+    row = next(r for r in ablations.table(ablations.table_runs("4"), ablations.P1_EVAL)
+               .splitlines() if r.startswith("| 3 |"))
+    assert "| 10.0 min, 2 threads |" in row
+
 
 def test_runner_skips_a_run_another_runner_holds_and_takes_over_stale_locks(
     ablations: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch

@@ -258,8 +258,8 @@ def _threads(run: Run) -> str:
     with other threads: each epoch's log line records them; lines without (logs before that
     field existed) count as the run's last arguments (args.json)."""
     fallback = _run_json(run, "args.json").get("threads")
-    used = {e.get("threads", fallback) for e in _log(run)} or {fallback}
-    used.discard(None)
+    recorded = {e.get("threads", fallback) for e in _log(run)} or {fallback}
+    used: set[int] = {t for t in recorded if t is not None}
     if not used:
         return ""
     low, high = min(used), max(used)
@@ -277,7 +277,10 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
         cells = []
         for p in protocols:
             r = _load(run, p)
-            cells.append(f"{r['mpjpe']:.1f} / {r['p_mpjpe']:.1f}" if r else "not run")
+            if r:
+                cells.append(f"{r['mpjpe']:.1f} / {r['p_mpjpe']:.1f}")
+            else:  # "-": this run is not evaluated on p by design (e.g. a P2-trained one on P1)
+                cells.append("not run" if p in run.evaluate else "-")
         s = _run_json(run, "summary.json")
         seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
         wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"

@@ -77,6 +77,19 @@ def test_sweep_plot(ablations: ModuleType, tmp_path: Path) -> None:
     assert (tmp_path / "sweeps.png").stat().st_size > 0
 
 
+def test_temporal_table_marks_protocols_a_run_is_not_evaluated_on(
+    ablations: ModuleType, tmp_path: Path
+) -> None:
+    protocols = (*ablations.P1_EVAL, "p2-cross-set")
+    fake_result(tmp_path, "temporal-tcn-p1", "p1-style", 40.0)
+    rows = {r.split(" | ")[0].lstrip("| "): r
+            for r in ablations.table(ablations.table_runs("temporal"), protocols).splitlines()}
+    # P1-trained: scored on P1 (p3 still to run), not on P2; P2-trained: scored on P2 only
+    assert rows["TCN (P1-trained)"].startswith(
+        "| TCN (P1-trained) | 40.0 / 20.0 | not run | not run | - |")
+    assert rows["TCN (P2-trained)"].startswith("| TCN (P2-trained) | - | - | - | not run |")
+
+
 def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
     ablations: ModuleType, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -2,6 +2,7 @@
 
     python examples/ship_weights.py ship --run runs/weights-sr-coco --name sr.coco
     python examples/ship_weights.py check sr.coco [--clips-every 20]   # recompute the card
+    python examples/ship_weights.py compare --run runs/weights-sr-coco-zero --name sr.coco
 
 ``ship`` writes ``src/poselift/weights/<name>.pt`` (float16 storage when no output moves by
 more than 0.1 mm from the float32 run's, else float32), measures the model-card metrics
@@ -10,7 +11,9 @@ normalization) on the Bandai protocols -- P1/P2 with GT and noisy 2D, P3 rare 20
 1 and 2 random joints per frame missing (score 0) -- and writes the card into
 ``src/poselift/weights/cards.json`` and golden outputs for the bundled demo sample into
 ``tests/data/golden/<name>.npz``. ``check`` recomputes the metrics of a shipped card (optionally
-on every k-th test clip, as CI does) and compares them with the card.
+on every k-th test clip, as CI does) and compares them with the card. ``compare`` measures a
+run's checkpoint in the same settings and prints it next to a shipped card (a candidate
+replacement, before ``ship`` overwrites the card).
 """
 
 from __future__ import annotations
@@ -354,6 +357,37 @@ def cmd_check(args: argparse.Namespace) -> int:
     return 0 if worst <= 0.05 or args.record else 1
 
 
+def comparison_table(got: dict[str, dict[str, float]],
+                     card: dict[str, dict[str, float]], label: str, name: str) -> str:
+    """Markdown table: MPJPE of ``got`` next to the card's for every setting of ``got``."""
+    rows = [f"| setting | {label} MPJPE (mm) | {name} MPJPE (mm) | difference (mm) |",
+            "|---|---|---|---|"]
+    for key, m in got.items():
+        ref = card.get(key, {}).get("mpjpe")
+        shipped = "-" if ref is None else f"{ref:.1f}"
+        diff = "-" if ref is None else f"{m['mpjpe'] - ref:+.1f}"
+        rows.append(f"| {key} | {m['mpjpe']:.1f} | {shipped} | {diff} |")
+    return "\n".join(rows)
+
+
+def cmd_compare(args: argparse.Namespace) -> int:
+    card = poselift.models.weights_card(args.name)
+    model = load_model(args.run / "checkpoint.pt").eval()
+    skeleton = str(model.config["skeleton"])  # type: ignore[index]
+    temporal = poselift.models.get_model_entry(str(model.config["name"])).temporal  # type: ignore[index]
+    if (skeleton, temporal) != (card["input_skeleton"], card["temporal"]):
+        raise SystemExit(f"--run: {args.run} is a {'temporal' if temporal else 'single-frame'} "
+                         f"{skeleton} model; {args.name} is a "
+                         f"{'temporal' if card['temporal'] else 'single-frame'} "
+                         f"{card['input_skeleton']} model")
+    settings = tuple(s for s in SETTINGS if args.only is None or setting_key(*s) in args.only)
+    got = measure(Lifter(model), skeleton, temporal, root=args.data,
+                  clips_every=args.clips_every, settings=settings, other=args.only is None)
+    reference = card["metrics"] if args.clips_every == 1 else card.get("check_metrics", {})
+    print(comparison_table(got, reference, str(args.run), args.name))
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     sub = p.add_subparsers(dest="command", required=True)
@@ -370,6 +404,15 @@ def main(argv: list[str] | None = None) -> int:
     c.add_argument("--record", action="store_true",
                    help="store the result as the card's check_metrics (CI slice)")
     c.set_defaults(func=cmd_check)
+    m = sub.add_parser("compare", help="measure a run's checkpoint like a shipped card and "
+                                       "print both (before shipping it in place of the card)")
+    m.add_argument("--run", type=Path, required=True, help="a train.py output directory")
+    m.add_argument("--name", required=True, help="the shipped weights to compare with")
+    m.add_argument("--data", type=Path, default=DATA)
+    m.add_argument("--clips-every", type=int, default=1,
+                   help="every k-th test clip; k > 1 compares with the card's check_metrics")
+    m.add_argument("--only", nargs="*", help="settings such as p1-style/gt")
+    m.set_defaults(func=cmd_compare)
     args = p.parse_args(argv)
     torch.set_num_threads(2)
     code: int = args.func(args)

@@ -204,3 +204,31 @@ def test_demo_sample_is_reproducible_from_the_mocap(shared_data: Path, tmp_path:
         assert sorted(new.files) == sorted(shipped.files)
         for key in new.files:
             np.testing.assert_array_equal(new[key], shipped[key], err_msg=key)
+
+
+def test_comparison_table_puts_a_run_next_to_the_card():
+    ship = _ship_script()
+    got = {"p1-style/gt": {"mpjpe": 40.04}, "p1-style/other-bodies-cameras": {"mpjpe": 60.0}}
+    card = {"p1-style/gt": {"mpjpe": 41.33}}
+    rows = ship.comparison_table(got, card, "runs/x", "sr.coco").splitlines()
+    assert rows[0] == "| setting | runs/x MPJPE (mm) | sr.coco MPJPE (mm) | difference (mm) |"
+    assert rows[2] == "| p1-style/gt | 40.0 | 41.3 | -1.3 |"
+    assert rows[3] == "| p1-style/other-bodies-cameras | 60.0 | - | - |"
+
+
+def test_compare_a_shipped_checkpoint_with_its_own_card(shared_data: Path, tmp_path: Path,
+                                                        capsys: pytest.CaptureFixture[str]):
+    import shutil
+
+    ship = _ship_script()
+    run = tmp_path / "run"
+    run.mkdir()
+    shutil.copy(get_weights("sr.h36m").path, run / "checkpoint.pt")
+    args = ["compare", "--run", str(run), "--data", str(shared_data), "--only", "p3-rare10/gt"]
+    assert ship.main([*args, "--name", "sr.h36m"]) == 0
+    row = capsys.readouterr().out.splitlines()[-1]
+    ref = weights_card("sr.h36m")["metrics"]["p3-rare10/gt"]["mpjpe"]
+    assert row.startswith(f"| p3-rare10/gt | {ref:.1f} | {ref:.1f} | ")
+    assert row.endswith(("| +0.0 |", "| -0.0 |"))
+    with pytest.raises(SystemExit, match="single-frame h36m model; sr.coco is a single-frame coco"):
+        ship.main([*args, "--name", "sr.coco"])

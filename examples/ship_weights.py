@@ -337,12 +337,20 @@ def cmd_ship(args: argparse.Namespace) -> int:
     return 0
 
 
-def cmd_check(args: argparse.Namespace) -> int:
-    card = poselift.models.weights_card(args.name)
+def measure_like_card(lifter: Lifter, card: dict[str, Any], args: argparse.Namespace
+                      ) -> tuple[dict[str, dict[str, float]], dict[str, dict[str, float]]]:
+    """``lifter`` measured in the card's settings (``--only``, ``--clips-every``), and the card's
+    metrics to compare with: ``metrics`` on full test sets, else its ``check_metrics`` slice."""
     settings = tuple(s for s in SETTINGS if args.only is None or setting_key(*s) in args.only)
-    got = measure(Lifter(args.name), card["input_skeleton"], card["temporal"], root=args.data,
+    got = measure(lifter, card["input_skeleton"], card["temporal"], root=args.data,
                   clips_every=args.clips_every, settings=settings, other=args.only is None)
     reference = card["metrics"] if args.clips_every == 1 else card.get("check_metrics", {})
+    return got, reference
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    card = poselift.models.weights_card(args.name)
+    got, reference = measure_like_card(Lifter(args.name), card, args)
     worst = 0.0
     for key, m in got.items():
         if key in reference:
@@ -380,10 +388,7 @@ def cmd_compare(args: argparse.Namespace) -> int:
                          f"{skeleton} model; {args.name} is a "
                          f"{'temporal' if card['temporal'] else 'single-frame'} "
                          f"{card['input_skeleton']} model")
-    settings = tuple(s for s in SETTINGS if args.only is None or setting_key(*s) in args.only)
-    got = measure(Lifter(model), skeleton, temporal, root=args.data,
-                  clips_every=args.clips_every, settings=settings, other=args.only is None)
-    reference = card["metrics"] if args.clips_every == 1 else card.get("check_metrics", {})
+    got, reference = measure_like_card(Lifter(model), card, args)
     print(comparison_table(got, reference, str(args.run), args.name))
     return 0
 

@@ -29,6 +29,7 @@ import shlex
 import sys
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +43,7 @@ from poselift.camera import RandomRig, get_rig
 from poselift.data import (
     PROTOCOLS,
     Augmentation,
+    AugmentationMix,
     FrameDataset,
     ProtocolData,
     WindowDataset,
@@ -51,6 +53,8 @@ from poselift.data import (
     load_protocol,
     protocol_motion,
 )
+from poselift.data.synthetic import write_synthetic_bandai
+from poselift.data.wild import RECIPES, training_augmentation
 from poselift.evaluation import evaluate, locate_samples, predict
 from poselift.models import get_model_entry, list_models
 from poselift.models.checkpoint import atomic_save
@@ -110,6 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="rig: the fixed h36m-like evaluation rig, one of its 4 cameras per "
                         "sample (paper-style, ablations); random: RandomRig with bone/global "
                         "scale augmentation (robust shipped models)")
+    g.add_argument("--recipe", default=None, choices=RECIPES,
+                   help="a named training distribution (poselift.data.wild): rig, "
+                        "rig+<ingredient>, wild, wild-mix; replaces --cameras (--augment "
+                        "overrides apply to every part)")
     g.add_argument("--inputs", default="gt", choices=("gt", "noisy"),
                    help="noisy: 4 px Gaussian pixel noise, in training augmentation too")
     g.add_argument("--augment", nargs="*", default=[], metavar="KEY=VALUE",
@@ -260,88 +268,6 @@ def digest(tensors: Iterator[torch.Tensor]) -> str:
 
 
 # --------------------------------------------------------------------------------------------
-# synthetic data (Bandai layout) for running without the real mocap
-# --------------------------------------------------------------------------------------------
-
-_REST = np.array([  # H36M-17 bone offsets from the parent, metres, +Y up, facing +Z
-    [0.0, 0.0, 0.0], [-0.12, 0.0, 0.0], [0.0, -0.42, 0.0], [0.0, -0.40, 0.0],
-    [0.12, 0.0, 0.0], [0.0, -0.42, 0.0], [0.0, -0.40, 0.0], [0.0, 0.22, 0.0],
-    [0.0, 0.25, 0.0], [0.0, 0.08, 0.09], [0.0, 0.15, -0.07], [0.16, 0.0, 0.0],
-    [0.0, -0.27, 0.0], [0.0, -0.25, 0.0], [-0.16, 0.0, 0.0], [0.0, -0.27, 0.0],
-    [0.0, -0.25, 0.0]])
-_SYNTH_CONTENT = {2: ("walk", "run", "wave-both-hands"), 1: ("bow", "kick")}
-_SYNTH_STYLES = {2: ("normal", "active", "elderly", "youthful"), 1: ("angry", "old", "childish")}
-
-
-def _rotation(axis: np.ndarray, angle: np.ndarray) -> np.ndarray:
-    """Rodrigues: ``(T,)`` angles about a unit ``axis`` -> ``(T, 3, 3)``."""
-    k = np.array([[0, -axis[2], axis[1]], [axis[2], 0, -axis[0]], [-axis[1], axis[0], 0]])
-    a = angle[:, None, None]
-    return np.eye(3) + np.sin(a) * k + (1 - np.cos(a)) * (k @ k)
-
-
-def synthetic_clip(rng: np.random.Generator, frames: int, dataset: int, content: str
-                   ) -> np.ndarray:
-    """``(F, 17, 3)`` world poses: sinusoidal joint swings, turning and walking (y up)."""
-    sk = get_skeleton("h36m")
-    t = np.arange(frames) / 30.0
-    amp = {"walk": 0.5, "run": 0.9, "wave-both-hands": 0.3, "bow": 0.6, "kick": 1.0}[content]
-    local = []
-    for _ in range(17):
-        swing = amp * rng.uniform(0.2, 1.0) * np.sin(2 * np.pi * rng.uniform(0.5, 1.5) * t
-                                                      + rng.uniform(0, 2 * np.pi))
-        side = 0.3 * amp * rng.uniform(0, 1) * np.sin(2 * np.pi * rng.uniform(0.3, 1.0) * t)
-        local.append(_rotation(np.array([1.0, 0, 0]), swing) @ _rotation(np.array([0, 0, 1.0]),
-                                                                          side))
-    if content == "bow":  # bend the spine forward
-        local[7] = local[7] @ _rotation(np.array([1.0, 0, 0]), 0.8 * np.sin(np.pi * t / t[-1]))
-    heading = rng.uniform(0, 2 * np.pi) + rng.uniform(-0.8, 0.8) * t / max(t[-1], 1e-6)
-    glob = _rotation(np.array([0, 1.0, 0]), heading)
-    speed = {"walk": 1.2, "run": 3.0}.get(content, 0.2)
-    step = speed / 30.0 * np.stack([np.sin(heading), np.zeros(frames), np.cos(heading)], 1)
-    pelvis = np.cumsum(step, 0) + np.array([0.0, 0.9, 0.0])
-    pelvis[:, 1] += 0.03 * np.sin(2 * np.pi * 2 * t)
-    rot = [np.zeros((frames, 3, 3))] * 17
-    pos = np.zeros((frames, 17, 3))
-    for j in range(17):
-        parent = sk.parents[j]
-        if parent < 0:
-            rot[j] = glob @ local[j]
-            pos[:, j] = pelvis
-        else:
-            rot[j] = rot[parent] @ local[j]
-            pos[:, j] = pos[:, parent] + rot[parent] @ _REST[j]
-    return pos.astype(np.float32)
-
-
-def write_synthetic_bandai(root: Path, *, seed: int = 0, clips_per_pair: int = 1) -> Path:
-    """Write a small synthetic set in the Bandai file layout under ``root/bandai``."""
-    folder = root / "bandai"
-    npz = folder / "bandai_h36m17.npz"
-    if npz.is_file() and (folder / "bandai_h36m17_meta.tsv").is_file():
-        return root
-    folder.mkdir(parents=True, exist_ok=True)
-    rng = np.random.default_rng(seed)
-    arrays: dict[str, np.ndarray] = {}
-    rows = ["name\tdataset\tcontent\tstyle\tframes\tfps"]
-    for dataset in (1, 2):
-        for content in _SYNTH_CONTENT[dataset]:
-            for style in _SYNTH_STYLES[dataset]:
-                for k in range(clips_per_pair):
-                    name = f"dataset-{dataset}_{content}_{style}_{k + 1:03d}"
-                    frames = int(rng.integers(60, 120))
-                    arrays[name] = synthetic_clip(rng, frames, dataset, content)
-                    rows.append(f"{name}\t{dataset}\t{content}\t{style}\t{frames}\t30")
-    tmp = folder / f".tmp-{os.getpid()}.npz"
-    np.savez(tmp, **arrays)
-    (folder / "bandai_h36m17_meta.tsv").write_text("\n".join(rows) + "\n")
-    os.replace(tmp, npz)
-    (folder / "README.md").write_text("Synthetic poses written by examples/train.py "
-                                      "--synthetic (not real motion capture).\n")
-    return root
-
-
-# --------------------------------------------------------------------------------------------
 # training sample sources
 # --------------------------------------------------------------------------------------------
 
@@ -403,7 +329,19 @@ class DatasetSource:
 # --------------------------------------------------------------------------------------------
 
 
-def make_augmentation(args: argparse.Namespace, input_norm: str = "screen") -> Augmentation:
+def make_augmentation(args: argparse.Namespace, input_norm: str = "screen",
+                      layout: str = "h36m") -> Augmentation | AugmentationMix:
+    if args.recipe is not None:
+        if input_norm != "bbox":
+            raise SystemExit("--recipe: the named recipes need a model with input_norm=bbox")
+        recipe = training_augmentation(args.recipe, skeleton=layout)
+        extra = parse_key_values(args.augment, "--augment")
+        try:
+            if isinstance(recipe, AugmentationMix):
+                return AugmentationMix(tuple((w, replace(a, **extra)) for w, a in recipe.parts))
+            return replace(recipe, **extra)
+        except TypeError as err:
+            raise SystemExit(f"--augment: {err}") from None
     if args.cameras == "rig":
         kw: dict[str, Any] = {"camera": "h36m-like", "flip": 0.5, "bone_scale": None,
                               "global_scale": None}
@@ -581,7 +519,8 @@ def main(argv: list[str] | None = None) -> int:
     model = make_model(args)
     entry = get_model_entry(args.model)
     temporal = entry.temporal
-    aug = make_augmentation(args, str(model.config.get("input_norm", "screen")))
+    aug = make_augmentation(args, str(model.config.get("input_norm", "screen")),
+                            str(model.config["skeleton"]))
     base = base_protocol(args.protocol)
     # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
     # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
@@ -592,7 +531,8 @@ def main(argv: list[str] | None = None) -> int:
                          f"training inputs from (layouts: {list_input_layouts()})")
     with_scores = int(model.config.get("in_features", 2)) == 3
     pipeline = args.pipeline
-    fixed_ok = (args.cameras == "rig" and not temporal and aug.bone_scale is None
+    fixed_ok = (args.cameras == "rig" and args.recipe is None and isinstance(aug, Augmentation)
+                and not temporal and aug.bone_scale is None
                 and aug.global_scale is None and layout == "h36m" and not with_scores
                 and aug.normalize == "screen")
     if pipeline == "auto":
@@ -681,9 +621,7 @@ def main(argv: list[str] | None = None) -> int:
         "recipe": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple)
                                                             else v))
                    for k, v in vars(args).items()},
-        "augmentation": {"flip": aug.flip, "bone_scale": aug.bone_scale,
-                         "global_scale": aug.global_scale, "pixel_noise": aug.pixel_noise,
-                         "dropout": aug.dropout},
+        "augmentation": repr(aug),
         "world_size": d.world, "torch": str(torch.__version__),
         "poselift": str(poselift.__version__),
         "training_data": "synthetic" if args.synthetic else DATA_LICENCE,

@@ -38,6 +38,7 @@ from poselift._validation import Array, check_array, check_finite, check_shape
 
 __all__ = [
     "H36M_LIKE",
+    "NOMINAL_STATURE",
     "Camera",
     "RandomRig",
     "RigSpec",
@@ -54,6 +55,14 @@ __all__ = [
 ]
 
 _ArrayLike = Array | float | Sequence[Any]
+
+NOMINAL_STATURE = 1.7
+"""Standing height in metres that :class:`RandomRig` uses to turn ``person_height`` (the
+fraction of the frame a person spans) into a focal length."""
+
+MIN_CAMERA_HEIGHT = 0.2
+"""Lowest camera height (metres above the floor) :class:`RandomRig` places a camera at when
+``elevation_deg`` asks for a view from below."""
 
 
 def _tensor(value: object, name: str, dtype: torch.dtype = torch.float64) -> torch.Tensor:
@@ -686,6 +695,28 @@ def _follow_cameras(
     return Camera(R=R, t=t, focal=focal, center=center, image_size=image_size)
 
 
+def _aim(cams: Camera, direction: torch.Tensor) -> Camera:
+    """Pan and tilt cameras ``(B, ...)``: the optical axis moves to ``direction (B, 2)``.
+
+    What was on the optical axis then appears at normalized image coordinates ``direction``
+    (``(u - cx) / fx``, ``(v - cy) / fy``). The rotation is the smallest one taking the
+    optical axis to ``(a, b, 1)``; it is the same for every frame of a sample.
+    """
+    d = torch.cat([direction, torch.ones_like(direction[:, :1])], -1)
+    d = d / d.norm(dim=-1, keepdim=True)
+    v = torch.stack([-d[:, 1], d[:, 0], torch.zeros_like(d[:, 0])], -1)  # e_z x d
+    zero = torch.zeros_like(v[:, 0])
+    vx = torch.stack([torch.stack([zero, -v[:, 2], v[:, 1]], -1),
+                      torch.stack([v[:, 2], zero, -v[:, 0]], -1),
+                      torch.stack([-v[:, 1], v[:, 0], zero], -1)], -2)
+    eye = torch.eye(3, dtype=d.dtype, device=d.device)
+    q = eye + vx + vx @ vx / (1 + d[:, 2])[:, None, None]
+    extra = cams.R.ndim - 3  # frames per sample
+    q = q.reshape(q.shape[0], *([1] * extra), 3, 3)
+    return Camera(R=q @ cams.R, t=(q @ cams.t.unsqueeze(-1)).squeeze(-1), focal=cams.focal,
+                  center=cams.center, image_size=cams.image_size)
+
+
 def rig_cameras(pelvis: Array, rig: str | RigSpec = "h36m-like") -> Camera:
     """The cameras of a deterministic rig for every pelvis position.
 
@@ -750,6 +781,20 @@ class RandomRig:
             default (-30, 30).
         roll_deg: degrees, default (-8, 8).
         image_size: ``(width, height)`` pixels, default (1000, 1000).
+        elevation_deg: optional ``(low, high)`` angle of the line of sight below the
+            horizontal, degrees (negative: from below); when given, the camera sits at
+            height ``target_height + distance * tan(elevation)`` and ``height`` is ignored.
+        person_height: optional ``(low, high)`` fraction of the frame height that a
+            :data:`NOMINAL_STATURE` body spans; when given, the focal length is
+            ``fraction * frame_height * distance / NOMINAL_STATURE`` (wide lenses for near
+            cameras, long ones for far cameras) and ``focal`` is ignored.
+        placement: where the pelvis lands in the frame: 0 (default) at the principal point,
+            ``p`` uniformly within ``+-p`` half-frames of it horizontally and vertically
+            (the camera is panned and tilted, so an off-centre person is seen off-axis).
+        frame_sizes: optional candidate frames ``((width, height), ...)``, one drawn per
+            sample (portrait and landscape); the principal point is the frame's centre
+            (plus ``center_offset``) and ``image_size`` stays the cameras' nominal size.
+            :meth:`sample_frames` returns the drawn frames, for truncation.
 
     Examples:
         >>> import torch
@@ -767,20 +812,42 @@ class RandomRig:
     center_offset: tuple[float, float] = (-30.0, 30.0)
     roll_deg: tuple[float, float] = (-8.0, 8.0)
     image_size: tuple[int, int] = (1000, 1000)
+    elevation_deg: tuple[float, float] | None = None
+    person_height: tuple[float, float] | None = None
+    placement: float = 0.0
+    frame_sizes: tuple[tuple[int, int], ...] | None = None
 
     def __post_init__(self) -> None:
         for f in dataclasses.fields(self):
-            if f.name == "image_size":
+            value = getattr(self, f.name)
+            if f.name in ("image_size", "placement", "frame_sizes") or value is None:
                 continue
-            lo, hi = getattr(self, f.name)
+            lo, hi = value
             if not (math.isfinite(lo) and math.isfinite(hi) and lo <= hi):
                 raise ValueError(f"{f.name}: expected a (low, high) range, got {(lo, hi)!r}")
         if self.distance[0] <= 0 or self.focal[0] <= 0:
             raise ValueError("distance and focal ranges must be positive")
+        if self.elevation_deg is not None and not -80 <= self.elevation_deg[0] <= \
+                self.elevation_deg[1] <= 80:
+            raise ValueError(f"elevation_deg: expected a range within [-80, 80] degrees, got "
+                             f"{self.elevation_deg!r}")
+        if self.person_height is not None and not self.person_height[0] > 0:
+            raise ValueError(f"person_height: expected positive fractions, got "
+                             f"{self.person_height!r}")
+        if not 0.0 <= self.placement <= 1.0:
+            raise ValueError(f"placement: expected a fraction in [0, 1], got {self.placement!r}")
+        if self.frame_sizes is not None and (
+                len(self.frame_sizes) == 0
+                or any(len(f) != 2 or min(f) <= 0 for f in self.frame_sizes)):
+            raise ValueError(f"frame_sizes: expected ((width, height), ...) positive pixels, "
+                             f"got {self.frame_sizes!r}")
 
     def as_dict(self) -> dict[str, Any]:
         """Plain-type description (for logs and cache keys)."""
-        return {k: list(v) for k, v in dataclasses.asdict(self).items()}
+        def plain(v: Any) -> Any:
+            return [plain(x) for x in v] if isinstance(v, tuple | list) else v
+
+        return {k: plain(v) for k, v in dataclasses.asdict(self).items()}
 
     def sample(
         self,
@@ -807,6 +874,27 @@ class RandomRig:
             ...                torch.full((4,), 5.0))
             True
         """
+        return self.sample_frames(pelvis, generator=generator)[0]
+
+    def sample_frames(
+        self,
+        pelvis: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+    ) -> tuple[Camera, torch.Tensor]:
+        """Like :meth:`sample`, also returning each sample's frame ``(B, 2)`` (width, height).
+
+        The frame is ``image_size`` unless ``frame_sizes`` is set. Points projecting outside
+        ``[0, width] x [0, height]`` are outside the picture (truncation).
+
+        Examples:
+            >>> import torch
+            >>> rig = RandomRig(frame_sizes=((1920, 1080), (1080, 1920)), placement=0.5)
+            >>> cams, frames = rig.sample_frames(torch.zeros(6, 3),
+            ...                                  generator=torch.Generator().manual_seed(0))
+            >>> frames.shape, sorted({tuple(f) for f in frames.int().tolist()})
+            (torch.Size([6, 2]), [(1080, 1920), (1920, 1080)])
+        """
         if not isinstance(pelvis, torch.Tensor):
             raise TypeError(f"pelvis: expected a torch.Tensor, got {type(pelvis).__name__}")
         if pelvis.ndim not in (2, 3) or pelvis.shape[-1] != 3:
@@ -821,18 +909,36 @@ class RandomRig:
             u = torch.rand(b, n, generator=generator, dtype=dtype, device=dev)
             return (rng[0] + (rng[1] - rng[0]) * u).squeeze(-1)
 
+        # the draws of the original parameters come first, in their original order, so that
+        # a rig without the newer options samples exactly the cameras it always did
         az = torch.deg2rad(draw(self.azimuth_deg))
         dist = draw(self.distance)
         height = draw(self.height)
         target = draw(self.target_height)
         focal = draw(self.focal).unsqueeze(-1).expand(b, 2)
-        half = torch.tensor([self.image_size[0] / 2, self.image_size[1] / 2], dtype=dtype,
-                            device=dev)
-        center = half + draw(self.center_offset, 2).reshape(b, 2)
+        frame = torch.tensor(self.image_size, dtype=dtype, device=dev).expand(b, 2)
+        offset = draw(self.center_offset, 2).reshape(b, 2)
         roll = torch.deg2rad(draw(self.roll_deg))
+        if self.frame_sizes is not None:
+            sizes = torch.tensor(self.frame_sizes, dtype=dtype, device=dev)
+            frame = sizes[torch.randint(len(sizes), (b,), generator=generator, device=dev)]
+        center = frame / 2 + offset
+        if self.elevation_deg is not None:
+            height = target + dist * torch.tan(torch.deg2rad(draw(self.elevation_deg)))
+            height = height.clamp_min(MIN_CAMERA_HEIGHT)  # not below the floor
+        if self.person_height is not None:
+            span = draw(self.person_height) * frame[:, 1]
+            focal = (span * dist / NOMINAL_STATURE).unsqueeze(-1).expand(b, 2)
+        aim = None
+        if self.placement > 0:
+            aim = draw((-self.placement, self.placement), 2).reshape(b, 2) * frame / 2
         if pelvis.ndim == 3:
             az, dist, height, target, roll = (v[:, None] for v in (az, dist, height, target,
                                                                  roll))
             focal, center = focal[:, None], center[:, None]
-        return _follow_cameras(pelvis.to(dtype), az, dist, height, target, focal, center, roll,
+        cams = _follow_cameras(pelvis.to(dtype), az, dist, height, target, focal, center, roll,
                                self.image_size)
+        if aim is not None:
+            cams = _aim(cams, aim / focal.reshape(b, -1, 2)[:, 0])
+        return cams, frame
+

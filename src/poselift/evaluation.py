@@ -49,7 +49,8 @@ from poselift.metrics import auc3d, mpjpe, p_mpjpe, pck3d
 from poselift.normalization import TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
-__all__ = ["evaluate", "locate_samples", "markdown_report", "predict", "sequence_indices"]
+__all__ = ["LIMB_JOINTS_13", "evaluate", "evaluate_sequences", "locate_samples", "markdown_report",
+           "predict", "sequence_indices"]
 
 PCK_THRESHOLD_MM = 150.0
 """PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
@@ -550,6 +551,80 @@ def evaluate(
             row.update(mpjpe=means["mpjpe"], p_mpjpe=means["p_mpjpe"])
             rows.append(row)
         result["deciles"] = rows
+    return result
+
+
+LIMB_JOINTS_13 = (0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
+"""The pelvis and the 12 limb joints (hips, knees, ankles, shoulders, elbows, wrists) of
+H36M-17: the joints every detector and mocap skeleton places alike (MPJPE-13)."""
+
+
+def evaluate_sequences(
+    predictions: Sequence[Array],
+    targets: Sequence[Array],
+    *,
+    frame_step: int = 4,
+) -> dict[str, Any]:
+    """Scores of lifted sequences, with and without a reference.
+
+    Args:
+        predictions: one ``(T_i, 17, 3)`` H36M-17 sequence per clip, metres, pelvis-relative.
+        targets: the matching ground truth, same shapes.
+        frame_step: score frames ``0, s, 2s, ...`` of every sequence (the reference-free
+            checks use every frame).
+
+    Returns:
+        A JSON-ready dict, distances in mm: ``mpjpe``, ``p_mpjpe`` (all 17 joints),
+        ``mpjpe13``, ``p_mpjpe13`` (:data:`LIMB_JOINTS_13`, aligned on those joints only),
+        frame-weighted over the scored frames; ``bone_cv`` (mean over sequences and bones of
+        each bone length's coefficient of variation over the sequence, in %) and
+        ``asymmetry`` (mean left/right relative bone-length difference, in %) of the
+        predictions, and the same of the targets (``bone_cv_target``,
+        ``asymmetry_target``: what a perfect lifter would show); ``sequences`` and
+        ``frames`` (scored).
+
+    Examples:
+        >>> import numpy as np
+        >>> t = [np.random.default_rng(0).normal(size=(8, 17, 3))]
+        >>> r = evaluate_sequences([t[0] + [0.01, 0.0, 0.0]], t)
+        >>> round(r["mpjpe"], 6), r["frames"]
+        (10.0, 2)
+    """
+    if len(predictions) != len(targets):
+        raise ValueError(f"predictions: expected one per target sequence ({len(targets)}), "
+                         f"got {len(predictions)}")
+    if isinstance(frame_step, bool) or not isinstance(frame_step, int) or frame_step < 1:
+        raise ValueError(f"frame_step: expected a positive int, got {frame_step!r}")
+    from poselift.metrics import bone_length_cv, limb_asymmetry
+
+    mask = np.zeros(17, dtype=bool)
+    mask[list(LIMB_JOINTS_13)] = True
+    sums = dict.fromkeys(("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13"), 0.0)
+    cv: list[np.ndarray[Any, Any]] = []
+    asym: list[np.ndarray[Any, Any]] = []
+    frames = 0
+    for k, (pred, target) in enumerate(zip(predictions, targets, strict=True)):
+        p = to_numpy(check_array(pred, f"predictions[{k}]")).astype(np.float64)
+        t = to_numpy(check_array(target, f"targets[{k}]")).astype(np.float64)
+        check_shape(t, f"targets[{k}]", "(T, 17, 3)")
+        check_shape(p, f"predictions[{k}]", "(T, 17, 3)", T=t.shape[0])
+        ps, ts = p[::frame_step] * 1000.0, t[::frame_step] * 1000.0
+        n = len(ps)
+        frames += n
+        sums["mpjpe"] += float(np.asarray(mpjpe(ps, ts))) * n
+        sums["p_mpjpe"] += float(np.asarray(p_mpjpe(ps, ts))) * n
+        sums["mpjpe13"] += float(np.asarray(mpjpe(ps, ts, mask=mask))) * n
+        sums["p_mpjpe13"] += float(np.asarray(p_mpjpe(ps, ts, mask=mask))) * n
+        if len(p) > 1:
+            cv.append(np.stack([np.asarray(bone_length_cv(p)), np.asarray(bone_length_cv(t))]))
+        asym.append(np.stack([np.asarray(limb_asymmetry(p)).mean(0),
+                              np.asarray(limb_asymmetry(t)).mean(0)]))
+    result: dict[str, Any] = {"sequences": len(targets), "frames": frames}
+    result.update({k: v / frames if frames else math.nan for k, v in sums.items()})
+    cv_mean = np.mean(cv, axis=(0, 2)) * 100 if cv else np.full(2, math.nan)
+    asym_mean = np.mean(asym, axis=(0, 2)) * 100 if asym else np.full(2, math.nan)
+    result.update(bone_cv=float(cv_mean[0]), bone_cv_target=float(cv_mean[1]),
+                  asymmetry=float(asym_mean[0]), asymmetry_target=float(asym_mean[1]))
     return result
 
 

@@ -34,6 +34,8 @@ __all__ = [
     "MetricAccumulator",
     "MetricReport",
     "auc3d",
+    "bone_length_cv",
+    "limb_asymmetry",
     "mpjpe",
     "mpjve",
     "n_mpjpe",
@@ -606,6 +608,83 @@ def auc3d(
     th = _thresholds(thresholds)
     p, t, m, is_numpy = _prepare(pred, target, mask)
     return _out(_reduce(_auc_joints(_joint_errors(p, t), th), m, reduction), is_numpy)
+
+
+# --------------------------------------------------------------------------------------------
+# reference-free checks
+# --------------------------------------------------------------------------------------------
+
+
+def _bone_lengths(poses: Array, skeleton: str, name: str) -> tuple[torch.Tensor, Any, bool]:
+    from poselift.skeletons import get_skeleton
+
+    x = check_array(poses, name)
+    sk = get_skeleton(skeleton)
+    check_shape(x, name, "(..., J, 3)", J=sk.num_joints)
+    is_numpy = isinstance(x, np.ndarray)
+    t = _as_tensor(x)
+    child = [c for c, _ in sk.bones]
+    parent = [p for _, p in sk.bones]
+    return (t[..., child, :] - t[..., parent, :]).norm(dim=-1), sk, is_numpy
+
+
+def bone_length_cv(poses: Array, skeleton: str = "h36m") -> Array:
+    """How steady each bone's length is over time: its coefficient of variation.
+
+    A reference-free check of a lifted sequence: a real body keeps its bone lengths, so the
+    standard deviation over frames divided by the mean should be near 0 (mocap: ~0).
+
+    Args:
+        poses: ``(..., T, J, 3)`` sequences (any unit).
+        skeleton: the joint layout (its bones).
+
+    Returns:
+        ``(..., num_bones)`` std / mean of each bone's length over T, in the order of the
+        skeleton's ``bones``; same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> seq = np.zeros((2, 17, 3)); seq[:, 1, 0] = [0.1, 0.3]   # right hip: 0.1 then 0.3
+        >>> round(float(bone_length_cv(seq)[0]), 6)                  # std 0.1 / mean 0.2
+        0.5
+    """
+    lengths, _, is_numpy = _bone_lengths(poses, skeleton, "poses")
+    if lengths.ndim < 2:
+        raise ValueError(f"poses: expected (..., T, J, 3) sequences, got shape "
+                         f"{tuple(poses.shape)}")
+    mean = lengths.mean(-2)
+    cv = lengths.std(-2, correction=0) / mean.clamp_min(torch.finfo(mean.dtype).tiny)
+    return _out(cv, is_numpy)
+
+
+def limb_asymmetry(poses: Array, skeleton: str = "h36m") -> Array:
+    """Left/right asymmetry of each mirrored pair of bones: ``|L - R| / ((L + R) / 2)``.
+
+    A reference-free check: bodies are close to symmetric (mocap: ~0), so a lifter that
+    makes one thigh much longer than the other is guessing.
+
+    Args:
+        poses: ``(..., J, 3)`` poses (any unit).
+        skeleton: the joint layout (bones whose child joints mirror each other).
+
+    Returns:
+        ``(..., num_pairs)`` relative differences, one per left/right bone pair (each pair
+        once, in the order of the skeleton's ``bones``); same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.zeros((17, 3)); p[1, 0] = -0.1; p[4, 0] = 0.3    # hips 0.1 and 0.3 m out
+        >>> round(float(limb_asymmetry(p)[0]), 6)                   # 0.2 / 0.2
+        1.0
+    """
+    lengths, sk, is_numpy = _bone_lengths(poses, skeleton, "poses")
+    child = [c for c, _ in sk.bones]
+    pairs = [(k, child.index(sk.flip_indices[c])) for k, c in enumerate(child)
+             if sk.flip_indices[c] != c and child.index(sk.flip_indices[c]) > k]
+    a = lengths[..., [p for p, _ in pairs]]
+    b = lengths[..., [q for _, q in pairs]]
+    out = (a - b).abs() / ((a + b) / 2).clamp_min(torch.finfo(a.dtype).tiny)
+    return _out(out, is_numpy)
 
 
 # --------------------------------------------------------------------------------------------

@@ -6,6 +6,10 @@
   :func:`bvh_to_h36m`, :func:`load_bvh`.
 - :mod:`poselift.data.h36m`: Human3.6M npz readers and the calibrated cameras.
 - :mod:`poselift.data.augment`: flips, bone-length scaling, :class:`Augmentation`.
+- :mod:`poselift.data.bodies`: :class:`BodyVariation` (other bodies and joint definitions),
+  :class:`PartRecombination` (limbs of other samples, swung limbs).
+- :mod:`poselift.data.detector`: :class:`DetectorModel`, a simulated 2D detector.
+- :mod:`poselift.data.synthetic`: synthetic motion in the Bandai layout (no real data needed).
 - :mod:`poselift.data.layouts`: input layouts (which 3D points become the 2D input).
 - :mod:`poselift.data.datasets`: :class:`FrameDataset`, :class:`WindowDataset`.
 - :mod:`poselift.data.protocols`: :func:`load_protocol`, :func:`load_h36m_protocol`.
@@ -17,10 +21,14 @@ Examples:
 """
 
 from poselift.data.augment import Augmentation as Augmentation
+from poselift.data.augment import AugmentationMix as AugmentationMix
+from poselift.data.augment import Rendered as Rendered
 from poselift.data.augment import flip_keypoints as flip_keypoints
 from poselift.data.augment import flip_poses as flip_poses
 from poselift.data.augment import random_bone_factors as random_bone_factors
 from poselift.data.augment import scale_bones as scale_bones
+from poselift.data.bodies import BodyVariation as BodyVariation
+from poselift.data.bodies import PartRecombination as PartRecombination
 from poselift.data.bvh import BVH as BVH
 from poselift.data.bvh import bvh_to_h36m as bvh_to_h36m
 from poselift.data.bvh import get_bvh_mapping as get_bvh_mapping
@@ -31,6 +39,7 @@ from poselift.data.bvh import register_bvh_mapping as register_bvh_mapping
 from poselift.data.coco_layout import COCO_LAYOUT as COCO_LAYOUT
 from poselift.data.datasets import FrameDataset as FrameDataset
 from poselift.data.datasets import WindowDataset as WindowDataset
+from poselift.data.detector import DetectorModel as DetectorModel
 from poselift.data.h36m import H36M2D as H36M2D
 from poselift.data.h36m import H36M_32_TO_17 as H36M_32_TO_17
 from poselift.data.h36m import h36m_cameras as h36m_cameras
@@ -62,12 +71,17 @@ __all__ = [
     "H36M_PROTOCOLS",
     "PROTOCOLS",
     "Augmentation",
+    "AugmentationMix",
+    "BodyVariation",
     "Clip",
     "DataError",
+    "DetectorModel",
     "FrameDataset",
     "InputLayout",
     "MotionSet",
+    "PartRecombination",
     "ProtocolData",
+    "Rendered",
     "WindowDataset",
     "base_protocol",
     "bvh_to_h36m",

@@ -38,12 +38,16 @@ from poselift._validation import Array, check_array, check_shape
 from poselift.camera import Camera, RandomRig, RigSpec, get_rig, normalize_screen, project
 from poselift.camera import rig_cameras as _rig_cameras
 from poselift.camera import world_to_camera as _world_to_camera
+from poselift.data.bodies import BodyVariation, PartRecombination
+from poselift.data.detector import DetectorModel
 from poselift.data.layouts import InputLayout, get_input_layout
 from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
 from poselift.skeletons import Skeleton, get_skeleton
 
 __all__ = [
     "Augmentation",
+    "AugmentationMix",
+    "Rendered",
     "flip_keypoints",
     "flip_poses",
     "random_bone_factors",
@@ -262,8 +266,31 @@ _DEFAULT_RIG = RandomRig()
 
 
 @dataclass(frozen=True)
+class Rendered:
+    """World poses seen through cameras and a detector (:meth:`Augmentation.render`).
+
+    Attributes:
+        keypoints: ``(B, T, J, 2)`` pixels of the input layout's points (finite everywhere,
+            also where not visible).
+        visible: ``(B, T, J)`` bool: False for joints the (simulated) detector lost.
+        targets: ``(B, T, 17, 3)`` H36M-17 joints in camera coordinates minus the pelvis,
+            metres.
+        cameras: the cameras, batch shape ``(B, T)``.
+        frame: ``(B, 2)`` picture size (width, height) of each sample, pixels.
+        pelvis: ``(B, T, 3)`` pelvis in camera coordinates, metres (the root trajectory).
+    """
+
+    keypoints: torch.Tensor
+    visible: torch.Tensor
+    targets: torch.Tensor
+    cameras: Camera
+    frame: torch.Tensor
+    pelvis: torch.Tensor
+
+
+@dataclass(frozen=True)
 class Augmentation:
-    """Random camera, flip, bone-length/global scale, pixel noise and keypoint dropout.
+    """Random camera, flip, bodies, pixel noise, a simulated detector: training inputs.
 
     Args:
         camera: a :class:`~poselift.camera.RandomRig` (default: its default ranges around
@@ -280,6 +307,13 @@ class Augmentation:
             camera's image size) or ``"bbox"`` (:func:`~poselift.normalization.normalize_bbox`
             of the kept joints, one scale per sample's T frames, as
             :func:`poselift.lift` does for ``input_norm="bbox"`` models).
+        body: other bodies and joint definitions
+            (:class:`~poselift.data.bodies.BodyVariation`), or None (default).
+        recombine: limbs from other samples, swung limbs
+            (:class:`~poselift.data.bodies.PartRecombination`), or None (default).
+        detector: a simulated detector (:class:`~poselift.data.detector.DetectorModel`:
+            face lost when turned away, truncation, size-relative noise, outliers, swaps,
+            occlusions), or None (default).
 
     Examples:
         >>> import torch
@@ -298,6 +332,9 @@ class Augmentation:
     pixel_noise: float = 0.0
     dropout: float = 0.0
     normalize: str = "screen"
+    body: BodyVariation | None = None
+    recombine: PartRecombination | None = None
+    detector: DetectorModel | None = None
 
     def __post_init__(self) -> None:
         if self.normalize not in INPUT_NORMS:
@@ -315,6 +352,16 @@ class Augmentation:
                                  f"got {rng!r}")
         if not isinstance(self.camera, RandomRig):
             get_rig(self.camera)
+        for name, kind in (("body", BodyVariation), ("recombine", PartRecombination),
+                           ("detector", DetectorModel)):
+            value = getattr(self, name)
+            if value is not None and not isinstance(value, kind):
+                raise TypeError(f"{name}: expected a {kind.__name__} or None, got "
+                                f"{type(value).__name__}")
+        if (self.normalize == "screen" and isinstance(self.camera, RandomRig)
+                and self.camera.frame_sizes is not None):
+            raise ValueError("normalize: 'screen' needs one image size; a camera with "
+                             "frame_sizes needs normalize='bbox'")
 
     @classmethod
     def none(cls, rig: RigSpec | str = "h36m-like") -> Augmentation:
@@ -333,14 +380,93 @@ class Augmentation:
             return self.camera.image_size
         return get_rig(self.camera).image_size
 
-    def _cameras(self, pelvis: torch.Tensor, generator: torch.Generator | None) -> Camera:
+    def _cameras(self, pelvis: torch.Tensor, generator: torch.Generator | None
+                 ) -> tuple[Camera, torch.Tensor]:
         if isinstance(self.camera, RandomRig):
-            return self.camera.sample(pelvis, generator=generator)
+            return self.camera.sample_frames(pelvis, generator=generator)
         spec = get_rig(self.camera)
         b = pelvis.shape[0]
         k = torch.randint(spec.num_cameras, (b,), generator=generator, device=pelvis.device)
         cams = _rig_cameras(pelvis, spec).to(pelvis.dtype)  # batch (C, B, T)
-        return cams[k, torch.arange(b, device=pelvis.device)]
+        frame = torch.tensor(spec.image_size, dtype=pelvis.dtype, device=pelvis.device)
+        return cams[k, torch.arange(b, device=pelvis.device)], frame.expand(b, 2)
+
+    def render(
+        self,
+        world: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        layout: str | InputLayout = "h36m",
+    ) -> Rendered:
+        """World poses -> pixels, visibility and targets (everything before normalization).
+
+        Args:
+            world: ``(B, T, 17, 3)`` H36M-17 world poses, metres, +Y up (T = 1 for single
+                frames). One random draw per sample is shared by its T frames (the camera
+                follows the pelvis per frame).
+            generator: torch random generator (reproducibility).
+            layout: input layout (name or :class:`~poselift.data.layouts.InputLayout`).
+
+        Returns:
+            A :class:`Rendered`.
+
+        Examples:
+            >>> import torch
+            >>> from poselift.data.synthetic import rest_pose
+            >>> world = torch.from_numpy(rest_pose()).expand(2, 3, 17, 3)
+            >>> r = Augmentation(detector=DetectorModel()).render(world, layout="coco")
+            >>> r.keypoints.shape, r.visible.shape, r.targets.shape
+            (torch.Size([2, 3, 17, 2]), torch.Size([2, 3, 17]), torch.Size([2, 3, 17, 3]))
+        """
+        if not isinstance(world, torch.Tensor) or world.ndim != 4 or world.shape[-2:] != (17, 3):
+            shape = tuple(world.shape) if hasattr(world, "shape") else type(world).__name__
+            raise ValueError(f"world: expected a (B, T, 17, 3) tensor, got {shape}")
+        lay = get_input_layout(layout)
+        sk = get_skeleton("h36m")
+        root = sk.root
+        g = generator
+        b = world.shape[0]
+        dtype, dev = world.dtype, world.device
+        if self.recombine is not None:
+            world = self.recombine(world, generator=g)
+        if self.body is not None:
+            world = self.body(world, generator=g)
+        if self.bone_scale is not None:
+            f = random_bone_factors((b,), *self.bone_scale, sk, symmetric=self.bone_symmetric,
+                                    generator=g, dtype=dtype, device=dev)
+            # one (J, J) linear map per sample, shared by its T frames
+            world = torch.einsum("bjk,btkc->btjc", _bone_matrices(f, sk), world)
+        if self.global_scale is not None:
+            lo, hi = self.global_scale
+            s = lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=g, dtype=dtype, device=dev)
+            ground = world[..., root : root + 1, :] * torch.tensor([1.0, 0.0, 1.0], dtype=dtype,
+                                                                   device=dev)
+            world = ground + s * (world - ground)
+        cams, frame = self._cameras(world[..., root, :], g)
+        cam_pts = _world_to_camera(world, cams)
+        assert isinstance(cam_pts, torch.Tensor)
+        if self.flip > 0:
+            flip = torch.rand(b, generator=g, device=dev) < self.flip
+            mirrored = cam_pts[..., list(sk.flip_indices), :] * torch.tensor(
+                [-1.0, 1.0, 1.0], dtype=dtype, device=dev)
+            cam_pts = torch.where(flip[:, None, None, None], mirrored, cam_pts)
+        points = lay(cam_pts)
+        if self.body is not None:
+            points = self.body.face_points(points, lay.face, lay.face_anchor, generator=g)
+        uv = project(points, cams)
+        assert isinstance(uv, torch.Tensor)
+        if self.pixel_noise > 0:
+            uv = uv + self.pixel_noise * torch.randn(uv.shape, generator=g, dtype=dtype,
+                                                     device=dev)
+        visible = torch.ones(uv.shape[:-1], dtype=torch.bool, device=dev)
+        if self.dropout > 0:
+            visible = torch.rand(uv.shape[:-1], generator=g, device=dev) >= self.dropout
+        if self.detector is not None:
+            uv, seen = self.detector(uv, frame=frame, layout=lay, points=points, h36m=cam_pts,
+                                     generator=g)
+            visible = visible & seen
+        pelvis = cam_pts[..., root, :]
+        return Rendered(uv, visible, cam_pts - pelvis.unsqueeze(-2), cams, frame, pelvis)
 
     def __call__(
         self,
@@ -365,54 +491,89 @@ class Augmentation:
             normalized screen coordinates, and ``(B, T, 17, 3)`` pelvis-relative camera
             coordinates in metres.
         """
-        if not isinstance(world, torch.Tensor) or world.ndim != 4 or world.shape[-2:] != (17, 3):
-            shape = tuple(world.shape) if hasattr(world, "shape") else type(world).__name__
-            raise ValueError(f"world: expected a (B, T, 17, 3) tensor, got {shape}")
+        r = self.render(world, generator=generator, layout=layout)
         lay = get_input_layout(layout)
-        sk = get_skeleton("h36m")
-        root = sk.root
-        g = generator
-        b = world.shape[0]
-        dtype, dev = world.dtype, world.device
-        if self.bone_scale is not None:
-            f = random_bone_factors((b,), *self.bone_scale, sk, symmetric=self.bone_symmetric,
-                                    generator=g, dtype=dtype, device=dev)
-            # one (J, J) linear map per sample, shared by its T frames
-            world = torch.einsum("bjk,btkc->btjc", _bone_matrices(f, sk), world)
-        if self.global_scale is not None:
-            lo, hi = self.global_scale
-            s = lo + (hi - lo) * torch.rand(b, 1, 1, 1, generator=g, dtype=dtype, device=dev)
-            ground = world[..., root : root + 1, :] * torch.tensor([1.0, 0.0, 1.0], dtype=dtype,
-                                                                   device=dev)
-            world = ground + s * (world - ground)
-        cams = self._cameras(world[..., root, :], g)
-        cam_pts = _world_to_camera(world, cams)
-        assert isinstance(cam_pts, torch.Tensor)
-        if self.flip > 0:
-            flip = torch.rand(b, generator=g, device=dev) < self.flip
-            mirrored = cam_pts[..., list(sk.flip_indices), :] * torch.tensor(
-                [-1.0, 1.0, 1.0], dtype=dtype, device=dev)
-            cam_pts = torch.where(flip[:, None, None, None], mirrored, cam_pts)
-        uv = project(lay(cam_pts), cams)
-        assert isinstance(uv, torch.Tensor)
-        if self.pixel_noise > 0:
-            uv = uv + self.pixel_noise * torch.randn(uv.shape, generator=g, dtype=dtype,
-                                                     device=dev)
-        keep = None
-        if self.dropout > 0:
-            keep = torch.rand(uv.shape[:-1], generator=g, device=dev) >= self.dropout
+        dtype = r.keypoints.dtype
         if self.normalize == "bbox":
-            xy = normalize_bbox(uv, keep, extent=TYPICAL_EXTENT_PX[lay.skeleton],
+            xy = normalize_bbox(r.keypoints, r.visible, extent=TYPICAL_EXTENT_PX[lay.skeleton],
                                 per_sequence=True)
         else:
-            w, h = cams.image_size
-            xy = normalize_screen(uv, w, h)
+            w, h = r.cameras.image_size
+            xy = normalize_screen(r.keypoints, w, h)
         assert isinstance(xy, torch.Tensor)
-        if keep is not None:
-            xy = xy * keep.unsqueeze(-1).to(dtype)
+        xy = xy * r.visible.unsqueeze(-1).to(dtype)
         if with_scores:
-            if keep is None:
-                keep = torch.ones(xy.shape[:-1], dtype=torch.bool, device=dev)
-            xy = torch.cat([xy, keep.unsqueeze(-1).to(dtype)], dim=-1)
-        targets = cam_pts - cam_pts[..., root : root + 1, :]
-        return xy, targets
+            xy = torch.cat([xy, r.visible.unsqueeze(-1).to(dtype)], dim=-1)
+        return xy, r.targets
+
+
+@dataclass(frozen=True)
+class AugmentationMix:
+    """Each sample drawn from one of several augmentations, by weight.
+
+    A batch is split at random between the parts (with probabilities proportional to the
+    weights), each part augments its share, and the results are put back in batch order.
+    For example most samples "in the wild" and some from the clean rig, so that a model
+    learns the wide distribution without losing the sharp prior of the common case.
+
+    Args:
+        parts: ``((weight, Augmentation), ...)``; every part must normalize alike.
+
+    Examples:
+        >>> import torch
+        >>> mix = AugmentationMix(((0.5, Augmentation()), (0.5, Augmentation(flip=0.0))))
+        >>> world = torch.zeros(6, 1, 17, 3); world[..., 1] = 0.9
+        >>> x, y = mix(world, generator=torch.Generator().manual_seed(0))
+        >>> x.shape
+        torch.Size([6, 1, 17, 2])
+    """
+
+    parts: tuple[tuple[float, Augmentation], ...]
+
+    def __post_init__(self) -> None:
+        if not self.parts or any(
+                len(p) != 2 or not isinstance(p[1], Augmentation) or not p[0] >= 0
+                for p in self.parts):
+            raise ValueError("parts: expected ((weight >= 0, Augmentation), ...), got "
+                             f"{self.parts!r}")
+        if not sum(w for w, _ in self.parts) > 0:
+            raise ValueError("parts: the weights must not all be 0")
+        if len({a.normalize for _, a in self.parts}) != 1:
+            raise ValueError("parts: every augmentation must use the same normalize")
+
+    @property
+    def normalize(self) -> str:
+        """The normalization shared by the parts."""
+        return self.parts[0][1].normalize
+
+    @property
+    def image_size(self) -> tuple[int, int]:
+        """Image size of the first part's cameras."""
+        return self.parts[0][1].image_size
+
+    def __call__(
+        self,
+        world: torch.Tensor,
+        *,
+        generator: torch.Generator | None = None,
+        layout: str | InputLayout = "h36m",
+        with_scores: bool = False,
+    ) -> tuple[torch.Tensor, torch.Tensor]:
+        """As :meth:`Augmentation.__call__`, each sample from one part."""
+        b = world.shape[0]
+        weights = torch.tensor([w for w, _ in self.parts], dtype=torch.float64)
+        choice = torch.multinomial(weights, b, replacement=True, generator=generator)
+        xs: list[torch.Tensor] = []
+        ys: list[torch.Tensor] = []
+        order: list[torch.Tensor] = []
+        for k, (_, aug) in enumerate(self.parts):
+            idx = (choice == k).nonzero().squeeze(-1)
+            if idx.numel() == 0:
+                continue
+            x, y = aug(world[idx.to(world.device)], generator=generator, layout=layout,
+                       with_scores=with_scores)
+            xs.append(x)
+            ys.append(y)
+            order.append(idx)
+        inv = torch.argsort(torch.cat(order)).to(world.device)
+        return torch.cat(xs)[inv], torch.cat(ys)[inv]

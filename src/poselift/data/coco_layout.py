@@ -35,7 +35,8 @@ import torch
 
 from poselift.data.layouts import InputLayout, register_input_layout
 
-__all__ = ["EAR_OFFSET", "EYE_OFFSET", "H36M_FOR_COCO", "synthesize_coco_from_h36m"]
+__all__ = ["EAR_OFFSET", "EYE_OFFSET", "FACE_NORMALS", "H36M_FOR_COCO", "head_frame",
+           "synthesize_coco_from_h36m"]
 
 H36M_FOR_COCO: tuple[int | None, ...] = (
     9,  # nose
@@ -118,6 +119,16 @@ def synthesize_coco_from_h36m(h36m: torch.Tensor) -> torch.Tensor:
     return torch.stack(joints, dim=-2)
 
 
-COCO_LAYOUT = register_input_layout(InputLayout("coco", "coco", synthesize_coco_from_h36m),
-                                    overwrite=True)
+FACE_NORMALS: tuple[tuple[float, float, float], ...] = (
+    (0.0, 0.0, 1.0),  # nose: straight ahead
+    (0.45, 0.1, 0.89), (-0.45, 0.1, 0.89),  # eyes: ahead, a little to their side
+    (0.95, 0.0, -0.3), (-0.95, 0.0, -0.3),  # ears: to their side, a little behind
+)
+"""Direction each COCO face point (nose, eyes, ears) faces in the head's (left, up, forward)
+frame: a detector sees the point when this direction points towards the camera."""
+
+COCO_LAYOUT = register_input_layout(
+    InputLayout("coco", "coco", synthesize_coco_from_h36m, face=(0, 1, 2, 3, 4), face_anchor=0,
+                face_normals=FACE_NORMALS),
+    overwrite=True)
 """The registered ``"coco"`` :class:`~poselift.data.layouts.InputLayout`."""

@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from poselift.data.augment import Augmentation
+from poselift.data.augment import Augmentation, AugmentationMix
 from poselift.data.layouts import InputLayout, get_input_layout
 from poselift.data.mocap import MotionSet
 
@@ -52,7 +52,7 @@ class _MocapDataset(Dataset[Sample]):
         motion: MotionSet,
         offsets: Sequence[int],
         *,
-        augmentation: Augmentation | None,
+        augmentation: Augmentation | AugmentationMix | None,
         layout: str | InputLayout,
         with_scores: bool,
         frame_step: int,
@@ -70,8 +70,8 @@ class _MocapDataset(Dataset[Sample]):
         motion = motion.to_y_up()
         self.motion = motion
         self.augmentation = Augmentation() if augmentation is None else augmentation
-        if not isinstance(self.augmentation, Augmentation):
-            raise TypeError(f"augmentation: expected an Augmentation, got "
+        if not isinstance(self.augmentation, Augmentation | AugmentationMix):
+            raise TypeError(f"augmentation: expected an Augmentation or AugmentationMix, got "
                             f"{type(self.augmentation).__name__}")
         self.layout = get_input_layout(layout)
         self.with_scores = bool(with_scores)
@@ -228,7 +228,7 @@ class FrameDataset(_MocapDataset):
         self,
         motion: MotionSet,
         *,
-        augmentation: Augmentation | None = None,
+        augmentation: Augmentation | AugmentationMix | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
         frame_step: int = 1,
@@ -280,7 +280,7 @@ class WindowDataset(_MocapDataset):
         receptive_field: int,
         *,
         causal: bool = False,
-        augmentation: Augmentation | None = None,
+        augmentation: Augmentation | AugmentationMix | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
         frame_step: int = 1,

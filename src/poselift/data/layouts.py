@@ -35,6 +35,14 @@ class InputLayout:
         name: registry name.
         skeleton: name of the registered skeleton of the output points (``J`` joints).
         fn: ``(..., 17, 3) -> (..., J, 3)`` torch function (camera coordinates, metres).
+        face: indices of the points on the face (nose, eyes, ears), which a detector loses
+            together when the face turns away (:class:`~poselift.data.detector.DetectorModel`)
+            and whose spacing differs between faces and detectors
+            (:class:`~poselift.data.bodies.BodyVariation`); default none.
+        face_anchor: the face point the others are measured from (the nose), or None.
+        face_normals: for each ``face`` point, the direction it faces in the head's
+            (left, up, forward) frame (:func:`~poselift.data.coco_layout.head_frame`): the
+            point is visible when this direction points towards the camera.
 
     Examples:
         >>> import torch
@@ -46,9 +54,20 @@ class InputLayout:
     name: str
     skeleton: str
     fn: Callable[[torch.Tensor], torch.Tensor]
+    face: tuple[int, ...] = ()
+    face_anchor: int | None = None
+    face_normals: tuple[tuple[float, float, float], ...] = ()
 
     def __post_init__(self) -> None:
-        get_skeleton(self.skeleton)  # must exist
+        n = get_skeleton(self.skeleton).num_joints  # the skeleton must exist
+        if any(not 0 <= j < n for j in self.face):
+            raise ValueError(f"face: expected joint indices in [0, {n}), got {self.face!r}")
+        if self.face_anchor is not None and self.face_anchor not in self.face:
+            raise ValueError(f"face_anchor: expected one of the face points {self.face!r}, got "
+                             f"{self.face_anchor!r}")
+        if len(self.face_normals) != len(self.face):
+            raise ValueError(f"face_normals: expected one (left, up, forward) direction per "
+                             f"face point ({len(self.face)}), got {len(self.face_normals)}")
 
     @property
     def num_joints(self) -> int:

@@ -1,0 +1,289 @@
+"""The world outside the rig: training recipes and test conditions, one ingredient at a time.
+
+What videos and detectors hand to a lifter differs from the clean evaluation rig in many ways
+at once (NOTES.md, "Real-world findings"). This module names each way as an *ingredient* and
+builds both sides from the same pieces:
+
+- :func:`training_augmentation`: the augmentation of a training recipe by name: ``"rig"``
+  (the recipe of the first shipped weights: random cameras around the rig, bone and body
+  scale, 3 px noise, dropout), ``"rig+<ingredient>"`` (one ingredient added, to measure it on
+  its own), ``"wild"`` (every ingredient), ``"wild-mix"`` (wild, with a share of rig samples).
+- :func:`render_condition`: held-out motion rendered under one test condition (the rig with
+  one ingredient, or all of them: ``"wild"``), deterministic per (condition, clip), as pixels
+  and visibility, the way :func:`poselift.lift` takes them.
+
+Ingredients (:data:`INGREDIENTS`):
+
+========== ==================================================================================
+cameras    roll +-35 deg, from 10 deg below to 50 deg down, 2-10 m, wide to long lenses
+           (the person spans 25-95 % of the frame height), portrait and landscape frames, the
+           person anywhere in the frame and partly out of it
+bodies     hip width 0.10-0.35 m, shoulders 0.18-0.45 m, torso, hips/shoulders/nose/head-top
+           placement, eye and ear spacing (:class:`~poselift.data.bodies.BodyVariation`)
+face       face points lost when the face turns away (from the head's orientation)
+noise      noise proportional to the person's size (COCO keypoint sigmas), outliers,
+           left/right swaps
+occlusion  a limb end, a limb or a joint lost for 5-40 frames, plus independent dropout
+recombine  limbs taken from other poses, limbs swung about hip or shoulder
+========== ==================================================================================
+
+Examples:
+    >>> aug = training_augmentation("rig+face", skeleton="coco")
+    >>> aug.detector.face_away, aug.detector.noise
+    ((-0.35, 0.1), None)
+    >>> sorted(CONDITIONS)[:4]
+    ['bodies', 'face', 'high', 'lens']
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import torch
+
+from poselift.camera import RandomRig
+from poselift.data.augment import Augmentation, AugmentationMix
+from poselift.data.bodies import BodyVariation, PartRecombination
+from poselift.data.detector import DetectorModel
+from poselift.data.mocap import MotionSet
+
+__all__ = [
+    "CONDITIONS",
+    "INGREDIENTS",
+    "RECIPES",
+    "WILD_CAMERA",
+    "WildClip",
+    "condition_augmentation",
+    "render_condition",
+    "training_augmentation",
+]
+
+INGREDIENTS = ("cameras", "bodies", "face", "noise", "occlusion", "recombine")
+"""The ingredients of the wild distribution, in the order they are documented."""
+
+WILD_CAMERA = RandomRig(
+    distance=(2.0, 10.0), height=(1.6, 1.6), azimuth_deg=(0.0, 360.0),
+    target_height=(0.7, 1.1), focal=(1145.0, 1145.0), center_offset=(-20.0, 20.0),
+    roll_deg=(-35.0, 35.0), image_size=(1000, 1000), elevation_deg=(-10.0, 50.0),
+    person_height=(0.25, 0.95), placement=0.6,
+    frame_sizes=((1920, 1080), (1080, 1920), (1280, 720), (720, 1280), (640, 480),
+                 (1000, 1000)))
+"""Cameras of real videos (the ``cameras`` ingredient); the focal length follows from how
+much of the frame the person fills."""
+
+_NO_DETECTOR = DetectorModel(face_away=None, truncate=False, noise=None, outliers=0.0,
+                             swaps=0.0, occlusion=0.0, dropout=0.0)
+
+
+def _detector_for(*ingredients: str) -> DetectorModel:
+    """A detector with just the detector-side ingredients named (truncation with cameras)."""
+    det = _NO_DETECTOR
+    full = DetectorModel()
+    if "cameras" in ingredients:
+        det = replace(det, truncate=True)
+    if "face" in ingredients:
+        det = replace(det, face_away=full.face_away)
+    if "noise" in ingredients:
+        det = replace(det, noise=full.noise, outliers=full.outliers, swaps=full.swaps)
+    if "occlusion" in ingredients:
+        det = replace(det, occlusion=full.occlusion, dropout=full.dropout)
+    return det
+
+
+def _rig_recipe(skeleton: str) -> Augmentation:
+    """The recipe of the first shipped weights (cards of 0.1: random rig, 3 px, dropout)."""
+    return Augmentation(camera=RandomRig(), flip=0.5, bone_scale=(0.85, 1.15),
+                        global_scale=(0.85, 1.2), pixel_noise=3.0,
+                        dropout=0.08 if skeleton == "coco" else 0.05, normalize="bbox")
+
+
+def _with(base: Augmentation, ingredients: tuple[str, ...]) -> Augmentation:
+    unknown = [i for i in ingredients if i not in INGREDIENTS]
+    if unknown:
+        raise ValueError(f"recipe: unknown ingredient(s) {unknown}; known: {INGREDIENTS}")
+    kw: dict[str, Any] = {}
+    if "cameras" in ingredients:
+        kw["camera"] = WILD_CAMERA
+    if "bodies" in ingredients:
+        kw["body"] = BodyVariation()
+    if "recombine" in ingredients:
+        kw["recombine"] = PartRecombination(swap=0.3, swing=0.2)
+    det = _detector_for(*ingredients)
+    if det != _NO_DETECTOR:
+        kw["detector"] = det
+        if "occlusion" in ingredients:
+            kw["dropout"] = 0.0  # the detector's own dropout replaces the recipe's
+        if "noise" in ingredients:
+            kw["pixel_noise"] = 1.0  # the detector's noise scales with the person
+    return replace(base, **kw)
+
+
+RECIPES = ("rig", *(f"rig+{i}" for i in INGREDIENTS), "wild", "wild-mix")
+"""Names accepted by :func:`training_augmentation`."""
+
+WILD_MIX_RIG_SHARE = 0.3
+"""Share of ``"wild-mix"`` samples drawn from the ``"rig"`` recipe."""
+
+
+def training_augmentation(recipe: str, *, skeleton: str = "coco"
+                          ) -> Augmentation | AugmentationMix:
+    """The training augmentation of a named recipe (see the module docs).
+
+    Args:
+        recipe: ``"rig"``, ``"rig+<ingredient>"`` (also several: ``"rig+face+noise"``),
+            ``"wild"`` or ``"wild-mix"``.
+        skeleton: the input skeleton (its dropout rate in the rig recipe).
+
+    Raises:
+        ValueError: unknown recipe or ingredient.
+
+    Examples:
+        >>> training_augmentation("wild").camera.roll_deg
+        (-35.0, 35.0)
+        >>> [w for w, _ in training_augmentation("wild-mix").parts]
+        [0.3, 0.7]
+    """
+    base = _rig_recipe(skeleton)
+    if recipe == "rig":
+        return base
+    if recipe.startswith("rig+"):
+        return _with(base, tuple(recipe.removeprefix("rig+").split("+")))
+    wild = _with(base, INGREDIENTS)
+    if recipe == "wild":
+        return wild
+    if recipe == "wild-mix":
+        return AugmentationMix(((WILD_MIX_RIG_SHARE, base), (1 - WILD_MIX_RIG_SHARE, wild)))
+    raise ValueError(f"recipe: expected one of {RECIPES} (or 'rig+<a>+<b>'), got {recipe!r}")
+
+
+# --- test conditions ----------------------------------------------------------------------
+
+_RIG_CAMERA = RandomRig(distance=(5.0, 5.0), height=(1.6, 1.6), azimuth_deg=(0.0, 360.0),
+                        target_height=(0.9, 0.9), focal=(1145.0, 1145.0),
+                        center_offset=(0.0, 0.0), roll_deg=(0.0, 0.0))
+"""The evaluation rig's camera (PROTOCOLS.md) at any azimuth."""
+
+CONDITIONS: dict[str, str] = {
+    "rig": "the evaluation rig's camera (5 m, 1.6 m high, 1145 px) at a random azimuth",
+    "roll": "rig camera rolled by up to +-35 degrees",
+    "high": "rig camera 25-50 degrees above the person, looking down",
+    "lens": "2-10 m, wide to long lenses, the person anywhere in a portrait or landscape "
+            "frame and partly out of it (truncated joints lost)",
+    "bodies": "other bodies: hips 0.10-0.35 m, shoulders 0.18-0.45 m, torso, head points, "
+              "limbs x0.85-1.15, stature x0.85-1.2",
+    "face": "face points lost when the face turns away (COCO input)",
+    "no-face": "every face point lost in every frame (COCO input: limbs only)",
+    "noise": "detector noise (size-relative), outliers and left/right swaps",
+    "occlusion": "limbs and joints lost for 5-40 frames, 5 % independent dropout",
+    "wild": "all of the above at once (the training wild distribution, no recombination)",
+}
+"""Test conditions of :func:`render_condition`, with what each changes."""
+
+_ALWAYS_LOST = (1.5, 1.5)  # face_away threshold above any cosine: every face point lost
+
+
+def condition_augmentation(condition: str) -> Augmentation:
+    """The (deterministic-camera, unflipped) augmentation that renders a test condition.
+
+    Examples:
+        >>> condition_augmentation("roll").camera.roll_deg
+        (-35.0, 35.0)
+    """
+    if condition not in CONDITIONS:
+        raise ValueError(f"condition: expected one of {sorted(CONDITIONS)}, got {condition!r}")
+    plain = Augmentation(camera=_RIG_CAMERA, flip=0.0, bone_scale=None, global_scale=None,
+                         normalize="bbox")
+    if condition == "rig":
+        return plain
+    if condition == "roll":
+        return replace(plain, camera=replace(_RIG_CAMERA, roll_deg=(-35.0, 35.0)))
+    if condition == "high":
+        return replace(plain, camera=replace(_RIG_CAMERA, elevation_deg=(25.0, 50.0)))
+    if condition == "lens":
+        cam = replace(WILD_CAMERA, elevation_deg=(0.0, 10.0), roll_deg=(0.0, 0.0),
+                      target_height=(0.9, 0.9), center_offset=(0.0, 0.0))
+        return replace(plain, camera=cam, detector=_detector_for("cameras"))
+    if condition == "bodies":
+        return replace(plain, body=BodyVariation(), bone_scale=(0.85, 1.15),
+                       global_scale=(0.85, 1.2))
+    if condition == "face":
+        return replace(plain, detector=_detector_for("face"))
+    if condition == "no-face":
+        return replace(plain, detector=replace(_NO_DETECTOR, face_away=_ALWAYS_LOST))
+    if condition == "noise":
+        return replace(plain, detector=replace(_detector_for("noise"), noise=(0.2, 0.6)))
+    if condition == "occlusion":
+        return replace(plain, detector=replace(_detector_for("occlusion"), occlusion=0.5))
+    wild = _with(replace(plain, bone_scale=(0.85, 1.15), global_scale=(0.85, 1.2)),
+                 tuple(i for i in INGREDIENTS if i != "recombine"))
+    return replace(wild, pixel_noise=0.0)
+
+
+@dataclass(frozen=True)
+class WildClip:
+    """One held-out clip rendered under a test condition.
+
+    Attributes:
+        name: clip name.
+        content: the clip's content (action) label.
+        keypoints: ``(T, J, 3)`` pixels and a score (1 visible, 0 lost), as a detector's
+            output for :func:`poselift.lift`.
+        targets: ``(T, 17, 3)`` H36M-17 camera coordinates minus the pelvis, metres.
+        pelvis: ``(T, 3)`` pelvis in camera coordinates, metres.
+        frame: ``(width, height)`` of the picture, pixels.
+    """
+
+    name: str
+    content: str
+    keypoints: np.ndarray[Any, Any]
+    targets: np.ndarray[Any, Any]
+    pelvis: np.ndarray[Any, Any]
+    frame: tuple[int, int]
+
+
+def _seed(*parts: object) -> int:
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+def render_condition(motion: MotionSet, condition: str, *, layout: str = "coco",
+                     seed: int = 0) -> list[WildClip]:
+    """Render every clip of ``motion`` under a test condition (one draw per clip).
+
+    Each clip is one sample: one camera, one body, one detector for all its frames, drawn
+    from a generator seeded by ``(seed, condition, clip name)``, so that every model is
+    measured on the very same inputs, whatever else is evaluated.
+
+    Args:
+        motion: held-out world motion (e.g. ``protocol_motion("p1-style", root, "test")``).
+        condition: a key of :data:`CONDITIONS`.
+        layout: input layout of the keypoints (``"coco"`` or ``"h36m"``).
+        seed: base seed.
+
+    Returns:
+        One :class:`WildClip` per clip, in ``motion`` order.
+
+    Examples:
+        >>> import tempfile
+        >>> from poselift.data import load_bandai
+        >>> from poselift.data.synthetic import write_synthetic_bandai
+        >>> ms = load_bandai(write_synthetic_bandai(tempfile.mkdtemp()))
+        >>> clip = render_condition(ms, "no-face")[0]
+        >>> clip.keypoints.shape[1:], float(clip.keypoints[:, :5, 2].max())
+        ((17, 3), 0.0)
+    """
+    aug = condition_augmentation(condition)
+    out = []
+    for clip in motion.to_y_up().clips:
+        g = torch.Generator().manual_seed(_seed(seed, condition, clip.name))
+        world = torch.from_numpy(clip.poses.astype(np.float64))[None]
+        r = aug.render(world, generator=g, layout=layout)
+        kp = torch.cat([r.keypoints[0], r.visible[0, ..., None].to(r.keypoints.dtype)], -1)
+        w, h = (int(v) for v in r.frame[0].tolist())
+        out.append(WildClip(clip.name, str(clip.meta.get("content", "")),
+                            kp.numpy().astype(np.float32), r.targets[0].numpy().astype(np.float32),
+                            r.pelvis[0].numpy().astype(np.float32), (w, h)))
+    return out

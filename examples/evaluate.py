@@ -25,6 +25,7 @@ import os
 import re
 import sys
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -34,8 +35,14 @@ from torch import nn
 
 import poselift
 from poselift.data import PROTOCOLS, ProtocolData, base_protocol, load_protocol
-from poselift.evaluation import evaluate, locate_samples, markdown_report, predict
-from poselift.models import get_model_entry
+from poselift.evaluation import (
+    TestSet,
+    evaluate,
+    load_test_set,
+    markdown_report,
+    predict_test_set,
+)
+from poselift.models.inputs import InputContract
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -79,11 +86,6 @@ def slug(text: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "-", text).strip("-") or "model"
 
 
-def every_kth_clip(names: np.ndarray, k: int) -> np.ndarray:
-    _, first = np.unique(names, return_index=True)
-    return names[np.sort(first)][::k]
-
-
 def data_root(args: argparse.Namespace, meta: dict[str, Any]) -> Path:
     if args.data is not None:
         return Path(args.data)
@@ -98,70 +100,48 @@ def quick_occurrence(test: ProtocolData, root: Path, every: int) -> np.ndarray:
     from poselift.rarity import occurrence
 
     ref = load_protocol("p1-style", root, "train", frame_step=P3_REFERENCE_STEP)
-    ref = ref.subset(np.flatnonzero(np.isin(ref.clip, every_kth_clip(ref.clip, every))))
+    ref = ref.every_kth_clip(every)
     occ = occurrence(test.poses3d.astype(np.float64), ref.poses3d.astype(np.float64), P3_SIGMA)
     return np.asarray(occ, dtype=np.float64)
 
 
 class TestSets:
-    """Protocol test sets, loaded once per (root, protocol, inputs), shared by checkpoints."""
+    """Protocol test sets, loaded once per (root, protocol, inputs, layout, temporal) and
+    shared by the checkpoints."""
 
     def __init__(self, args: argparse.Namespace) -> None:
         self.args = args
-        self.cache: dict[tuple[Any, ...], Any] = {}
+        self.cache: dict[tuple[Any, ...], TestSet] = {}
 
-    def get(self, root: Path, protocol: str, inputs: str, layout: str = "h36m"
-            ) -> ProtocolData:
-        key = ("test", root, protocol, inputs, layout)
+    def get(self, root: Path, protocol: str, inputs: str, layout: str, temporal: bool
+            ) -> TestSet:
+        key = (root, protocol, inputs, layout, temporal)
         if key not in self.cache:
             a = self.args
             occurrence_wanted = (a.deciles and protocol in ("p1-style", "val-style")
                                  and not a.quick)
-            test = load_protocol(protocol, root, "test", inputs, frame_step=a.frame_step,
-                                 with_occurrence=occurrence_wanted, layout=layout)
-            if a.test_clips_every > 1:
-                keep = every_kth_clip(test.clip, a.test_clips_every)
-                test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
+            test = load_test_set(protocol, root, inputs, layout=layout, temporal=temporal,
+                                 frame_step=a.frame_step, clips_every=a.test_clips_every,
+                                 with_occurrence=occurrence_wanted)
             if a.deciles and a.quick and protocol == "p1-style":
-                from dataclasses import replace
-
-                test = replace(test, occurrence=quick_occurrence(test, root,
-                                                                 a.test_clips_every))
-                test.info["occurrence_reference"] = "quick slice of P1 train"
+                samples = replace(test.samples, occurrence=quick_occurrence(
+                    test.samples, root, a.test_clips_every))
+                samples.info["occurrence_reference"] = "quick slice of P1 train"
+                test = replace(test, samples=samples)
             self.cache[key] = test
-        result: ProtocolData = self.cache[key]
-        return result
-
-    def full(self, root: Path, protocol: str, inputs: str, test: ProtocolData
-             ) -> tuple[ProtocolData, np.ndarray]:
-        """Every frame of the test clips (for temporal windows) and the test samples' index."""
-        base = base_protocol(protocol)
-        layout = str(test.info.get("layout", "h36m"))
-        key = ("full", root, base, inputs, layout)
-        if key not in self.cache:
-            self.cache[key] = load_protocol(base, root, "test", inputs, frame_step=1,
-                                            layout=layout)
-        full: ProtocolData = self.cache[key]
-        full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
-        return full, locate_samples(full, test)
+        return self.cache[key]
 
 
-def evaluate_one(model: nn.Module, test: ProtocolData, sets: TestSets, root: Path,
-                 protocol: str, inputs: str, args: argparse.Namespace) -> dict[str, Any]:
+def evaluate_one(model: nn.Module, test: TestSet, args: argparse.Namespace) -> dict[str, Any]:
     start = time.perf_counter()
-    name = model.config["name"]  # type: ignore[index]
-    if get_model_entry(name).temporal:
-        full, index = sets.full(root, protocol, inputs, test)
-        pred = predict(model, full, index=index, batch_size=args.batch_size,
-                       flip_test=args.flip_test)
-    else:
-        pred = predict(model, test, batch_size=args.batch_size, flip_test=args.flip_test)
+    pred = predict_test_set(model, test, batch_size=args.batch_size, flip_test=args.flip_test)
     seconds = time.perf_counter() - start
-    result = evaluate(pred, test, occurrence=test.occurrence if args.deciles else None)
+    samples = test.samples
+    result = evaluate(pred, samples, occurrence=samples.occurrence if args.deciles else None)
     if not args.deciles:
         result["deciles"] = None
     result["predict_seconds"] = round(seconds, 3)
-    result["samples_per_second"] = round(len(test) / max(seconds, 1e-9), 1)
+    result["samples_per_second"] = round(len(samples) / max(seconds, 1e-9), 1)
     return result
 
 
@@ -240,8 +220,10 @@ def main(argv: list[str] | None = None) -> int:
         protocols = args.protocol or [meta.get("protocol", "p1-style")]
         for protocol in protocols:
             # 2D in the model's input layout (e.g. COCO-17 synthesized from the mocap)
-            test = sets.get(root, protocol, inputs, str(model.config.get("skeleton", "h36m")))
-            result = evaluate_one(model, test, sets, root, protocol, inputs, args)
+            contract = InputContract.of(model)
+            test_set = sets.get(root, protocol, inputs, contract.skeleton, contract.temporal)
+            test = test_set.samples
+            result = evaluate_one(model, test_set, args)
             result.update(label=label, checkpoint=str(path), model_config=model.config,
                           trained=({k2: meta.get(k2) for k2 in ("command", "seed", "epoch",
                                                                 "samples_seen", "wall_time",

@@ -33,8 +33,8 @@ import numpy as np
 import torch
 
 import poselift
-from poselift.data import ProtocolData, base_protocol, load_protocol
-from poselift.evaluation import evaluate, locate_samples, sequence_indices
+from poselift.data import ProtocolData, load_protocol
+from poselift.evaluation import evaluate, load_test_set
 from poselift.inference import Lifter
 from poselift.models import load_model, save_model
 from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
@@ -67,14 +67,6 @@ def setting_key(protocol: str, inputs: str, missing: int, image_size: bool) -> s
 # ---------------------------------------------------------------------------------------------
 
 
-def _keep_clips(data: ProtocolData, every: int) -> ProtocolData:
-    if every <= 1:
-        return data
-    _, first = np.unique(data.clip, return_index=True)
-    keep = data.clip[np.sort(first)][::every]
-    return data.subset(np.flatnonzero(np.isin(data.clip, keep)))
-
-
 def _missing_scores(n: int, joints: int, k: int, seed: int) -> np.ndarray:
     """``(n, joints)`` scores: 1, except ``k`` distinct random joints per row at 0."""
     scores = np.ones((n, joints), np.float32)
@@ -95,25 +87,25 @@ def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, 
     drawn per frame with a fixed seed. ``use_image_size``: pass the rig's image size instead
     of ``image_size=None``.
     """
-    test = _keep_clips(load_protocol(protocol, root, "test", inputs, layout=skeleton),
-                       clips_every)
+    ts = load_test_set(protocol, root, inputs, layout=skeleton, temporal=temporal,
+                       clips_every=clips_every)
+    test = ts.samples
     if not temporal:
         scores = _missing_scores(len(test), test.keypoints2d.shape[1], missing, MISSING_SEED)
         size = test.image_size if use_image_size else None
         pred = lifter.lift(test.keypoints2d, skeleton=skeleton, scores=scores, temporal=False,
                            image_size=size)
         return np.asarray(pred), test
-    base = base_protocol(protocol)
-    full = load_protocol(base, root, "test", inputs, frame_step=1, layout=skeleton)
-    full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
+    full = ts.frames
+    assert full is not None and ts.index is not None
     size = full.image_size if use_image_size else None
     scores = _missing_scores(len(full), full.keypoints2d.shape[1], missing, MISSING_SEED)
     out = np.empty((len(full), 17, 3), np.float32)
-    for seq in sequence_indices(full):
+    for seq in full.sequences():
         out[seq] = np.asarray(lifter.lift(full.keypoints2d[seq], skeleton=skeleton,
                                           scores=scores[seq], temporal=True,
                                           image_size=size))
-    return out[locate_samples(full, test)], test
+    return out[ts.index], test
 
 
 OTHER_BODIES_SEED = 11

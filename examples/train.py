@@ -21,32 +21,27 @@ from __future__ import annotations
 import argparse
 import ast
 import gc
-import hashlib
 import json
 import math
 import os
 import shlex
 import sys
 import time
-from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
 
 import poselift
-from poselift.camera import RandomRig, get_rig
+from poselift.progress import ProgressBar
+from poselift.camera import RandomRig
 from poselift.data import (
     PROTOCOLS,
     Augmentation,
     AugmentationMix,
-    FrameDataset,
-    ProtocolData,
-    WindowDataset,
     base_protocol,
     list_input_layouts,
     load_bandai,
@@ -55,14 +50,25 @@ from poselift.data import (
 )
 from poselift.data.synthetic import write_synthetic_bandai
 from poselift.data.wild import RECIPES, training_augmentation
-from poselift.evaluation import evaluate, locate_samples, predict
+from poselift.evaluation import TestSet, evaluate, load_test_set, predict_test_set
 from poselift.models import get_model_entry, list_models
 from poselift.models.checkpoint import atomic_save
-from poselift.skeletons import get_skeleton
+from poselift.models.inputs import InputContract
+from poselift.training import (
+    AugmentedSamples,
+    Distributed,
+    RigSamples,
+    bn_momentum,
+    make_dataset,
+    precise_bn,
+    seed_of,
+    set_bn_momentum,
+    sync_buffers,
+    tensor_digest,
+)
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
-RIG_CAMERAS = 4
 DATA_LICENCE = ("Bandai-Namco-Research-Motiondataset (Kobayashi et al., arXiv 2306.08861), "
                 "CC BY-NC 4.0: weights trained on it are for non-commercial use")
 
@@ -196,135 +202,6 @@ def finalize_args(args: argparse.Namespace) -> argparse.Namespace:
 
 
 # --------------------------------------------------------------------------------------------
-# helpers
-# --------------------------------------------------------------------------------------------
-
-
-def seed_of(*parts: object) -> int:
-    """A 63-bit seed from any plain parts (stable across runs and processes)."""
-    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
-    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
-
-
-class Dist:
-    """torch.distributed state (a single process when not launched by torchrun)."""
-
-    def __init__(self, device_arg: str) -> None:
-        self.world = int(os.environ.get("WORLD_SIZE", "1"))
-        self.rank = int(os.environ.get("RANK", "0"))
-        local = int(os.environ.get("LOCAL_RANK", "0"))
-        if device_arg == "auto":
-            device_arg = "cuda" if torch.cuda.is_available() else "cpu"
-        if device_arg == "cuda" and self.world > 1:
-            device_arg = f"cuda:{local}"
-        self.device = torch.device(device_arg)
-        if self.device.type == "cuda":
-            torch.cuda.set_device(self.device)
-        if self.world > 1:
-            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
-
-    @property
-    def main(self) -> bool:
-        return self.rank == 0
-
-    def any(self, flag: bool) -> bool:
-        """True on every rank if ``flag`` is true on any rank."""
-        if self.world == 1:
-            return flag
-        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
-        dist.all_reduce(t)
-        return bool(t.item() > 0)
-
-    def sum(self, values: list[float]) -> list[float]:
-        if self.world == 1:
-            return values
-        t = torch.tensor(values, dtype=torch.float64, device=self.device)
-        dist.all_reduce(t)
-        return [float(v) for v in t.tolist()]
-
-    def barrier(self) -> None:
-        if self.world > 1:
-            dist.barrier()
-
-    def close(self) -> None:
-        if self.world > 1:
-            dist.destroy_process_group()
-
-
-def say(rank0: bool, message: str) -> None:
-    if rank0:
-        print(message, flush=True)
-
-
-def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
-    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
-
-
-def digest(tensors: Iterator[torch.Tensor]) -> str:
-    h = hashlib.sha256()
-    for t in tensors:
-        h.update(t.detach().cpu().contiguous().numpy().tobytes())
-    return h.hexdigest()
-
-
-# --------------------------------------------------------------------------------------------
-# training sample sources
-# --------------------------------------------------------------------------------------------
-
-
-class FixedSource:
-    """Precomputed rig samples (every (frame, camera) pair of the split once per epoch).
-
-    Per batch only the flip (x -> -x in normalized coordinates and left/right swap, exact for
-    the rig since its principal point is the image centre), fresh pixel noise and keypoint
-    dropout are applied.
-    """
-
-    def __init__(self, train: ProtocolData, aug: Augmentation, device: torch.device) -> None:
-        rig = get_rig("h36m-like")
-        if tuple(rig.center) != (rig.image_size[0] / 2, rig.image_size[1] / 2):
-            raise SystemExit("--pipeline fixed needs a rig whose principal point is the centre")
-        self.x = torch.from_numpy(train.normalized_keypoints()).to(device)
-        self.y = torch.from_numpy(train.poses3d).to(device)
-        self.epoch_size = len(train)
-        self.aug = aug
-        self.noise = 2.0 * aug.pixel_noise / rig.image_size[0]
-        flip = get_skeleton("h36m").flip_indices
-        self.flip_index = torch.tensor(flip, device=device)
-        self.sign = torch.tensor([-1.0, 1.0, 1.0], device=device)
-        self.device = device
-
-    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        idx = index.to(self.device)
-        x, y = self.x[idx], self.y[idx]
-        if self.aug.flip > 0:
-            f = (torch.rand(len(idx), generator=g) < self.aug.flip).to(self.device)
-            fx = x.index_select(1, self.flip_index) * self.sign[None, None, :2]
-            fy = y.index_select(1, self.flip_index) * self.sign
-            x = torch.where(f[:, None, None], fx, x)
-            y = torch.where(f[:, None, None], fy, y)
-        if self.noise > 0:
-            x = x + self.noise * torch.randn(x.shape, generator=g).to(self.device)
-        if self.aug.dropout > 0:
-            keep = torch.rand(x.shape[:-1], generator=g) >= self.aug.dropout
-            x = x * keep.unsqueeze(-1).to(x.dtype).to(self.device)
-        return x, y
-
-
-class DatasetSource:
-    """FrameDataset / WindowDataset: full augmentation per batch, RIG_CAMERAS passes per epoch."""
-
-    def __init__(self, ds: FrameDataset | WindowDataset, device: torch.device) -> None:
-        self.ds = ds
-        self.epoch_size = len(ds) * RIG_CAMERAS
-        self.device = device
-
-    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
-        x, y = self.ds.make_batch(index % len(self.ds), g)
-        return x.to(self.device), y.to(self.device)
-
-
-# --------------------------------------------------------------------------------------------
 # the run
 # --------------------------------------------------------------------------------------------
 
@@ -372,129 +249,21 @@ def make_model(args: argparse.Namespace) -> nn.Module:
         raise SystemExit(f"--config: {err}") from None
 
 
-def every_kth_clip(names: np.ndarray, k: int) -> np.ndarray:
-    """Every k-th distinct clip name (in order of first appearance)."""
-    _, first = np.unique(names, return_index=True)
-    ordered = names[np.sort(first)]
-    return ordered[::k]
+def say(rank0: bool, message: str) -> None:
+    if rank0:
+        print(message, flush=True)
 
 
-def load_eval_sets(args: argparse.Namespace, root: Path, temporal: bool, layout: str
-                   ) -> tuple[ProtocolData, ProtocolData | None, np.ndarray | None]:
-    """(test samples, full-frame test data for temporal models, their index in it)."""
-    test = load_protocol(args.protocol, root, "test", args.inputs,
-                         frame_step=args.test_frame_step, layout=layout)
-    if args.test_clips_every > 1:
-        keep = every_kth_clip(test.clip, args.test_clips_every)
-        test = test.subset(np.flatnonzero(np.isin(test.clip, keep)))
-    if not temporal:
-        return test, None, None
-    base = base_protocol(args.protocol)
-    full = load_protocol(base, root, "test", args.inputs, frame_step=1, layout=layout)
-    full = full.subset(np.flatnonzero(np.isin(full.clip, np.unique(test.clip))))
-    return test, full, locate_samples(full, test)
-
-
-def run_eval(model: nn.Module, test: ProtocolData, full: ProtocolData | None,
-             index: np.ndarray | None, args: argparse.Namespace) -> tuple[dict[str, Any], float]:
+def run_eval(model: nn.Module, test: TestSet, args: argparse.Namespace
+             ) -> tuple[dict[str, Any], float]:
     start = time.perf_counter()
-    if full is not None:
-        pred = predict(model, full, index=index, batch_size=args.eval_batch_size,
-                       flip_test=args.flip_test)
-    else:
-        pred = predict(model, test, batch_size=args.eval_batch_size, flip_test=args.flip_test)
-    result = evaluate(pred, test)
-    return result, time.perf_counter() - start
-
-
-def precise_bn(net: nn.Module, source: FixedSource | DatasetSource, batches: int,
-               batch_size: int, seed: int, epoch: int, d: Dist, mode: str = "train") -> None:
-    """Recompute BatchNorm running statistics with the current weights.
-
-    ``mode="train"``: every module in training mode (dropout active while the statistics are
-    collected); ``"eval"``: dropout off, so the statistics are those of the network as it is
-    evaluated (only the BatchNorm layers collect in training mode).
-    """
-    bns = batchnorms(net)
-    if not bns or batches == 0:
-        return
-    momenta = [m.momentum for m in bns]
-    for m in bns:
-        m.reset_running_stats()
-        m.momentum = None  # cumulative average over the batches
-    was_training = net.training
-    net.train()
-    if mode == "eval":
-        for m in net.modules():
-            if isinstance(m, nn.modules.dropout._DropoutNd):
-                m.eval()
-    g = torch.Generator().manual_seed(seed_of(seed, epoch, "precise-bn", d.rank))
-    torch.manual_seed(seed_of(seed, epoch, "precise-bn-dropout", d.rank))
-    per_rank = max(2, batch_size // d.world)
-    with torch.no_grad():
-        for _ in range(batches):
-            idx = torch.randint(source.epoch_size, (per_rank,), generator=g)
-            x, _ = source.batch(idx, g)
-            net(x)
-    for m, mom in zip(bns, momenta, strict=True):
-        m.momentum = mom
-        if d.world > 1:
-            for buf in (m.running_mean, m.running_var):
-                assert buf is not None
-                dist.all_reduce(buf)
-                buf /= d.world
-    net.train(was_training)
-
-
-def sync_buffers(net: nn.Module, d: Dist) -> None:
-    """Give every rank rank 0's buffers (BatchNorm statistics)."""
-    if d.world > 1:
-        for buf in net.buffers():
-            dist.broadcast(buf, 0)
-
-
-class Progress:
-    """tqdm bar or periodic lines with samples/s (rank 0 only)."""
-
-    def __init__(self, mode: str, enabled: bool, total: int, start: int, epoch: int,
-                 every: int) -> None:
-        self.bar = None
-        self.enabled = enabled
-        self.every = every
-        self.epoch = epoch
-        self.total = total
-        self.t0 = time.perf_counter()
-        self.samples = 0
-        if mode == "auto":
-            mode = "tqdm" if sys.stderr.isatty() else "lines"
-        if mode == "tqdm":
-            try:
-                from tqdm import tqdm
-            except ImportError:
-                mode = "lines"
-            else:
-                self.bar = tqdm(total=total, initial=start, desc=f"epoch {epoch}",
-                                unit="batch", disable=not enabled, mininterval=2.0)
-        self.mode = mode
-
-    def update(self, batch: int, samples: int, loss: float) -> None:
-        self.samples += samples
-        rate = self.samples / max(time.perf_counter() - self.t0, 1e-9)
-        if self.bar is not None:
-            self.bar.update(1)
-            self.bar.set_postfix(loss=f"{loss:.4f}", samples_s=f"{rate:,.0f}", refresh=False)
-        elif self.mode == "lines" and self.enabled and (batch + 1) % self.every == 0:
-            print(f"epoch {self.epoch} batch {batch + 1}/{self.total} loss {loss:.4f} "
-                  f"{rate:,.0f} samples/s", flush=True)
-
-    def close(self) -> None:
-        if self.bar is not None:
-            self.bar.close()
+    pred = predict_test_set(model, test, batch_size=args.eval_batch_size, flip_test=args.flip_test)
+    return evaluate(pred, test.samples), time.perf_counter() - start
 
 
 def main(argv: list[str] | None = None) -> int:
     args = finalize_args(build_parser().parse_args(argv))
-    d = Dist(args.device)
+    d = Distributed(args.device)
     torch.set_num_threads(args.threads)
     out: Path = args.out
     if d.main:
@@ -525,16 +294,15 @@ def main(argv: list[str] | None = None) -> int:
     # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
     # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
     # channel (in_features=3) marks joints dropped by the augmentation
-    layout = str(model.config["skeleton"])
+    contract = InputContract.of(model)
+    layout = contract.skeleton
     if layout not in list_input_layouts():
         raise SystemExit(f"--config skeleton={layout!r}: no input layout of that name to make "
                          f"training inputs from (layouts: {list_input_layouts()})")
-    with_scores = int(model.config.get("in_features", 2)) == 3
     pipeline = args.pipeline
     fixed_ok = (args.cameras == "rig" and args.recipe is None and isinstance(aug, Augmentation)
-                and not temporal and aug.bone_scale is None
-                and aug.global_scale is None and layout == "h36m" and not with_scores
-                and aug.normalize == "screen")
+                and not temporal and aug.bone_scale is None and aug.global_scale is None
+                and layout == "h36m" and not contract.has_scores and aug.normalize == "screen")
     if pipeline == "auto":
         pipeline = "fixed" if fixed_ok else "dataset"
     if pipeline == "fixed" and not fixed_ok:
@@ -544,27 +312,20 @@ def main(argv: list[str] | None = None) -> int:
     train_motion = protocol_motion(base, root, "train", motion=motion)
     if args.train_clips_every > 1:
         train_motion = train_motion.select(list(train_motion.names[:: args.train_clips_every]))
-    source: FixedSource | DatasetSource
+    source: RigSamples | AugmentedSamples
     if pipeline == "fixed":
+        assert isinstance(aug, Augmentation)
         train = load_protocol(base, root, "train", "gt", frame_step=args.frame_step)
-        if args.train_clips_every > 1:
-            train = train.subset(np.flatnonzero(np.isin(train.clip, train_motion.names)))
-        source = FixedSource(train, aug, d.device)
+        train = train.every_kth_clip(args.train_clips_every)
+        source = RigSamples(train, aug, contract, d.device)
     else:
-        if temporal:
-            ds: FrameDataset | WindowDataset = WindowDataset(
-                train_motion, int(model.receptive_field),
-                causal=bool(getattr(model, "causal", False)), augmentation=aug,
-                layout=layout, with_scores=with_scores, frame_step=args.frame_step,
-                seed=args.seed)
-        else:
-            ds = FrameDataset(train_motion, augmentation=aug, layout=layout,
-                              with_scores=with_scores, frame_step=args.frame_step,
-                              seed=args.seed)
-        source = DatasetSource(ds, d.device)
-    test = full = eval_index = None
+        source = AugmentedSamples(make_dataset(model, train_motion, aug,
+                                               frame_step=args.frame_step, seed=args.seed),
+                                  d.device)
+    test = None
     if d.main:
-        test, full, eval_index = load_eval_sets(args, root, temporal, layout)
+        test = load_test_set(args.protocol, root, args.inputs, layout=layout, temporal=temporal,
+                             frame_step=args.test_frame_step, clips_every=args.test_clips_every)
     data_seconds = time.perf_counter() - t_data
     epoch_size = source.epoch_size
     planned = args.epochs * epoch_size
@@ -574,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                 f" parameters, receptive field {model.receptive_field})")
     say(d.main, f"data {root}: {len(train_motion)} training clips, {epoch_size:,} samples per "
                 f"epoch ({pipeline} pipeline, cameras {args.cameras}), "
-                f"{len(test) if test is not None else 0:,} test samples; "
+                f"{len(test.samples) if test is not None else 0:,} test samples; "
                 f"loaded in {data_seconds:.1f} s")
 
     # --- model, optimizer, state ----------------------------------------------------------
@@ -612,7 +373,6 @@ def main(argv: list[str] | None = None) -> int:
     if d.world > 1:
         train_net = nn.parallel.DistributedDataParallel(
             net, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-    bns = batchnorms(model)
     m0, m1 = args.bn_momentum
     meta_base = {
         "command": command, "seed": args.seed, "protocol": args.protocol, "inputs": args.inputs,
@@ -660,8 +420,9 @@ def main(argv: list[str] | None = None) -> int:
         data_time = 0.0
         t_epoch = time.perf_counter()
         seen_epoch = 0
-        bar = Progress(args.progress, d.main, num_batches, state["batch"], epoch + 1,
-                       args.log_every)
+        bar = ProgressBar(num_batches, f"epoch {epoch + 1}", unit="batch", enabled=d.main,
+                          mode=args.progress, every=args.log_every, initial=state["batch"],
+                          stream=sys.stdout)
         b = state["batch"]
         budget_hit = False
         while b < num_batches:
@@ -676,9 +437,8 @@ def main(argv: list[str] | None = None) -> int:
             x, y = source.batch(shard, g)
             data_time += time.perf_counter() - t0
             torch.manual_seed(seed_of(args.seed, epoch, b, d.rank, "dropout"))
-            momentum = m0 * (m1 / m0) ** min(1.0, state["samples_seen"] / planned)
-            for m in bns:
-                m.momentum = momentum
+            momentum = bn_momentum(m0, m1, state["samples_seen"] / planned)
+            set_bn_momentum(model, momentum)
             pred = train_net(x)
             diff = pred - y
             loss = diff.abs().mean() if args.loss == "l1" else diff.norm(dim=-1).mean()
@@ -694,7 +454,8 @@ def main(argv: list[str] | None = None) -> int:
             state["samples_seen"] += len(idx)
             seen_epoch += len(idx)
             b += 1
-            bar.update(b - 1, len(idx), loss_value)
+            bar.update(1, loss=loss_value,
+                       samples_s=seen_epoch / max(time.perf_counter() - t_epoch, 1e-9))
             if args.time_budget is not None and (d.world == 1 or b % 10 == 0):
                 budget_hit = d.any(time.perf_counter() - run_start > args.time_budget)
                 if budget_hit and b < num_batches:
@@ -736,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         eval_seconds = 0.0
         if d.main and (epoch % args.eval_every == 0 or finished or budget_hit):
             assert test is not None
-            result, eval_seconds = run_eval(model, test, full, eval_index, args)
+            result, eval_seconds = run_eval(model, test, args)
             metrics = {k: result[k] for k in ("samples", "mpjpe", "p_mpjpe", "pck", "auc")}
             last_metrics = metrics
         d.barrier()
@@ -780,8 +541,8 @@ def main(argv: list[str] | None = None) -> int:
                                "data_load_seconds": round(data_seconds, 3),
                                "world_size": d.world}
     if d.world > 1:
-        params = digest(p for p in model.parameters())
-        buffers = digest(b for b in model.buffers())
+        params = tensor_digest(model.parameters())
+        buffers = tensor_digest(model.buffers())
         gathered: list[Any] = [None] * d.world
         dist.all_gather_object(gathered, (params, buffers))
         summary["param_digests"] = [g[0] for g in gathered]

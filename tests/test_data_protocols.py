@@ -165,12 +165,38 @@ def test_noisy_inputs_are_seeded_and_consistent(root: Path):
     assert noisy.info["noise_sigma_px"] == 4.0
 
 
-def test_normalized_keypoints(root: Path):
+def test_model_inputs_follow_the_contract(root: Path):
     from poselift.camera import normalize_screen
+    from poselift.models.inputs import InputContract
+    from poselift.normalization import normalize_bbox
 
     d = load_protocol("p2-cross-set", root, "test")
-    np.testing.assert_allclose(d.normalized_keypoints(),
+    np.testing.assert_allclose(d.model_inputs(InputContract()),
                                normalize_screen(d.keypoints2d, 1000, 1000), atol=1e-6)
+    with_score = d.model_inputs(InputContract(in_features=3, input_norm="bbox"))
+    np.testing.assert_array_equal(with_score[..., 2], 1.0)
+    ref = normalize_bbox(d.keypoints2d.astype(np.float64)[:, None], extent=322.0)[:, 0]
+    np.testing.assert_allclose(with_score[..., :2], ref, atol=1e-6)
+    # a temporal bbox model: one sliding-median scale per (clip, camera) sequence
+    full = load_protocol("p2-cross-set", root, "test", frame_step=1)
+    tcn = InputContract(input_norm="bbox", receptive_field=3, temporal=True)
+    x = full.model_inputs(tcn)
+    seq = full.sequences()[0]
+    want = normalize_bbox(full.keypoints2d[seq].astype(np.float64), extent=322.0,
+                          per_sequence=True, window=3)
+    np.testing.assert_allclose(x[seq], want, atol=1e-6)
+    with pytest.raises(ValueError, match="consecutive"):
+        d.model_inputs(tcn)
+    coco = load_protocol("p2-cross-set", root, "test", layout="coco")
+    assert coco.model_inputs(InputContract(skeleton="coco")).shape == (len(coco), 17, 2)
+
+
+def test_every_kth_clip(root: Path):
+    d = load_protocol("p2-cross-set", root, "test")
+    clips = list(dict.fromkeys(d.clip))
+    sub = d.every_kth_clip(2)
+    assert list(dict.fromkeys(sub.clip)) == clips[::2]
+    assert d.every_kth_clip(1) is d
 
 
 def test_window_indices(root: Path):

@@ -1,4 +1,4 @@
-"""Tests for poselift.evaluation: predict (flip test, temporal padding), evaluate, reports."""
+"""Tests for poselift.prediction (flip test, temporal padding, chunks) and poselift.evaluation."""
 
 from __future__ import annotations
 
@@ -11,7 +11,9 @@ import torch
 import poselift
 from poselift.data import flip_keypoints, flip_poses
 from poselift.data.protocols import ProtocolData
-from poselift.evaluation import evaluate, locate_samples, markdown_report, predict
+from poselift.evaluation import evaluate, locate_samples, markdown_report, predict_protocol
+from poselift.models.inputs import InputContract
+from poselift.prediction import predict
 
 
 def _trained_like(model: torch.nn.Module) -> torch.nn.Module:
@@ -62,8 +64,11 @@ def test_predict_matches_model_and_keeps_kind_and_mode(sr: torch.nn.Module) -> N
     with torch.no_grad():
         ref = sr(x)
     sr.train()
+    before = {k: v.clone() for k, v in sr.state_dict().items()}
     out = predict(sr, x, batch_size=3)
-    assert sr.training  # mode restored
+    # a module in training mode is run through an eval copy: never switched, never changed
+    assert all(m.training for m in sr.modules())
+    assert all(torch.equal(before[k], v) for k, v in sr.state_dict().items())
     sr.eval()
     assert isinstance(out, torch.Tensor)
     torch.testing.assert_close(out, ref)
@@ -95,8 +100,6 @@ def test_predict_rejects_bad_input(sr: torch.nn.Module) -> None:
         predict(sr, torch.zeros(4, 17, 2), batch_size=0)
     with pytest.raises(TypeError, match="inputs"):
         predict(sr, [[0.0, 0.0]] * 17)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="index"):
-        predict(sr, torch.zeros(4, 17, 2), index=[0])
     with pytest.raises(ValueError, match="finite"):
         predict(sr, torch.full((1, 17, 2), math.nan))
 
@@ -127,6 +130,13 @@ def test_temporal_sequence_is_edge_padded(causal: bool) -> None:
     torch.testing.assert_close(out, _naive_sequence(model, seq, causal), rtol=1e-4, atol=1e-5)
     both = predict(model, torch.stack([seq, seq.flip(0)]))
     torch.testing.assert_close(both[0], out, rtol=1e-4, atol=1e-5)
+    # a sequence longer than batch_size goes through in chunks with their context frames
+    long = torch.randn(2, 40, 17, 2)
+    chunked = predict(model, long, batch_size=7)
+    whole = predict(model, long, batch_size=4096)
+    torch.testing.assert_close(chunked, whole, rtol=1e-4, atol=1e-5)
+    torch.testing.assert_close(chunked[1], _naive_sequence(model, long[1], causal), rtol=1e-4,
+                               atol=1e-5)
 
 
 @pytest.mark.parametrize("causal", [False, True])
@@ -135,8 +145,8 @@ def test_temporal_protocol_matches_sequences(causal: bool) -> None:
     tcn = _trained_like(poselift.create_model("tcn", channels=24, filter_widths=(3, 3),
                                               causal=causal))
     data = _toy({"a": 11, "b": 4}, cameras=2)
-    kp = torch.from_numpy(data.normalized_keypoints())
-    pred = predict(tcn, data, flip_test=True, batch_size=5)
+    kp = torch.from_numpy(data.model_inputs(InputContract.of(tcn)))
+    pred = predict_protocol(tcn, data, flip_test=True, batch_size=5)
     assert pred.shape == (len(data), 17, 3) and isinstance(pred, np.ndarray)
     for clip in ("a", "b"):
         for cam in (0, 1):
@@ -145,25 +155,25 @@ def test_temporal_protocol_matches_sequences(causal: bool) -> None:
             ref = predict(tcn, kp[sel], flip_test=True)
             np.testing.assert_allclose(pred[sel], ref.numpy(), rtol=1e-4, atol=1e-5)
     some = np.flatnonzero(data.frame % 4 == 0)
-    np.testing.assert_allclose(predict(tcn, data, index=some, flip_test=True), pred[some],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_protocol(tcn, data, index=some, flip_test=True),
+                               pred[some], rtol=1e-5, atol=1e-6)
     mask = data.frame % 4 == 0
-    np.testing.assert_allclose(predict(tcn, data, index=mask, flip_test=True), pred[some],
-                               rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(predict_protocol(tcn, data, index=mask, flip_test=True),
+                               pred[some], rtol=1e-5, atol=1e-6)
 
 
 def test_temporal_protocol_needs_consecutive_frames(tcn: torch.nn.Module) -> None:
     with pytest.raises(ValueError, match="frame_step=1"):
-        predict(tcn, _toy({"a": 12}, step=4))
+        predict_protocol(tcn, _toy({"a": 12}, step=4))
     with pytest.raises(ValueError, match="index"):
-        predict(tcn, _toy({"a": 5}), index=[99])
+        predict_protocol(tcn, _toy({"a": 5}), index=[99])
 
 
 def test_single_frame_protocol(sr: torch.nn.Module) -> None:
     data = _toy({"a": 6}, cameras=3, step=2)
-    ref = predict(sr, torch.from_numpy(data.normalized_keypoints()), flip_test=True)
-    np.testing.assert_allclose(predict(sr, data, flip_test=True, batch_size=4), ref.numpy(),
-                               rtol=1e-5, atol=1e-6)
+    ref = predict(sr, torch.from_numpy(data.model_inputs(InputContract.of(sr))), flip_test=True)
+    np.testing.assert_allclose(predict_protocol(sr, data, flip_test=True, batch_size=4),
+                               ref.numpy(), rtol=1e-5, atol=1e-6)
 
 
 # --- locate_samples ----------------------------------------------------------------------------
@@ -268,7 +278,7 @@ def test_markdown_report() -> None:
 
 
 def test_bbox_models_on_protocol_data_match_lift_per_sequence():
-    """predict(ProtocolData) for input_norm='bbox' normalizes like poselift.lift."""
+    """predict_protocol for input_norm='bbox' normalizes like poselift.lift."""
     from dataclasses import replace
 
     import poselift
@@ -281,7 +291,7 @@ def test_bbox_models_on_protocol_data_match_lift_per_sequence():
     for name, kw in (("sr", {"hidden": 32}), ("sr_tcn", {"channels": 16,
                                                           "filter_widths": (3,)})):
         net = poselift.create_model(name, input_norm="bbox", **kw).eval()
-        got = predict(net, data)
+        got = predict_protocol(net, data)
         got = got - got[:, :1]  # lift puts the pelvis at the origin
         want = np.empty_like(got)
         temporal = name == "sr_tcn"

@@ -2,7 +2,7 @@
 
 No pretrained weights exist yet; every model here is randomly initialized and only used to
 check the plumbing (shapes, normalization, missing joints, model resolution, caching)
-against independent references built from poselift.evaluation.predict.
+against independent references built from poselift.prediction.predict.
 """
 
 from __future__ import annotations
@@ -16,10 +16,10 @@ import torch
 import poselift
 import poselift.inference as inf
 from poselift.camera import normalize_screen
-from poselift.evaluation import predict
 from poselift.inference import TYPICAL_EXTENT_PX, Lifter, WeightsUnavailableError, lift
 from poselift.models import WeightsEntry, create_model, register_weights, save_model
 from poselift.models.registry import _WEIGHTS
+from poselift.prediction import predict
 
 torch.set_num_threads(1)
 

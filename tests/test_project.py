@@ -28,6 +28,7 @@ PUBLIC_API = {
     "load_model",
     "metrics",
     "nn",
+    "prediction",
     "rarity",
     "save_model",
     "Skeleton",
@@ -77,3 +78,76 @@ def test_version_single_source():
 
     assert poselift.__version__ == __version__
     assert 'dynamic = ["version"]' in (REPO / "pyproject.toml").read_text()
+
+
+def _import_graph() -> dict[str, set[str]]:
+    """Module -> the poselift modules it imports (anywhere in the file, lazy imports too)."""
+    import ast
+
+    src = REPO / "src"
+    mods = {}
+    for p in (src / "poselift").rglob("*.py"):
+        name = ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        mods[name] = p
+    graph: dict[str, set[str]] = {m: set() for m in mods}
+    for m, p in mods.items():
+        for node in ast.walk(ast.parse(p.read_text())):
+            names: list[str] = []
+            if isinstance(node, ast.Import):
+                names = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.module:
+                names = [node.module] + [f"{node.module}.{a.name}" for a in node.names]
+            graph[m] |= {t for t in names if t in mods and t != m and not m.startswith(t + ".")}
+    return graph
+
+
+def test_no_import_circle_anywhere():
+    graph = _import_graph()
+    state: dict[str, int] = {}
+    stack: list[str] = []
+
+    def visit(m: str) -> None:
+        state[m] = 1
+        stack.append(m)
+        for t in sorted(graph[m]):
+            if state.get(t) == 1:
+                cycle = stack[stack.index(t):] + [t]
+                raise AssertionError("import circle: " + " -> ".join(cycle))
+            if t not in state:
+                visit(t)
+        stack.pop()
+        state[m] = 2
+
+    for m in sorted(graph):
+        if m not in state:
+            visit(m)
+
+
+def test_layers_import_downwards_only():
+    graph = _import_graph()
+
+    def reaches(a: str, b: str) -> bool:
+        seen, todo = set(), [a]
+        while todo:
+            m = todo.pop()
+            if m == b:
+                return True
+            if m not in seen:
+                seen.add(m)
+                todo.extend(graph[m])
+        return False
+
+    assert not reaches("poselift.inference", "poselift.evaluation")
+    assert not reaches("poselift.evaluation", "poselift.inference")
+    assert not reaches("poselift.prediction", "poselift.data.protocols")
+    for leaf in ("poselift.skeletons", "poselift.camera", "poselift.metrics",
+                 "poselift.normalization", "poselift.rarity"):
+        assert not any(reaches(leaf, up) for up in ("poselift.models.factory",
+                                                   "poselift.inference", "poselift.data.augment")), leaf
+
+
+def test_examples_use_public_names_only():
+    pattern = re.compile(r"from poselift[\w.]* import [^\n]*\b_\w+|poselift(?:\.\w+)*\._[a-z]\w*")
+    for path in sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py")):
+        found = pattern.findall(path.read_text())
+        assert not found, f"{path.name} uses private names: {found}"

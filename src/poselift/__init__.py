@@ -13,6 +13,7 @@ from poselift import data as data
 from poselift import evaluation as evaluation
 from poselift import metrics as metrics
 from poselift import nn as nn
+from poselift import prediction as prediction
 from poselift import rarity as rarity
 from poselift._version import __version__ as __version__
 from poselift.inference import Lifter as Lifter
@@ -57,6 +58,7 @@ __all__ = [
     "load_model",
     "metrics",
     "nn",
+    "prediction",
     "rarity",
     "register_partition",
     "register_skeleton",

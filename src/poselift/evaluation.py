@@ -1,204 +1,56 @@
-"""Batched prediction with test-time flip averaging, and protocol evaluation reports.
+"""Protocol evaluation: predictions for protocol samples, scores and reports.
 
-:func:`predict` runs any lifting model (single-frame or temporal) over a whole test set:
+The scoring and reporting layer, on top of :mod:`poselift.prediction` (which
+:mod:`poselift.inference` also stands on; neither imports the other):
 
-- single-frame models: ``(N, J, C)`` normalized keypoints -> ``(N, J_out, 3)`` metres;
-- temporal models on arrays: ``(T, J, C)`` or ``(N, T, J, C)`` sequences -> one prediction per
-  frame, the sequence edge-padded like VideoPose3D (the first/last frame repeated; causal
-  models are padded on the left only, so they never look ahead);
-- any model on a :class:`~poselift.data.ProtocolData`: its normalized keypoints; temporal
-  models gather each sample's window from the samples of the same clip and camera (frames
-  must be consecutive: load the protocol with ``frame_step=1``) and run the strided form of
-  the network (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`), which gives the
-  same output as the full-sequence network with edge padding. ``index`` restricts the
-  prediction to some samples (e.g. every 4th frame) while their windows still use all frames.
-
-Test-time flip averaging (``flip_test=True``): the input is mirrored (left/right joints
-swapped with the skeleton's ``flip_indices`` and ``x -> -x`` in normalized coordinates, i.e.
-about the image centre), predicted, mirrored back (``x -> -x``, joints swapped in the output
-skeleton) and averaged with the plain prediction.
-
-:func:`evaluate` turns predictions into the protocol metrics of PROTOCOLS.md (MPJPE, P-MPJPE
-in millimetres, PCK@150 mm and AUC in percent, overall and per content, and MPJPE by
-occurrence decile when occurrence values are available) as a JSON-ready dict;
-:func:`markdown_report` renders it as markdown tables.
+- :func:`load_test_set` / :func:`predict_test_set`: a protocol's test samples and, for
+  temporal models, every frame of their clips (windows need the neighbouring frames), and the
+  model's predictions at the test samples;
+- :func:`predict_protocol`: predictions for any :class:`~poselift.data.ProtocolData`,
+  its pixels turned into model inputs by the model's input contract, as ``lift`` does;
+- :func:`evaluate`: the protocol metrics of PROTOCOLS.md (MPJPE, P-MPJPE in millimetres,
+  PCK@150 mm and AUC in percent, overall and per content, and MPJPE by occurrence decile
+  when occurrence values are available) as a JSON-ready dict; :func:`markdown_report`
+  renders it as markdown tables;
+- :func:`evaluate_sequences`: scores of lifted sequences, with (MPJPE, MPJPE-13) and
+  without a reference (bone-length steadiness, left/right symmetry).
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
-from typing import Any
+from collections.abc import Hashable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
 
 import numpy as np
 import torch
 from torch import nn
 
-from poselift._progress import ProgressBar
 from poselift._validation import (
     Array,
     check_array,
     check_finite,
     check_positive,
     check_shape,
-    like,
     to_numpy,
 )
-from poselift.data.protocols import ProtocolData
-from poselift.metrics import auc3d, mpjpe, p_mpjpe, pck3d
-from poselift.normalization import TYPICAL_EXTENT_PX, normalize_bbox
-from poselift.skeletons import Skeleton, get_skeleton
+from poselift.data.protocols import ProtocolData, base_protocol, load_protocol
+from poselift.metrics import MetricAccumulator, mpjpe, p_mpjpe
+from poselift.models.inputs import InputContract
+from poselift.prediction import predict_windows
 
-__all__ = ["LIMB_JOINTS_13", "evaluate", "evaluate_sequences", "locate_samples", "markdown_report",
-           "predict", "sequence_indices"]
+__all__ = ["LIMB_JOINTS_13", "TestSet", "evaluate", "evaluate_sequences", "load_test_set",
+           "locate_samples", "markdown_report", "predict_protocol", "predict_test_set"]
 
 PCK_THRESHOLD_MM = 150.0
 """PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
 
 
 # --------------------------------------------------------------------------------------------
-# model introspection
+# protocol prediction
 # --------------------------------------------------------------------------------------------
-
-
-def _is_temporal(model: nn.Module) -> bool:
-    """True for models that take ``(B, T, J, C)`` sequences."""
-    config = getattr(model, "config", None)
-    if isinstance(config, dict) and isinstance(config.get("name"), str):
-        from poselift.models import get_model_entry
-
-        try:
-            return get_model_entry(config["name"]).temporal
-        except ValueError:
-            pass
-    return hasattr(model, "strided_twin") or int(getattr(model, "receptive_field", 1)) > 1
-
-
-def _in_features(model: nn.Module) -> int:
-    """Input channels per joint of a lifting model (2: x, y; 3: x, y, score)."""
-    config = getattr(model, "config", None)
-    if isinstance(config, dict) and "in_features" in config:
-        return int(config["in_features"])
-    return int(getattr(model, "in_features", 2))
-
-
-def _input_norm(model: nn.Module) -> str:
-    """How a lifting model's inputs are normalized: ``"screen"`` or ``"bbox"``."""
-    config = getattr(model, "config", None)
-    return str(config.get("input_norm", "screen")) if isinstance(config, dict) else "screen"
-
-
-def _model_device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    for p in model.parameters():
-        return p.device, p.dtype
-    return torch.device("cpu"), torch.float32
-
-
-def _skeletons(model: nn.Module, skeleton: str | Skeleton | None) -> tuple[Skeleton, Skeleton]:
-    config = getattr(model, "config", None)
-    config = config if isinstance(config, dict) else {}
-    in_sk = get_skeleton(skeleton if skeleton is not None else config.get("skeleton", "h36m"))
-    out_sk = get_skeleton(config.get("out_skeleton", "h36m"))
-    return in_sk, out_sk
-
-
-class _Runner:
-    """Runs a network on batches, with optional flip averaging, in eval mode, no grad."""
-
-    def __init__(self, net: nn.Module, in_sk: Skeleton, out_sk: Skeleton, flip_test: bool,
-                 device: torch.device, dtype: torch.dtype) -> None:
-        self.net = net
-        self.flip_test = flip_test
-        self.device = device
-        self.dtype = dtype
-        self.in_flip = torch.tensor(in_sk.flip_indices, device=device)
-        self.out_flip = torch.tensor(out_sk.flip_indices, device=device)
-        self.sign = torch.tensor([-1.0, 1.0, 1.0], dtype=dtype, device=device)
-
-    def __call__(self, x: torch.Tensor) -> torch.Tensor:
-        """``(B, ..., J, C)`` inputs -> network outputs ``(B, ..., J_out, 3)``."""
-        x = x.to(self.device, self.dtype)
-        if not self.flip_test:
-            out: torch.Tensor = self.net(x)
-            return out
-        mirrored = x.index_select(-2, self.in_flip).clone()
-        mirrored[..., 0] = -mirrored[..., 0]
-        y: torch.Tensor = self.net(torch.cat([x, mirrored], 0))
-        plain, back = y[: x.shape[0]], y[x.shape[0]:]
-        back = back.index_select(-2, self.out_flip) * self.sign
-        return (plain + back) * 0.5
-
-
-# --------------------------------------------------------------------------------------------
-# temporal windows over ProtocolData
-# --------------------------------------------------------------------------------------------
-
-
-class _Sequences:
-    """Samples grouped into (clip, camera) sequences ordered by frame, for window gathering."""
-
-    def __init__(self, data: ProtocolData) -> None:
-        n = len(data)
-        _, clip_id = np.unique(data.clip, return_inverse=True)
-        cams = int(data.camera.max(initial=0)) + 1
-        order = np.lexsort((data.frame, data.camera, clip_id))
-        key = clip_id[order].astype(np.int64) * cams + data.camera[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.zeros(0, int)
-        counts = np.diff(np.r_[starts, n])
-        group = np.repeat(np.arange(len(starts)), counts)
-        frames = data.frame[order]
-        if n and not np.array_equal(frames - frames[starts][group], np.arange(n) - starts[group]):
-            raise ValueError(
-                "data: temporal models need consecutive frames in every (clip, camera) "
-                f"sequence, but data has frame_step={data.frame_step} or missing frames; load "
-                "the protocol with frame_step=1 and select the evaluated samples with index="
-            )
-        rank = np.empty(n, dtype=np.int64)
-        rank[order] = np.arange(n)
-        self.order = order
-        self.rank = rank
-        self.start = starts[group]
-        self.count = counts[group]
-
-    def windows(self, index: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]
-                ) -> np.ndarray[Any, Any]:
-        """``(B, R)`` sample indices of the edge-padded windows of samples ``index``."""
-        p = self.rank[index]
-        start = self.start[p][:, None]
-        pos = (p - self.start[p])[:, None] + offsets[None, :]
-        pos = np.clip(pos, 0, (self.count[p] - 1)[:, None])
-        out: np.ndarray[Any, Any] = self.order[start + pos]
-        return out
-
-
-def sequence_indices(data: ProtocolData) -> list[np.ndarray[Any, Any]]:
-    """Sample indices of every (clip, camera) sequence of ``data``, each in frame order.
-
-    ``data`` must hold consecutive frames (``frame_step=1``), as temporal models need.
-
-    Examples:
-        >>> from poselift.data.protocols import _toy_protocol
-        >>> [s.tolist() for s in sequence_indices(_toy_protocol())]
-        [[0, 4], [1, 5], [2, 6], [3, 7]]
-    """
-    seqs = _Sequences(data)
-    return np.split(seqs.order, np.unique(seqs.start)[1:])
-
-
-def _offsets(receptive_field: int, causal: bool) -> np.ndarray[Any, Any]:
-    r = receptive_field
-    return np.arange(-(r - 1), 1) if causal else np.arange(-(r // 2), r // 2 + 1)
-
-
-# --------------------------------------------------------------------------------------------
-# predict
-# --------------------------------------------------------------------------------------------
-
-
-def _check_batch_size(batch_size: object) -> int:
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
-    return batch_size
 
 
 def _check_index(index: object, n: int) -> np.ndarray[Any, Any]:
@@ -216,184 +68,140 @@ def _check_index(index: object, n: int) -> np.ndarray[Any, Any]:
     return idx.astype(np.int64)
 
 
-@torch.no_grad()
-def predict(
+def predict_protocol(
     model: nn.Module,
-    inputs: Array | ProtocolData,
+    data: ProtocolData,
     *,
     index: Array | Sequence[int] | None = None,
     batch_size: int = 4096,
     flip_test: bool = False,
-    skeleton: str | Skeleton | None = None,
     progress: bool = False,
-) -> Array:
-    """Predict 3D poses for a whole set of inputs, batched, optionally flip-averaged.
+) -> np.ndarray[Any, Any]:
+    """Predictions of a model for the samples of a protocol split.
 
-    The model runs in eval mode without gradients on its own device (its training/eval mode
-    is restored afterwards).
+    The samples' pixels become model inputs by the model's input contract
+    (:meth:`~poselift.data.ProtocolData.model_inputs`: as :func:`poselift.lift` does); a
+    model with a score channel gets score 1 for every joint. Temporal models gather each
+    sample's window from the samples of the same clip and camera (frames must be
+    consecutive: load the protocol with ``frame_step=1`` and choose the evaluated samples
+    with ``index``) and run the strided form of the network
+    (:func:`~poselift.prediction.predict_windows`), which gives the same output as the
+    full-sequence network with edge padding.
 
     Args:
-        model: a lifting model (e.g. from :func:`poselift.create_model`).
-        inputs: normalized screen coordinates, ``(N, J, C)`` (any leading dims) for
-            single-frame models, ``(T, J, C)`` or ``(N, T, J, C)`` sequences for temporal
-            models (``C >= 2``: x, y[, score...]); or a :class:`~poselift.data.ProtocolData`
-            (its pixels are normalized with its image sizes, or per sample by their bounding
-            box for ``input_norm="bbox"`` models; a model with a score channel,
-            ``in_features=3``, gets score 1 for every joint).
-        index: ProtocolData only: predict these samples (indices or a boolean mask); temporal
-            windows still gather their neighbouring frames from all samples.
-        batch_size: samples (windows, or frames of sequences) per forward pass.
+        model: a lifting model.
+        data: the protocol samples (e.g. :func:`~poselift.data.load_protocol`).
+        index: predict these samples only (indices or a boolean mask); temporal windows still
+            use all samples.
+        batch_size: samples per forward pass.
         flip_test: average with the mirrored input's mirrored prediction.
-        skeleton: input skeleton, for the flip (default: the model's ``config["skeleton"]``
-            or ``"h36m"``).
-        progress: array inputs: show a progress bar over the frames on stderr (tqdm when
-            installed and stderr is a terminal, else a line every 2 s).
+        progress: progress bar on stderr.
 
     Returns:
-        ``(..., J_out, 3)`` metres, root-relative camera coordinates: same leading shape and
-        kind as ``inputs`` for arrays; a float32 numpy ``(N, J_out, 3)`` (or
-        ``(len(index), J_out, 3)``) for ProtocolData.
+        ``(N, J_out, 3)`` (or ``(len(index), J_out, 3)``) float32 metres, root-relative camera
+        coordinates.
 
     Raises:
-        TypeError: ``inputs`` is neither an array nor a ProtocolData.
-        ValueError: bad shapes, non-consecutive frames for a temporal model on ProtocolData.
+        TypeError: ``data`` is not a ProtocolData.
+        ValueError: the model's input skeleton does not match, non-consecutive frames for a
+            temporal model.
 
     Examples:
-        >>> import torch, poselift
-        >>> model = poselift.create_model("sr", hidden=64)
-        >>> x = torch.zeros(5, 17, 2)
-        >>> predict(model, x, flip_test=True).shape
-        torch.Size([5, 17, 3])
-        >>> tcn = poselift.create_model("tcn", channels=32, filter_widths=(3, 3))
-        >>> predict(tcn, torch.zeros(20, 17, 2)).shape          # every frame of a sequence
-        torch.Size([20, 17, 3])
+        >>> import poselift
+        >>> from poselift.data.protocols import _toy_protocol
+        >>> model = poselift.create_model("sr", hidden=16)
+        >>> predict_protocol(model, _toy_protocol(), flip_test=True).shape
+        (8, 17, 3)
     """
-    batch_size = _check_batch_size(batch_size)
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-    temporal = _is_temporal(model)
-    in_sk, out_sk = _skeletons(model, skeleton)
-    device, dtype = _model_device_dtype(model)
-    was_training = model.training
-    model.eval()
-    try:
-        if isinstance(inputs, ProtocolData):
-            return _predict_protocol(model, inputs, index, batch_size, flip_test, temporal,
-                                     in_sk, out_sk, device, dtype)
-        if index is not None:
-            raise ValueError("index: only supported when inputs is a ProtocolData")
-        x = check_array(inputs, "inputs")
-        spec = "(N, T, J, C)" if temporal and x.ndim == 4 else (
-            "(T, J, C)" if temporal else "(..., J, C)")
-        dims = check_shape(x, "inputs", spec, J=in_sk.num_joints)
-        if dims["C"] < 2:
-            raise ValueError(f"inputs: expected at least 2 channels (x, y), got shape "
-                             f"{tuple(x.shape)}")
-        check_finite(x, "inputs")
-        xt = torch.as_tensor(to_numpy(x)) if isinstance(x, np.ndarray) else x
-        runner = _Runner(model, in_sk, out_sk, flip_test, device, dtype)
-        frames = int(np.prod(xt.shape[:-2]))
-        with ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
-            if temporal:
-                seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
-                out = _predict_sequences(model, runner, seqs, batch_size, bar)
-                out = out if xt.ndim == 4 else out[0]
-            else:
-                flat = xt.reshape(-1, *xt.shape[-2:])
-                parts = []
-                for s in range(0, flat.shape[0], batch_size):
-                    parts.append(runner(flat[s : s + batch_size]).cpu())
-                    bar.update(parts[-1].shape[0])
-                out = (torch.cat(parts) if parts else torch.zeros(0, out_sk.num_joints, 3))
-                out = out.reshape(*xt.shape[:-2], *out.shape[-2:])
-        if isinstance(x, torch.Tensor):
-            return out.to(x.device)
-        return like(out.numpy(), x)
-    finally:
-        model.train(was_training)
+    if not isinstance(data, ProtocolData):
+        raise TypeError(f"data: expected a ProtocolData, got {type(data).__name__}")
+    contract = InputContract.of(model)
+    idx = np.arange(len(data), dtype=np.int64) if index is None else _check_index(index,
+                                                                                   len(data))
+    frames = torch.from_numpy(data.model_inputs(contract))
+    r = contract.receptive_field
+
+    def windows(batch: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        return data.window_indices(r, causal=contract.causal, index=batch)
+
+    return predict_windows(model, frames, idx, windows, batch_size=batch_size,
+                           flip_test=flip_test, progress=progress)
 
 
-def _predict_sequences(model: nn.Module, runner: _Runner, seqs: torch.Tensor,
-                       batch_size: int, bar: ProgressBar | None = None) -> torch.Tensor:
-    """``(N, T, J, C)`` sequences -> ``(N, T, J_out, 3)``, edge-padded full-sequence passes."""
-    r = int(getattr(model, "receptive_field", 1))
-    causal = bool(getattr(model, "causal", False))
-    left = r - 1 if causal else (r - 1) // 2
-    right = 0 if causal else r - 1 - left
-    n, t = seqs.shape[:2]
-    padded = torch.cat([seqs[:, :1].expand(n, left, *seqs.shape[2:]), seqs,
-                        seqs[:, -1:].expand(n, right, *seqs.shape[2:])], 1)
-    per = max(1, batch_size // (t + r - 1))
-    parts = []
-    for s in range(0, n, per):
-        parts.append(runner(padded[s : s + per]).cpu())
-        if bar is not None:
-            bar.update(parts[-1].shape[0] * t)
-    return torch.cat(parts)
+@dataclass(frozen=True)
+class TestSet:
+    """A protocol's test samples, with every frame of their clips for temporal models.
 
-
-def _bbox_normalized(data: ProtocolData, extent: float, window: int | None
-                     ) -> np.ndarray[Any, Any]:
-    """Bounding-box normalized keypoints of every sample, as ``poselift.lift`` does.
-
-    ``window=None``: one scale per frame (single-frame models); else per (clip, camera)
-    sequence the median of the larger sides over a centred window of that many frames
-    (temporal models: their receptive field, one scale per training window).
+    Attributes:
+        samples: the evaluated samples (e.g. every 4th frame, or a P3 rare subset).
+        frames: every frame of the samples' clips (``frame_step=1``), or None when only
+            single-frame models are evaluated.
+        index: positions of ``samples`` in ``frames`` (:func:`locate_samples`), or None.
     """
-    kp = data.keypoints2d.astype(np.float64)
-    if window is None:
-        return np.asarray(normalize_bbox(kp[:, None], extent=extent))[:, 0].astype(np.float32)
-    out = np.empty(kp.shape, np.float32)
-    for part in sequence_indices(data):
-        out[part] = np.asarray(normalize_bbox(kp[part], extent=extent, per_sequence=True,
-                                              window=window))
-    return out
+
+    samples: ProtocolData
+    frames: ProtocolData | None = None
+    index: np.ndarray[Any, Any] | None = None
 
 
-def _predict_protocol(
-    model: nn.Module, data: ProtocolData, index: object, batch_size: int, flip_test: bool,
-    temporal: bool, in_sk: Skeleton, out_sk: Skeleton, device: torch.device,
-    dtype: torch.dtype,
-) -> np.ndarray[Any, Any]:
-    n = len(data)
-    idx = np.arange(n, dtype=np.int64) if index is None else _check_index(index, n)
-    if in_sk.num_joints != data.keypoints2d.shape[1]:
-        raise ValueError(f"inputs: the model takes {in_sk.num_joints} joints "
-                         f"({in_sk.name}), the ProtocolData has {data.keypoints2d.shape[1]}")
-    if _input_norm(model) == "bbox":  # as poselift.lift: per frame, or one scale per sequence
-        if in_sk.name not in TYPICAL_EXTENT_PX:
-            raise ValueError(f"model: input_norm='bbox' is calibrated for "
-                             f"{sorted(TYPICAL_EXTENT_PX)}, not {in_sk.name!r}")
-        r = int(getattr(model, "receptive_field", 1))
-        kp = torch.from_numpy(_bbox_normalized(data, TYPICAL_EXTENT_PX[in_sk.name],
-                                               r if temporal and r > 1 else None))
-    else:
-        kp = torch.from_numpy(data.normalized_keypoints())
-    feats = _in_features(model)
-    if feats == 3:  # a score channel: every joint of a ProtocolData is visible
-        kp = torch.cat([kp, torch.ones(*kp.shape[:-1], 1, dtype=kp.dtype)], -1)
-    elif feats != 2:
-        raise ValueError(f"model: expected in_features 2 or 3 for ProtocolData inputs, got {feats}")
-    out = np.empty((len(idx), out_sk.num_joints, 3), dtype=np.float32)
-    if temporal:
-        r = int(getattr(model, "receptive_field", 1))
-        causal = bool(getattr(model, "causal", False))
-        make_twin = getattr(model, "strided_twin", None)
-        twin: nn.Module = make_twin() if callable(make_twin) else model
-        twin.eval()
-        runner = _Runner(twin, in_sk, out_sk, flip_test, device, dtype)
-        seqs = _Sequences(data)
-        offsets = _offsets(r, causal)
-        for s in range(0, len(idx), batch_size):
-            win = torch.from_numpy(seqs.windows(idx[s : s + batch_size], offsets))
-            y = runner(kp[win])  # (B, 1, J_out, 3)
-            out[s : s + batch_size] = y[:, -1].cpu().numpy()
-        return out
-    runner = _Runner(model, in_sk, out_sk, flip_test, device, dtype)
-    for s in range(0, len(idx), batch_size):
-        sel = torch.from_numpy(idx[s : s + batch_size])
-        out[s : s + batch_size] = runner(kp[sel]).cpu().numpy()
-    return out
+def load_test_set(
+    protocol: str,
+    root: str | Path,
+    inputs: Literal["gt", "noisy"] = "gt",
+    *,
+    layout: str = "h36m",
+    temporal: bool = False,
+    frame_step: int | None = None,
+    clips_every: int = 1,
+    with_occurrence: bool = False,
+    progress: bool = False,
+) -> TestSet:
+    """Load a protocol's test samples (and, ``temporal``, all frames of their clips).
+
+    Args:
+        protocol: a Bandai protocol name (:data:`~poselift.data.PROTOCOLS`).
+        root: the directory holding ``bandai/``.
+        inputs: ``"gt"`` or ``"noisy"`` 2D.
+        layout: the 2D layout (the model's input skeleton).
+        temporal: also load every frame of the test clips, for temporal windows.
+        frame_step: test samples at frames ``0, s, 2s, ...`` (default: the protocol's).
+        clips_every: every k-th test clip only (quick runs).
+        with_occurrence: P1/val-style: fill the samples' occurrence (deciles).
+        progress: progress messages on stderr.
+
+    Examples:
+        >>> ts = load_test_set("p1-style", "/work/shared/data", temporal=True)  # doctest: +SKIP
+        >>> len(ts.samples), len(ts.frames)  # doctest: +SKIP
+        (118440, 472116)
+    """
+    samples = load_protocol(protocol, root, "test", inputs, frame_step=frame_step,
+                            layout=layout, with_occurrence=with_occurrence,
+                            progress=progress).every_kth_clip(clips_every)
+    if not temporal:
+        return TestSet(samples)
+    frames = load_protocol(base_protocol(protocol), root, "test", inputs, frame_step=1,
+                           layout=layout, progress=progress)
+    frames = frames.subset(np.flatnonzero(np.isin(frames.clip, np.unique(samples.clip))))
+    return TestSet(samples, frames, locate_samples(frames, samples))
+
+
+def predict_test_set(model: nn.Module, test: TestSet, *, batch_size: int = 4096,
+                     flip_test: bool = False, progress: bool = False) -> np.ndarray[Any, Any]:
+    """Predictions of ``model`` at ``test.samples`` (temporal windows from ``test.frames``).
+
+    Raises:
+        ValueError: a temporal model and a test set loaded without its frames.
+    """
+    if InputContract.of(model).temporal and InputContract.of(model).receptive_field > 1:
+        if test.frames is None or test.index is None:
+            raise ValueError("test: a temporal model needs the test set's frames "
+                             "(load_test_set(..., temporal=True))")
+        return predict_protocol(model, test.frames, index=test.index, batch_size=batch_size,
+                                flip_test=flip_test, progress=progress)
+    return predict_protocol(model, test.samples, batch_size=batch_size, flip_test=flip_test,
+                            progress=progress)
 
 
 # --------------------------------------------------------------------------------------------
@@ -452,9 +260,24 @@ def locate_samples(data: ProtocolData, samples: ProtocolData) -> np.ndarray[Any,
 # --------------------------------------------------------------------------------------------
 
 
-def _means(values: dict[str, np.ndarray[Any, Any]], sel: np.ndarray[Any, Any]
-           ) -> dict[str, float]:
-    return {k: float(v[sel].mean()) if sel.size else math.nan for k, v in values.items()}
+_ACCUMULATED = ("mpjpe", "p_mpjpe", "pck3d", "auc3d")
+_KEYS = {"mpjpe": "mpjpe", "p_mpjpe": "p_mpjpe", "pck3d": "pck", "auc3d": "auc"}
+
+
+def _report(pred: np.ndarray[Any, Any], target: np.ndarray[Any, Any], groups: object
+            ) -> tuple[dict[str, float], dict[Hashable, dict[str, float]],
+                       dict[Hashable, int]]:
+    """(overall, per group, group sizes) of the report metrics, via the accumulator."""
+    acc = MetricAccumulator(_ACCUMULATED, scale=1000.0, pck_threshold=PCK_THRESHOLD_MM)
+    acc.update(pred, target, groups=groups)
+    rep = acc.compute()
+
+    def row(values: dict[str, float]) -> dict[str, float]:
+        return {_KEYS[m]: values[m] * (100.0 if m in ("pck3d", "auc3d") else 1.0)
+                for m in _ACCUMULATED}
+
+    per = {g: row({m: rep.per_group[m][g] for m in _ACCUMULATED}) for g in rep.group_counts}
+    return row(rep.overall), per, dict(rep.group_counts)
 
 
 def evaluate(
@@ -468,10 +291,11 @@ def evaluate(
     """Protocol metrics of predictions against ground truth, as a JSON-ready dict.
 
     All distances are in millimetres (inputs in metres); PCK (at 150 mm) and AUC (0-150 mm,
-    31 thresholds) in percent. Means are frame-weighted (every sample counts once).
+    31 thresholds) in percent. Means are frame-weighted (every sample counts once), computed
+    with :class:`~poselift.metrics.MetricAccumulator`.
 
     Args:
-        predictions: ``(N, J, 3)`` metres (e.g. from :func:`predict`).
+        predictions: ``(N, J, 3)`` metres (e.g. from :func:`predict_protocol`).
         data: a :class:`~poselift.data.ProtocolData` (targets ``poses3d``, ``content`` and,
             when present, ``occurrence`` are taken from it), or ``(N, J, 3)`` target metres.
         content: ``(N,)`` labels for the per-content table (default: ``data.content``).
@@ -511,45 +335,45 @@ def evaluate(
     if isinstance(deciles, bool) or not isinstance(deciles, int) or deciles < 1:
         raise ValueError(f"deciles: expected a positive int, got {deciles!r}")
     n = dims["N"]
-    p = to_numpy(pred).astype(np.float64) * 1000.0
-    t = to_numpy(target).astype(np.float64) * 1000.0
-    values = {
-        "mpjpe": np.asarray(mpjpe(p, t, reduction="none")),
-        "p_mpjpe": np.asarray(p_mpjpe(p, t, reduction="none")),
-        "pck": 100.0 * np.asarray(pck3d(p, t, PCK_THRESHOLD_MM, reduction="none")),
-        "auc": 100.0 * np.asarray(auc3d(p, t, reduction="none")),
-    }
-    everything = np.arange(n)
-    result: dict[str, Any] = {"samples": n, **_means(values, everything),
-                              "pck_threshold_mm": PCK_THRESHOLD_MM}
-    if isinstance(data, ProtocolData):
-        result = {"protocol": data.name, "split": data.split, "inputs": data.inputs, **result}
-    per_content: dict[str, Any] = {}
+    p = to_numpy(pred).astype(np.float64)
+    t = to_numpy(target).astype(np.float64)
+    labels = None
     if content is not None:
         labels = np.asarray(content)
         if labels.shape != (n,):
             raise ValueError(f"content: expected {n} labels, got shape {labels.shape}")
-        names, code = np.unique(labels.astype(str), return_inverse=True)
-        for k, name in enumerate(names):
-            sel = np.flatnonzero(code == k)
-            per_content[str(name)] = {"samples": int(sel.size), **_means(values, sel)}
-    result["per_content"] = per_content
-    result["deciles"] = None
+        labels = labels.astype(str)
+    occ = None
     if occurrence is not None:
-        occ_arr = check_array(occurrence, "occurrence")
-        occ = to_numpy(occ_arr).astype(np.float64)
+        occ = to_numpy(check_array(occurrence, "occurrence")).astype(np.float64)
         if occ.shape != (n,):
             raise ValueError(f"occurrence: expected shape ({n},), got {occ.shape}")
         check_finite(occ, "occurrence")
+    nan = dict.fromkeys(("mpjpe", "p_mpjpe", "pck", "auc"), math.nan)
+    if n:
+        overall, per, counts = _report(p, t, labels)
+    else:
+        overall, per, counts = dict(nan), {}, {}
+    result: dict[str, Any] = {"samples": n, **overall, "pck_threshold_mm": PCK_THRESHOLD_MM}
+    if isinstance(data, ProtocolData):
+        result = {"protocol": data.name, "split": data.split, "inputs": data.inputs, **result}
+    result["per_content"] = ({str(g): {"samples": counts[g], **per[g]}
+                              for g in sorted(counts, key=str)} if labels is not None else {})
+    result["deciles"] = None
+    if occ is not None:
         order = np.argsort(occ, kind="stable")
+        code = np.empty(n, dtype=np.int64)
+        bins = np.array_split(order, deciles)
+        for k, sel in enumerate(bins):
+            code[sel] = k
+        _, per_bin, _ = _report(p, t, code) if n else ({}, {}, {})
         rows = []
-        for k, sel in enumerate(np.array_split(order, deciles)):
-            row: dict[str, Any] = {"decile": k + 1, "samples": int(sel.size),
-                                   "occurrence_min": float(occ[sel].min()) if sel.size else None,
-                                   "occurrence_max": float(occ[sel].max()) if sel.size else None}
-            means = _means(values, sel)
-            row.update(mpjpe=means["mpjpe"], p_mpjpe=means["p_mpjpe"])
-            rows.append(row)
+        for k, sel in enumerate(bins):
+            means = per_bin.get(k, nan)
+            rows.append({"decile": k + 1, "samples": int(sel.size),
+                         "occurrence_min": float(occ[sel].min()) if sel.size else None,
+                         "occurrence_max": float(occ[sel].max()) if sel.size else None,
+                         "mpjpe": means["mpjpe"], "p_mpjpe": means["p_mpjpe"]})
         result["deciles"] = rows
     return result
 

@@ -42,8 +42,9 @@ import torch
 from torch import nn
 
 from poselift._validation import Array, check_array, check_positive, check_shape
-from poselift.evaluation import predict
-from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE, normalize_bbox
+from poselift.models.inputs import InputContract
+from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
+from poselift.prediction import predict
 from poselift.skeletons import get_skeleton
 
 __all__ = [
@@ -153,17 +154,6 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
         f"model: expected 'default', a weights name ({shipped or 'none shipped'}), an existing "
         f"checkpoint file or a torch.nn.Module, got {model!r}"
     )
-
-
-def _model_info(model: nn.Module) -> tuple[str, str, bool, int, str]:
-    """(input skeleton, output skeleton, temporal, in_features, input_norm) of a model."""
-    from poselift.evaluation import _in_features, _input_norm, _is_temporal
-
-    config = getattr(model, "config", None)
-    config = config if isinstance(config, dict) else {}
-    in_sk = get_skeleton(config.get("skeleton", "h36m")).name
-    out_sk = get_skeleton(config.get("out_skeleton", "h36m")).name
-    return in_sk, out_sk, _is_temporal(model), _in_features(model), _input_norm(model)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -322,13 +312,14 @@ class Lifter:
         seq = lead > 0 if temporal is None else temporal
 
         net = self.model_for(sk.name, seq)
-        in_sk, out_sk, net_temporal, feats, input_norm = _model_info(net)
-        if in_sk != sk.name:
-            raise ValueError(f"skeleton: the model takes {in_sk!r} keypoints, got "
+        contract = InputContract.of(net)
+        if contract.skeleton != sk.name:
+            raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, got "
                              f"skeleton={sk.name!r}")
-        if out_sk != "h36m":
-            raise ValueError(f"model: expected a model with H36M-17 output, got {out_sk!r}")
-        if net_temporal and not seq:
+        if contract.out_skeleton != "h36m":
+            raise ValueError(f"model: expected a model with H36M-17 output, got "
+                             f"{contract.out_skeleton!r}")
+        if contract.temporal and not seq:
             raise ValueError("model: a temporal model needs sequences; pass temporal=None/True "
                              "with (T, J, 2) input, or a single-frame model")
 
@@ -349,7 +340,7 @@ class Lifter:
             raise ValueError(f"keypoints2d: no valid keypoint in {where} (all NaN or score < "
                              f"{self.score_threshold})")
         missing = ~valid
-        if missing.any() and feats < 3:
+        if missing.any() and not contract.has_scores:
             never = " and never visible in their sequence" if seq else ""
             raise ValueError(
                 f"keypoints2d: {int(missing.sum())} joint(s) are missing (score < "
@@ -357,33 +348,21 @@ class Lifter:
                 "; this model has no score channel (in_features=2), so they cannot be lifted "
                 "honestly; use a model trained with a score channel or provide the joints"
             )
-        if image_size is None or input_norm == "bbox":
-            if sk.name not in TYPICAL_EXTENT_PX:
-                raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
-                                 f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
-            if input_norm == "bbox":  # exactly as in training: a temporal model saw one
-                # scale per window of its receptive field, a single-frame model one per frame
-                r = int(getattr(net, "receptive_field", 1))
-                per_sequence, window = net_temporal, (r if r > 1 else None)
-            else:  # a screen model without image_size: one scale per sequence
-                per_sequence, window = seq, None
-            norm = normalize_bbox(xs, valid, extent=TYPICAL_EXTENT_PX[sk.name],
-                                  per_sequence=per_sequence, window=window)
-        else:
-            w, h = float(image_size[0]), float(image_size[1])
-            norm = xs / w * 2 - np.array([1.0, h / w])
-        norm = np.where(missing[..., None], 0.0, norm)
-        if feats >= 3:
-            norm = np.concatenate([norm, valid[..., None].astype(np.float64)], -1)
-        inp = torch.from_numpy(norm.astype(np.float32))
+        if (image_size is None or contract.input_norm == "bbox") and \
+                sk.name not in TYPICAL_EXTENT_PX:
+            raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
+                             f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
+        norm = contract.prepare(xs, valid, image_size=image_size)
+        inp = torch.from_numpy(np.asarray(norm).astype(np.float32))
         if not seq:
             inp = inp[:, 0]
         show = (self.progress if self.progress is not None
                 else int(np.prod(inp.shape[:-2])) >= PROGRESS_MIN_FRAMES)
         out = predict(net, inp, batch_size=self.batch_size, flip_test=self.flip_test,
-                      skeleton=sk.name, progress=show)
+                      progress=show)
         assert isinstance(out, torch.Tensor)
-        out = out - out[..., get_skeleton(out_sk).root: get_skeleton(out_sk).root + 1, :]
+        root = get_skeleton(contract.out_skeleton).root
+        out = out - out[..., root : root + 1, :]
         result = out.reshape(*shape[:-1], *out.shape[-2:]).float()
         if isinstance(x, torch.Tensor):
             return result.to(x.device)

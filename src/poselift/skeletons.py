@@ -14,6 +14,9 @@ Built-in layouts:
 copied; a joint the source lacks is built from a recipe over named source joints (e.g. the
 H36M pelvis is the midpoint of the COCO hips). A joint that cannot be built from visible
 inputs gets score 0 and NaN coordinates: never a made-up confident value.
+
+:func:`flip_keypoints` and :func:`flip_poses` mirror 2D keypoints and 3D poses (left/right
+swapped by name): the one implementation behind training flips and test-time flip averaging.
 """
 
 from __future__ import annotations
@@ -32,6 +35,8 @@ from poselift._validation import Array, check_array, check_shape
 __all__ = [
     "Skeleton",
     "convert_keypoints",
+    "flip_keypoints",
+    "flip_poses",
     "get_skeleton",
     "list_skeletons",
     "register_skeleton",
@@ -438,6 +443,78 @@ def convert_keypoints(
     if isinstance(x, torch.Tensor):
         return torch.from_numpy(result).to(dtype=x.dtype, device=x.device)
     return result.astype(x.dtype if np.issubdtype(x.dtype, np.floating) else np.float64)
+
+
+def _flip_index(skeleton: Skeleton, x: Array) -> Any:
+    idx = list(skeleton.flip_indices)
+    return torch.as_tensor(idx, device=x.device) if isinstance(x, torch.Tensor) else np.array(idx)
+
+
+def flip_poses(poses: Array, skeleton: str | Skeleton = "h36m") -> Array:
+    """Mirror 3D poses horizontally: negate x and swap left/right joints.
+
+    In camera coordinates (x right) this is the 3D counterpart of mirroring the image.
+
+    Args:
+        poses: ``(..., J, 3)`` (any unit), camera coordinates.
+        skeleton: the joint layout (its ``flip_indices`` swap the joints).
+
+    Returns:
+        ``(..., J, 3)``, same kind as ``poses``. Flipping twice gives the input back.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.zeros((17, 3)); p[4] = (0.1, 0.0, 5.0)          # left hip
+        >>> flip_poses(p)[1].tolist()                              # now the right hip
+        [-0.1, 0.0, 5.0]
+    """
+    poses = check_array(poses, "poses")
+    sk = get_skeleton(skeleton)
+    check_shape(poses, "poses", "(..., J, 3)", J=sk.num_joints)
+    sign = [-1.0, 1.0, 1.0]
+    if isinstance(poses, torch.Tensor):
+        out_t = poses[..., _flip_index(sk, poses), :]
+        return out_t * torch.as_tensor(sign, dtype=out_t.dtype, device=out_t.device)
+    out: np.ndarray[Any, Any] = poses[..., _flip_index(sk, poses), :]
+    flipped: np.ndarray[Any, Any] = out * np.asarray(sign, dtype=out.dtype)
+    return flipped
+
+
+def flip_keypoints(keypoints: Array, skeleton: str | Skeleton = "h36m", *,
+                   center: float = 0.0) -> Array:
+    """Mirror 2D keypoints about the vertical line ``x = center`` and swap left/right.
+
+    Use ``center=0`` for normalized screen coordinates and ``center=cx`` (the principal
+    point) for pixels: then the result equals projecting the :func:`flip_poses` of the 3D
+    points. Extra channels after x, y (e.g. a score) are carried along.
+
+    Args:
+        keypoints: ``(..., J, C)`` with ``C >= 2`` (x, y[, score...]).
+        skeleton: the joint layout.
+        center: x of the mirror line.
+
+    Returns:
+        ``(..., J, C)``, same kind as ``keypoints``.
+
+    Examples:
+        >>> import numpy as np
+        >>> k = np.zeros((17, 3)); k[11] = (0.3, -0.5, 0.9)       # left shoulder, score .9
+        >>> flip_keypoints(k)[14].tolist()
+        [-0.3, -0.5, 0.9]
+    """
+    keypoints = check_array(keypoints, "keypoints")
+    sk = get_skeleton(skeleton)
+    dims = check_shape(keypoints, "keypoints", "(..., J, C)", J=sk.num_joints)
+    if dims["C"] < 2:
+        raise ValueError(f"keypoints: expected at least 2 channels, got shape "
+                         f"{tuple(keypoints.shape)}")
+    if isinstance(keypoints, torch.Tensor):
+        out_t = keypoints[..., _flip_index(sk, keypoints), :].clone()
+        out_t[..., 0] = 2 * center - out_t[..., 0]
+        return out_t
+    out: np.ndarray[Any, Any] = np.array(keypoints[..., _flip_index(sk, keypoints), :])
+    out[..., 0] = 2 * center - out[..., 0]
+    return out
 
 
 def skeleton_table(names: Sequence[str] | None = None) -> str:

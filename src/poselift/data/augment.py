@@ -2,26 +2,31 @@
 
 Building blocks (numpy or torch in, same kind out):
 
-- :func:`flip_poses` / :func:`flip_keypoints`: horizontal mirror (negate x) and swap
-  left/right joints with the skeleton's ``flip_indices``;
+- :func:`flip_poses` / :func:`flip_keypoints` (from :mod:`poselift.skeletons`): horizontal
+  mirror (negate x) and swap left/right joints with the skeleton's ``flip_indices``;
 - :func:`scale_bones`: multiply every bone by a factor along the kinematic tree from the
   root (root position and topology unchanged); :func:`random_bone_factors` samples factors.
 
 :class:`Augmentation` chains them into the training pipeline. For a batch of world poses
-``(B, T, 17, 3)`` (metres, +Y up) it applies, in order and vectorized over the batch:
+``(B, T, 17, 3)`` (metres, +Y up), :meth:`Augmentation.render` applies, in order and
+vectorized over the batch (one draw per sample, shared by its T frames):
 
-1. bone-length scaling (one factor per bone and sample, left/right tied by default);
-2. global scale about the point on the floor below the pelvis (``y = 0``);
-3. a random camera per sample (:class:`~poselift.camera.RandomRig`, or a random camera of a
+1. limbs recombined between samples (:class:`~poselift.data.bodies.PartRecombination`) and
+   other bodies (:class:`~poselift.data.bodies.BodyVariation`), when configured;
+2. bone-length scaling (one factor per bone and sample, left/right tied by default);
+3. global scale about the point on the floor below the pelvis (``y = 0``);
+4. a random camera per sample (:class:`~poselift.camera.RandomRig`, or a random camera of a
    fixed :class:`~poselift.camera.RigSpec`) following the pelvis per frame;
-4. world -> camera, then horizontal flip in camera coordinates (mirrors 3D and, through
+5. world -> camera, then horizontal flip in camera coordinates (mirrors 3D and, through
    the projection, 2D consistently);
-5. the input layout (H36M-17 -> input skeleton points), projection to pixels, Gaussian
-   pixel noise, normalization to screen coordinates (:func:`~poselift.camera.normalize_screen`);
-6. keypoint dropout: a dropped joint gets coordinates ``(0, 0)`` (the image centre in
-   normalized coordinates) and, when a score channel is requested, score 0 (1 otherwise).
+6. the input layout (H36M-17 -> input skeleton points), projection to pixels, Gaussian
+   pixel noise, keypoint dropout, and a simulated detector
+   (:class:`~poselift.data.detector.DetectorModel`), when configured.
 
-Targets are the H36M-17 joints in camera coordinates minus the pelvis (metres).
+Calling the augmentation then turns the pixels into model inputs with the model's input
+contract (:meth:`~poselift.models.inputs.InputContract.prepare`, as :func:`poselift.lift`
+does): normalization, dropped joints at ``(0, 0)`` with score 0. Targets are the H36M-17
+joints in camera coordinates minus the pelvis (metres).
 """
 
 from __future__ import annotations
@@ -35,14 +40,15 @@ import numpy as np
 import torch
 
 from poselift._validation import Array, check_array, check_shape
-from poselift.camera import Camera, RandomRig, RigSpec, get_rig, normalize_screen, project
+from poselift.camera import Camera, RandomRig, RigSpec, get_rig, project
 from poselift.camera import rig_cameras as _rig_cameras
 from poselift.camera import world_to_camera as _world_to_camera
 from poselift.data.bodies import BodyVariation, PartRecombination
 from poselift.data.detector import DetectorModel
 from poselift.data.layouts import InputLayout, get_input_layout
-from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
-from poselift.skeletons import Skeleton, get_skeleton
+from poselift.models.inputs import InputContract
+from poselift.normalization import INPUT_NORMS
+from poselift.skeletons import Skeleton, flip_keypoints, flip_poses, get_skeleton
 
 __all__ = [
     "Augmentation",
@@ -53,78 +59,6 @@ __all__ = [
     "random_bone_factors",
     "scale_bones",
 ]
-
-
-def _flip_index(skeleton: Skeleton, x: Array) -> Any:
-    idx = list(skeleton.flip_indices)
-    return torch.as_tensor(idx, device=x.device) if isinstance(x, torch.Tensor) else np.array(idx)
-
-
-def flip_poses(poses: Array, skeleton: str | Skeleton = "h36m") -> Array:
-    """Mirror 3D poses horizontally: negate x and swap left/right joints.
-
-    In camera coordinates (x right) this is the 3D counterpart of mirroring the image.
-
-    Args:
-        poses: ``(..., J, 3)`` (any unit), camera coordinates.
-        skeleton: the joint layout (its ``flip_indices`` swap the joints).
-
-    Returns:
-        ``(..., J, 3)``, same kind as ``poses``. Flipping twice gives the input back.
-
-    Examples:
-        >>> import numpy as np
-        >>> p = np.zeros((17, 3)); p[4] = (0.1, 0.0, 5.0)          # left hip
-        >>> flip_poses(p)[1].tolist()                              # now the right hip
-        [-0.1, 0.0, 5.0]
-    """
-    poses = check_array(poses, "poses")
-    sk = get_skeleton(skeleton)
-    check_shape(poses, "poses", "(..., J, 3)", J=sk.num_joints)
-    sign = [-1.0, 1.0, 1.0]
-    if isinstance(poses, torch.Tensor):
-        out_t = poses[..., _flip_index(sk, poses), :]
-        return out_t * torch.as_tensor(sign, dtype=out_t.dtype, device=out_t.device)
-    out: np.ndarray[Any, Any] = poses[..., _flip_index(sk, poses), :]
-    flipped: np.ndarray[Any, Any] = out * np.asarray(sign, dtype=out.dtype)
-    return flipped
-
-
-def flip_keypoints(keypoints: Array, skeleton: str | Skeleton = "h36m", *,
-                   center: float = 0.0) -> Array:
-    """Mirror 2D keypoints about the vertical line ``x = center`` and swap left/right.
-
-    Use ``center=0`` for normalized screen coordinates and ``center=cx`` (the principal
-    point) for pixels: then the result equals projecting the :func:`flip_poses` of the 3D
-    points. Extra channels after x, y (e.g. a score) are carried along.
-
-    Args:
-        keypoints: ``(..., J, C)`` with ``C >= 2`` (x, y[, score...]).
-        skeleton: the joint layout.
-        center: x of the mirror line.
-
-    Returns:
-        ``(..., J, C)``, same kind as ``keypoints``.
-
-    Examples:
-        >>> import numpy as np
-        >>> k = np.zeros((17, 3)); k[11] = (0.3, -0.5, 0.9)       # left shoulder, score .9
-        >>> flip_keypoints(k)[14].tolist()
-        [-0.3, -0.5, 0.9]
-    """
-    keypoints = check_array(keypoints, "keypoints")
-    sk = get_skeleton(skeleton)
-    dims = check_shape(keypoints, "keypoints", "(..., J, C)", J=sk.num_joints)
-    if dims["C"] < 2:
-        raise ValueError(f"keypoints: expected at least 2 channels, got shape "
-                         f"{tuple(keypoints.shape)}")
-    if isinstance(keypoints, torch.Tensor):
-        out_t = keypoints[..., _flip_index(sk, keypoints), :].clone()
-        out_t[..., 0] = 2 * center - out_t[..., 0]
-        return out_t
-    out: np.ndarray[Any, Any] = np.array(keypoints[..., _flip_index(sk, keypoints), :])
-    out[..., 0] = 2 * center - out[..., 0]
-    return out
 
 
 @lru_cache(maxsize=32)
@@ -475,6 +409,7 @@ class Augmentation:
         generator: torch.Generator | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
+        contract: InputContract | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """Turn world poses into augmented model inputs and targets.
 
@@ -485,26 +420,30 @@ class Augmentation:
             generator: torch random generator (reproducibility).
             layout: input layout (name or :class:`~poselift.data.layouts.InputLayout`).
             with_scores: append a score channel (1 kept, 0 dropped) to the inputs.
+            contract: the model's input contract; when given it decides the layout (its
+                input skeleton), the score channel and the normalization, which must be this
+                augmentation's ``normalize``.
 
         Returns:
             ``(inputs, targets)``: ``(B, T, J_in, 2)`` (or ``(B, T, J_in, 3)`` with scores)
-            normalized screen coordinates, and ``(B, T, 17, 3)`` pelvis-relative camera
-            coordinates in metres.
+            normalized coordinates (:meth:`~poselift.models.inputs.InputContract.prepare`,
+            one bounding-box scale per sample's T frames), and ``(B, T, 17, 3)``
+            pelvis-relative camera coordinates in metres.
         """
-        r = self.render(world, generator=generator, layout=layout)
-        lay = get_input_layout(layout)
-        dtype = r.keypoints.dtype
-        if self.normalize == "bbox":
-            xy = normalize_bbox(r.keypoints, r.visible, extent=TYPICAL_EXTENT_PX[lay.skeleton],
-                                per_sequence=True)
+        if contract is None:
+            lay = get_input_layout(layout)
+            contract = InputContract(skeleton=lay.skeleton, in_features=3 if with_scores else 2,
+                                     input_norm=self.normalize)
         else:
-            w, h = r.cameras.image_size
-            xy = normalize_screen(r.keypoints, w, h)
-        assert isinstance(xy, torch.Tensor)
-        xy = xy * r.visible.unsqueeze(-1).to(dtype)
-        if with_scores:
-            xy = torch.cat([xy, r.visible.unsqueeze(-1).to(dtype)], dim=-1)
-        return xy, r.targets
+            lay = get_input_layout(contract.skeleton)
+            if contract.input_norm != self.normalize:
+                raise ValueError(f"contract: the model normalizes {contract.input_norm!r}, this "
+                                 f"augmentation {self.normalize!r}")
+        r = self.render(world, generator=generator, layout=lay)
+        x = contract.prepare(r.keypoints, r.visible, image_size=r.cameras.image_size,
+                             scale="sample")
+        assert isinstance(x, torch.Tensor)
+        return x, r.targets
 
 
 @dataclass(frozen=True)
@@ -558,6 +497,7 @@ class AugmentationMix:
         generator: torch.Generator | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
+        contract: InputContract | None = None,
     ) -> tuple[torch.Tensor, torch.Tensor]:
         """As :meth:`Augmentation.__call__`, each sample from one part."""
         b = world.shape[0]
@@ -571,7 +511,7 @@ class AugmentationMix:
             if idx.numel() == 0:
                 continue
             x, y = aug(world[idx.to(world.device)], generator=generator, layout=layout,
-                       with_scores=with_scores)
+                       with_scores=with_scores, contract=contract)
             xs.append(x)
             ys.append(y)
             order.append(idx)

@@ -30,6 +30,7 @@ from torch.utils.data import Dataset
 from poselift.data.augment import Augmentation, AugmentationMix
 from poselift.data.layouts import InputLayout, get_input_layout
 from poselift.data.mocap import MotionSet
+from poselift.models.inputs import InputContract
 
 __all__ = ["FrameDataset", "WindowDataset"]
 
@@ -55,6 +56,7 @@ class _MocapDataset(Dataset[Sample]):
         augmentation: Augmentation | AugmentationMix | None,
         layout: str | InputLayout,
         with_scores: bool,
+        contract: InputContract | None,
         frame_step: int,
         seed: int,
         dtype: torch.dtype,
@@ -73,8 +75,9 @@ class _MocapDataset(Dataset[Sample]):
         if not isinstance(self.augmentation, Augmentation | AugmentationMix):
             raise TypeError(f"augmentation: expected an Augmentation or AugmentationMix, got "
                             f"{type(self.augmentation).__name__}")
-        self.layout = get_input_layout(layout)
-        self.with_scores = bool(with_scores)
+        self.contract = contract
+        self.layout = get_input_layout(contract.skeleton if contract is not None else layout)
+        self.with_scores = contract.has_scores if contract is not None else bool(with_scores)
         self.frame_step = frame_step
         self.seed = int(seed)
         self.epoch = 0
@@ -138,7 +141,7 @@ class _MocapDataset(Dataset[Sample]):
         idx = idx % n
         world = self._poses[self._frames(idx)]  # (B, T, 17, 3)
         x, y = self.augmentation(world, generator=generator, layout=self.layout,
-                                 with_scores=self.with_scores)
+                                 with_scores=self.with_scores, contract=self.contract)
         return self._shape(x, y)
 
     def _shape(self, x: torch.Tensor, y: torch.Tensor) -> Sample:
@@ -204,6 +207,10 @@ class FrameDataset(_MocapDataset):
             and global scale); use ``Augmentation.none()`` for plain rig cameras.
         layout: input layout (default ``"h36m"``).
         with_scores: add a score channel to the inputs.
+        contract: the model's input contract
+            (:meth:`~poselift.models.inputs.InputContract.of`); when given it decides the
+            layout, the score channel and the normalization (``layout`` and
+            ``with_scores`` are then ignored).
         frame_step: use every ``frame_step``-th frame of each clip (frames 0, s, 2s, ...).
         seed: seed of every random stream.
         dtype: floating dtype of the batches.
@@ -231,12 +238,14 @@ class FrameDataset(_MocapDataset):
         augmentation: Augmentation | AugmentationMix | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
+        contract: InputContract | None = None,
         frame_step: int = 1,
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
     ) -> None:
         super().__init__(motion, (0,), augmentation=augmentation, layout=layout,
-                         with_scores=with_scores, frame_step=frame_step, seed=seed, dtype=dtype)
+                         with_scores=with_scores, contract=contract, frame_step=frame_step,
+                         seed=seed, dtype=dtype)
 
     def _shape(self, x: torch.Tensor, y: torch.Tensor) -> Sample:
         return x[:, 0], y[:, 0]
@@ -257,6 +266,7 @@ class WindowDataset(_MocapDataset):
         augmentation: as in :class:`FrameDataset`.
         layout: input layout.
         with_scores: add a score channel.
+        contract: the model's input contract (see :class:`FrameDataset`).
         frame_step: target frames 0, s, 2s, ... of each clip.
         seed: seed of every random stream.
         dtype: floating dtype.
@@ -283,6 +293,7 @@ class WindowDataset(_MocapDataset):
         augmentation: Augmentation | AugmentationMix | None = None,
         layout: str | InputLayout = "h36m",
         with_scores: bool = False,
+        contract: InputContract | None = None,
         frame_step: int = 1,
         seed: int = 0,
         dtype: torch.dtype = torch.float32,
@@ -297,7 +308,8 @@ class WindowDataset(_MocapDataset):
         self.receptive_field = r
         self.causal = bool(causal)
         super().__init__(motion, offsets, augmentation=augmentation, layout=layout,
-                         with_scores=with_scores, frame_step=frame_step, seed=seed, dtype=dtype)
+                         with_scores=with_scores, contract=contract, frame_step=frame_step,
+                         seed=seed, dtype=dtype)
 
     def window_frames(self, index: int) -> list[int]:
         """Frame numbers (within the clip, after edge padding) of sample ``index``'s window.

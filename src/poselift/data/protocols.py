@@ -44,12 +44,12 @@ import hashlib
 import json
 import math
 import os
-import sys
 import tempfile
 import time
 import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -70,6 +70,9 @@ from poselift.data.mocap import (
     find_bandai,
     load_bandai,
 )
+from poselift.models.inputs import InputContract, window_offsets
+from poselift.progress import Progress, reporter
+from poselift.skeletons import get_skeleton
 
 __all__ = [
     "H36M_PROTOCOLS",
@@ -112,7 +115,6 @@ _H36M_TRAIN = ("S1", "S5", "S6", "S7", "S8")
 _H36M_TEST = ("S9", "S11")
 
 Split = Literal["train", "test"]
-Progress = bool | Callable[[str], None]
 
 
 @dataclass(frozen=True, eq=False)
@@ -178,23 +180,37 @@ class ProtocolData:
             style=self.style[idx], image_sizes=self.image_sizes[idx], occurrence=occ,
         )
 
-    def normalized_keypoints(self) -> np.ndarray[Any, Any]:
-        """``(N, 17, 2)`` keypoints in normalized screen coordinates (per-sample image size).
+    def every_kth_clip(self, k: int) -> ProtocolData:
+        """The samples of every ``k``-th clip (clips in order of first appearance).
 
         Examples:
             >>> d = _toy_protocol()
-            >>> d.normalized_keypoints().shape
-            (8, 17, 2)
+            >>> len(d.every_kth_clip(1)), len(d.every_kth_clip(2))
+            (8, 8)
         """
-        w = self.image_sizes[:, 0].astype(np.float64)[:, None, None]
-        h = self.image_sizes[:, 1].astype(np.float64)[:, None, None]
-        out = np.empty(self.keypoints2d.shape, dtype=np.float64)
-        out[..., 0] = self.keypoints2d[..., 0] / w[..., 0] * 2 - 1
-        out[..., 1] = self.keypoints2d[..., 1] / w[..., 0] * 2 - h[..., 0] / w[..., 0]
-        return out.astype(np.float32)
+        k = _check_step(k, "k")
+        if k == 1:
+            return self
+        _, first = np.unique(self.clip, return_index=True)
+        keep = self.clip[np.sort(first)][::k]
+        return self.subset(np.flatnonzero(np.isin(self.clip, keep)))
 
-    def window_indices(self, receptive_field: int, *, causal: bool = False
-                       ) -> np.ndarray[Any, Any]:
+    @cached_property
+    def _sequences(self) -> _SequenceTable:
+        return _SequenceTable(self.clip, self.camera, self.frame)
+
+    def sequences(self) -> list[np.ndarray[Any, Any]]:
+        """Sample indices of every (clip, camera) sequence, each in frame order.
+
+        Examples:
+            >>> [s.tolist() for s in _toy_protocol().sequences()]
+            [[0, 4], [1, 5], [2, 6], [3, 7]]
+        """
+        t = self._sequences
+        return np.split(t.order, np.unique(t.start)[1:])
+
+    def window_indices(self, receptive_field: int, *, causal: bool = False,
+                       index: np.ndarray[Any, Any] | None = None) -> np.ndarray[Any, Any]:
         """``(N, R)`` sample indices of each sample's temporal window (edge-padded).
 
         Row ``i`` lists the samples of the same clip and camera at frames
@@ -202,6 +218,11 @@ class ProtocolData:
         ``frame[i]`` if ``causal``; frames beyond the clip repeat its first/last frame.
         Gather windows batch by batch: ``keypoints2d[idx[batch]]`` is ``(B, R, 17, 2)``.
         Needs every frame of every clip (load with ``frame_step=1``).
+
+        Args:
+            receptive_field: window length ``R``.
+            causal: windows end at their sample.
+            index: the rows to compute (default: every sample; ``(len(index), R)``).
 
         Raises:
             ValueError: frames are missing (``frame_step > 1`` or a subset was taken), or
@@ -211,27 +232,84 @@ class ProtocolData:
             >>> d = _toy_protocol()
             >>> d.window_indices(3)[d.camera == 0].tolist()
             [[0, 0, 4], [0, 4, 4]]
+            >>> d.window_indices(3, causal=True, index=np.array([4])).tolist()
+            [[0, 0, 4]]
         """
-        r = receptive_field
-        if isinstance(r, bool) or not isinstance(r, int) or r < 1 or (not causal and r % 2 == 0):
-            raise ValueError(f"receptive_field: expected a positive int (odd unless causal), "
-                             f"got {r!r}")
-        n = len(self)
-        _, clip_id = np.unique(self.clip, return_inverse=True)
-        order = np.lexsort((self.frame, self.camera, clip_id))
-        key = clip_id[order] * (int(self.camera.max(initial=0)) + 1) + self.camera[order]
-        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]])
+        offsets = window_offsets(receptive_field, causal)
+        idx = np.arange(len(self)) if index is None else np.asarray(index, dtype=np.int64)
+        return self._sequences.windows(idx, offsets)
+
+    def model_inputs(self, contract: InputContract) -> np.ndarray[Any, Any]:
+        """``(N, J, C)`` float32 inputs of a model for every sample, by its input contract.
+
+        Pixels are normalized as :func:`poselift.lift` normalizes them for that model: by
+        each sample's image size (``"screen"``), or by the keypoints' box (``"bbox"``: per
+        frame for single-frame models, for temporal models the sliding median over each
+        (clip, camera) sequence, which then must hold consecutive frames). Every joint is
+        present (score 1 for models with a score channel).
+
+        Examples:
+            >>> from poselift.models.inputs import InputContract
+            >>> d = _toy_protocol()
+            >>> d.model_inputs(InputContract(in_features=3)).shape
+            (8, 17, 3)
+        """
+        joints = get_skeleton(contract.skeleton).num_joints
+        if self.keypoints2d.shape[1] != joints:
+            raise ValueError(f"contract: the model takes {joints} joints ({contract.skeleton}), "
+                             f"the ProtocolData has {self.keypoints2d.shape[1]}")
+        kp = self.keypoints2d.astype(np.float64)
+        sizes = self.image_sizes.astype(np.float64)
+        if contract.input_norm == "screen" or not contract.temporal \
+                or contract.receptive_field == 1:
+            out = contract.prepare(kp[:, None], image_size=sizes, scale="frame")[:, 0]
+            return np.asarray(out, dtype=np.float32)
+        if not self._sequences.consecutive:
+            raise ValueError("contract: a temporal model's inputs are normalized over "
+                             "consecutive frames; load the protocol with frame_step=1")
+        out = np.empty((*kp.shape[:-1], contract.in_features), np.float32)
+        for part in self.sequences():
+            out[part] = np.asarray(contract.prepare(kp[part], scale="window"))
+        return out
+
+
+class _SequenceTable:
+    """Samples grouped into (clip, camera) sequences ordered by frame."""
+
+    def __init__(self, clip: np.ndarray[Any, Any], camera: np.ndarray[Any, Any],
+                 frame: np.ndarray[Any, Any]) -> None:
+        n = len(clip)
+        _, clip_id = np.unique(clip, return_inverse=True)
+        cams = int(camera.max(initial=0)) + 1
+        order = np.lexsort((frame, camera, clip_id))
+        key = clip_id[order].astype(np.int64) * cams + camera[order]
+        starts = np.flatnonzero(np.r_[True, key[1:] != key[:-1]]) if n else np.zeros(0, int)
         counts = np.diff(np.r_[starts, n])
         group = np.repeat(np.arange(len(starts)), counts)
-        pos = np.arange(n) - starts[group]
-        if not np.array_equal(self.frame[order], pos):
-            raise ValueError("window_indices needs every frame of each clip and camera; load "
-                             "the protocol with frame_step=1 and take windows before subsetting")
-        offsets = np.arange(-(r - 1), 1) if causal else np.arange(-(r // 2), r // 2 + 1)
-        win = np.clip(pos[:, None] + offsets[None, :], 0, (counts[group] - 1)[:, None])
-        sorted_idx = starts[group][:, None] + win
-        out = np.empty((n, r), dtype=np.int64)
-        out[order] = order[sorted_idx]
+        frames = frame[order]
+        self.consecutive = bool(not n or np.array_equal(frames - frames[starts][group],
+                                                         np.arange(n) - starts[group]))
+        rank = np.empty(n, dtype=np.int64)
+        rank[order] = np.arange(n)
+        self.order = order
+        self.rank = rank
+        self.start = starts[group]
+        self.count = counts[group]
+
+    def windows(self, index: np.ndarray[Any, Any], offsets: np.ndarray[Any, Any]
+                ) -> np.ndarray[Any, Any]:
+        """``(B, R)`` sample indices of the edge-padded windows of samples ``index``."""
+        if not self.consecutive:
+            raise ValueError(
+                "window_indices needs every frame of each clip and camera (consecutive "
+                "frames); load the protocol with frame_step=1 and select the evaluated "
+                "samples afterwards (e.g. predict_protocol(..., index=))"
+            )
+        p = self.rank[index]
+        start = self.start[p][:, None]
+        pos = (p - self.start[p])[:, None] + offsets[None, :]
+        pos = np.clip(pos, 0, (self.count[p] - 1)[:, None])
+        out: np.ndarray[Any, Any] = self.order[start + pos]
         return out
 
 
@@ -248,16 +326,6 @@ def _toy_protocol() -> ProtocolData:
 
 
 # --- helpers --------------------------------------------------------------------------------
-
-
-def _reporter(progress: Progress) -> Callable[[str], None]:
-    if callable(progress):
-        return progress
-    if progress:
-        start = time.perf_counter()
-        return lambda msg: print(f"[poselift {time.perf_counter() - start:7.1f}s] {msg}",
-                                 file=sys.stderr, flush=True)
-    return lambda msg: None
 
 
 def _check_step(value: object, name: str) -> int:
@@ -532,7 +600,7 @@ def protocol_occurrence(
     if isinstance(sigma, bool) or not isinstance(sigma, int | float) or not sigma > 0:
         raise ValueError(f"sigma: expected a positive number of metres, got {sigma!r}")
     spec = get_rig(rig)
-    report = _reporter(progress)
+    report = reporter(progress)
     folder = find_bandai(root)
     key: dict[str, Any] = {
         "what": f"{name} test occurrence vs {name} train",
@@ -625,7 +693,7 @@ def load_protocol(
     check_choice(split, "split", ("train", "test"))
     check_choice(inputs, "inputs", ("gt", "noisy"))
     step = DEFAULT_FRAME_STEP if frame_step is None else _check_step(frame_step, "frame_step")
-    report = _reporter(progress)
+    report = reporter(progress)
     spec = get_rig("h36m-like")
     folder = find_bandai(root)
     report(f"reading {folder / BANDAI_NPZ}")
@@ -716,7 +784,7 @@ def load_h36m_protocol(
     check_choice(name, "name", H36M_PROTOCOLS)
     check_choice(split, "split", ("train", "test"))
     step = _check_step(frame_step, "frame_step")
-    report = _reporter(progress)
+    report = reporter(progress)
     root = Path(root)
     if name == "h36m-cross-action" and split == "train" and not action:
         raise ValueError("action: h36m-cross-action needs the training action, e.g. "

@@ -1,5 +1,13 @@
 """Model zoo: registered builders for every network of the paper, and checkpoint I/O.
 
+- :mod:`~poselift.models.registry`: the tables (model builders, shipped weights);
+- :mod:`~poselift.models.checkpoint`: checkpoint files (safe load, atomic save);
+- :mod:`~poselift.models.factory`: :func:`create_model`, :func:`load_model`;
+- :mod:`~poselift.models.inputs`: a model's input contract (normalization, score channel,
+  flip, window padding);
+- :mod:`~poselift.models.single_frame`, :mod:`~poselift.models.temporal`: the networks;
+  :mod:`~poselift.models.zoo`: the shipped weights and their cards.
+
 Examples:
     >>> import torch, poselift
     >>> model = poselift.create_model("sr", hidden=64).eval()
@@ -11,11 +19,11 @@ from poselift.models import single_frame as single_frame
 from poselift.models import temporal as temporal
 from poselift.models import zoo as zoo
 from poselift.models.checkpoint import load_checkpoint as load_checkpoint
-from poselift.models.checkpoint import load_model as load_model
 from poselift.models.checkpoint import save_model as save_model
+from poselift.models.factory import create_model as create_model
+from poselift.models.factory import load_model as load_model
 from poselift.models.registry import ModelEntry as ModelEntry
 from poselift.models.registry import WeightsEntry as WeightsEntry
-from poselift.models.registry import create_model as create_model
 from poselift.models.registry import get_model_entry as get_model_entry
 from poselift.models.registry import get_weights as get_weights
 from poselift.models.registry import list_models as list_models

@@ -1,4 +1,4 @@
-"""Checkpoint files: one file with a model's config, state_dict and plain-type meta.
+"""Checkpoint files: one file with a model's config, state_dict and plain-type meta (I/O only).
 
 Files are written with :func:`torch.save` and read back only with
 ``torch.load(..., weights_only=True)``: a file that holds anything other than tensors and
@@ -17,7 +17,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["load_checkpoint", "load_model", "save_model"]
+__all__ = ["atomic_save", "load_checkpoint", "save_model"]
 
 FORMAT = "poselift-checkpoint"
 VERSION = 1
@@ -78,7 +78,7 @@ def save_model(
         >>> model = poselift.create_model("fc", hidden=32)
         >>> path = tempfile.mkdtemp() + "/fc.pt"
         >>> save_model(model, path, note="doc example")
-        >>> again = load_model(path)
+        >>> again = poselift.load_model(path)
         >>> again.config == model.config
         True
     """
@@ -157,47 +157,3 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
         if not isinstance(payload.get(key), kind):
             raise ValueError(f"{p}: malformed checkpoint: {key!r} missing or not a {kind.__name__}")
     return dict(payload)
-
-
-def load_model(path: str | os.PathLike[str]) -> nn.Module:
-    """Load a model saved with :func:`save_model`, in eval mode, with ``.meta`` attached.
-
-    Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
-    with a ``ValueError``. Weights stored in reduced precision are cast back to the model's
-    parameter dtype. A config key added after the checkpoint was written gets the value the
-    checkpoint was trained with (:data:`~poselift.models.registry.LEGACY_CONFIG`).
-
-    Examples:
-        >>> import tempfile, torch, poselift
-        >>> model = poselift.create_model("fc", hidden=32).eval()
-        >>> path = tempfile.mkdtemp() + "/fc.pt"
-        >>> poselift.save_model(model, path)
-        >>> x = torch.randn(2, 17, 2)
-        >>> torch.equal(poselift.load_model(path)(x), model(x))
-        True
-    """
-    from poselift.models.registry import LEGACY_CONFIG, create_model, get_model_entry
-
-    payload = load_checkpoint(path)
-    config = dict(payload["config"])
-    name = config.pop("name", None)
-    if not isinstance(name, str):
-        raise ValueError(f"{path}: malformed checkpoint: config has no model name")
-    defaults = get_model_entry(name).defaults
-    for key, value in LEGACY_CONFIG.items():
-        if key in defaults and key not in config:
-            config[key] = value
-    model = create_model(name, **config)
-    reference = model.state_dict()
-    state = {}
-    for key, tensor in payload["state_dict"].items():
-        if key in reference and tensor.is_floating_point():
-            tensor = tensor.to(reference[key].dtype)
-        state[key] = tensor
-    try:
-        model.load_state_dict(state, strict=True)
-    except RuntimeError as err:
-        raise ValueError(f"{path}: state_dict does not match model {name!r}: {err}") from None
-    model.eval()
-    model.meta = dict(payload["meta"])  # type: ignore[assignment]
-    return model

@@ -1,13 +1,15 @@
-"""Model and weight registries: ``create_model``, ``list_models``, ``list_weights``.
+"""Model and weight registries (tables only): ``register_model``, ``list_models``, ``list_weights``.
 
 A model is a builder function registered with :func:`register_model`. Its keyword-only
 parameters (with defaults) are the model's config keys: registering is all it takes for
-``list_models``, ``create_model``, the model table in the docs and the parametrized tests to
-pick it up. Every built model carries ``.config``, a plain dict that ``create_model(**config)``
-accepts, and ``.receptive_field`` (1 for single-frame models).
+``list_models``, :func:`~poselift.models.create_model`, the model table in the docs and the
+parametrized tests to pick it up.
 
 Weights are named ``"<model>.<tag>"`` and registered with :func:`register_weights`; they live
 inside the package (no download at run time) and carry a model card (``meta``).
+
+This module holds the tables and nothing that builds or reads models: building is
+:mod:`poselift.models.factory`, file I/O :mod:`poselift.models.checkpoint` (timm's split).
 """
 
 from __future__ import annotations
@@ -21,12 +23,12 @@ from typing import Any, TypeVar
 from torch import nn
 
 from poselift._registry import Registry
-from poselift.normalization import INPUT_NORMS
 
 __all__ = [
+    "LEGACY_CONFIG",
+    "UNIVERSAL_CONFIG",
     "ModelEntry",
     "WeightsEntry",
-    "create_model",
     "get_model_entry",
     "get_weights",
     "list_models",
@@ -110,6 +112,7 @@ def register_model(
         >>> @register_model("doc_linear", summary="a doc example")
         ... def doc_linear(*, width: int = 4) -> torch.nn.Module:
         ...     return torch.nn.Linear(width, width)
+        >>> from poselift.models import create_model
         >>> m = create_model("doc_linear", width=3)
         >>> m.config, m.receptive_field
         ({'name': 'doc_linear', 'width': 3, 'input_norm': 'screen'}, 1)
@@ -180,75 +183,3 @@ def list_weights(model: str | None = None) -> list[str]:
         _MODELS.get(model)
         return [w for w in _WEIGHTS.names() if _WEIGHTS.get(w).model == model]
     return _WEIGHTS.names()
-
-
-def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.Module:
-    """Build a registered model, optionally with shipped pretrained weights.
-
-    Args:
-        name: a name from :func:`list_models`.
-        weights: ``"<model>.<tag>"`` or just ``"<tag>"`` from :func:`list_weights`; the
-            weights' own config is used and ``config`` must not contradict it.
-        **config: the builder's config keys (see the model table in docs/models.md).
-            Unknown keys raise ``ValueError`` listing the accepted ones.
-
-    Returns:
-        The model (in training mode when built fresh, eval mode when weights are loaded),
-        with ``.config`` (a plain dict that ``create_model(**config)`` accepts) and
-        ``.receptive_field``.
-
-    Examples:
-        >>> m = create_model("fc", hidden=64)
-        >>> m.config["hidden"], m.receptive_field
-        (64, 1)
-        >>> create_model("fc", hiden=64)
-        Traceback (most recent call last):
-        ...
-        ValueError: model 'fc' has no config key 'hiden' (did you mean 'hidden'?); accepted: ...
-    """
-    if config.get("name", name) == name:
-        config.pop("name", None)
-    else:
-        raise ValueError(f"name: config says {config['name']!r} but model {name!r} was asked")
-    entry = _MODELS.get(name)
-    if weights is not None:
-        from poselift.models.checkpoint import load_model
-
-        wname = weights if "." in weights else f"{name}.{weights}"
-        w = _WEIGHTS.get(wname)
-        if w.model != name:
-            raise ValueError(f"weights: {wname!r} belong to model {w.model!r}, not {name!r}")
-        model = load_model(w.path)
-        trained: dict[str, Any] = getattr(model, "config", {})
-        for key, value in config.items():
-            if trained.get(key) != value:
-                raise ValueError(
-                    f"{key}: weights {wname!r} were trained with {key}="
-                    f"{trained.get(key)!r}, got {value!r}"
-                )
-        return model
-    universal = {k: config.pop(k, v) for k, v in UNIVERSAL_CONFIG.items()}
-    if universal["input_norm"] not in INPUT_NORMS:
-        raise ValueError(f"input_norm: expected one of {INPUT_NORMS}, got "
-                         f"{universal['input_norm']!r}")
-    _check_config(entry, config)
-    model = entry.builder(**config)
-    full = {"name": name, **entry.defaults, **config, **universal}
-    model.config = full  # type: ignore[assignment]
-    if not hasattr(model, "receptive_field"):
-        model.receptive_field = 1  # type: ignore[assignment]
-    return model
-
-
-def _check_config(entry: ModelEntry, config: Mapping[str, Any]) -> None:
-    import difflib
-
-    for key in config:
-        if key not in entry.defaults:
-            close = difflib.get_close_matches(key, list(entry.defaults), n=1)
-            hint = f" (did you mean {close[0]!r}?)" if close else ""
-            accepted = ", ".join(sorted(entry.defaults))
-            raise ValueError(
-                f"model {entry.name!r} has no config key {key!r}{hint}; accepted: {accepted} "
-                f"(and {', '.join(UNIVERSAL_CONFIG)} for every model)"
-            )

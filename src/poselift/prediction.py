@@ -1,0 +1,255 @@
+"""Batched forward passes with test-time flip averaging: normalized arrays in, poses out.
+
+The layer under both users of a model: :mod:`poselift.inference` (``lift``, pixels from a
+detector) and :mod:`poselift.evaluation` (protocol test sets). Inputs are already model
+inputs (:meth:`~poselift.models.inputs.InputContract.prepare`):
+
+- :func:`predict`: single-frame models on ``(..., J, C)``; temporal models on whole sequences
+  ``(T, J, C)`` or ``(N, T, J, C)``, one output per input frame: the sequence is edge-padded
+  (:meth:`~poselift.models.inputs.InputContract.pad`) and run through the full-sequence
+  network in chunks of at most ``batch_size`` output frames, so memory stays bounded
+  whatever the length;
+- :func:`predict_windows`: temporal models at chosen frames of a frame table, each frame's
+  window gathered by index and run through the strided form of the network
+  (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`), which gives the same output.
+
+Test-time flip averaging (``flip_test=True``): the input is mirrored
+(:meth:`~poselift.models.inputs.InputContract.flip_inputs`), predicted, mirrored back and
+averaged with the plain prediction.
+
+The model runs without gradients in eval mode. A module in training mode is never switched
+(that would race with other threads using it and leave it changed): it is run through a
+private eval-mode copy instead.
+"""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift._validation import Array, check_array, check_finite, check_shape, like, to_numpy
+from poselift.models.inputs import InputContract
+from poselift.progress import ProgressBar
+from poselift.skeletons import get_skeleton
+
+__all__ = ["eval_model", "predict", "predict_windows"]
+
+
+def eval_model(model: nn.Module) -> nn.Module:
+    """``model`` itself if every submodule is in eval mode, else an eval-mode deep copy.
+
+    Never changes ``model``: callers sharing a module between threads, or training it, keep
+    its mode and its weights untouched.
+
+    Examples:
+        >>> import poselift
+        >>> net = poselift.create_model("fc", hidden=16)          # training mode when built
+        >>> eval_model(net) is net, net.training, eval_model(net.eval()) is net
+        (False, True, True)
+    """
+    if not any(m.training for m in model.modules()):
+        return model
+    clone = copy.deepcopy(model)
+    clone.eval()
+    return clone
+
+
+def _joints(skeleton: str) -> int:
+    return get_skeleton(skeleton).num_joints
+
+
+def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+    for p in model.parameters():
+        return p.device, p.dtype
+    return torch.device("cpu"), torch.float32
+
+
+def _check_batch_size(batch_size: object) -> int:
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int | np.integer) or \
+            batch_size < 1:
+        raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
+    return int(batch_size)
+
+
+class _Runner:
+    """Runs a network on batches, with optional flip averaging, on its device and dtype."""
+
+    def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool) -> None:
+        self.net = net
+        self.contract = contract
+        self.flip_test = flip_test
+        self.device, self.dtype = _device_dtype(net)
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, ..., J, C)`` inputs -> network outputs ``(B, ..., J_out, 3)``."""
+        x = x.to(self.device, self.dtype)
+        if not self.flip_test:
+            out: torch.Tensor = self.net(x)
+            return out
+        mirrored = self.contract.flip_inputs(x)
+        assert isinstance(mirrored, torch.Tensor)
+        y: torch.Tensor = self.net(torch.cat([x, mirrored], 0))
+        back = self.contract.flip_outputs(y[x.shape[0]:])
+        assert isinstance(back, torch.Tensor)
+        return (y[: x.shape[0]] + back) * 0.5
+
+
+@torch.no_grad()
+def predict(
+    model: nn.Module,
+    inputs: Array,
+    *,
+    batch_size: int = 4096,
+    flip_test: bool = False,
+    progress: bool = False,
+) -> Array:
+    """Predict 3D poses for a set of normalized inputs, batched, optionally flip-averaged.
+
+    Args:
+        model: a lifting model (e.g. from :func:`poselift.create_model`).
+        inputs: model inputs (:meth:`~poselift.models.inputs.InputContract.prepare`):
+            ``(..., J, C)`` for single-frame models, ``(T, J, C)`` or ``(N, T, J, C)``
+            sequences for temporal models (``C >= 2``: x, y[, score]).
+        batch_size: samples per forward pass (temporal: output frames per pass).
+        flip_test: average with the mirrored input's mirrored prediction.
+        progress: show a progress bar over the frames on stderr.
+
+    Returns:
+        ``(..., J_out, 3)`` metres, root-relative camera coordinates, same leading shape and
+        kind (numpy/torch, device) as ``inputs``.
+
+    Raises:
+        TypeError: ``model`` is not a module or ``inputs`` not an array.
+        ValueError: bad shapes, non-finite inputs.
+
+    Examples:
+        >>> import torch, poselift
+        >>> model = poselift.create_model("sr", hidden=64)
+        >>> predict(model, torch.zeros(5, 17, 2), flip_test=True).shape
+        torch.Size([5, 17, 3])
+        >>> tcn = poselift.create_model("tcn", channels=32, filter_widths=(3, 3))
+        >>> predict(tcn, torch.zeros(20, 17, 2)).shape          # every frame of a sequence
+        torch.Size([20, 17, 3])
+    """
+    batch_size = _check_batch_size(batch_size)
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    contract = InputContract.of(model)
+    x = check_array(inputs, "inputs")
+    spec = ("(N, T, J, C)" if contract.temporal and x.ndim == 4 else
+            "(T, J, C)" if contract.temporal else "(..., J, C)")
+    dims = check_shape(x, "inputs", spec, J=_joints(contract.skeleton))
+    if dims["C"] < 2:
+        raise ValueError(f"inputs: expected at least 2 channels (x, y), got shape "
+                         f"{tuple(x.shape)}")
+    check_finite(x, "inputs")
+    xt = torch.as_tensor(to_numpy(x)) if isinstance(x, np.ndarray) else x
+    runner = _Runner(eval_model(model), contract, flip_test)
+    frames = int(np.prod(xt.shape[:-2]))
+    with ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
+        if contract.temporal:
+            seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
+            out = _predict_sequences(runner, seqs, batch_size, bar)
+            out = out if xt.ndim == 4 else out[0]
+        else:
+            flat = xt.reshape(-1, *xt.shape[-2:])
+            parts = []
+            for s in range(0, flat.shape[0], batch_size):
+                parts.append(runner(flat[s : s + batch_size]).cpu())
+                bar.update(parts[-1].shape[0])
+            n_out = _joints(contract.out_skeleton)
+            out = torch.cat(parts) if parts else torch.zeros(0, n_out, 3)
+            out = out.reshape(*xt.shape[:-2], *out.shape[-2:])
+    if isinstance(x, torch.Tensor):
+        return out.to(x.device)
+    return like(out.numpy(), x)
+
+
+def _predict_sequences(runner: _Runner, seqs: torch.Tensor, batch_size: int,
+                       bar: ProgressBar) -> torch.Tensor:
+    """``(N, T, J, C)`` -> ``(N, T, J_out, 3)``: edge-padded full-sequence passes.
+
+    Short sequences go through together (up to ``batch_size`` output frames per pass); a
+    long one is cut into chunks of ``batch_size`` output frames, each with the ``R - 1``
+    frames of context its windows need, so activations never exceed one chunk.
+    """
+    r = runner.contract.receptive_field
+    n, t = seqs.shape[:2]
+    padded = runner.contract.pad(seqs)
+    if t <= batch_size:
+        per = max(1, batch_size // (t + r - 1))
+        parts = []
+        for s in range(0, n, per):
+            parts.append(runner(padded[s : s + per]).cpu())
+            bar.update(parts[-1].shape[0] * t)
+        return torch.cat(parts)
+    out = torch.empty(n, t, _joints(runner.contract.out_skeleton), 3)
+    for i in range(n):
+        for s in range(0, t, batch_size):
+            e = min(t, s + batch_size)
+            out[i, s:e] = runner(padded[i : i + 1, s : e + r - 1])[0].cpu()
+            bar.update(e - s)
+    return out
+
+
+@torch.no_grad()
+def predict_windows(
+    model: nn.Module,
+    frames: torch.Tensor,
+    index: np.ndarray[Any, Any],
+    windows: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
+    *,
+    batch_size: int = 4096,
+    flip_test: bool = False,
+    progress: bool = False,
+) -> np.ndarray[Any, Any]:
+    """Temporal predictions at chosen frames of a frame table, windows gathered by index.
+
+    Args:
+        model: a temporal lifting model (with ``strided_twin``) or a single-frame model
+            (windows of one frame).
+        frames: ``(N, J, C)`` model inputs of every frame (all sequences concatenated).
+        index: ``(M,)`` the frames to predict.
+        windows: maps a batch of frame indices ``(B,)`` to their windows' frame indices
+            ``(B, R)`` (edge-padded within each sequence, e.g.
+            :meth:`poselift.data.ProtocolData.window_indices`).
+        batch_size: windows per forward pass.
+        flip_test: flip averaging.
+        progress: progress bar over the predicted frames.
+
+    Returns:
+        ``(M, J_out, 3)`` float32 numpy.
+
+    Examples:
+        >>> import numpy as np, torch, poselift
+        >>> tcn = poselift.create_model("tcn", channels=16, filter_widths=(3,)).eval()
+        >>> x = torch.randn(6, 17, 2)                  # one sequence of 6 frames
+        >>> def win(i): return np.clip(i[:, None] + np.arange(-1, 2), 0, 5)
+        >>> a = predict_windows(tcn, x, np.arange(6), win)
+        >>> b = predict(tcn, x).numpy()
+        >>> bool(np.allclose(a, b, atol=1e-5))
+        True
+    """
+    batch_size = _check_batch_size(batch_size)
+    net = eval_model(model)
+    contract = InputContract.of(net)
+    make_twin = getattr(net, "strided_twin", None)
+    twin: nn.Module = make_twin() if contract.temporal and callable(make_twin) else net
+    runner = _Runner(twin, contract, flip_test)
+    out = np.empty((len(index), _joints(contract.out_skeleton), 3), dtype=np.float32)
+    with ProgressBar(len(index), "predicting", unit="frame", enabled=progress) as bar:
+        for s in range(0, len(index), batch_size):
+            batch = index[s : s + batch_size]
+            if contract.temporal:
+                win = torch.from_numpy(np.asarray(windows(batch)))
+                y = runner(frames[win])[:, -1]  # (B, 1, J_out, 3) -> its one frame
+            else:
+                y = runner(frames[torch.from_numpy(np.asarray(batch))])
+            out[s : s + len(batch)] = y.cpu().numpy()
+            bar.update(len(batch))
+    return out

@@ -1,0 +1,317 @@
+"""Training building blocks of the paper's recipe (``examples/train.py`` is a thin CLI on them).
+
+- Sample sources with one interface (``epoch_size`` and ``batch(index, generator)``):
+  :class:`RigSamples` (the fixed rig's precomputed samples, flipped, noised and dropped per
+  batch: the paper's setting) and :class:`AugmentedSamples` (a
+  :class:`~poselift.data.FrameDataset` / :class:`~poselift.data.WindowDataset`, augmented on
+  the fly); :func:`make_dataset` picks the dataset a model needs.
+- BatchNorm: :func:`bn_momentum` (the decaying schedule), :func:`set_bn_momentum`,
+  :func:`precise_bn` (statistics recomputed with the final weights).
+- :class:`Distributed`: torch.distributed state for DDP runs (one process without torchrun),
+  :func:`sync_buffers`, :func:`tensor_digest`.
+- :func:`seed_of`: stable seeds from plain parts, so that every batch of a run (and of a
+  resumed run) draws the same augmentation.
+
+Every input goes through the model's input contract
+(:class:`~poselift.models.inputs.InputContract`), as in :func:`poselift.lift`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Iterable
+
+import torch
+import torch.distributed as dist
+from torch import nn
+
+from poselift.camera import get_rig
+from poselift.data.augment import Augmentation, AugmentationMix
+from poselift.data.datasets import FrameDataset, WindowDataset
+from poselift.data.mocap import MotionSet
+from poselift.data.protocols import ProtocolData
+from poselift.models.inputs import InputContract
+from poselift.skeletons import flip_poses
+
+__all__ = [
+    "AugmentedSamples",
+    "Distributed",
+    "RigSamples",
+    "batchnorms",
+    "bn_momentum",
+    "make_dataset",
+    "precise_bn",
+    "seed_of",
+    "set_bn_momentum",
+    "sync_buffers",
+    "tensor_digest",
+]
+
+
+def seed_of(*parts: object) -> int:
+    """A 63-bit seed from any plain parts (stable across runs, processes and machines).
+
+    Examples:
+        >>> seed_of(4321, 0, "precise-bn") == seed_of(4321, 0, "precise-bn")
+        True
+    """
+    h = hashlib.blake2b(repr(parts).encode(), digest_size=8)
+    return int.from_bytes(h.digest(), "little") & ((1 << 63) - 1)
+
+
+# --------------------------------------------------------------------------------------------
+# sample sources
+# --------------------------------------------------------------------------------------------
+
+
+class RigSamples:
+    """Precomputed rig samples: every (frame, camera) pair of a split once per epoch.
+
+    Per batch only the flip (mirrored inputs and targets, exact for the rig since its
+    principal point is the image centre), fresh pixel noise and keypoint dropout of the
+    augmentation are applied. For single-frame models on ``"screen"`` inputs without a score
+    channel (the paper's setting).
+
+    Args:
+        data: the training split (:func:`~poselift.data.load_protocol`).
+        augmentation: only its ``flip``, ``pixel_noise`` and ``dropout`` are used.
+        contract: the model's input contract.
+        device: where batches are put.
+    """
+
+    def __init__(self, data: ProtocolData, augmentation: Augmentation, contract: InputContract,
+                 device: torch.device | str = "cpu") -> None:
+        rig = get_rig("h36m-like")
+        if tuple(rig.center) != (rig.image_size[0] / 2, rig.image_size[1] / 2):
+            raise ValueError("data: RigSamples needs a rig whose principal point is the centre")
+        if contract.temporal or contract.has_scores or contract.input_norm != "screen":
+            raise ValueError("contract: RigSamples serves single-frame 'screen' models without a "
+                             "score channel")
+        self.contract = contract
+        self.device = torch.device(device)
+        self.x = torch.from_numpy(data.model_inputs(contract)).to(self.device)
+        self.y = torch.from_numpy(data.poses3d).to(self.device)
+        self.epoch_size = len(data)
+        self.aug = augmentation
+        self.noise = 2.0 * augmentation.pixel_noise / rig.image_size[0]
+
+    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs, targets)`` of samples ``index``, augmented with generator ``g``."""
+        idx = index.to(self.device)
+        x, y = self.x[idx], self.y[idx]
+        if self.aug.flip > 0:
+            f = (torch.rand(len(idx), generator=g) < self.aug.flip).to(self.device)
+            fx = self.contract.flip_inputs(x)
+            fy = flip_poses(y, self.contract.out_skeleton)
+            assert isinstance(fx, torch.Tensor) and isinstance(fy, torch.Tensor)
+            x = torch.where(f[:, None, None], fx, x)
+            y = torch.where(f[:, None, None], fy, y)
+        if self.noise > 0:
+            x = x + self.noise * torch.randn(x.shape, generator=g).to(self.device)
+        if self.aug.dropout > 0:
+            keep = torch.rand(x.shape[:-1], generator=g) >= self.aug.dropout
+            x = x * keep.unsqueeze(-1).to(x.dtype).to(self.device)
+        return x, y
+
+
+class AugmentedSamples:
+    """A dataset augmented on the fly; an epoch sees every sample ``passes`` times.
+
+    Args:
+        dataset: a :class:`~poselift.data.FrameDataset` or
+            :class:`~poselift.data.WindowDataset`.
+        device: where batches are put.
+        passes: epoch length in passes over the dataset (default 4: one per rig camera, so
+            that an epoch has as many samples as the rig split).
+    """
+
+    def __init__(self, dataset: FrameDataset | WindowDataset, device: torch.device | str = "cpu",
+                 passes: int = 4) -> None:
+        self.ds = dataset
+        self.epoch_size = len(dataset) * passes
+        self.device = torch.device(device)
+
+    def batch(self, index: torch.Tensor, g: torch.Generator) -> tuple[torch.Tensor, torch.Tensor]:
+        """``(inputs, targets)`` of samples ``index`` (modulo the dataset size)."""
+        x, y = self.ds.make_batch(index % len(self.ds), g)
+        return x.to(self.device), y.to(self.device)
+
+
+def make_dataset(model: nn.Module, motion: MotionSet,
+                 augmentation: Augmentation | AugmentationMix, *, frame_step: int = 1,
+                 seed: int = 0) -> FrameDataset | WindowDataset:
+    """The training dataset a model needs: frames, or windows of its receptive field.
+
+    Examples:
+        >>> import poselift
+        >>> from poselift.data import load_bandai
+        >>> from poselift.data.synthetic import write_synthetic_bandai
+        >>> import tempfile
+        >>> ms = load_bandai(write_synthetic_bandai(tempfile.mkdtemp()))
+        >>> tcn = poselift.create_model("sr_tcn", channels=16, filter_widths=(3, 3))
+        >>> make_dataset(tcn, ms, Augmentation()).receptive_field
+        9
+    """
+    contract = InputContract.of(model)
+    if contract.temporal:
+        return WindowDataset(motion, contract.receptive_field, causal=contract.causal,
+                             augmentation=augmentation, contract=contract,
+                             frame_step=frame_step, seed=seed)
+    return FrameDataset(motion, augmentation=augmentation, contract=contract,
+                        frame_step=frame_step, seed=seed)
+
+
+# --------------------------------------------------------------------------------------------
+# BatchNorm
+# --------------------------------------------------------------------------------------------
+
+
+def batchnorms(net: nn.Module) -> list[nn.modules.batchnorm._BatchNorm]:
+    """Every BatchNorm layer of ``net``."""
+    return [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+
+
+def bn_momentum(start: float, end: float, fraction: float) -> float:
+    """The BatchNorm momentum ``fraction`` (0..1) of the way through a run.
+
+    Decayed exponentially from ``start`` to ``end`` (the reference recipe: 0.1 -> 0.001).
+
+    Examples:
+        >>> bn_momentum(0.1, 0.001, 0.0), round(bn_momentum(0.1, 0.001, 0.5), 6)
+        (0.1, 0.01)
+    """
+    return float(start * (end / start) ** min(1.0, max(0.0, fraction)))
+
+
+def set_bn_momentum(net: nn.Module, momentum: float) -> None:
+    """Set the momentum of every BatchNorm layer of ``net``."""
+    for m in batchnorms(net):
+        m.momentum = momentum
+
+
+def precise_bn(net: nn.Module, source: RigSamples | AugmentedSamples, batches: int,
+               batch_size: int, seed: int, epoch: int, world: Distributed | None = None,
+               mode: str = "train") -> None:
+    """Recompute BatchNorm running statistics with the current weights (precise BN).
+
+    Args:
+        net: the network as trained (a temporal model's strided twin).
+        source: the training samples.
+        batches: batches to average over (0: nothing happens).
+        batch_size: global batch size (split over the ranks).
+        seed: run seed; with ``epoch`` it seeds the batches drawn.
+        epoch: epoch number.
+        world: the distributed state (statistics averaged over ranks), or None.
+        mode: ``"train"``: every module in training mode (dropout active while the statistics
+            are collected); ``"eval"``: dropout off, so the statistics are those of the network
+            as it is evaluated (only BatchNorm collects in training mode).
+    """
+    bns = batchnorms(net)
+    if not bns or batches == 0:
+        return
+    rank, size = (world.rank, world.world) if world is not None else (0, 1)
+    momenta = [m.momentum for m in bns]
+    for m in bns:
+        m.reset_running_stats()
+        m.momentum = None  # cumulative average over the batches
+    was_training = net.training
+    net.train()
+    if mode == "eval":
+        for module in net.modules():
+            if isinstance(module, nn.modules.dropout._DropoutNd):
+                module.eval()
+    g = torch.Generator().manual_seed(seed_of(seed, epoch, "precise-bn", rank))
+    torch.manual_seed(seed_of(seed, epoch, "precise-bn-dropout", rank))
+    per_rank = max(2, batch_size // size)
+    with torch.no_grad():
+        for _ in range(batches):
+            idx = torch.randint(source.epoch_size, (per_rank,), generator=g)
+            x, _ = source.batch(idx, g)
+            net(x)
+    for m, mom in zip(bns, momenta, strict=True):
+        m.momentum = mom
+        if size > 1:
+            for buf in (m.running_mean, m.running_var):
+                assert buf is not None
+                dist.all_reduce(buf)
+                buf /= size
+    net.train(was_training)
+
+
+# --------------------------------------------------------------------------------------------
+# distributed
+# --------------------------------------------------------------------------------------------
+
+
+class Distributed:
+    """torch.distributed state (a single process when not launched by torchrun).
+
+    Args:
+        device: ``"auto"`` (CUDA when available), ``"cpu"``, ``"cuda"``, ``"cuda:N"``.
+    """
+
+    def __init__(self, device: str = "auto") -> None:
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        local = int(os.environ.get("LOCAL_RANK", "0"))
+        if device == "auto":
+            device = "cuda" if torch.cuda.is_available() else "cpu"
+        if device == "cuda" and self.world > 1:
+            device = f"cuda:{local}"
+        self.device = torch.device(device)
+        if self.device.type == "cuda":
+            torch.cuda.set_device(self.device)
+        if self.world > 1:
+            dist.init_process_group("nccl" if self.device.type == "cuda" else "gloo")
+
+    @property
+    def main(self) -> bool:
+        """True on rank 0 (the one that writes files and logs)."""
+        return self.rank == 0
+
+    def any(self, flag: bool) -> bool:
+        """True on every rank if ``flag`` is true on any rank."""
+        if self.world == 1:
+            return flag
+        t = torch.tensor([1.0 if flag else 0.0], device=self.device)
+        dist.all_reduce(t)
+        return bool(t.item() > 0)
+
+    def sum(self, values: list[float]) -> list[float]:
+        """Element-wise sum of ``values`` over the ranks."""
+        if self.world == 1:
+            return values
+        t = torch.tensor(values, dtype=torch.float64, device=self.device)
+        dist.all_reduce(t)
+        return [float(v) for v in t.tolist()]
+
+    def barrier(self) -> None:
+        """Wait for every rank."""
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        """Leave the process group."""
+        if self.world > 1:
+            dist.destroy_process_group()
+
+
+def sync_buffers(net: nn.Module, world: Distributed) -> None:
+    """Give every rank rank 0's buffers (BatchNorm statistics)."""
+    if world.world > 1:
+        for buf in net.buffers():
+            dist.broadcast(buf, 0)
+
+
+def tensor_digest(tensors: Iterable[torch.Tensor]) -> str:
+    """SHA-256 of the tensors' bytes, in order (to check that replicas agree).
+
+    Examples:
+        >>> tensor_digest([torch.zeros(2)]) == tensor_digest([torch.zeros(2)])
+        True
+    """
+    h = hashlib.sha256()
+    for t in tensors:
+        h.update(t.detach().cpu().contiguous().numpy().tobytes())
+    return h.hexdigest()

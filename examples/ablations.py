@@ -14,7 +14,12 @@ Usage:
     python examples/ablations.py list                       # the runs and their status
     python examples/ablations.py run --only 't2-*'          # train + evaluate pending runs
     python examples/ablations.py run --only 't4-*' --threads 1   # one of two runners
+    python examples/ablations.py pack                       # runs/<id>/ -> runs/<id>.json
     python examples/ablations.py report                     # write docs/results.md tables
+
+A run's working directory ``runs/<id>/`` (checkpoints, logs, evaluation outputs) stays out of
+git; its evidence is committed as one file, ``runs/<id>.json`` (arguments, per-epoch log,
+summary and evaluation results), written by ``run`` and ``pack``; the report reads only these.
 """
 
 from __future__ import annotations
@@ -154,14 +159,58 @@ def _runs() -> list[Run]:
 RUNS = _runs()
 
 
+def record_path(run: Run) -> Path:
+    """The run's committed evidence: ``runs/<id>.json`` (args, per-epoch log, summary, and the
+    evaluation results), packed from its working directory ``runs/<id>/`` (not in git)."""
+    return RUNS_DIR / f"{run.id}.json"
+
+
+def _read(path: Path) -> Any:
+    return json.loads(path.read_text()) if path.is_file() else None
+
+
+def pack_dir(out: Path, **extra: Any) -> Path:
+    """Write ``<out>.json`` from train.py's outputs in the directory ``out`` (args, summary,
+    per-epoch log) plus ``extra`` fields; returns its path."""
+    log = out / "log.jsonl"
+    record = {
+        "id": out.name, **extra,
+        "args": _read(out / "args.json") or {},
+        "summary": _read(out / "summary.json") or {},
+        "log": ([json.loads(line) for line in log.read_text().splitlines() if line.strip()]
+                if log.is_file() else []),
+    }
+    path = out.with_name(out.name + ".json")
+    path.write_text(json.dumps(record, indent=1) + "\n")
+    return path
+
+
+def pack(run: Run) -> Path:
+    """Write ``runs/<id>.json`` from train.py's and evaluate.py's outputs in ``runs/<id>/``."""
+    return pack_dir(run.out, train_command=shlex.join(run.train_command()),
+                    eval_command=shlex.join(run.eval_command()),
+                    eval={p: r for p in run.evaluate
+                          if (r := _read(run.out / "eval" / f"{run.id}_{p}.json")) is not None})
+
+
+def _record(run: Run) -> dict[str, Any]:
+    """The run's packed record ({} when it has none)."""
+    record: dict[str, Any] = _read(record_path(run)) or {}
+    return record
+
+
 def status(run: Run) -> str:
-    summary = run.out / "summary.json"
-    if not summary.is_file():
-        return "partial" if (run.out / "checkpoint.pt").is_file() else "pending"
-    info = json.loads(summary.read_text())
+    summary_path = run.out / "summary.json"
+    if summary_path.is_file():
+        info = json.loads(summary_path.read_text())
+    else:
+        info = _record(run).get("summary")
+        if not info:
+            return "partial" if (run.out / "checkpoint.pt").is_file() else "pending"
     if info.get("stopped"):
         return f"stopped ({info['stopped']})"
-    evaluated = all((run.out / "eval" / f"{run.id}_{p}.json").is_file() for p in run.evaluate)
+    evaluated = all((run.out / "eval" / f"{run.id}_{p}.json").is_file()
+                    or p in _record(run).get("eval", {}) for p in run.evaluate)
     return "done" if evaluated else "trained"
 
 
@@ -234,17 +283,18 @@ def run_all(pattern: str, budget: float | None, threads: int | None = None) -> N
                 resume = ["--resume"] if (run.out / "checkpoint.pt").is_file() else []
                 _shell(run.train_command() + resume + override)
             _shell(run.eval_command() + override)
+            print(f"packed {pack(run)}")
 
 
 def _load(run: Run, protocol: str) -> dict[str, Any] | None:
-    path = run.out / "eval" / f"{run.id}_{protocol}.json"
-    return json.loads(path.read_text()) if path.is_file() else None
+    result: dict[str, Any] | None = _record(run).get("eval", {}).get(protocol)
+    return result
 
 
 def _run_json(run: Run, name: str) -> dict[str, Any]:
-    """One of train.py's JSON outputs of a run (``summary.json``, ``args.json``), {} if absent."""
-    path = run.out / name
-    return json.loads(path.read_text()) if path.is_file() else {}
+    """The run's ``"summary"`` or ``"args"`` (train.py's JSON outputs), {} if absent."""
+    value: dict[str, Any] = _record(run).get(name, {})
+    return value
 
 
 def _last_epochs(run: Run, n: int = 3) -> str:
@@ -257,7 +307,7 @@ def _threads(run: Run) -> str:
     """The torch threads a run trained with, e.g. "1 thread", or "1-2 threads" for a run resumed
     with other threads: each epoch's log line records them; lines without (logs before that
     field existed) count as the run's last arguments (args.json)."""
-    fallback = _run_json(run, "args.json").get("threads")
+    fallback = _run_json(run, "args").get("threads")
     recorded = {e.get("threads", fallback) for e in _log(run)} or {fallback}
     used: set[int] = {t for t in recorded if t is not None}
     if not used:
@@ -281,7 +331,7 @@ def table(runs: list[Run], protocols: tuple[str, ...]) -> str:
                 cells.append(f"{r['mpjpe']:.1f} / {r['p_mpjpe']:.1f}")
             else:  # "-": this run is not evaluated on p by design (e.g. a P2-trained one on P1)
                 cells.append("not run" if p in run.evaluate else "-")
-        s = _run_json(run, "summary.json")
+        s = _run_json(run, "summary")
         seen = f"{s['samples_seen']:,}" if "samples_seen" in s else "-"
         wall = f"{s['wall_time'] / 60:.1f} min" if "wall_time" in s else "-"
         if wall != "-" and (threads := _threads(run)):
@@ -355,10 +405,8 @@ def _by_ids(ids: tuple[str, ...]) -> list[Run]:
 
 
 def _log(run: Run) -> list[dict[str, Any]]:
-    path = run.out / "log.jsonl"
-    if not path.is_file():
-        return []
-    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    log: list[dict[str, Any]] = _record(run).get("log", [])
+    return log
 
 
 def learning_curves_table(ids: tuple[str, ...] | None = None) -> str:
@@ -498,6 +546,12 @@ def main(argv: list[str] | None = None) -> int:
                        help="stop starting new runs after this many seconds")
     p_run.add_argument("--threads", type=int, default=None,
                        help="torch threads per run, overriding the run's own (default: 2)")
+    p_pack = sub.add_parser("pack", help="write runs/<id>.json from runs/<id>/ (the committed "
+                                         "evidence of a run)")
+    p_pack.add_argument("--only", default="*", help="shell pattern over run ids")
+    p_pack.add_argument("--dir", type=Path, nargs="*", default=None,
+                        help="pack these train.py output directories instead (e.g. the runs "
+                             "of shipped weights)")
     p_rep = sub.add_parser("report", help="print the results tables")
     p_rep.add_argument("--write", action="store_true",
                        help="replace the tables between the RESULTS markers of docs/results.md")
@@ -510,6 +564,13 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{run.id:28s} {status(run):18s} {shlex.join(run.train_command())}")
     elif args.cmd == "run":
         run_all(args.only, args.budget, args.threads)
+    elif args.cmd == "pack" and args.dir:
+        for out in args.dir:
+            print(f"packed {pack_dir(out)}")
+    elif args.cmd == "pack":
+        for run in RUNS:
+            if fnmatch.fnmatchcase(run.id, args.only) and (run.out / "summary.json").is_file():
+                print(f"packed {pack(run)}")
     elif args.write:
         page = REPO / "docs" / "results.md"
         text = page.read_text()

@@ -29,6 +29,16 @@ def fake_result(runs_dir: Path, run_id: str, protocol: str, mpjpe: float) -> Non
     out.mkdir(parents=True, exist_ok=True)
     result = {"mpjpe": mpjpe, "p_mpjpe": mpjpe / 2}
     (out / f"{run_id}_{protocol}.json").write_text(json.dumps(result))
+    repack(runs_dir, run_id)
+
+
+def repack(runs_dir: Path, run_id: str) -> None:
+    """Pack a run's directory into runs/<id>.json as ablations.py does (the report reads only
+    the packed records)."""
+    module = sys.modules["ablations"]
+    run = next(r for r in module.RUNS if r.id == run_id)
+    assert run.out == runs_dir / run_id
+    module.pack(run)
 
 
 def test_run_ids_are_unique_and_commands_name_their_output(ablations: ModuleType) -> None:
@@ -50,6 +60,7 @@ def test_sweep_tables_show_table2_sr_at_its_place(ablations: ModuleType, tmp_pat
     fake_result(tmp_path, "t2-sr", "p1-style", 23.74)
     log = [{"epoch": e + 1, "test": {"mpjpe": m}} for e, m in enumerate((30, 25, 24, 23.74))]
     (tmp_path / "t2-sr" / "log.jsonl").write_text("\n".join(json.dumps(e) for e in log))
+    repack(tmp_path, "t2-sr")
     fake_result(tmp_path, "t4-g2", "p3-rare20", 40.0)
     rows = ablations.table(ablations.table_runs("4"), ablations.P1_EVAL).splitlines()
     assert rows[0].startswith("| run | p1-style MPJPE / P-MPJPE (mm) | p3-rare20")
@@ -112,6 +123,7 @@ def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
     (tmp_path / "t4-g3" / "summary.json").write_text(json.dumps({"wall_time": 600.0,
                                                                  "samples_seen": 10}))
     (tmp_path / "t4-g3" / "args.json").write_text(json.dumps({"threads": 1}))
+    repack(tmp_path, "t4-g3")
     calls.clear()
     ablations.run_all("t4-g3", None, threads=1)
     assert calls == []
@@ -123,9 +135,11 @@ def test_runner_overrides_threads_resumes_partial_runs_and_skips_done_ones(
     (tmp_path / "t4-g3" / "args.json").write_text(json.dumps({"threads": 2}))
     (tmp_path / "t4-g3" / "log.jsonl").write_text(
         "".join(json.dumps(e) + "\n" for e in ({"epoch": 1, "threads": 1}, {"epoch": 2})))
+    repack(tmp_path, "t4-g3")
     assert ablations._threads(ablations.RUNS[[r.id for r in ablations.RUNS].index("t4-g3")]) \
         == "1-2 threads"
     (tmp_path / "t4-g3" / "log.jsonl").write_text(json.dumps({"epoch": 1}) + "\n")
+    repack(tmp_path, "t4-g3")
     row = next(r for r in ablations.table(ablations.table_runs("4"), ablations.P1_EVAL)
                .splitlines() if r.startswith("| 3 |"))
     assert "| 10.0 min, 2 threads |" in row

@@ -32,45 +32,29 @@ from pathlib import Path
 from typing import Any
 
 import torch
-import torch.distributed as dist
 from torch import nn
 
 import poselift
-from poselift.progress import ProgressBar
-from poselift.camera import RandomRig
+from poselift import training
 from poselift.data import (
     PROTOCOLS,
     Augmentation,
     AugmentationMix,
     base_protocol,
     list_input_layouts,
-    load_bandai,
     load_protocol,
     protocol_motion,
 )
+from poselift.data.mocap import BANDAI_CREDIT
 from poselift.data.synthetic import write_synthetic_bandai
 from poselift.data.wild import RECIPES, training_augmentation
 from poselift.evaluation import TestSet, evaluate, load_test_set, predict_test_set
 from poselift.models import get_model_entry, list_models
-from poselift.models.checkpoint import atomic_save
 from poselift.models.inputs import InputContract
-from poselift.training import (
-    AugmentedSamples,
-    Distributed,
-    RigSamples,
-    bn_momentum,
-    make_dataset,
-    precise_bn,
-    seed_of,
-    set_bn_momentum,
-    sync_buffers,
-    tensor_digest,
-)
+from poselift.progress import ProgressBar
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
-DATA_LICENCE = ("Bandai-Namco-Research-Motiondataset (Kobayashi et al., arXiv 2306.08861), "
-                "CC BY-NC 4.0: weights trained on it are for non-commercial use")
 
 # Options whose default depends on --quick (None in argparse means "not given").
 NORMAL = {"epochs": 8, "batch_size": 1024, "frame_step": 4, "precise_bn": 20,
@@ -206,34 +190,19 @@ def finalize_args(args: argparse.Namespace) -> argparse.Namespace:
 # --------------------------------------------------------------------------------------------
 
 
-def make_augmentation(args: argparse.Namespace, input_norm: str = "screen",
-                      layout: str = "h36m") -> Augmentation | AugmentationMix:
-    if args.recipe is not None:
-        if input_norm != "bbox":
-            raise SystemExit("--recipe: the named recipes need a model with input_norm=bbox")
-        recipe = training_augmentation(args.recipe, skeleton=layout)
-        extra = parse_key_values(args.augment, "--augment")
-        try:
-            if isinstance(recipe, AugmentationMix):
-                return AugmentationMix(tuple((w, replace(a, **extra)) for w, a in recipe.parts))
-            return replace(recipe, **extra)
-        except TypeError as err:
-            raise SystemExit(f"--augment: {err}") from None
-    if args.cameras == "rig":
-        kw: dict[str, Any] = {"camera": "h36m-like", "flip": 0.5, "bone_scale": None,
-                              "global_scale": None}
-    else:
-        kw = {"camera": RandomRig(), "flip": 0.5, "bone_scale": (0.85, 1.15),
-              "global_scale": (0.85, 1.2)}
-    if args.inputs == "noisy":
-        kw["pixel_noise"] = 4.0
-    kw["normalize"] = input_norm
-    extra = parse_key_values(args.augment, "--augment")
-    kw.update(extra)
+def make_augmentation(args: argparse.Namespace, contract: InputContract
+                      ) -> Augmentation | AugmentationMix:
+    name = args.recipe or {"rig": "paper", "random": "random"}[args.cameras]
+    extra = ({"pixel_noise": 4.0} if args.inputs == "noisy" else {})
+    extra.update(parse_key_values(args.augment, "--augment"))
     try:
-        return Augmentation(**kw)
-    except TypeError as err:
-        raise SystemExit(f"--augment: {err}") from None
+        recipe = training_augmentation(name, skeleton=contract.skeleton,
+                                       normalize=contract.input_norm)
+        if isinstance(recipe, AugmentationMix):
+            return AugmentationMix(tuple((w, replace(a, **extra)) for w, a in recipe.parts))
+        return replace(recipe, **extra)
+    except (TypeError, ValueError) as err:
+        raise SystemExit(f"--recipe/--augment: {err}") from None
 
 
 def make_model(args: argparse.Namespace) -> nn.Module:
@@ -263,15 +232,14 @@ def run_eval(model: nn.Module, test: TestSet, args: argparse.Namespace
 
 def main(argv: list[str] | None = None) -> int:
     args = finalize_args(build_parser().parse_args(argv))
-    d = Distributed(args.device)
+    d = training.Distributed(args.device)
     torch.set_num_threads(args.threads)
     out: Path = args.out
     if d.main:
         out.mkdir(parents=True, exist_ok=True)
     d.barrier()
-    ckpt_path, state_path = out / "checkpoint.pt", out / "train_state.pt"
-    log_path = out / "log.jsonl"
-    if not args.resume and state_path.exists():
+    files = training.RunFiles(out)
+    if not args.resume and files.state.exists():
         raise SystemExit(f"{out} already holds a run: pass --resume to continue it or choose "
                          "another --out")
     command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
@@ -284,17 +252,14 @@ def main(argv: list[str] | None = None) -> int:
             write_synthetic_bandai(root, seed=args.seed)
         d.barrier()
     t_data = time.perf_counter()
-    torch.manual_seed(seed_of(args.seed, "init"))
+    torch.manual_seed(training.seed_of(args.seed, "init"))
     model = make_model(args)
-    entry = get_model_entry(args.model)
-    temporal = entry.temporal
-    aug = make_augmentation(args, str(model.config.get("input_norm", "screen")),
-                            str(model.config["skeleton"]))
     base = base_protocol(args.protocol)
-    # the model's input skeleton is the input layout of the mocap's 2D (e.g. "coco":
-    # COCO-17 points synthesized from the H36M-17 mocap, data/coco_layout.py); a score
-    # channel (in_features=3) marks joints dropped by the augmentation
+    # the model's input contract: its skeleton is the input layout of the mocap's 2D (e.g.
+    # COCO-17 synthesized from H36M-17), its score channel marks the joints dropped
     contract = InputContract.of(model)
+    temporal = contract.temporal
+    aug = make_augmentation(args, contract)
     layout = contract.skeleton
     if layout not in list_input_layouts():
         raise SystemExit(f"--config skeleton={layout!r}: no input layout of that name to make "
@@ -308,20 +273,19 @@ def main(argv: list[str] | None = None) -> int:
     if pipeline == "fixed" and not fixed_ok:
         raise SystemExit("--pipeline fixed needs --cameras rig, a single-frame h36m-input model "
                          "without a score channel and no bone_scale/global_scale augmentation")
-    motion = load_bandai(root)
-    train_motion = protocol_motion(base, root, "train", motion=motion)
+    train_motion = protocol_motion(base, root, "train")
     if args.train_clips_every > 1:
         train_motion = train_motion.select(list(train_motion.names[:: args.train_clips_every]))
-    source: RigSamples | AugmentedSamples
+    source: training.RigSamples | training.AugmentedSamples
     if pipeline == "fixed":
         assert isinstance(aug, Augmentation)
         train = load_protocol(base, root, "train", "gt", frame_step=args.frame_step)
         train = train.every_kth_clip(args.train_clips_every)
-        source = RigSamples(train, aug, contract, d.device)
+        source = training.RigSamples(train, aug, contract, d.device)
     else:
-        source = AugmentedSamples(make_dataset(model, train_motion, aug,
-                                               frame_step=args.frame_step, seed=args.seed),
-                                  d.device)
+        dataset = training.make_dataset(model, train_motion, aug, frame_step=args.frame_step,
+                                        seed=args.seed)
+        source = training.AugmentedSamples(dataset, d.device)
     test = None
     if d.main:
         test = load_test_set(args.protocol, root, args.inputs, layout=layout, temporal=temporal,
@@ -345,28 +309,18 @@ def main(argv: list[str] | None = None) -> int:
     scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
     state: dict[str, Any] = {"epoch": 0, "batch": 0, "samples_seen": 0, "wall_time": 0.0,
                              "epoch_sums": [0.0, 0.0, 0.0], "finished": False}
-    if args.resume and state_path.exists():
-        saved = torch.load(state_path, map_location="cpu", weights_only=True)
-        payload = poselift.models.load_checkpoint(ckpt_path)
-        from poselift.models.registry import UNIVERSAL_CONFIG
-
-        if {**UNIVERSAL_CONFIG, **payload["config"]} != model.config:  # older files lack them
-            raise SystemExit(f"--resume: {ckpt_path} holds config {payload['config']}, this "
-                             f"command builds {model.config}")
-        model.load_state_dict(payload["state_dict"])
-        optimizer.load_state_dict(saved["optimizer"])
-        scheduler.load_state_dict(saved["scheduler"])
-        torch.set_rng_state(saved["rng"])
-        state = dict(saved["progress"])
+    if args.resume and files.state.exists():
+        try:
+            state = files.resume(model, optimizer, scheduler)
+        except ValueError as err:
+            raise SystemExit(f"--resume: {err}") from None
         state["finished"] = state["epoch"] >= args.epochs or (
             args.max_samples is not None
             and args.max_samples - state["samples_seen"] < 2 * d.world)
         say(d.main, f"resumed {out} at epoch {state['epoch'] + 1} batch {state['batch']} "
                     f"({state['samples_seen']:,} samples seen)")
-        if d.main and log_path.exists():  # drop log lines of epochs the checkpoint lacks
-            keep = [ln for ln in log_path.read_text().splitlines()
-                    if ln.strip() and json.loads(ln)["epoch"] <= state["epoch"]]
-            log_path.write_text("".join(k + "\n" for k in keep))
+        if d.main:  # drop log lines of epochs the checkpoint lacks
+            files.trim_log(state["epoch"])
     elif args.resume:
         say(d.main, f"--resume: no checkpoint in {out}, starting afresh")
     train_net: nn.Module = net
@@ -384,23 +338,18 @@ def main(argv: list[str] | None = None) -> int:
         "augmentation": repr(aug),
         "world_size": d.world, "torch": str(torch.__version__),
         "poselift": str(poselift.__version__),
-        "training_data": "synthetic" if args.synthetic else DATA_LICENCE,
+        "training_data": "synthetic" if args.synthetic else BANDAI_CREDIT,
     }
 
     def save(progress: dict[str, Any], metrics: dict[str, Any] | None, tag: str | None) -> None:
-        if not d.main:
-            return
-        meta = {**meta_base, "epoch": progress["epoch"], "samples_seen": progress["samples_seen"],
-                "wall_time": round(progress["wall_time"], 2), "metrics": metrics or {}}
-        poselift.save_model(model, ckpt_path, **meta)
-        atomic_save({"optimizer": optimizer.state_dict(),
-                           "scheduler": scheduler.state_dict(), "rng": torch.get_rng_state(),
-                           "progress": progress}, state_path)
-        if tag is not None and args.keep_epochs:
-            poselift.save_model(model, out / f"epoch_{tag}.pt", **meta)
+        if d.main:
+            files.save(model, optimizer, scheduler, progress,
+                       keep_as=f"epoch_{tag}.pt" if tag is not None and args.keep_epochs else None,
+                       **meta_base, epoch=progress["epoch"], samples_seen=progress["samples_seen"],
+                       wall_time=round(progress["wall_time"], 2), metrics=metrics or {})
 
     if d.main:
-        (out / "args.json").write_text(json.dumps(meta_base["recipe"], indent=1) + "\n")
+        files.args.write_text(json.dumps(meta_base["recipe"], indent=1) + "\n")
 
     # --- loop -----------------------------------------------------------------------------
     run_start = time.perf_counter() - state["wall_time"]
@@ -413,8 +362,8 @@ def main(argv: list[str] | None = None) -> int:
     while epoch < args.epochs and not state["finished"]:
         batch_size = args.batch_size
         num_batches = math.ceil(epoch_size / batch_size)
-        perm = torch.randperm(epoch_size,
-                              generator=torch.Generator().manual_seed(seed_of(args.seed, epoch)))
+        perm = torch.randperm(epoch_size, generator=torch.Generator().manual_seed(
+            training.seed_of(args.seed, epoch)))
         train_net.train()
         loss_sum, err_sum, count = state["epoch_sums"]
         data_time = 0.0
@@ -433,24 +382,16 @@ def main(argv: list[str] | None = None) -> int:
                 break
             shard = idx[d.rank :: d.world]
             t0 = time.perf_counter()
-            g = torch.Generator().manual_seed(seed_of(args.seed, epoch, b, d.rank))
+            g = torch.Generator().manual_seed(training.seed_of(args.seed, epoch, b, d.rank))
             x, y = source.batch(shard, g)
             data_time += time.perf_counter() - t0
-            torch.manual_seed(seed_of(args.seed, epoch, b, d.rank, "dropout"))
-            momentum = bn_momentum(m0, m1, state["samples_seen"] / planned)
-            set_bn_momentum(model, momentum)
-            pred = train_net(x)
-            diff = pred - y
-            loss = diff.abs().mean() if args.loss == "l1" else diff.norm(dim=-1).mean()
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            optimizer.step()
-            loss_value = float(loss.detach())
-            with torch.no_grad():
-                n = len(shard)
-                loss_sum += loss_value * n
-                err_sum += float(diff.norm(dim=-1).mean()) * 1000.0 * n
-                count += n
+            torch.manual_seed(training.seed_of(args.seed, epoch, b, d.rank, "dropout"))
+            momentum = training.bn_momentum(m0, m1, state["samples_seen"] / planned)
+            training.set_bn_momentum(model, momentum)
+            loss_value, err_mm = training.train_step(train_net, optimizer, x, y, args.loss)
+            loss_sum += loss_value * len(shard)
+            err_sum += err_mm * len(shard)
+            count += len(shard)
             state["samples_seen"] += len(idx)
             seen_epoch += len(idx)
             b += 1
@@ -475,7 +416,7 @@ def main(argv: list[str] | None = None) -> int:
         if budget_hit and not complete and not done_samples:
             # mid-epoch stop: checkpoint the exact position, no evaluation
             state.update(batch=b, epoch_sums=[loss_sum, err_sum, count])
-            sync_buffers(model, d)
+            training.sync_buffers(model, d)
             save(state, last_metrics, None)
             stop_reason = "time-budget"
             say(d.main, f"time budget of {args.time_budget} s reached in epoch {epoch + 1} "
@@ -483,9 +424,9 @@ def main(argv: list[str] | None = None) -> int:
             break
         # end of an epoch (or of the sample budget): precise BN, lr decay, eval, checkpoint
         t_pbn = time.perf_counter()
-        precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d,
+        training.precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d,
                    args.precise_bn_mode)
-        sync_buffers(model, d)
+        training.sync_buffers(model, d)
         pbn_seconds = time.perf_counter() - t_pbn
         lr = optimizer.param_groups[0]["lr"]
         scheduler.step()
@@ -517,8 +458,7 @@ def main(argv: list[str] | None = None) -> int:
                 "eval_seconds": round(eval_seconds, 3), "wall_time": round(state["wall_time"], 3),
                 "threads": torch.get_num_threads(),
             }
-            with log_path.open("a") as f:
-                f.write(json.dumps(line) + "\n")
+            files.append_log(line)
             test_txt = (f"test MPJPE {metrics['mpjpe']:.1f} mm P-MPJPE {metrics['p_mpjpe']:.1f} mm "
                         f"(eval {eval_seconds:.1f} s)" if metrics else "no eval")
             print(f"epoch {epoch}: train loss {line['train_loss']:.4f} "
@@ -540,17 +480,11 @@ def main(argv: list[str] | None = None) -> int:
                                "stopped": stop_reason, "metrics": last_metrics,
                                "data_load_seconds": round(data_seconds, 3),
                                "world_size": d.world}
-    if d.world > 1:
-        params = tensor_digest(model.parameters())
-        buffers = tensor_digest(model.buffers())
-        gathered: list[Any] = [None] * d.world
-        dist.all_gather_object(gathered, (params, buffers))
-        summary["param_digests"] = [g[0] for g in gathered]
-        summary["buffer_digests"] = [g[1] for g in gathered]
-        summary["replicas_identical"] = len({g for g in gathered}) == 1
+    summary.update(training.replica_check(model, d))
+    if "replicas_identical" in summary:
         say(d.main, f"replicas identical: {summary['replicas_identical']}")
     if d.main:
-        (out / "summary.json").write_text(json.dumps(summary, indent=1) + "\n")
+        files.summary.write_text(json.dumps(summary, indent=1) + "\n")
         say(True, f"done: {json.dumps(summary)}")
     # release the DDP wrapper (its reducer holds the process group) before the group: a
     # wrapper destroyed after destroy_process_group() can abort the process at exit

@@ -151,3 +151,8 @@ def test_examples_use_public_names_only():
     for path in sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py")):
         found = pattern.findall(path.read_text())
         assert not found, f"{path.name} uses private names: {found}"
+
+
+def test_train_script_stays_thin():
+    lines = (REPO / "examples" / "train.py").read_text().count("\n")
+    assert lines < 500, f"examples/train.py has {lines} lines: move library logic into poselift"

@@ -9,6 +9,9 @@
   :func:`precise_bn` (statistics recomputed with the final weights).
 - :class:`Distributed`: torch.distributed state for DDP runs (one process without torchrun),
   :func:`sync_buffers`, :func:`tensor_digest`.
+- :class:`RunFiles`: a run directory's checkpoint (the model, as :func:`poselift.save_model`
+  writes it), optimizer/scheduler/RNG state and per-epoch log: :meth:`RunFiles.save` and
+  :meth:`RunFiles.resume` make a stopped run continue exactly where it stopped.
 - :func:`seed_of`: stable seeds from plain parts, so that every batch of a run (and of a
   resumed run) draws the same augmentation.
 
@@ -19,8 +22,11 @@ Every input goes through the model's input contract
 from __future__ import annotations
 
 import hashlib
+import json
 import os
 from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
 
 import torch
 import torch.distributed as dist
@@ -31,21 +37,26 @@ from poselift.data.augment import Augmentation, AugmentationMix
 from poselift.data.datasets import FrameDataset, WindowDataset
 from poselift.data.mocap import MotionSet
 from poselift.data.protocols import ProtocolData
+from poselift.models.checkpoint import atomic_save, load_checkpoint, save_model
 from poselift.models.inputs import InputContract
+from poselift.models.registry import UNIVERSAL_CONFIG
 from poselift.skeletons import flip_poses
 
 __all__ = [
     "AugmentedSamples",
     "Distributed",
     "RigSamples",
+    "RunFiles",
     "batchnorms",
     "bn_momentum",
     "make_dataset",
     "precise_bn",
+    "replica_check",
     "seed_of",
     "set_bn_momentum",
     "sync_buffers",
     "tensor_digest",
+    "train_step",
 ]
 
 
@@ -160,6 +171,29 @@ def make_dataset(model: nn.Module, motion: MotionSet,
                              frame_step=frame_step, seed=seed)
     return FrameDataset(motion, augmentation=augmentation, contract=contract,
                         frame_step=frame_step, seed=seed)
+
+
+def train_step(net: nn.Module, optimizer: torch.optim.Optimizer, inputs: torch.Tensor,
+               targets: torch.Tensor, loss: str = "l1") -> tuple[float, float]:
+    """One optimization step; returns (loss, mean per-joint error in mm) of the batch.
+
+    Args:
+        net: the network in training mode (a temporal model's strided twin, or its DDP wrapper).
+        optimizer: the optimizer.
+        inputs: a batch of model inputs.
+        targets: the matching ``(..., J, 3)`` targets in metres.
+        loss: ``"l1"`` (mean absolute coordinate error, the reference recipe) or ``"mpjpe"``
+            (mean per-joint distance).
+    """
+    pred = net(inputs)
+    diff = pred - targets
+    value = diff.abs().mean() if loss == "l1" else diff.norm(dim=-1).mean()
+    optimizer.zero_grad(set_to_none=True)
+    value.backward()
+    optimizer.step()
+    with torch.no_grad():
+        err = float(diff.norm(dim=-1).mean()) * 1000.0
+    return float(value.detach()), err
 
 
 # --------------------------------------------------------------------------------------------
@@ -315,3 +349,97 @@ def tensor_digest(tensors: Iterable[torch.Tensor]) -> str:
     for t in tensors:
         h.update(t.detach().cpu().contiguous().numpy().tobytes())
     return h.hexdigest()
+
+
+def replica_check(model: nn.Module, world: Distributed) -> dict[str, Any]:
+    """Digests of every rank's parameters and buffers, and whether they all agree (DDP).
+
+    Returns ``{}`` for a single process.
+    """
+    if world.world == 1:
+        return {}
+    mine = (tensor_digest(model.parameters()), tensor_digest(model.buffers()))
+    gathered: list[Any] = [None] * world.world
+    dist.all_gather_object(gathered, mine)
+    return {"param_digests": [g[0] for g in gathered], "buffer_digests": [g[1] for g in gathered],
+            "replicas_identical": len({tuple(g) for g in gathered}) == 1}
+
+
+# --------------------------------------------------------------------------------------------
+# run directories
+# --------------------------------------------------------------------------------------------
+
+
+class RunFiles:
+    """The files of a training run's directory, and saving/resuming its state.
+
+    - ``checkpoint.pt``: the model (:func:`poselift.save_model`) with the run's meta;
+    - ``train_state.pt``: optimizer, scheduler, torch RNG and the progress dict;
+    - ``log.jsonl``: one JSON line per epoch; ``summary.json``, ``args.json``.
+
+    Examples:
+        >>> import tempfile, poselift, torch
+        >>> files = RunFiles(tempfile.mkdtemp())
+        >>> model = poselift.create_model("fc", hidden=8)
+        >>> opt = torch.optim.Adam(model.parameters())
+        >>> sched = torch.optim.lr_scheduler.ExponentialLR(opt, 0.9)
+        >>> files.save(model, opt, sched, {"epoch": 1}, note="doc")
+        >>> files.resume(model, opt, sched)["epoch"]
+        1
+    """
+
+    def __init__(self, out: str | os.PathLike[str]) -> None:
+        self.out = Path(out)
+        self.checkpoint = self.out / "checkpoint.pt"
+        self.state = self.out / "train_state.pt"
+        self.log = self.out / "log.jsonl"
+        self.summary = self.out / "summary.json"
+        self.args = self.out / "args.json"
+
+    def save(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+             scheduler: torch.optim.lr_scheduler.LRScheduler, progress: dict[str, Any], *,
+             keep_as: str | None = None, **meta: Any) -> None:
+        """Write the checkpoint (with ``meta``) and the training state, each atomically.
+
+        ``keep_as``: also keep a copy of the checkpoint as ``<out>/<keep_as>``.
+        """
+        save_model(model, self.checkpoint, **meta)
+        atomic_save({"optimizer": optimizer.state_dict(), "scheduler": scheduler.state_dict(),
+                     "rng": torch.get_rng_state(), "progress": progress}, self.state)
+        if keep_as is not None:
+            save_model(model, self.out / keep_as, **meta)
+
+    def resume(self, model: nn.Module, optimizer: torch.optim.Optimizer,
+               scheduler: torch.optim.lr_scheduler.LRScheduler) -> dict[str, Any]:
+        """Load the saved weights and states into the given objects; returns the progress.
+
+        Raises:
+            FileNotFoundError: nothing saved yet.
+            ValueError: the checkpoint holds another model config.
+        """
+        if not self.state.is_file():
+            raise FileNotFoundError(f"out: no training state in {str(self.out)!r}")
+        saved = torch.load(self.state, map_location="cpu", weights_only=True)
+        payload = load_checkpoint(self.checkpoint)
+        config = getattr(model, "config", {})
+        if {**UNIVERSAL_CONFIG, **payload["config"]} != config:  # older files lack them
+            raise ValueError(f"out: {self.checkpoint} holds config {payload['config']}, the "
+                             f"model has {config}")
+        model.load_state_dict(payload["state_dict"])
+        optimizer.load_state_dict(saved["optimizer"])
+        scheduler.load_state_dict(saved["scheduler"])
+        torch.set_rng_state(saved["rng"])
+        progress: dict[str, Any] = dict(saved["progress"])
+        return progress
+
+    def append_log(self, line: dict[str, Any]) -> None:
+        """Add one epoch's line to ``log.jsonl``."""
+        with self.log.open("a") as f:
+            f.write(json.dumps(line) + "\n")
+
+    def trim_log(self, epoch: int) -> None:
+        """Drop the log lines of epochs after ``epoch`` (those a resumed checkpoint lacks)."""
+        if self.log.exists():
+            keep = [ln for ln in self.log.read_text().splitlines()
+                    if ln.strip() and json.loads(ln)["epoch"] <= epoch]
+            self.log.write_text("".join(k + "\n" for k in keep))

@@ -28,6 +28,7 @@ from poselift._validation import check_choice
 from poselift.skeletons import get_skeleton
 
 __all__ = [
+    "BANDAI_CREDIT",
     "BANDAI_META",
     "BANDAI_NPZ",
     "Clip",
@@ -43,6 +44,9 @@ BANDAI_NPZ = "bandai_h36m17.npz"
 """File name of the Bandai poses (one ``(F, 17, 3)`` float32 array per clip)."""
 BANDAI_META = "bandai_h36m17_meta.tsv"
 """File name of the Bandai metadata table (name, dataset, content, style, frames, fps)."""
+BANDAI_CREDIT = ("Bandai-Namco-Research-Motiondataset (Kobayashi et al., arXiv 2306.08861), "
+                 "CC BY-NC 4.0: weights trained on it are for non-commercial use")
+"""Credit and licence of the Bandai mocap, for anything derived from it (weights, results)."""
 
 
 class DataError(ValueError):

@@ -121,31 +121,48 @@ def _with(base: Augmentation, ingredients: tuple[str, ...]) -> Augmentation:
     return replace(base, **kw)
 
 
-RECIPES = ("rig", *(f"rig+{i}" for i in INGREDIENTS), "wild", "wild-mix")
+RECIPES = ("paper", "random", "rig", *(f"rig+{i}" for i in INGREDIENTS), "wild", "wild-mix")
 """Names accepted by :func:`training_augmentation`."""
 
 WILD_MIX_RIG_SHARE = 0.3
 """Share of ``"wild-mix"`` samples drawn from the ``"rig"`` recipe."""
 
 
-def training_augmentation(recipe: str, *, skeleton: str = "coco"
+def training_augmentation(recipe: str, *, skeleton: str = "coco", normalize: str = "bbox"
                           ) -> Augmentation | AugmentationMix:
-    """The training augmentation of a named recipe (see the module docs).
+    """The training augmentation of a named recipe.
 
     Args:
-        recipe: ``"rig"``, ``"rig+<ingredient>"`` (also several: ``"rig+face+noise"``),
-            ``"wild"`` or ``"wild-mix"``.
+        recipe: ``"paper"`` (the fixed evaluation rig, one of its cameras per sample, flips:
+            the ablations' setting), ``"random"`` (random cameras around the rig, bone and body
+            scale), ``"rig"`` (``"random"`` plus 3 px noise and joint dropout: the recipe of
+            the first shipped weights), ``"rig+<ingredient>"`` (also several:
+            ``"rig+face+noise"``), ``"wild"`` or ``"wild-mix"`` (see the module docs).
         skeleton: the input skeleton (its dropout rate in the rig recipe).
+        normalize: the model's ``input_norm`` (the ``"rig"``-based recipes need ``"bbox"``:
+            their frames have several sizes).
 
     Raises:
-        ValueError: unknown recipe or ingredient.
+        ValueError: unknown recipe or ingredient, or ``"screen"`` with a recipe that needs
+            ``"bbox"``.
 
     Examples:
         >>> training_augmentation("wild").camera.roll_deg
         (-35.0, 35.0)
         >>> [w for w, _ in training_augmentation("wild-mix").parts]
         [0.3, 0.7]
+        >>> training_augmentation("paper", normalize="screen").camera
+        'h36m-like'
     """
+    if recipe == "paper":
+        return Augmentation(camera="h36m-like", flip=0.5, bone_scale=None, global_scale=None,
+                            normalize=normalize)
+    if recipe == "random":
+        return Augmentation(camera=RandomRig(), flip=0.5, bone_scale=(0.85, 1.15),
+                            global_scale=(0.85, 1.2), normalize=normalize)
+    if normalize != "bbox":
+        raise ValueError(f"normalize: recipe {recipe!r} needs a model with input_norm='bbox', "
+                         f"got {normalize!r}")
     base = _rig_recipe(skeleton)
     if recipe == "rig":
         return base

@@ -122,7 +122,7 @@ def synthesize_coco_from_h36m(h36m: torch.Tensor) -> torch.Tensor:
 FACE_NORMALS: tuple[tuple[float, float, float], ...] = (
     (0.0, 0.0, 1.0),  # nose: straight ahead
     (0.45, 0.1, 0.89), (-0.45, 0.1, 0.89),  # eyes: ahead, a little to their side
-    (0.95, 0.0, -0.3), (-0.95, 0.0, -0.3),  # ears: to their side, a little behind
+    (1.0, 0.0, 0.0), (-1.0, 0.0, 0.0),  # ears: to their side (seen from front and back)
 )
 """Direction each COCO face point (nose, eyes, ears) faces in the head's (left, up, forward)
 frame: a detector sees the point when this direction points towards the camera."""

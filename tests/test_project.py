@@ -111,7 +111,7 @@ def test_no_import_circle_anywhere():
         stack.append(m)
         for t in sorted(graph[m]):
             if state.get(t) == 1:
-                cycle = stack[stack.index(t):] + [t]
+                cycle = [*stack[stack.index(t):], t]
                 raise AssertionError("import circle: " + " -> ".join(cycle))
             if t not in state:
                 visit(t)
@@ -142,13 +142,14 @@ def test_layers_import_downwards_only():
     assert not reaches("poselift.prediction", "poselift.data.protocols")
     for leaf in ("poselift.skeletons", "poselift.camera", "poselift.metrics",
                  "poselift.normalization", "poselift.rarity"):
-        assert not any(reaches(leaf, up) for up in ("poselift.models.factory",
-                                                   "poselift.inference", "poselift.data.augment")), leaf
+        uppers = ("poselift.models.factory", "poselift.inference", "poselift.data.augment")
+        assert not any(reaches(leaf, up) for up in uppers), leaf
 
 
 def test_examples_use_public_names_only():
     pattern = re.compile(r"from poselift[\w.]* import [^\n]*\b_\w+|poselift(?:\.\w+)*\._[a-z]\w*")
-    for path in sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py")):
+    scripts = sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py"))
+    for path in scripts:
         found = pattern.findall(path.read_text())
         assert not found, f"{path.name} uses private names: {found}"
 

@@ -27,7 +27,6 @@ import os
 import shlex
 import sys
 import time
-from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -111,8 +110,10 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument("--inputs", default="gt", choices=("gt", "noisy"),
                    help="noisy: 4 px Gaussian pixel noise, in training augmentation too")
     g.add_argument("--augment", nargs="*", default=[], metavar="KEY=VALUE",
-                   help="Augmentation overrides: flip, bone_scale, global_scale, "
-                        "pixel_noise, dropout, bone_symmetric")
+                   help="recipe overrides: Augmentation fields (flip, bone_scale, "
+                        "global_scale, pixel_noise, dropout, ...), dotted paths "
+                        "(detector.face_kept=...), rig:/wild: prefixes and share= for "
+                        "wild-mix (poselift.data.wild.training_augmentation)")
     g.add_argument("--frame-step", type=int, default=None,
                    help="train on frames 0, s, 2s, ... of every clip [4; quick 8]")
     g.add_argument("--test-frame-step", type=int, default=4,
@@ -196,11 +197,8 @@ def make_augmentation(args: argparse.Namespace, contract: InputContract
     extra = ({"pixel_noise": 4.0} if args.inputs == "noisy" else {})
     extra.update(parse_key_values(args.augment, "--augment"))
     try:
-        recipe = training_augmentation(name, skeleton=contract.skeleton,
-                                       normalize=contract.input_norm)
-        if isinstance(recipe, AugmentationMix):
-            return AugmentationMix(tuple((w, replace(a, **extra)) for w, a in recipe.parts))
-        return replace(recipe, **extra)
+        return training_augmentation(name, skeleton=contract.skeleton,
+                                     normalize=contract.input_norm, overrides=extra)
     except (TypeError, ValueError) as err:
         raise SystemExit(f"--recipe/--augment: {err}") from None
 

@@ -348,3 +348,21 @@ def test_bone_length_cv_and_asymmetry_by_hand():
     assert math.isclose(float(asym.max()), 0.1 / 0.45)
     t = limb_asymmetry(torch.from_numpy(pose))
     assert isinstance(t, torch.Tensor)
+
+
+def test_recipe_overrides_reach_nested_fields_and_parts():
+    mix = training_augmentation("wild-mix", overrides={
+        "share": 0.4, "pixel_noise": 2.0, "wild:detector.face_kept": (0.0, 0.5),
+        "rig:global_scale": (0.9, 1.0), "camera.roll_deg": (-10.0, 10.0)})
+    (w_rig, rig), (w_wild, wild) = mix.parts
+    assert (w_rig, w_wild) == (0.4, 0.6)
+    assert rig.pixel_noise == wild.pixel_noise == 2.0
+    assert wild.detector.face_kept == (0.0, 0.5) and rig.detector is None
+    assert rig.global_scale == (0.9, 1.0) and wild.global_scale == (0.85, 1.2)
+    assert rig.camera.roll_deg == wild.camera.roll_deg == (-10.0, 10.0)
+    with pytest.raises(ValueError, match="matches no field"):
+        training_augmentation("rig", overrides={"detector.face_kept": (0, 1)})  # no detector
+    with pytest.raises(ValueError, match="matches no field"):
+        training_augmentation("wild", overrides={"gravity": 9.8})
+    with pytest.raises(ValueError, match="face_kept"):
+        training_augmentation("wild", overrides={"detector.face_kept": (0.5, 0.2)})

@@ -38,7 +38,8 @@ Examples:
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, replace
+from collections.abc import Mapping
+from dataclasses import dataclass, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -128,7 +129,8 @@ WILD_MIX_RIG_SHARE = 0.3
 """Share of ``"wild-mix"`` samples drawn from the ``"rig"`` recipe."""
 
 
-def training_augmentation(recipe: str, *, skeleton: str = "coco", normalize: str = "bbox"
+def training_augmentation(recipe: str, *, skeleton: str = "coco", normalize: str = "bbox",
+                          overrides: Mapping[str, Any] | None = None
                           ) -> Augmentation | AugmentationMix:
     """The training augmentation of a named recipe.
 
@@ -141,39 +143,80 @@ def training_augmentation(recipe: str, *, skeleton: str = "coco", normalize: str
         skeleton: the input skeleton (its dropout rate in the rig recipe).
         normalize: the model's ``input_norm`` (the ``"rig"``-based recipes need ``"bbox"``:
             their frames have several sizes).
+        overrides: changes to the recipe, ``{key: value}``: a field of
+            :class:`~poselift.data.Augmentation` (``"pixel_noise"``) or a dotted path into
+            its parts (``"detector.face_kept"``, ``"camera.roll_deg"``), applied to every
+            part of a mix that has it; ``"rig:<key>"`` / ``"wild:<key>"`` only to that part
+            of ``"wild-mix"``; ``"share"``: the rig part's share of ``"wild-mix"`` (default
+            :data:`WILD_MIX_RIG_SHARE`).
 
     Raises:
-        ValueError: unknown recipe or ingredient, or ``"screen"`` with a recipe that needs
-            ``"bbox"``.
+        ValueError: unknown recipe, ingredient or override key, or ``"screen"`` with a recipe
+            that needs ``"bbox"``.
 
     Examples:
         >>> training_augmentation("wild").camera.roll_deg
         (-35.0, 35.0)
-        >>> [w for w, _ in training_augmentation("wild-mix").parts]
-        [0.3, 0.7]
+        >>> mix = training_augmentation("wild-mix", overrides={"share": 0.5,
+        ...                                                    "wild:detector.face_kept": (0, 0.5)})
+        >>> [w for w, _ in mix.parts], mix.parts[1][1].detector.face_kept
+        ([0.5, 0.5], (0, 0.5))
         >>> training_augmentation("paper", normalize="screen").camera
         'h36m-like'
     """
+    extra = dict(overrides or {})
+    share = float(extra.pop("share", WILD_MIX_RIG_SHARE))
+    parts = _recipe_parts(recipe, skeleton, normalize, share)
+    for key, value in extra.items():
+        part, _, path = key.rpartition(":")
+        hit = False
+        for k, (label, aug) in enumerate(parts):
+            if part in ("", label):
+                changed = _override(aug, path.split("."), value)
+                if changed is not None:
+                    parts[k] = (label, changed)
+                    hit = True
+        if not hit:
+            raise ValueError(f"overrides: {key!r} matches no field of recipe {recipe!r}")
+    if len(parts) == 1:
+        return parts[0][1]
+    return AugmentationMix(((share, parts[0][1]), (1 - share, parts[1][1])))
+
+
+def _recipe_parts(recipe: str, skeleton: str, normalize: str, share: float
+                  ) -> list[tuple[str, Augmentation]]:
     if recipe == "paper":
-        return Augmentation(camera="h36m-like", flip=0.5, bone_scale=None, global_scale=None,
-                            normalize=normalize)
+        return [("rig", Augmentation(camera="h36m-like", flip=0.5, bone_scale=None,
+                                     global_scale=None, normalize=normalize))]
     if recipe == "random":
-        return Augmentation(camera=RandomRig(), flip=0.5, bone_scale=(0.85, 1.15),
-                            global_scale=(0.85, 1.2), normalize=normalize)
+        return [("rig", Augmentation(camera=RandomRig(), flip=0.5, bone_scale=(0.85, 1.15),
+                                     global_scale=(0.85, 1.2), normalize=normalize))]
     if normalize != "bbox":
         raise ValueError(f"normalize: recipe {recipe!r} needs a model with input_norm='bbox', "
                          f"got {normalize!r}")
     base = _rig_recipe(skeleton)
     if recipe == "rig":
-        return base
+        return [("rig", base)]
     if recipe.startswith("rig+"):
-        return _with(base, tuple(recipe.removeprefix("rig+").split("+")))
+        return [("rig", _with(base, tuple(recipe.removeprefix("rig+").split("+"))))]
     wild = _with(base, INGREDIENTS)
     if recipe == "wild":
-        return wild
+        return [("wild", wild)]
     if recipe == "wild-mix":
-        return AugmentationMix(((WILD_MIX_RIG_SHARE, base), (1 - WILD_MIX_RIG_SHARE, wild)))
+        if not 0.0 <= share <= 1.0:
+            raise ValueError(f"overrides: share must be in [0, 1], got {share!r}")
+        return [("rig", base), ("wild", wild)]
     raise ValueError(f"recipe: expected one of {RECIPES} (or 'rig+<a>+<b>'), got {recipe!r}")
+
+
+def _override(obj: Any, path: list[str], value: Any) -> Any:
+    """``obj`` with the (dotted) field ``path`` replaced, or None if it has no such field."""
+    if obj is None or not is_dataclass(obj) or path[0] not in {f.name for f in fields(obj)}:
+        return None
+    if len(path) == 1:
+        return replace(obj, **{path[0]: value})
+    inner = _override(getattr(obj, path[0]), path[1:], value)
+    return None if inner is None else replace(obj, **{path[0]: inner})
 
 
 # --- test conditions ----------------------------------------------------------------------

@@ -15,7 +15,8 @@ builds both sides from the same pieces:
 Ingredients (:data:`INGREDIENTS`):
 
 ========== ==================================================================================
-cameras    roll +-35 deg, from 10 deg below to 50 deg down, 2-10 m, wide to long lenses
+cameras    roll +-35 deg, 0.5-3.2 m high and 2-10 m away (from slightly below to about 50 deg
+           down, mostly a few degrees down), wide to long lenses
            (the person spans 25-95 % of the frame height), portrait and landscape frames, the
            person anywhere in the frame and partly out of it
 bodies     hip width 0.10-0.35 m, shoulders 0.18-0.45 m, torso, hips/shoulders/nose/head-top
@@ -66,14 +67,18 @@ INGREDIENTS = ("cameras", "bodies", "face", "noise", "occlusion", "recombine")
 """The ingredients of the wild distribution, in the order they are documented."""
 
 WILD_CAMERA = RandomRig(
-    distance=(2.0, 10.0), height=(1.6, 1.6), azimuth_deg=(0.0, 360.0),
+    distance=(2.0, 10.0), height=(0.5, 3.2), azimuth_deg=(0.0, 360.0),
     target_height=(0.7, 1.1), focal=(1145.0, 1145.0), center_offset=(-20.0, 20.0),
-    roll_deg=(-35.0, 35.0), image_size=(1000, 1000), elevation_deg=(-10.0, 50.0),
-    person_height=(0.25, 0.95), placement=0.6,
+    roll_deg=(-35.0, 35.0), image_size=(1000, 1000), person_height=(0.25, 0.95),
+    placement=0.6,
     frame_sizes=((1920, 1080), (1080, 1920), (1280, 720), (720, 1280), (640, 480),
                  (1000, 1000)))
-"""Cameras of real videos (the ``cameras`` ingredient); the focal length follows from how
-much of the frame the person fills."""
+"""Cameras of real videos (the ``cameras`` ingredient): 0.5-3.2 m high and 2-10 m away, so
+that the view ranges from slightly below (-17 deg) to about 50 deg down, most often a few
+degrees down as with handheld and tripod cameras (a uniform elevation would make steep views
+as common as level ones, and the lifter's prior for the camera's pitch, which a 2D pose of an
+unknown body hardly shows, would drift away from everyday videos); the focal length follows
+from how much of the frame the person fills."""
 
 _NO_DETECTOR = DetectorModel(face_away=None, truncate=False, noise=None, outliers=0.0,
                              swaps=0.0, occlusion=0.0, dropout=0.0)
@@ -263,7 +268,7 @@ def condition_augmentation(condition: str) -> Augmentation:
     if condition == "high":
         return replace(plain, camera=replace(_RIG_CAMERA, elevation_deg=(25.0, 50.0)))
     if condition == "lens":
-        cam = replace(WILD_CAMERA, elevation_deg=(0.0, 10.0), roll_deg=(0.0, 0.0),
+        cam = replace(WILD_CAMERA, height=(1.6, 1.6), roll_deg=(0.0, 0.0),
                       target_height=(0.9, 0.9), center_offset=(0.0, 0.0))
         return replace(plain, camera=cam, detector=_detector_for("cameras"))
     if condition == "bodies":

@@ -187,6 +187,31 @@ def measure(lifter: Lifter, skeleton: str, temporal: bool, *, root: Path = DATA,
     return metrics
 
 
+WILD_CLIPS_EVERY = 5
+
+
+def measure_wild(model: torch.nn.Module, *, root: Path = DATA,
+                 clips_every: int = WILD_CLIPS_EVERY, log: bool = True
+                 ) -> dict[str, dict[str, float]]:
+    """The wild evaluation (docs/wild.md) of a model: every test condition on every k-th P1
+    test clip, lifted through ``lift``; rounded scores per condition."""
+    from poselift.data import protocol_motion
+    from poselift.wild import evaluate_conditions
+
+    motion = protocol_motion("p1-style", root, "test")
+    motion = motion.select(list(motion.names[::clips_every]))
+    keys = ("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "bone_cv", "asymmetry", "frames")
+
+    def show(cond: str, r: dict[str, Any]) -> None:
+        if log:
+            print(f"  wild/{cond:<22} MPJPE {r['mpjpe']:6.2f} mm  P-MPJPE-13 "
+                  f"{r['p_mpjpe13']:6.2f} mm", flush=True)
+
+    scores = evaluate_conditions(model, motion, report=show)
+    return {c: {k: (round(float(r[k]), 2) if k != "frames" else int(r[k])) for k in keys}
+            for c, r in scores.items()}
+
+
 # ---------------------------------------------------------------------------------------------
 # golden outputs on the demo sample
 # ---------------------------------------------------------------------------------------------
@@ -273,6 +298,8 @@ def cmd_ship(args: argparse.Namespace) -> int:
     assert diff <= MAX_FP16_MM
     print("metrics through poselift.lift (image_size=None):", flush=True)
     metrics = measure(Lifter(shipped), skeleton, temporal, root=args.data)
+    print("the wild evaluation (docs/wild.md):", flush=True)
+    wild = measure_wild(shipped, root=args.data)
     params = sum(p.numel() for p in shipped.parameters())
     card = {
         "file": path.name,
@@ -291,7 +318,9 @@ def cmd_ship(args: argparse.Namespace) -> int:
         "data": ("Bandai-Namco-Research-Motiondataset 1 and 2 (CC BY-NC 4.0), P1 train split "
                  "(styles other than elderly/youthful/old/childish); 2D made by projecting the "
                  "mocap through random cameras" + (", COCO-17 eyes/ears synthesized"
-                                                    if skeleton == "coco" else "")),
+                                                    if skeleton == "coco" else "")
+                 + (f"; training recipe {recipe!r} (poselift.data.wild, docs/wild.md)"
+                    if (recipe := meta.get("recipe", {}).get("recipe")) else "")),
         "training": {
             # a resumed run is the same run as the command without --resume: every batch,
             # augmentation and dropout draw is seeded by (seed, epoch, batch)
@@ -307,6 +336,11 @@ def cmd_ship(args: argparse.Namespace) -> int:
                     "float16_max_output_diff_mm": round(fp16_diff, 4),
                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
         "metrics": metrics,
+        "wild": wild,
+        "wild_note": (f"docs/wild.md: every {WILD_CLIPS_EVERY}th P1 test clip under each test "
+                      "condition, lifted through poselift.lift; MPJPE / P-MPJPE on 17 and on "
+                      "the pelvis + 12 limb joints (mm), bone-length CV and left/right "
+                      "asymmetry (%) of the lifted sequences"),
         "metrics_note": ("MPJPE/P-MPJPE in mm through poselift.lift (pixels, image_size=None: "
                          "bounding-box normalization, except '/image_size': the rig's "
                          "1000 x 1000), flip averaging off; 'missing<k>': k random joints per "

@@ -1,7 +1,8 @@
 """Measure lifters in the wild: held-out motion under every test condition, through poselift.lift.
 
 Each model (a shipped weights name or a checkpoint) lifts the P1 test clips (styles never seen
-in training) rendered under each condition of ``poselift.data.wild.CONDITIONS`` -- the rig,
+in training) rendered under each condition of ``poselift.data.wild.CONDITIONS``
+(``poselift.wild.evaluate_conditions``) -- the rig,
 rolled and high cameras, lenses and framing, other bodies, the face turned away or missing,
 detector noise, occlusions, and all at once -- exactly as a user calls it: pixels with a
 score (0 for lost joints), ``image_size=None``, sequences whole for temporal models, frames
@@ -28,13 +29,13 @@ import time
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 import torch
 
 import poselift
 from poselift.data import protocol_motion
-from poselift.data.wild import CONDITIONS, WildClip, render_condition
-from poselift.evaluation import evaluate_sequences
+from poselift.data.wild import CONDITIONS, WildClip
+from poselift.models.inputs import InputContract
+from poselift.wild import evaluate_conditions
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -56,19 +57,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     return p
-
-
-def model_facts(model: torch.nn.Module) -> tuple[str, bool]:
-    """(input skeleton, temporal) of a lifting model."""
-    config: dict[str, Any] = dict(model.config)  # type: ignore[arg-type]
-    return str(config["skeleton"]), poselift.models.get_model_entry(str(config["name"])).temporal
-
-
-def lift_clips(model: torch.nn.Module, clips: list[WildClip], skeleton: str, temporal: bool
-               ) -> list[np.ndarray]:
-    lifter = poselift.Lifter(model)
-    return [np.asarray(lifter.lift(c.keypoints, skeleton=skeleton, temporal=temporal))
-            for c in clips]
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
@@ -97,31 +85,28 @@ def main(argv: list[str] | None = None) -> int:
     command = shlex.join(["python", "examples/wild_eval.py", *(argv or sys.argv[1:])])
     for k, ref in enumerate(args.model):
         path = Path(ref)
-        model = poselift.load_model(path) if path.is_file() else poselift.create_model(
-            ref.split(".", 1)[0], weights=ref)
-        label = args.label[k] if args.label else (ref if not path.is_file()
-                                                  else path.parent.name)
-        skeleton, temporal = model_facts(model)
-        conditions = args.conditions or [c for c in CONDITIONS
-                                         if skeleton == "coco" or c not in ("face", "no-face")]
-        per: dict[str, dict[str, float]] = {}
-        for cond in conditions:
-            t0 = time.perf_counter()
-            key = (cond, skeleton)
-            if key not in rendered:
-                rendered[key] = render_condition(motion, cond, layout=skeleton)
-            clips = rendered[key]
-            preds = lift_clips(model, clips, skeleton, temporal)
-            r = evaluate_sequences(preds, [c.targets for c in clips], frame_step=args.frame_step)
-            per[cond] = {k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in r.items()}
+        label = args.label[k] if args.label else (ref if not path.is_file() else path.parent.name)
+        model = poselift.load_model(path) if path.is_file() else ref
+        contract = InputContract.of(model if isinstance(model, torch.nn.Module)
+                                    else poselift.create_model(ref.split(".", 1)[0],
+                                                               weights=ref))
+        t0 = time.perf_counter()
+
+        def show(cond: str, r: dict[str, Any], label: str = label, t0: float = t0) -> None:
             print(f"{label} {cond:<10} MPJPE {r['mpjpe']:6.1f}  P-MPJPE {r['p_mpjpe']:6.1f}  "
                   f"MPJPE-13 {r['mpjpe13']:6.1f}  P-MPJPE-13 {r['p_mpjpe13']:6.1f}  bone CV "
-                  f"{r['bone_cv']:4.1f}%  asym {r['asymmetry']:4.1f}%  "
-                  f"({r['frames']:,} frames, {time.perf_counter() - t0:.0f} s)", flush=True)
+                  f"{r['bone_cv']:4.1f}%  asym {r['asymmetry']:4.1f}%  ({r['frames']:,} frames, "
+                  f"{time.perf_counter() - t0:.0f} s)", flush=True)
+
+        per = evaluate_conditions(model, motion, args.conditions, frame_step=args.frame_step,
+                                  rendered=rendered, report=show)
+        per = {c: {k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in r.items()}
+               for c, r in per.items()}
         results[label] = per
-        doc = {"label": label, "model": ref, "input_skeleton": skeleton, "temporal": temporal,
-               "protocol": args.protocol, "clips_every": args.clips_every,
-               "frame_step": args.frame_step, "command": command, "conditions": per,
+        doc = {"label": label, "model": ref, "input_skeleton": contract.skeleton,
+               "temporal": contract.temporal, "protocol": args.protocol,
+               "clips_every": args.clips_every, "frame_step": args.frame_step,
+               "command": command, "conditions": per,
                "descriptions": {c: CONDITIONS[c] for c in per}}
         (args.out / f"{label.replace('/', '_')}.json").write_text(json.dumps(doc, indent=1) + "\n")
     print(table(results))

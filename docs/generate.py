@@ -83,6 +83,20 @@ def _weights() -> str:
             m = cards[n]["metrics"].get(key)
             cells.append("-" if m is None else f"{m['mpjpe']:.1f} / {m['p_mpjpe']:.1f}")
         out.append(f"| {label}: MPJPE / P-MPJPE (mm) | " + " | ".join(cells) + " |")
+    wild = sorted({cond for n in names for cond in cards[n].get("wild", {})},
+                  key=lambda c: (c != "rig", c != "wild", c))
+    if wild:
+        out.append("")
+        out.append("The wild evaluation ([wild.md](wild.md)), MPJPE-13 / P-MPJPE-13 (mm):")
+        out.append("")
+        out.append("| condition | " + " | ".join(f"`{n}`" for n in names) + " |")
+        out.append("|---|" + "---|" * len(names))
+        for cond in wild:
+            cells = []
+            for n in names:
+                m = cards[n].get("wild", {}).get(cond)
+                cells.append("-" if m is None else f"{m['mpjpe13']:.1f} / {m['p_mpjpe13']:.1f}")
+            out.append(f"| {cond} | " + " | ".join(cells) + " |")
     out.append("")
     for n in names:
         c = cards[n]

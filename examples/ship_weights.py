@@ -23,7 +23,6 @@ import hashlib
 import json
 import platform
 import shlex
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -33,6 +32,7 @@ import numpy as np
 import torch
 
 import poselift
+from poselift import training
 from poselift.data import ProtocolData, load_protocol
 from poselift.evaluation import evaluate, load_test_set
 from poselift.inference import Lifter
@@ -261,14 +261,6 @@ def _portable(command: str) -> str:
     return shlex.join(w for w in words if w != "--resume")
 
 
-def _git_commit() -> str:
-    try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO, capture_output=True,
-                              text=True, check=True).stdout.strip()
-    except (OSError, subprocess.CalledProcessError):
-        return "unknown"
-
-
 def cmd_ship(args: argparse.Namespace) -> int:
     run: Path = args.run
     fp32 = load_model(run / "checkpoint.pt").eval()
@@ -330,7 +322,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
             "samples_seen": summary.get("samples_seen"),
             "wall_time_s": summary.get("wall_time"),
             "machine": f"{platform.machine()} CPU, 2 cores, torch {torch.__version__}",
-            "commit": meta.get("commit") or _git_commit(),
+            "commit": meta.get("commit") or training.git_commit(REPO),
         },
         "storage": {"dtype": dtype, "bytes": path.stat().st_size,
                     "float16_max_output_diff_mm": round(fp16_diff, 4),

@@ -335,7 +335,7 @@ def main(argv: list[str] | None = None) -> int:
                    for k, v in vars(args).items()},
         "augmentation": repr(aug),
         "world_size": d.world, "torch": str(torch.__version__),
-        "poselift": str(poselift.__version__),
+        "poselift": str(poselift.__version__), "commit": training.git_commit(REPO),
         "training_data": "synthetic" if args.synthetic else BANDAI_CREDIT,
     }
 

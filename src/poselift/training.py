@@ -49,6 +49,7 @@ __all__ = [
     "RunFiles",
     "batchnorms",
     "bn_momentum",
+    "git_commit",
     "make_dataset",
     "precise_bn",
     "replica_check",
@@ -58,6 +59,21 @@ __all__ = [
     "tensor_digest",
     "train_step",
 ]
+
+
+def git_commit(path: str | os.PathLike[str] = ".") -> str:
+    """The git commit checked out at ``path`` (``"unknown"`` outside a git checkout).
+
+    Recorded with a run, so that its weights can be traced to the code that trained them.
+    """
+    import subprocess
+
+    try:
+        done = subprocess.run(["git", "rev-parse", "HEAD"], cwd=path, capture_output=True,
+                              text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return done.stdout.strip() if done.returncode == 0 else "unknown"
 
 
 def seed_of(*parts: object) -> int:

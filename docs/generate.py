@@ -23,6 +23,14 @@ def _skeletons() -> str:
     return skeleton_table()
 
 
+def _detector_skeletons() -> str:
+    from poselift.skeletons import get_skeleton, skeleton_table
+
+    names = ["body_25", "body_25b", "coco_18", "halpe_26", "mediapipe_pose"]
+    sources = [f"- `{n}`: {get_skeleton(n).source}" for n in names]
+    return skeleton_table(names) + "\n\nSources of the orders:\n\n" + "\n".join(sources)
+
+
 def _partitions() -> str:
     from poselift.partitions import list_partitions, partition_table
 
@@ -114,6 +122,7 @@ def _weights() -> str:
 
 GENERATORS: dict[str, Callable[[], str]] = {
     "skeletons": _skeletons,
+    "detector-skeletons": _detector_skeletons,
     "partitions": _partitions,
     "models": _models,
     "weights": _weights,

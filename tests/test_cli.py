@@ -181,3 +181,125 @@ def test_models_command_and_python_m(capsys):
                           text=True, timeout=120, env={"OMP_NUM_THREADS": "1",
                                                        **__import__("os").environ})
     assert proc.returncode == 0 and "models:" in proc.stdout
+
+
+# --- every flag of `poselift lift` has an effect that a test sees -------------------------------
+
+
+def test_independent_flag_uses_the_single_frame_model(tmp_path):
+    kp = _kp(30, seed=5)  # the shipped weights: sr_tcn.coco for sequences, sr.coco per frame
+    np.save(tmp_path / "seq.npy", kp)
+    assert _run("lift", tmp_path / "seq.npy", "-o", tmp_path / "ind.npy", "--independent") == 0
+    assert _run("lift", tmp_path / "seq.npy", "-o", tmp_path / "seq_out.npy") == 0
+    ind, seq = np.load(tmp_path / "ind.npy"), np.load(tmp_path / "seq_out.npy")
+    np.testing.assert_allclose(ind, lift(kp, temporal=False), atol=1e-6)
+    np.testing.assert_allclose(seq, lift(kp), atol=1e-6)
+    assert np.abs(ind - seq).max() > 1e-3  # the flag changes the model
+
+
+def test_independent_flag_with_a_checkpoint(tmp_path, ckpts):
+    kp = _kp(8, seed=6)
+    scores = np.ones((8, 17))
+    scores[3, 4] = 0.0
+    np.savez(tmp_path / "in.npz", keypoints2d=kp, scores=scores)
+    assert _run("lift", tmp_path / "in.npz", "-o", tmp_path / "a.npy", "--model", ckpts["sr"],
+                "--independent") == 0
+    assert _run("lift", tmp_path / "in.npz", "-o", tmp_path / "b.npy", "--model",
+                ckpts["sr"]) == 0
+    a, b = np.load(tmp_path / "a.npy"), np.load(tmp_path / "b.npy")
+    np.testing.assert_allclose(a, lift(kp, scores=scores, model=ckpts["sr"], temporal=False),
+                               atol=1e-6)
+    np.testing.assert_allclose(b, lift(kp, scores=scores, model=ckpts["sr"]), atol=1e-6)
+    assert np.abs(a[3] - b[3]).max() > 1e-4  # zeroed joint vs joint interpolated over time
+
+
+def test_flip_test_flag(tmp_path, ckpts):
+    kp = _kp(6, seed=7)
+    np.save(tmp_path / "in.npy", kp)
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "f.npy", "--model", ckpts["sr"],
+                "--flip-test", "--independent") == 0
+    got = np.load(tmp_path / "f.npy")
+    np.testing.assert_allclose(got, lift(kp, model=ckpts["sr"], flip_test=True, temporal=False),
+                               atol=1e-6)
+    assert np.abs(got - lift(kp, model=ckpts["sr"], temporal=False)).max() > 1e-4
+
+
+def test_score_threshold_flag(tmp_path, ckpts):
+    kp = _kp(6, seed=8)
+    scores = np.ones((6, 17))
+    scores[2, 7] = 0.4  # present at the default 0.3, missing at 0.5
+    np.savez(tmp_path / "in.npz", keypoints2d=kp, scores=scores)
+    assert _run("lift", tmp_path / "in.npz", "-o", tmp_path / "t.npy", "--model", ckpts["tcn"],
+                "--score-threshold", 0.5) == 0
+    got = np.load(tmp_path / "t.npy")
+    np.testing.assert_allclose(got, lift(kp, scores=scores, model=ckpts["tcn"],
+                                         score_threshold=0.5), atol=1e-6)
+    assert np.abs(got - lift(kp, scores=scores, model=ckpts["tcn"])).max() > 1e-4
+    for bad in ("-1", "nan"):
+        assert _run("lift", tmp_path / "in.npz", "-o", tmp_path / "u.npy", "--model",
+                    ckpts["tcn"], "--score-threshold", bad) == 1
+    with pytest.raises(SystemExit) as e:
+        _run("lift", tmp_path / "in.npz", "-o", tmp_path / "u.npy", "--score-threshold", "x")
+    assert e.value.code == 2
+    assert not (tmp_path / "u.npy").exists()
+
+
+def test_skeleton_h36m_flag(tmp_path, ckpts, capsys):
+    torch.manual_seed(1)
+    h36m = create_model("sr", skeleton="h36m", hidden=64, in_features=3).eval()
+    save_model(h36m, tmp_path / "h36m.pt")
+    kp = _kp(4, seed=9)
+    np.save(tmp_path / "in.npy", kp)
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--model",
+                tmp_path / "h36m.pt", "--skeleton", "h36m", "--independent") == 0
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"),
+                               lift(kp, skeleton="h36m", model=h36m, temporal=False), atol=1e-6)
+    # the shipped h36m weights through the default model
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "d.npy", "--skeleton", "h36m") == 0
+    np.testing.assert_allclose(np.load(tmp_path / "d.npy"), lift(kp, skeleton="h36m"),
+                               atol=1e-6)
+    capsys.readouterr()
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "x.npy", "--model", ckpts["sr"],
+                "--skeleton", "h36m") == 1
+    assert "skeleton: the model takes 'coco' keypoints" in capsys.readouterr().err
+
+
+def test_device_and_batch_size_flags(tmp_path, ckpts, capsys, monkeypatch):
+    import poselift._pipeline as pipeline
+
+    seen = []
+    real = pipeline.predict
+
+    def recording(model, inputs, **kwargs):
+        seen.append((kwargs["batch_size"], next(model.parameters()).device))
+        return real(model, inputs, **kwargs)
+
+    monkeypatch.setattr(pipeline, "predict", recording)
+    kp = _kp(40, seed=10)
+    np.save(tmp_path / "in.npy", kp)
+    assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--model", ckpts["tcn"],
+                "--device", "cpu", "--batch-size", 7) == 0
+    assert seen == [(7, torch.device("cpu"))]  # a "screen" model: one scale, one sequence
+    np.testing.assert_allclose(np.load(tmp_path / "o.npy"), lift(kp, model=ckpts["tcn"]),
+                               atol=1e-5)
+    capsys.readouterr()
+    for flag, value, match in (("--batch-size", 0, "batch_size: expected a positive int"),
+                               ("--device", "meta", "device: 'meta'"),
+                               ("--device", "cuda:99", "device: 'cuda:99'")):
+        assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "x.npy", "--model",
+                    ckpts["tcn"], flag, value) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("poselift: error: ") and err.count("\n") == 1 and match in err
+    assert not (tmp_path / "x.npy").exists()
+
+
+def test_progress_flag(tmp_path, ckpts, capsys):
+    np.save(tmp_path / "in.npy", _kp(12, seed=11))
+    args = ["lift", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--model", ckpts["tcn"]]
+    assert _run(*args, "--progress", "on") == 0
+    captured = capsys.readouterr()
+    assert "lifting: 12/12 frames (100%" in captured.err
+    assert "lifted 12 pose(s)" in captured.out
+    for mode in ("off", "auto"):  # auto: only for 20,000 frames or more
+        assert _run(*args, "--progress", mode) == 0
+        assert capsys.readouterr().err == ""

@@ -126,6 +126,7 @@ def test_mirror_consistency() -> None:
     torch.testing.assert_close(out_m, out)
 
 
+@pytest.mark.data
 def test_real_mocap_face_forward(shared_data: Path) -> None:
     """On real mocap the estimated forward points where the nose sticks out of the neck."""
     with np.load(shared_data / "bandai" / "bandai_h36m17.npz") as z:

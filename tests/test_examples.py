@@ -117,16 +117,68 @@ def test_bad_config_is_reported(tmp_path: Path) -> None:
     assert proc.returncode != 0 and "hiden" in proc.stderr
 
 
-def test_ddp_two_processes_stay_equal(tmp_path: Path) -> None:
-    out = tmp_path / "ddp"
+SHARD_RECORDER = """
+import json, os, runpy, sys
+from pathlib import Path
+from poselift import training
+
+log = Path(sys.argv[1]) / f"rank{os.environ.get('RANK', '0')}.jsonl"
+sys.argv = sys.argv[2:]
+
+
+def record(cls):
+    real = cls.batch
+
+    def batch(self, idx, *args, **kwargs):  # the samples this process trains on
+        with log.open("a") as f:
+            f.write(json.dumps([int(i) for i in idx]) + "\\n")
+        return real(self, idx, *args, **kwargs)
+
+    cls.batch = batch
+
+
+record(training.RigSamples)
+record(training.AugmentedSamples)
+runpy.run_path(sys.argv[0], run_name="__main__")
+"""
+
+
+def _shards(folder: Path, rank: int) -> list[set[int]]:
+    return [set(json.loads(line)) for line in (folder / f"rank{rank}.jsonl").read_text()
+            .splitlines()]
+
+
+def test_ddp_two_processes_train_disjoint_shards_of_one_process_batches(tmp_path: Path) -> None:
+    """Two DDP ranks split every batch of a one-process run into disjoint halves (and their
+    replicas stay equal). Each process's training samples are recorded by wrapping
+    ``source.batch``; precise BN is off so that only training batches are recorded."""
+    recorder = tmp_path / "record.py"
+    recorder.write_text(SHARD_RECORDER)
+    args = ["--model", "sr", "--quick", "--synthetic", "--epochs", "1", "--threads", "1",
+            "--precise-bn", "0"]
+    single, ddp = tmp_path / "single", tmp_path / "ddp"
+    for folder in (single, ddp):
+        (folder / "shards").mkdir(parents=True)
     launcher = [sys.executable, "-m", "torch.distributed.run", "--standalone",
                 "--nproc_per_node", "2"]
-    run("train.py", "--model", "sr", "--quick", "--synthetic", "--epochs", "1", "--threads", "1",
-        "--out", str(out), launcher=launcher)
-    summary = json.loads((out / "summary.json").read_text())
+    for folder, prefix in ((single, [sys.executable]), (ddp, launcher)):
+        cmd = [*prefix, str(recorder), str(folder / "shards"), str(EXAMPLES / "train.py"),
+               *args, "--out", str(folder / "run")]
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=240, cwd=REPO)
+        assert proc.returncode == 0, f"{cmd}:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}"
+    batches = _shards(single / "shards", 0)
+    rank0, rank1 = _shards(ddp / "shards", 0), _shards(ddp / "shards", 1)
+    assert len(batches) == len(rank0) == len(rank1) > 1
+    for b, (whole, a, c) in enumerate(zip(batches, rank0, rank1, strict=True)):
+        assert not a & c, f"batch {b}: the ranks share {len(a & c)} samples"
+        assert a | c == whole, f"batch {b}: the ranks' shards are not the batch"
+        assert abs(len(a) - len(c)) <= 1
+    seen = set().union(*batches)
+    assert len(seen) == sum(map(len, batches))  # an epoch visits every sample once
+    summary = json.loads((ddp / "run" / "summary.json").read_text())
     assert summary["world_size"] == 2
     assert len(summary["param_digests"]) == 2
     assert summary["param_digests"][0] == summary["param_digests"][1]
     assert summary["buffer_digests"][0] == summary["buffer_digests"][1]
     assert summary["replicas_identical"] is True
-    assert summary["samples_seen"] == read_log(out)[0]["samples_seen"] > 0
+    assert summary["samples_seen"] == read_log(ddp / "run")[0]["samples_seen"] == len(seen)

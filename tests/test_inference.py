@@ -15,6 +15,7 @@ import torch
 
 import poselift
 import poselift.inference as inf
+from poselift._pipeline import fill_gaps
 from poselift.camera import normalize_screen
 from poselift.inference import TYPICAL_EXTENT_PX, Lifter, WeightsUnavailableError, lift
 from poselift.models import WeightsEntry, create_model, register_weights, save_model
@@ -348,7 +349,8 @@ def test_interpolation_matches_naive_reference():
                     p, n = before[-1], after[0]
                     ref[s, t, j] = xy[s, p, j] + (xy[s, n, j] - xy[s, p, j]) * (t - p) / (n - p)
     got, v = xy.copy(), valid.copy()
-    inf._interpolate(got, v)
+    for s in range(3):
+        v[s] = fill_gaps(got[s], valid[s], np.arange(11))
     np.testing.assert_allclose(got, ref, atol=1e-12)
     np.testing.assert_array_equal(v, np.broadcast_to(valid.any(1, keepdims=True), v.shape))
     assert not v[0, :, 0].any()
@@ -448,3 +450,58 @@ def test_bbox_temporal_model_uses_a_sliding_median_scale():
     # a whole-sequence median would differ where the body shrinks (frames 5-7)
     whole = torch.from_numpy(normalize_bbox(kp, extent=302.0, per_sequence=True))
     assert not torch.allclose(whole.float(), norm.float(), atol=1e-3)
+
+
+# --- the score threshold is inclusive; devices -------------------------------------------------
+
+
+@pytest.mark.parametrize("temporal", [False, True])
+def test_score_exactly_at_the_threshold_is_present(temporal):
+    """``score >= score_threshold`` is present, just below is missing (docs/inference.md)."""
+    net = _tcn(in_features=3) if temporal else _sr(in_features=3)
+    kp = _kp(5, seed=21)
+    for threshold in (0.3, 0.5, 0.05):
+        at = np.ones((5, 17))
+        at[2, 9] = threshold  # exactly at the threshold
+        below = at.copy()
+        below[2, 9] = np.nextafter(threshold, 0.0)  # the next float below it
+        holed = kp.copy()
+        holed[2, 9] = np.nan
+        kw = {"model": net, "image_size": (1000, 1000), "score_threshold": threshold,
+              "temporal": temporal}
+        full = lift(kp, **kw)
+        missing = lift(holed, **kw)
+        assert np.abs(full - missing).max() > 1e-4  # the joint matters
+        np.testing.assert_array_equal(lift(kp, scores=at, **kw), full)
+        np.testing.assert_array_equal(lift(kp, scores=below, **kw), missing)
+        # the same through a score channel and through the default threshold
+        np.testing.assert_array_equal(lift(np.concatenate([kp, at[..., None]], -1), **kw), full)
+    d = np.ones((5, 17))
+    d[2, 9] = 0.3
+    np.testing.assert_array_equal(lift(kp, scores=d, model=net, image_size=(1000, 1000),
+                                       temporal=temporal),
+                                  lift(kp, model=net, image_size=(1000, 1000),
+                                       temporal=temporal))
+
+
+def test_device_argument(random_weights):
+    net, path = random_weights
+    kp = _kp(3, seed=22)
+    ref = lift(kp, model=net, temporal=False)
+    for device in ("cpu", torch.device("cpu"), None):
+        np.testing.assert_allclose(lift(kp, model=path, device=device, temporal=False), ref,
+                                   atol=1e-6)
+        np.testing.assert_allclose(lift(kp, model="sr.test-random", device=device,
+                                        temporal=False), ref, atol=1e-6)
+    loaded = Lifter(path, device="cpu").model_for("coco", False)
+    assert next(loaded.parameters()).device == torch.device("cpu")
+    assert Lifter(path, device=torch.device("cpu")).model_for("coco", False) is loaded  # cached
+    out = lift(torch.from_numpy(kp), model=net, device="cpu", temporal=False)
+    assert isinstance(out, torch.Tensor) and out.device == torch.device("cpu")
+    with pytest.raises(ValueError, match="device: 'meta' holds no data"):
+        lift(kp, model=path, device="meta")
+    with pytest.raises(ValueError, match=r"device: expected None, a torch.device"):
+        lift(kp, model=path, device=0)  # type: ignore[arg-type]
+    if not torch.cuda.is_available():
+        with pytest.raises(ValueError, match="device: 'cuda' is not available"):
+            lift(kp, model=path, device="cuda")

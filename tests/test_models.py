@@ -9,6 +9,7 @@ from poselift.models import (
     create_model,
     get_model_entry,
     list_models,
+    load_checkpoint,
     load_model,
     register_model,
     save_model,
@@ -349,3 +350,85 @@ def test_in_features_is_validated(bad):
     for name in ("sr", "sr_tcn"):
         with pytest.raises(ValueError, match="in_features"):
             _small(name, in_features=bad)
+
+
+# --- checkpoint refusal paths (issue 21) ------------------------------------------------------
+
+
+def _tamper(payload, how):
+    """A copy of a valid checkpoint payload broken in one way."""
+    import copy
+
+    p = copy.deepcopy(payload)
+    sd = p["state_dict"]
+    first = next(k for k, v in sd.items() if v.is_floating_point() and v.dim() == 2)
+    if how == "no format":
+        del p["format"]
+    elif how.startswith("version "):
+        versions = {"version 2": 2, "version 0": 0, "version '1'": "1", "version None": None}
+        p["version"] = versions[how]
+    elif how == "config list":
+        p["config"] = [1, 2]
+    elif how == "no state_dict":
+        del p["state_dict"]
+    elif how == "meta str":
+        p["meta"] = "x"
+    elif how == "config int key":
+        p["config"][3] = 4
+    elif how == "no name":
+        del p["config"]["name"]
+    elif how == "unknown model":
+        p["config"]["name"] = "nope"
+    elif how == "unknown key":
+        p["config"]["hiden"] = 3
+    elif how == "missing key":
+        del sd[first]
+    elif how == "extra key":
+        sd["extra.weight"] = torch.zeros(2)
+    elif how == "shape":
+        sd[first] = sd[first][:, :-1].clone()
+    elif how == "int8":
+        sd[first] = sd[first].to(torch.int8)
+    elif how == "nan":
+        sd[first][0, 0] = float("inf")
+    elif how == "non-tensor":
+        sd[first] = sd[first].tolist()
+    elif how == "int key":
+        sd[7] = torch.zeros(1)
+    return p
+
+
+@pytest.mark.parametrize(("how", "match"), [
+    ("no format", "not a poselift checkpoint"),
+    ("version 2", "checkpoint version 2 is not supported"),
+    ("version 0", "checkpoint version 0 is not supported"),
+    ("version '1'", "checkpoint version '1' is not supported"),
+    ("version None", "checkpoint version None is not supported"),
+    ("config list", "malformed checkpoint: 'config' missing or not a dict"),
+    ("no state_dict", "malformed checkpoint: 'state_dict' missing or not a dict"),
+    ("meta str", "malformed checkpoint: 'meta' missing or not a dict"),
+    ("config int key", "malformed checkpoint: config keys must be strings, got 3"),
+    ("no name", "malformed checkpoint: config has no model name"),
+    ("unknown model", "unknown model 'nope'"),
+    ("unknown key", "its config does not build model 'sr'.*'hiden'"),
+    ("missing key", "missing keys"),
+    ("extra key", r"unexpected keys \['extra.weight'\]"),
+    ("shape", "has shape .* but the config builds"),
+    ("int8", "is stored as torch.int8, expected a floating-point tensor"),
+    ("nan", "holds 1 NaN/inf value"),
+    ("non-tensor", "is a list, expected a torch.Tensor"),
+    ("int key", r"state_dict\[7\] is a Tensor, expected a torch.Tensor under a str key"),
+])
+def test_checkpoint_refusal_paths(tmp_path, how, match):
+    from poselift.models.checkpoint import atomic_save
+
+    model = create_model("sr", hidden=32).eval()
+    save_model(model, tmp_path / "good.pt")
+    payload = load_checkpoint(tmp_path / "good.pt")
+    atomic_save(payload, tmp_path / "again.pt")  # the untouched payload loads: a control
+    x = torch.randn(2, 17, 2)
+    torch.testing.assert_close(load_model(tmp_path / "again.pt")(x), model(x))
+    atomic_save(_tamper(payload, how), tmp_path / "bad.pt")
+    with pytest.raises(ValueError, match=match) as err:
+        load_model(tmp_path / "bad.pt")
+    assert str(tmp_path / "bad.pt") in str(err.value)

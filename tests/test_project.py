@@ -17,6 +17,7 @@ PUBLIC_API = {
     "Lifter",
     "Partition",
     "lift",
+    "lift_full",
     "SRConv1d",
     "SRLinear",
     "camera",

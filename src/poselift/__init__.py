@@ -18,6 +18,7 @@ from poselift import rarity as rarity
 from poselift._version import __version__ as __version__
 from poselift.inference import Lifter as Lifter
 from poselift.inference import lift as lift
+from poselift.inference import lift_full as lift_full
 from poselift.models import create_model as create_model
 from poselift.models import list_models as list_models
 from poselift.models import list_weights as list_weights
@@ -51,6 +52,7 @@ __all__ = [
     "get_partition",
     "get_skeleton",
     "lift",
+    "lift_full",
     "list_models",
     "list_partitions",
     "list_skeletons",

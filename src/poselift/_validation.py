@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeGuard
 
 import numpy as np
 import torch
@@ -149,8 +149,52 @@ def check_choice(value: object, name: str, choices: Mapping[str, object] | tuple
     return value
 
 
+def is_number(value: object) -> TypeGuard[int | float | np.integer[Any] | np.floating[Any]]:
+    """True for a real number: a Python or numpy int/float, not a bool.
+
+    Examples:
+        >>> import numpy as np
+        >>> is_number(3), is_number(np.float32(0.3)), is_number(True), is_number(1j)
+        (True, True, False, False)
+    """
+    return (isinstance(value, int | float | np.integer | np.floating)
+            and not isinstance(value, bool | np.bool_))
+
+
+def is_int(value: object) -> TypeGuard[int | np.integer[Any]]:
+    """True for a Python or numpy integer, not a bool.
+
+    Examples:
+        >>> import numpy as np
+        >>> is_int(8), is_int(np.int64(8)), is_int(8.0), is_int(False)
+        (True, True, False, False)
+    """
+    return isinstance(value, int | np.integer) and not isinstance(value, bool | np.bool_)
+
+
+def check_real(x: Array, name: str, *, allow_bool: bool = False) -> None:
+    """Raise ``TypeError`` unless ``x`` holds real numbers (no complex, str, object, bool).
+
+    Examples:
+        >>> import numpy as np, torch
+        >>> check_real(np.zeros(2), "x")
+        >>> check_real(torch.zeros(2, dtype=torch.complex64), "keypoints2d")
+        Traceback (most recent call last):
+        ...
+        TypeError: keypoints2d: expected real numbers, got dtype torch.complex64
+    """
+    if isinstance(x, torch.Tensor):
+        ok = not x.is_complex() and (allow_bool or x.dtype != torch.bool)
+    else:
+        ok = x.dtype.kind in ("fiub" if allow_bool else "fiu")
+    if not ok:
+        raise TypeError(f"{name}: expected real numbers, got dtype {x.dtype}")
+
+
 def check_positive(value: float, name: str, *, allow_zero: bool = False) -> None:
     """Raise ``ValueError`` unless ``value`` is a positive (or non-negative) finite number.
+
+    Python and numpy numbers are accepted (``np.float32(0.3)``); bools are not.
 
     Examples:
         >>> check_positive(-1, "sigma")
@@ -158,9 +202,9 @@ def check_positive(value: float, name: str, *, allow_zero: bool = False) -> None
         ...
         ValueError: sigma: expected a positive number, got -1
     """
-    good = isinstance(value, int | float) and not isinstance(value, bool) and np.isfinite(value)
+    good = is_number(value) and bool(np.isfinite(value))
     if good:
-        good = value >= 0 if allow_zero else value > 0
+        good = bool(value >= 0) if allow_zero else bool(value > 0)
     if not good:
         kind = "non-negative" if allow_zero else "positive"
         raise ValueError(f"{name}: expected a {kind} number, got {value!r}")

@@ -17,10 +17,22 @@ Subcommands:
 COCO result files: entries with a ``track_id`` form one sequence per track, ordered by
 ``image_id`` (lifted with the temporal model); without ``track_id`` there must be one person
 per ``image_id`` and the images are lifted independently (single-frame model). ``v`` is used
-as the joint's score (0 = not detected).
+as the joint's score (0 = not detected). ``image_id`` and ``track_id`` are integers or strings;
+string ids are ordered naturally (``frame_8`` before ``frame_12``). The frame number of an
+``image_id`` is the integer itself or the last number in the string (when all ids of a track
+share the text around it); frames a track skips are lifted as missing (interpolated), and a
+gap of more than :data:`MAX_GAP` frames splits the track into sequences lifted separately.
 
-Errors are printed as one line ``poselift: error: ...`` with exit code 2 (bad usage) or 1
-(bad input or a failure while lifting).
+Detector outputs (:mod:`poselift.detections`): INPUT a folder of OpenPose per-frame JSON
+files or MMPose per-image files, an MMPose prediction file, or (``--format alphapose``) an
+AlphaPose result file, in the layout ``--skeleton`` names (e.g. ``body_25``). The people are
+linked into tracks (:func:`poselift.detections.track`; ``--min-track-length``,
+``--min-track-score``), each track is lifted as one sequence with the frames it was not
+detected in as missing, and the output lists every detection: ``image_id`` = frame number,
+``track_id`` = track.
+
+Errors are printed as one line ``poselift: error: ...`` with exit code 2 (bad usage), 1 (bad
+input or a failure while lifting) or 130 (interrupted, Ctrl-C); never a traceback.
 
 Examples:
     >>> main(["models"])  # doctest: +ELLIPSIS
@@ -34,18 +46,29 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
-import tempfile
+import zipfile
+import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
-__all__ = ["main"]
+from poselift._files import atomic_write
+
+__all__ = ["MAX_GAP", "main"]
 
 _EXIT_INPUT = 1
+_EXIT_INTERRUPTED = 130
 _SUFFIXES = (".npy", ".npz", ".json")
+MAX_GAP = 30
+"""A COCO track that skips at most this many frames is lifted as one sequence (the skipped
+frames as missing joints, interpolated); a longer gap splits it into separately lifted parts."""
+_DIGITS = re.compile(r"([0-9]+)")
+_FRAME = re.compile(r"^(.*?)([0-9]+)([^0-9]*)$", re.DOTALL)
+_INT64 = 2**63
 
 
 class CLIError(Exception):
@@ -69,12 +92,45 @@ class _Input:
         self.scores = scores
 
 
-def _array(value: Any, where: str) -> np.ndarray[Any, Any]:
+def _array(value: Any, where: str, *, allow_bool: bool = False) -> np.ndarray[Any, Any]:
+    """``value`` as float64, if it holds real numbers (bools too for scores) and nothing else."""
     try:
-        arr = np.asarray(value, dtype=np.float64)
-    except (TypeError, ValueError) as e:
+        arr = np.asarray(value)
+    except (TypeError, ValueError, OverflowError, RecursionError) as e:
         raise CLIError(f"{where}: expected a numeric array ({e})") from None
-    return arr
+    if arr.dtype.kind not in ("fiub" if allow_bool else "fiu"):
+        hint = (" (strings, null, ragged lists or integers too large for a float?)"
+                if arr.dtype.kind in "OUS" else "")
+        raise CLIError(f"{where}: expected real numbers, got dtype {arr.dtype}{hint}")
+    with np.errstate(over="ignore"):
+        return arr.astype(np.float64)
+
+
+def _check_id(value: Any, where: str) -> int | str:
+    """An ``image_id``/``track_id``: an int64 or a string (JSON numbers, strings)."""
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)
+                                  and -_INT64 <= value < _INT64):
+        return value
+    raise CLIError(f"{where}: expected an integer (int64) or a string, got "
+                   f"{type(value).__name__} {str(value)[:40]}")
+
+
+def _order_key(value: int | str) -> tuple[Any, ...]:
+    """Natural order: integers by value, then strings with their digit runs as numbers."""
+    if isinstance(value, int):
+        return (0, value)
+    parts = _DIGITS.split(value)  # text, digits, text, ...: the kinds align between keys
+    return (1, tuple(int(p) if i % 2 else p for i, p in enumerate(parts)))
+
+
+def _frame_numbers(ids: list[int | str]) -> list[int] | None:
+    """Frame numbers of a track's ``image_id`` values, or None when they carry none."""
+    if all(isinstance(v, int) for v in ids):
+        return [int(v) for v in ids]
+    found = [_FRAME.match(v) if isinstance(v, str) else None for v in ids]
+    if all(found) and len({(m[1], m[3]) for m in found if m}) == 1:
+        return [int(m[2]) for m in found if m]
+    return None
 
 
 def _read_coco(entries: list[Any], path: Path) -> _Input:
@@ -87,16 +143,18 @@ def _read_coco(entries: list[Any], path: Path) -> _Input:
         if kp.shape != (51,):
             raise CLIError(f"{path}: entry {i}: keypoints: expected 51 numbers "
                            f"([x, y, v] * 17), got shape {kp.shape}")
-        rows.append((e["image_id"], e.get("track_id"), kp.reshape(17, 3)))
+        image_id = _check_id(e["image_id"], f"{path}: entry {i}: image_id")
+        track = e.get("track_id")
+        if track is not None:
+            track = _check_id(track, f"{path}: entry {i}: track_id")
+        rows.append((image_id, track, kp.reshape(17, 3)))
     if not rows:
         raise CLIError(f"{path}: no detections in the file")
     tracked = [r[1] is not None for r in rows]
     if any(tracked) and not all(tracked):
         raise CLIError(f"{path}: some entries have a track_id and some do not")
 
-    def key(v: Any) -> tuple[int, Any]:
-        return (0, v) if isinstance(v, int | float) else (1, str(v))
-
+    key = _order_key
     if all(tracked):
         tracks: dict[Any, list[tuple[Any, np.ndarray[Any, Any]]]] = {}
         for image_id, track, kp in rows:
@@ -105,16 +163,19 @@ def _read_coco(entries: list[Any], path: Path) -> _Input:
         for track in sorted(tracks, key=key):
             items = sorted(tracks[track], key=lambda r: key(r[0]))
             ids = [r[0] for r in items]
-            if len(set(map(str, ids))) != len(ids):
+            frames = _frame_numbers(ids)
+            if len(set(map(str, ids))) != len(ids) or (
+                    frames is not None and len(set(frames)) != len(frames)):
                 raise CLIError(f"{path}: track {track!r} has several detections in one image")
             arrays.append(np.stack([r[1] for r in items]))
-            labels.append({"image_id": ids, "track_id": track})
+            labels.append({"image_id": ids, "track_id": track, "frames": frames})
         return _Input(arrays, independent=False, coco=labels)
     seen: set[str] = set()
     for image_id, _, _ in rows:
         if str(image_id) in seen:
             raise CLIError(f"{path}: image_id {image_id!r} has several people; add a track_id "
-                           "to every entry (one sequence per track)")
+                           "to every entry (one sequence per track), or pass --format "
+                           "alphapose to track them (image ids are then frame numbers)")
         seen.add(str(image_id))
     rows.sort(key=lambda r: key(r[0]))
     return _Input([np.stack([r[2] for r in rows])], independent=True,
@@ -143,23 +204,83 @@ def _read(path: Path) -> _Input:
                                    f"array), found {names}")
                 scores = z["scores"] if "scores" in names else None
             return _Input([_array(kp, str(path))], independent=False,
-                          scores=None if scores is None else _array(scores, f"{path}: scores"))
+                          scores=None if scores is None else _array(scores, f"{path}: scores",
+                                                                    allow_bool=True))
         with path.open(encoding="utf-8") as f:
             data = json.load(f)
     except CLIError:
         raise
     except json.JSONDecodeError as e:
         raise CLIError(f"{path}: not valid JSON ({e})") from None
-    except (OSError, ValueError, EOFError) as e:
-        raise CLIError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
+    except RecursionError:
+        raise CLIError(f"{path}: not readable: nested too deeply") from None
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error, KeyError,
+            MemoryError) as e:
+        detail = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        raise CLIError(f"{path}: unreadable ({type(e).__name__}"
+                       f"{': ' + detail if detail else ''})") from None
     if isinstance(data, list):
         return _read_coco(data, path)
     if isinstance(data, dict) and "keypoints2d" in data:
         scores = data.get("scores")
         return _Input([_array(data["keypoints2d"], f"{path}: keypoints2d")], independent=False,
-                      scores=None if scores is None else _array(scores, f"{path}: scores"))
+                      scores=None if scores is None else _array(scores, f"{path}: scores",
+                                                                allow_bool=True))
     raise CLIError(f"{path}: expected a COCO keypoint result list or an object with "
                    "'keypoints2d'")
+
+
+# ---------------------------------------------------------------------------------------------
+# detector outputs (poselift.detections): read, track, one sequence per track
+# ---------------------------------------------------------------------------------------------
+
+
+def _is_detector_output(path: Path, fmt: str) -> bool:
+    """Whether INPUT is read by :mod:`poselift.detections`.
+
+    That is: a folder, a named ``--format``, or a JSON file recognised as OpenPose/MMPose
+    output.
+    """
+    from poselift.detections import detect_format
+
+    if fmt != "auto" or path.is_dir() or (not path.exists() and not path.suffix):
+        return True  # (a missing folder: "no such file or folder")
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        return detect_format(path) is not None
+    except (ValueError, RecursionError):  # unreadable: let the general reader say why
+        return False
+
+
+def _read_tracks(path: Path, args: argparse.Namespace) -> _Input:
+    """Detections -> tracks (:func:`poselift.detections.track`) -> one array per track.
+
+    Each array holds the track's detected frames; ``frames`` makes the lift insert the frames
+    it was not detected in as missing (tracks never skip more than :data:`MAX_GAP` frames, so
+    each is lifted as one sequence: exactly ``poselift.lift(track.keypoints)``).
+    """
+    from poselift.detections import read_detections, track
+
+    if not path.exists():
+        raise CLIError(f"{path}: no such file or folder")
+    dets = read_detections(path, args.skeleton, format=args.format)
+    tracks = track(dets, score_threshold=args.score_threshold, max_gap=MAX_GAP,
+                   min_length=args.min_track_length, min_score=args.min_track_score)
+    if not tracks:
+        raise CLIError(f"{path}: no track of at least {args.min_track_length} detections with "
+                       f"a mean score of at least {args.min_track_score} among {len(dets)} "
+                       f"detection(s) in {dets.frames.size} frame(s); see --min-track-length "
+                       "and --min-track-score")
+    arrays, labels = [], []
+    for t in tracks:
+        frames = t.frames[t.detected].tolist()
+        arrays.append(t.keypoints[t.detected])
+        labels.append({"image_id": frames, "track_id": t.track_id, "frames": frames})
+    covered = ", ".join(f"{t.track_id}: {t.num_detections}" for t in tracks[:8])
+    print(f"{len(tracks)} track(s) in {dets.frames.size} frame(s) of {path} (detected frames "
+          f"per track {covered}{', ...' if len(tracks) > 8 else ''})")
+    return _Input(arrays, independent=False, coco=labels)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -168,20 +289,22 @@ def _read(path: Path) -> _Input:
 
 
 def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` atomically (see :func:`poselift._files.atomic_write`), or ``CLIError``.
+
+    A temporary file is renamed into place (nothing half-written is ever left), with the
+    permissions of the file it replaces or, for a new file, ``0o666`` minus the umask.
+    """
     directory = path.parent if str(path.parent) else Path(".")
     if not directory.is_dir():
         raise CLIError(f"{path}: output directory {str(directory)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            write(f)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    if path.is_dir():
+        raise CLIError(f"{path}: is a directory; expected an output file")
+    atomic_write(path, write)
 
 
-def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input) -> None:
+def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input, *,
+           coordinates: str = "camera (x right, y down, z forward), pelvis at the origin"
+           ) -> None:
     suffix = path.suffix.lower()
     if suffix == ".npy":
         if len(poses) != 1:
@@ -203,8 +326,7 @@ def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input) -> None:
                 arrays[f"track_id_{i}"] = np.asarray(lab["track_id"])
         _atomic_write(path, lambda f: np.savez(f, **arrays))
         return
-    units = {"units": "metres", "skeleton": "h36m",
-             "coordinates": "camera (x right, y down, z forward), pelvis at the origin"}
+    units = {"units": "metres", "skeleton": "h36m", "coordinates": coordinates}
     doc: Any
     if inp.coco is None:
         doc = {**units, "poses3d": np.round(poses[0], 6).tolist()}
@@ -233,6 +355,7 @@ def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input) -> None:
 
 def _cmd_lift(args: argparse.Namespace) -> int:
     from poselift.inference import Lifter
+    from poselift.skeletons import get_skeleton
 
     src, dst = Path(args.input), Path(args.output)
     if dst.suffix.lower() not in _SUFFIXES:
@@ -241,21 +364,179 @@ def _cmd_lift(args: argparse.Namespace) -> int:
     out_dir = dst.parent if str(dst.parent) else Path(".")
     if not out_dir.is_dir():
         raise CLIError(f"{dst}: output directory {str(out_dir)!r} does not exist")
-    inp = _read(src)
+    get_skeleton(args.skeleton)  # an unknown layout: one line listing the known ones
+    absolute = _absolute_options(args)  # before reading: bad camera options fail fast
+    inp = _read_tracks(src, args) if _is_detector_output(src, args.format) else _read(src)
+    if args.bvh and inp.independent:
+        raise CLIError(f"{args.bvh}: --bvh needs a sequence (a track), but the images of "
+                       f"{src} have no track_id and are lifted independently")
     lifter = Lifter(args.model, device=args.device, batch_size=args.batch_size,
                     score_threshold=args.score_threshold, flip_test=args.flip_test,
                     progress={"auto": None, "on": True, "off": False}[args.progress])
     image_size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
     temporal = False if (args.independent or inp.independent) else None
+
+    def one(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        single = bool(absolute) and inp.independent and arr.ndim == 3  # unrelated images
+        out = lifter.lift(arr[:, None] if single else arr, skeleton=args.skeleton,
+                          image_size=image_size, scores=inp.scores, temporal=temporal,
+                          **absolute)
+        res = np.asarray(out, dtype=np.float32)
+        return res[:, 0] if single else res
+
     poses = []
-    for arr in inp.arrays:
-        out = lifter.lift(arr, skeleton=args.skeleton, image_size=image_size,
-                          scores=inp.scores, temporal=temporal)
-        poses.append(np.asarray(out, dtype=np.float32))
-    _write(dst, poses, inp)
+    for i, arr in enumerate(inp.arrays):
+        frames = inp.coco[i].get("frames") if inp.coco is not None and temporal is None else None
+        poses.append(_lift_track(one, arr, frames))
+    _write(dst, poses, inp, coordinates=_COORDINATES[args.root])
     frames = sum(int(np.prod(p.shape[:-2])) for p in poses)
     print(f"lifted {frames} pose(s) from {src} -> {dst}")
+    if args.bvh:
+        _write_bvh_files(Path(args.bvh), poses, inp, args)
     return 0
+
+
+def _lift_track(lift: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
+                kp: np.ndarray[Any, Any], frames: list[int] | None) -> np.ndarray[Any, Any]:
+    """Lift a ``(T, 17, 3)`` track whose rows are at ``frames`` (sorted; None: consecutive).
+
+    Skipped frames are inserted as missing (NaN, score 0) so that the temporal model sees
+    the true timing; gaps longer than :data:`MAX_GAP` frames split the track. Returns one
+    pose per row of ``kp``.
+    """
+    if frames is None or len(frames) < 2:
+        return lift(kp)
+    starts = [0] + [i for i in range(1, len(frames)) if frames[i] - frames[i - 1] > MAX_GAP + 1]
+    parts = []
+    for a, b in zip(starts, [*starts[1:], len(frames)], strict=True):
+        rows = [f - frames[a] for f in frames[a:b]]
+        full = np.full((rows[-1] + 1, *kp.shape[1:]), np.nan)
+        full[..., 2] = 0.0
+        full[rows] = kp[a:b]
+        parts.append(lift(full)[rows])
+    return np.concatenate(parts)
+
+
+# ---------------------------------------------------------------------------------------------
+# absolute 3D (docs/absolute.md): --intrinsics, --root, --height, --extrinsics, --bvh
+# ---------------------------------------------------------------------------------------------
+
+_COORDINATES = {
+    "pelvis": "camera (x right, y down, z forward), pelvis at the origin",
+    "camera": "camera (x right, y down, z forward), absolute (the camera at the origin)",
+    "world": "world (the --extrinsics world frame)",
+}
+
+
+def _absolute_arguments(lf: argparse.ArgumentParser) -> None:
+    g = lf.add_argument_group("absolute 3D (docs/absolute.md)")
+    g.add_argument("--intrinsics", nargs="+", metavar="K",
+                   help="camera intrinsics in pixels: fx fy cx cy, or a file (.json, .npy, "
+                        ".txt) holding a 3x3 K, [fx, fy, cx, cy] or {fx, fy, cx, cy}")
+    g.add_argument("--root", choices=("pelvis", "camera", "world"), default="pelvis",
+                   help="pelvis at the origin (default), absolute camera coordinates (needs "
+                        "--intrinsics) or world coordinates (needs --extrinsics too)")
+    g.add_argument("--height", type=float, metavar="M",
+                   help="the person's standing height in metres (floor to the top of the "
+                        "head); default with --intrinsics: 1.70")
+    g.add_argument("--extrinsics", metavar="FILE",
+                   help="world-to-camera [R | t] (x_cam = R x_world + t, metres) for --root "
+                        "world: a .json/.npy/.txt 4x4 or 3x4 matrix, or {R, t}")
+    g.add_argument("--bvh", metavar="OUT.bvh",
+                   help="also write the sequence as a BVH animation (one file per track: "
+                        "OUT_<track>.bvh); root motion from the trajectory with --intrinsics")
+    g.add_argument("--fps", type=float, default=30.0,
+                   help="frames per second written to the BVH file (default: 30)")
+
+
+def _read_matrix(value: str, what: str) -> Any:
+    """Numbers from a .json/.npy/.txt file: an array, or a dict of named parts."""
+    path = Path(value)
+    if not path.is_file():
+        raise CLIError(f"{path}: no such file (--{what})")
+    try:
+        if path.suffix.lower() == ".json":
+            with path.open(encoding="utf-8") as f:
+                data = json.load(f)
+        elif path.suffix.lower() == ".npy":
+            data = np.load(path, allow_pickle=False)
+        else:
+            data = np.loadtxt(path, ndmin=1)
+    except (OSError, ValueError, json.JSONDecodeError) as e:
+        raise CLIError(f"{path}: unreadable --{what} file ({type(e).__name__}: "
+                       f"{str(e).strip().splitlines()[0] if str(e).strip() else ''})") from None
+    if isinstance(data, dict):
+        for key in ("K", "intrinsics", "camera_matrix", "extrinsics", "Rt", "matrix"):
+            if key in data:
+                return _array(data[key], f"{path}: {key}")
+        if all(k in data for k in ("fx", "fy", "cx", "cy")):
+            return _array([data[k] for k in ("fx", "fy", "cx", "cy")], str(path))
+        if "R" in data and "t" in data:
+            return (_array(data["R"], f"{path}: R"), _array(data["t"], f"{path}: t").ravel())
+        raise CLIError(f"{path}: expected a matrix, {{fx, fy, cx, cy}} or {{R, t}} for --{what}")
+    return _array(data, str(path))
+
+
+def _absolute_options(args: argparse.Namespace) -> dict[str, Any]:
+    """Keyword arguments of ``Lifter.lift`` for the absolute-3D flags ({} when none is set)."""
+    from poselift.lift_result import check_absolute
+
+    intrinsics: Any = None
+    if args.intrinsics:
+        if len(args.intrinsics) == 4:
+            try:
+                intrinsics = [float(v) for v in args.intrinsics]
+            except ValueError:
+                raise CLIError(f"--intrinsics: expected four numbers fx fy cx cy (pixels) or a "
+                               f"file, got {' '.join(args.intrinsics)}") from None
+        elif len(args.intrinsics) == 1:
+            intrinsics = _read_matrix(args.intrinsics[0], "intrinsics")
+        else:
+            raise CLIError(f"--intrinsics: expected four numbers fx fy cx cy (pixels) or a "
+                           f"file, got {len(args.intrinsics)} values")
+    extrinsics = None if args.extrinsics is None else _read_matrix(args.extrinsics, "extrinsics")
+    check_absolute(intrinsics=intrinsics, root=args.root, height=args.height,
+                   extrinsics=extrinsics)  # ValueError: one line naming the argument
+    if args.bvh:
+        bvh = Path(args.bvh)
+        if bvh.suffix.lower() != ".bvh":
+            raise CLIError(f"{bvh}: --bvh expects a .bvh file name")
+        parent = bvh.parent if str(bvh.parent) else Path(".")
+        if not parent.is_dir():
+            raise CLIError(f"{bvh}: output directory {str(parent)!r} does not exist")
+        if not (args.fps > 0 and np.isfinite(args.fps)):
+            raise CLIError(f"--fps: expected a positive number, got {args.fps}")
+    out: dict[str, Any] = {}
+    if intrinsics is not None:
+        out["intrinsics"] = intrinsics
+    if args.root != "pelvis":
+        out["root"] = args.root
+    if args.height is not None:
+        out["height"] = args.height
+    if extrinsics is not None:
+        out["extrinsics"] = extrinsics
+    return out
+
+
+def _write_bvh_files(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input,
+                     args: argparse.Namespace) -> None:
+    """One BVH animation per lifted sequence (``OUT_<track>.bvh`` for several tracks)."""
+    from poselift.data.bvh_export import UpAxis, poses_to_bvh, write_bvh
+
+    up: UpAxis = "y" if args.root == "world" else "-y"
+    written = []
+    for i, p in enumerate(poses):
+        seqs = [p] if p.ndim == 3 else ([p[None]] if p.ndim == 2 else list(p))
+        for k, seq in enumerate(seqs):
+            name = path
+            if len(poses) > 1:
+                label = inp.coco[i]["track_id"] if inp.coco is not None else i
+                safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(label))
+                name = path.with_name(f"{path.stem}_{safe}{path.suffix}")
+            if len(seqs) > 1:
+                name = name.with_name(f"{name.stem}_{k}{name.suffix}")
+            written.append(str(write_bvh(name, poses_to_bvh(seq, fps=args.fps, up=up))))
+    print(f"wrote {', '.join(written)}")
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
@@ -294,11 +575,24 @@ def _parser() -> argparse.ArgumentParser:
                                 description="Lift 2D human keypoints to metric 3D poses.")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lf = sub.add_parser("lift", help="lift a keypoint file (.npy, .npz, .json / COCO results)")
-    lf.add_argument("input", metavar="INPUT", help="keypoints in pixels: .npy, .npz or .json")
+    lf.add_argument("input", metavar="INPUT",
+                    help="keypoints in pixels: .npy, .npz or .json, or a detector's output "
+                         "(a folder of OpenPose/MMPose JSON files, an MMPose or AlphaPose "
+                         "result file)")
     lf.add_argument("-o", "--output", required=True, metavar="OUTPUT",
                     help="where to write the 3D poses: .npy, .npz or .json")
-    lf.add_argument("--skeleton", default="coco", choices=("coco", "h36m"),
-                    help="joint order of the input (default: coco)")
+    lf.add_argument("--skeleton", default="coco", metavar="LAYOUT",
+                    help="joint order of the input: coco (default), h36m, or a detector's: "
+                         "body_25, body_25b, coco_18 (OpenPose), halpe_26, mediapipe_pose")
+    lf.add_argument("--format", default="auto", choices=("auto", "openpose", "mmpose",
+                                                         "alphapose"),
+                    help="detector output to read and track (auto: a folder or a JSON file "
+                         "in OpenPose's or MMPose's format; AlphaPose must be named)")
+    lf.add_argument("--min-track-length", type=int, default=10, metavar="N",
+                    help="detector outputs: drop tracks with fewer detections (default: 10)")
+    lf.add_argument("--min-track-score", type=float, default=0.2, metavar="S",
+                    help="detector outputs: drop tracks with a lower mean detection score "
+                         "(default: 0.2)")
     lf.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"),
                     help="image size in pixels (default: normalize from the bounding box)")
     lf.add_argument("--model", default="default",
@@ -312,6 +606,7 @@ def _parser() -> argparse.ArgumentParser:
                     help="lift the frames of a sequence independently (single-frame model)")
     lf.add_argument("--progress", choices=("auto", "on", "off"), default="auto",
                     help="progress bar on stderr (auto: for inputs of 20,000 frames or more)")
+    _absolute_arguments(lf)
     lf.set_defaults(func=_cmd_lift)
     dm = sub.add_parser("demo", help="lift the bundled sample sequence and show the result")
     dm.add_argument("-o", "--output", default="poselift-demo.npz", metavar="NPZ",
@@ -337,17 +632,25 @@ def main(argv: Sequence[str] | None = None) -> int:
         >>> main(["lift", "missing.npy", "-o", "out.npy"])
         1
     """
-    args = _parser().parse_args(argv)
     try:
+        args = _parser().parse_args(argv)
         code: int = args.func(args)
         return code
     except BrokenPipeError:  # e.g. `poselift models | head -1`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
         return 0
+    except KeyboardInterrupt:  # Ctrl-C: outputs are written atomically, nothing half-done
+        print("poselift: error: interrupted", file=sys.stderr)
+        return _EXIT_INTERRUPTED
     except CLIError as e:
         msg = str(e)
     except (ValueError, TypeError, LookupError, OSError) as e:
         msg = str(e).strip().splitlines()[0] if str(e).strip() else type(e).__name__
+    except (RecursionError, MemoryError) as e:
+        msg = f"out of resources ({type(e).__name__}); is the input absurdly large or nested?"
+    except Exception as e:  # a bug: still one line, never a traceback
+        first = str(e).strip().splitlines()[0] if str(e).strip() else ""
+        msg = f"unexpected {type(e).__name__}{': ' + first if first else ''} (please report)"
     print(f"poselift: error: {msg}", file=sys.stderr)
     return _EXIT_INPUT

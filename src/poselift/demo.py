@@ -16,9 +16,11 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import numpy as np
+
+from poselift._files import atomic_write
 
 __all__ = ["DEMO_SAMPLE", "load_demo_sample", "run_demo"]
 
@@ -52,8 +54,9 @@ def run_demo(
     """Lift the sample with the temporal and the single-frame model, report, save, plot.
 
     Args:
-        output: ``.npz`` to write (``poses3d`` temporal, ``poses3d_single``, the input and the
-            mocap ``reference3d``), or None.
+        output: ``.npz`` file to write (``poses3d`` temporal, ``poses3d_single``, the input
+            and the mocap ``reference3d``), atomically, or None. It must end in ``.npz`` (the
+            name is used as given) and its directory must exist.
         png: PNG of the 2D input beside the 3D output (needs matplotlib), or None.
         temporal_model: ``"default"`` (the shipped ``sr_tcn.coco``), a weights name or a
             checkpoint path of a temporal COCO-input model.
@@ -64,8 +67,24 @@ def run_demo(
     Returns:
         A summary: frames, models, seconds, frames/s and MPJPE against the mocap (mm),
         overall and on the frames with the occluded wrist.
+
+    Raises:
+        ValueError: ``output`` does not end in ``.npz`` or is a directory.
+        FileNotFoundError: the directory of ``output`` or ``png`` does not exist.
     """
     from poselift.inference import DEFAULT_WEIGHTS, Lifter
+
+    for target, suffix, what in ((output, ".npz", "output"), (png, None, "png")):
+        if target is None:
+            continue
+        t = Path(target)
+        if t.is_dir():
+            raise ValueError(f"{what}: {str(t)!r} is a directory; expected a file name")
+        if suffix is not None and t.suffix.lower() != suffix:
+            raise ValueError(f"{what}: expected a {suffix} file name, got {str(t)!r}")
+        if not t.parent.is_dir():
+            raise FileNotFoundError(f"{what}: the directory {str(t.parent)!r} of {str(t)!r} "
+                                    "does not exist")
 
     sample = load_demo_sample()
     kp = np.asarray(sample["keypoints2d"], np.float32)
@@ -100,8 +119,13 @@ def run_demo(
          f"origin; head-top to mid-ankle up to {height:.2f} m")
     if output is not None:
         out = Path(output)
-        np.savez_compressed(out, poses3d=pred, poses3d_single=results["single-frame"],
-                            keypoints2d=kp, reference3d=gt)
+        arrays: dict[str, Any] = {"poses3d": pred, "poses3d_single": results["single-frame"],
+                  "keypoints2d": kp, "reference3d": gt}
+
+        def write(f: IO[bytes]) -> None:  # a file object: numpy appends no suffix
+            np.savez_compressed(f, **arrays)
+
+        atomic_write(out, write)
         summary["output"] = str(out)
         echo(f"wrote {out}")
     if png is not None:

@@ -13,6 +13,10 @@ Rules (see docs/inference.md):
   shipped weights for the input skeleton (:data:`DEFAULT_WEIGHTS`); if they are not
   shipped, a :class:`WeightsUnavailableError` says which are missing. Random weights are
   never used implicitly.
+- **Detector layouts** (``skeleton="body_25"``, ...) are converted by joint name to the
+  skeleton of the model that runs (:func:`default_model_skeleton` for ``"default"``); joints
+  below the score threshold are missing before the conversion. ``coco`` and ``h36m``
+  keypoints are never converted into each other.
 - **Normalization** follows the model's ``config["input_norm"]``
   (:mod:`poselift.normalization`). ``"bbox"`` models (the shipped weights) always get
   :func:`~poselift.normalization.normalize_bbox`: each frame's box of valid keypoints centred,
@@ -41,20 +45,33 @@ import numpy as np
 import torch
 from torch import nn
 
-from poselift._validation import Array, check_array, check_positive, check_shape
+from poselift._pipeline import lift_pixels, numpy_view
+from poselift._validation import (
+    Array,
+    check_array,
+    check_positive,
+    check_real,
+    check_shape,
+    is_int,
+    is_number,
+)
+from poselift.absolute import DEFAULT_SMOOTHING
+from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.models.inputs import InputContract
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
-from poselift.prediction import predict
-from poselift.skeletons import get_skeleton
+from poselift.skeletons import convert_keypoints, get_skeleton
 
 __all__ = [
+    "DEFAULT_MODEL_SKELETON",
     "DEFAULT_WEIGHTS",
     "PROGRESS_MIN_FRAMES",
     "TYPICAL_EXTENT_PX",
     "VIRTUAL_IMAGE_SIZE",
     "Lifter",
     "WeightsUnavailableError",
+    "default_model_skeleton",
     "lift",
+    "lift_full",
 ]
 
 DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
@@ -65,12 +82,75 @@ DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
 }
 """Weights used by ``model="default"``, by (input skeleton, temporal)."""
 
+DEFAULT_MODEL_SKELETON: dict[str, str] = {
+    "body_25": "h36m",
+    "body_25b": "h36m",
+    "coco_18": "h36m",
+    "halpe_26": "h36m",
+    "mediapipe_pose": "h36m",
+}
+"""For ``model="default"``: the model skeleton (a skeleton of :data:`DEFAULT_WEIGHTS`) that
+keypoints of each detector layout are converted to. Chosen by measurement
+(``examples/layout_routes.py``, docs/detectors.md): the lower mean MPJPE over four test
+conditions and both model kinds on held-out mocap rendered as each layout. Other layouts:
+:func:`default_model_skeleton`."""
+
 PROGRESS_MIN_FRAMES = 20_000
 """With ``progress=None``, inputs of at least this many frames show a progress bar."""
 
 
 class WeightsUnavailableError(LookupError):
     """The requested pretrained weights are not shipped with this version of poselift."""
+
+
+def default_model_skeleton(skeleton: str) -> str:
+    """The input skeleton of the model ``model="default"`` runs for keypoints in ``skeleton``.
+
+    A skeleton of :data:`DEFAULT_WEIGHTS` (``"coco"``, ``"h36m"``) is its own; a detector
+    layout maps by :data:`DEFAULT_MODEL_SKELETON`; any other registered layout goes to the
+    model skeleton that shares the most joint names with it (ties: the first in sorted
+    order). :meth:`Lifter.lift` converts the keypoints to it by joint name
+    (:func:`poselift.convert_keypoints`).
+
+    Args:
+        skeleton: a registered layout name, e.g. ``"body_25"``.
+
+    Returns:
+        A model skeleton name, e.g. ``"coco"``.
+
+    Raises:
+        ValueError: ``skeleton`` is not registered.
+
+    Examples:
+        >>> default_model_skeleton("coco"), default_model_skeleton("mpi_inf_3dhp")
+        ('coco', 'h36m')
+        >>> default_model_skeleton("body_25") in ("coco", "h36m")
+        True
+    """
+    name = get_skeleton(skeleton).name
+    models = sorted({s for s, _ in DEFAULT_WEIGHTS})
+    if name in models:
+        return name
+    if name in DEFAULT_MODEL_SKELETON:
+        return DEFAULT_MODEL_SKELETON[name]
+    joints = set(get_skeleton(name).joints)
+    return max(models, key=lambda m: (len(joints & set(get_skeleton(m).joints)), -models.index(m)))
+
+
+def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, src: str,
+                    dst: str, threshold: float) -> np.ndarray[Any, Any]:
+    """``(..., J_src, 2)`` pixels -> ``(..., J_dst, 2)`` by joint name, NaN where missing.
+
+    Joints below ``threshold`` (or NaN) are invisible to the conversion recipes, so a built
+    joint (e.g. the pelvis from the hips) only uses joints that ``lift`` would use.
+    """
+    vis = np.isfinite(xy).all(-1)
+    if sc is not None:
+        vis &= np.nan_to_num(sc, nan=-1.0) >= threshold
+    packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
+    out = np.asarray(convert_keypoints(packed, src, dst))
+    converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
+    return converted
 
 
 # ---------------------------------------------------------------------------------------------
@@ -82,14 +162,34 @@ _CACHE_LOCK = threading.Lock()
 
 
 def _device(device: object) -> torch.device:
+    """``device`` as a ``torch.device`` this process can run a model on, else ``ValueError``."""
     if device is None:
         return torch.device("cpu")
+    dev: torch.device | None = None
     if isinstance(device, str | torch.device):
         try:
-            return torch.device(device)
-        except RuntimeError:
+            dev = torch.device(device)
+        except (RuntimeError, ValueError):
             pass
-    raise ValueError(f"device: expected None, a torch.device or a device string, got {device!r}")
+    if dev is None:
+        raise ValueError(f"device: expected None, a torch.device or a device string such as "
+                         f"'cpu' or 'cuda:0', got {device!r}")
+    if dev.type == "cpu":
+        return dev
+    if dev.type == "meta":
+        raise ValueError("device: 'meta' holds no data and cannot run a model; expected 'cpu' "
+                         "or an available accelerator")
+    backend: Any = (torch.backends.mps if dev.type == "mps"
+                    else getattr(torch, dev.type, None))
+    available = getattr(backend, "is_available", None)
+    if not callable(available) or not available():
+        raise ValueError(f"device: {str(dev)!r} is not available in this process (torch "
+                         f"{torch.__version__}); expected 'cpu' or an available accelerator")
+    count = getattr(backend, "device_count", None)
+    if dev.index is not None and callable(count) and dev.index >= int(count()):
+        raise ValueError(f"device: {str(dev)!r} does not exist; this process sees "
+                         f"{int(count())} {dev.type} device(s)")
+    return dev
 
 
 def _weights_names() -> list[str]:
@@ -156,22 +256,6 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
     )
 
 
-# ---------------------------------------------------------------------------------------------
-# preprocessing
-# ---------------------------------------------------------------------------------------------
-
-
-def _interpolate(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
-    """In place: fill invalid entries of ``(S, T, J, 2)`` linearly over T per joint."""
-    t = np.arange(valid.shape[1])
-    todo = (~valid).any(1) & valid.any(1)  # (S, J): partly visible joints
-    for s, j in np.argwhere(todo):
-        ok = valid[s, :, j]
-        for c in range(2):
-            xy[s, ~ok, j, c] = np.interp(t[~ok], t[ok], xy[s, ok, j, c])
-        valid[s, :, j] = True
-
-
 class Lifter:
     """Reusable lifter: resolves and caches the model, then lifts keypoints with :meth:`lift`.
 
@@ -213,7 +297,7 @@ class Lifter:
         flip_test: bool = False,
         progress: bool | None = False,
     ) -> None:
-        if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
         check_positive(score_threshold, "score_threshold", allow_zero=True)
         if not isinstance(model, str | os.PathLike | nn.Module):
@@ -223,7 +307,7 @@ class Lifter:
             )
         self.model = model
         self.device = _device(device)
-        self.batch_size = batch_size
+        self.batch_size = int(batch_size)
         self.score_threshold = float(score_threshold)
         if not isinstance(flip_test, bool):
             raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
@@ -241,13 +325,16 @@ class Lifter:
     def model_for(self, skeleton: str, temporal: bool) -> nn.Module:
         """The (loaded, cached) network used for ``skeleton`` input, sequence or single frames.
 
+        With ``model="default"`` a detector layout gets the weights of its
+        :func:`default_model_skeleton` (its keypoints are converted to that skeleton).
+
         Examples:
             >>> import poselift
             >>> Lifter(poselift.create_model("sr", hidden=32)).model_for("h36m", False).config[
             ...     "name"]
             'sr'
         """
-        return _resolve(self.model, get_skeleton(skeleton).name, temporal, self.device)
+        return _resolve(self.model, default_model_skeleton(skeleton), temporal, self.device)
 
     def lift(
         self,
@@ -257,6 +344,10 @@ class Lifter:
         image_size: tuple[int, int] | None = None,
         scores: Array | None = None,
         temporal: bool | None = None,
+        intrinsics: object = None,
+        root: str = "pelvis",
+        height: float | None = None,
+        extrinsics: object = None,
     ) -> Array:
         """Lift 2D keypoints in pixels to 3D H36M-17 poses (see :func:`lift`).
 
@@ -268,6 +359,12 @@ class Lifter:
             >>> Lifter(net).lift(kp, skeleton="coco", image_size=(1000, 1000)).shape
             (2, 20, 17, 3)
         """
+        if intrinsics is not None or height is not None or extrinsics is not None or \
+                root != "pelvis":  # absolute 3D (docs/absolute.md)
+            return self.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
+                                  scores=scores, temporal=temporal, intrinsics=intrinsics,
+                                  root=root, height=height, extrinsics=extrinsics,
+                                  rarity=False).poses
         x = check_array(keypoints2d, "keypoints2d")
         sk = get_skeleton(skeleton)
         dims = check_shape(x, "keypoints2d", "(..., J, C)", J=sk.num_joints)
@@ -278,32 +375,30 @@ class Lifter:
                 f"C=3 with a score last) with J={sk.num_joints} ({sk.name}), got "
                 f"{tuple(x.shape)}"
             )
-        if x.dtype in (torch.bool,) or (isinstance(x, np.ndarray) and x.dtype.kind not in "fiu"):
-            raise TypeError(f"keypoints2d: expected a real-valued array, got dtype {x.dtype}")
-        arr = (x.detach().cpu().double().numpy() if isinstance(x, torch.Tensor)
-               else np.asarray(x, dtype=np.float64))
-        xy = arr[..., :2].copy()
+        check_real(x, "keypoints2d")
+        arr = numpy_view(x)  # the caller's values in their dtype: no copy of the whole input
+        xy = arr[..., :2]
         sc: np.ndarray[Any, Any] | None = arr[..., 2] if chans == 3 else None
         if scores is not None:
             if chans == 3:
                 raise ValueError("scores: given twice, as keypoints2d[..., 2] and as scores=")
             s = check_array(scores, "scores")
+            check_real(s, "scores", allow_bool=True)
             check_shape(s, "scores", "(..., J)", J=sk.num_joints)
             if tuple(s.shape) != tuple(x.shape[:-1]):
                 raise ValueError(f"scores: expected shape {tuple(x.shape[:-1])} (keypoints2d "
                                  f"without its last axis), got {tuple(s.shape)}")
-            sc = (s.detach().cpu().double().numpy() if isinstance(s, torch.Tensor)
-                  else np.asarray(s, dtype=np.float64))
+            sc = numpy_view(s)
         if np.isinf(xy).any():
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         if image_size is not None:
             ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
-                  and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-                          for v in image_size))
+                  and all(is_number(v) and bool(np.isfinite(v)) and v > 0 for v in image_size))
             if not ok:
-                raise ValueError(f"image_size: expected (width, height) in pixels, got "
-                                 f"{image_size!r}")
+                raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
+                                 f"finite numbers, got {image_size!r}")
+        size = None if image_size is None else (float(image_size[0]), float(image_size[1]))
         if temporal is not None and not isinstance(temporal, bool):
             raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
         if temporal and lead == 0:
@@ -314,8 +409,12 @@ class Lifter:
         net = self.model_for(sk.name, seq)
         contract = InputContract.of(net)
         if contract.skeleton != sk.name:
-            raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, got "
-                             f"skeleton={sk.name!r}")
+            if sk.name in {s for s, _ in DEFAULT_WEIGHTS}:  # a model layout: never converted
+                raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, "
+                                 f"got skeleton={sk.name!r}")
+            # a detector layout: converted by joint name to what the model takes
+            xy = _convert_layout(xy, sc, sk.name, contract.skeleton, self.score_threshold)
+            sc, sk = None, get_skeleton(contract.skeleton)
         if contract.out_skeleton != "h36m":
             raise ValueError(f"model: expected a model with H36M-17 output, got "
                              f"{contract.out_skeleton!r}")
@@ -323,51 +422,60 @@ class Lifter:
             raise ValueError("model: a temporal model needs sequences; pass temporal=None/True "
                              "with (T, J, 2) input, or a single-frame model")
 
-        # (S, T, J, 2): S sequences of T frames (independent frames: T = 1)
+        # chunk by chunk (_pipeline): S sequences of T frames, or N independent frames
         shape = xy.shape[:-1]
-        if seq:
-            xs = xy.reshape(-1, *xy.shape[-3:])
-        else:
-            xs = xy.reshape(-1, 1, *xy.shape[-2:])
-        valid = np.isfinite(xs).all(-1)
-        if sc is not None:
-            valid &= np.nan_to_num(sc, nan=-1.0).reshape(valid.shape) >= self.score_threshold
-        if seq:
-            _interpolate(xs, valid)
-        if not valid.any(-1).all():
-            s, f = np.argwhere(~valid.any(-1))[0]
-            where = f"frame {int(f)} of sequence {int(s)}" if seq else f"pose {int(s)}"
-            raise ValueError(f"keypoints2d: no valid keypoint in {where} (all NaN or score < "
-                             f"{self.score_threshold})")
-        missing = ~valid
-        if missing.any() and not contract.has_scores:
-            never = " and never visible in their sequence" if seq else ""
-            raise ValueError(
-                f"keypoints2d: {int(missing.sum())} joint(s) are missing (score < "
-                f"{self.score_threshold} or NaN){never}"
-                "; this model has no score channel (in_features=2), so they cannot be lifted "
-                "honestly; use a model trained with a score channel or provide the joints"
-            )
-        if (image_size is None or contract.input_norm == "bbox") and \
+        if xy.size == 0:  # no pose at all: the empty result of the right shape
+            empty = torch.zeros(*shape[:-1], get_skeleton(contract.out_skeleton).num_joints, 3)
+            return empty.to(x.device) if isinstance(x, torch.Tensor) else empty.numpy()
+        if (size is None or contract.input_norm == "bbox") and \
                 sk.name not in TYPICAL_EXTENT_PX:
             raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                              f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
-        norm = contract.prepare(xs, valid, image_size=image_size)
-        inp = torch.from_numpy(np.asarray(norm).astype(np.float32))
-        if not seq:
-            inp = inp[:, 0]
-        show = (self.progress if self.progress is not None
-                else int(np.prod(inp.shape[:-2])) >= PROGRESS_MIN_FRAMES)
-        out = predict(net, inp, batch_size=self.batch_size, flip_test=self.flip_test,
-                      progress=show)
-        assert isinstance(out, torch.Tensor)
-        root = get_skeleton(contract.out_skeleton).root
-        out = out - out[..., root : root + 1, :]
-        result = out.reshape(*shape[:-1], *out.shape[-2:]).float()
+        xs = xy.reshape(-1, *xy.shape[-3:]) if seq else xy.reshape(-1, *xy.shape[-2:])
+        out = lift_pixels(net, contract, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
+                          sequences=seq, threshold=self.score_threshold, image_size=size,
+                          batch_size=self.batch_size, flip_test=self.flip_test,
+                          progress=self.progress, progress_min_frames=PROGRESS_MIN_FRAMES)
+        result = out.reshape(*shape[:-1], *out.shape[-2:])
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
-        res: np.ndarray[Any, Any] = result.cpu().numpy()
+        res: np.ndarray[Any, Any] = result.numpy()
         return res
+
+    def lift_full(
+        self,
+        keypoints2d: Array,
+        *,
+        skeleton: str = "coco",
+        image_size: tuple[int, int] | None = None,
+        scores: Array | None = None,
+        temporal: bool | None = None,
+        intrinsics: object = None,
+        root: str = "pelvis",
+        height: float | None = None,
+        extrinsics: object = None,
+        rarity: bool = True,
+        smoothing: float | None = DEFAULT_SMOOTHING,
+    ) -> LiftResult:
+        """Lift and return a :class:`~poselift.lift_result.LiftResult` (see :func:`lift_full`).
+
+        Examples:
+            >>> import numpy as np, poselift
+            >>> net = poselift.create_model("sr", skeleton="coco", hidden=32)    # untrained!
+            >>> kp = np.random.default_rng(0).uniform(300, 700, (5, 17, 2))
+            >>> res = Lifter(net).lift_full(kp, intrinsics=(1000, 1000, 500, 500))
+            >>> res.poses.shape, res.trajectory.shape, res.rarity.occurrence.shape
+            ((5, 17, 3), (5, 3), (5,))
+        """
+        if not isinstance(rarity, bool):
+            raise TypeError(f"rarity: expected True or False, got {rarity!r}")
+        options = check_absolute(intrinsics=intrinsics, root=root, height=height,
+                                 extrinsics=extrinsics, smoothing=smoothing)
+        relative = self.lift(keypoints2d, skeleton=skeleton, image_size=image_size,
+                             scores=scores, temporal=temporal)
+        return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
+                               scores=scores, score_threshold=self.score_threshold,
+                               rarity=rarity)
 
 
 def lift(
@@ -382,6 +490,10 @@ def lift(
     temporal: bool | None = None,
     score_threshold: float = 0.3,
     flip_test: bool = False,
+    intrinsics: object = None,
+    root: str = "pelvis",
+    height: float | None = None,
+    extrinsics: object = None,
 ) -> Array:
     """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
 
@@ -389,7 +501,10 @@ def lift(
         keypoints2d: ``(J, 2)`` one pose, ``(T, J, 2)`` a sequence or ``(N, T, J, 2)``
             sequences, pixels, numpy or torch; ``(..., J, 3)`` means a score last. NaN
             coordinates mark missing joints.
-        skeleton: input skeleton (``"coco"`` or ``"h36m"``; ``J`` must match).
+        skeleton: input layout (``J`` must match): ``"coco"``, ``"h36m"``, or a detector's
+            (``"body_25"``, ``"body_25b"``, ``"coco_18"``, ``"halpe_26"``,
+            ``"mediapipe_pose"``, any registered skeleton), converted by joint name to the
+            skeleton the model takes (:func:`default_model_skeleton` for ``"default"``).
         image_size: ``(width, height)`` of the image the keypoints come from; ``None``
             normalizes from the keypoints' bounding box (see module docs).
         scores: ``(..., J)`` detection scores (alternative to a third channel).
@@ -401,10 +516,21 @@ def lift(
         score_threshold: joints scoring below it are missing.
         flip_test: average with the mirrored input's mirrored prediction (default False;
             see :class:`Lifter`).
+        intrinsics: the camera's ``(3, 3)`` K or ``(fx, fy, cx, cy)`` in pixels (keypoints
+            undistorted); with it the root trajectory is solved (docs/absolute.md).
+        root: ``"pelvis"`` (default: pelvis at the origin), ``"camera"`` (absolute camera
+            coordinates, needs ``intrinsics``) or ``"world"`` (needs ``extrinsics`` too).
+        height: the person's standing height in metres (floor to the top of the head);
+            rescales the poses to it. Default: the network's output unchanged, or
+            :data:`poselift.absolute.DEFAULT_HEIGHT` (1.70 m) when ``intrinsics`` or a root
+            other than ``"pelvis"`` is given.
+        extrinsics: world-to-camera ``[R | t]`` (``(4, 4)``, ``(3, 4)``, ``(R, t)``), for
+            ``root="world"``.
 
     Returns:
         ``(..., 17, 3)`` H36M-17 joints in metres, camera coordinates (x right, y down,
-        z forward), pelvis at the origin; same leading shape and kind as ``keypoints2d``.
+        z forward), pelvis at the origin (``root="pelvis"``), or absolute camera or world
+        coordinates; same leading shape and kind as ``keypoints2d``.
 
     Raises:
         WeightsUnavailableError: ``model="default"`` and the weights are not shipped.
@@ -423,4 +549,66 @@ def lift(
     lifter = Lifter(model, device=device, batch_size=batch_size,
                     score_threshold=score_threshold, flip_test=flip_test)
     return lifter.lift(keypoints2d, skeleton=skeleton, image_size=image_size, scores=scores,
-                       temporal=temporal)
+                       temporal=temporal, intrinsics=intrinsics, root=root, height=height,
+                       extrinsics=extrinsics)
+
+
+def lift_full(
+    keypoints2d: Array,
+    *,
+    skeleton: str = "coco",
+    image_size: tuple[int, int] | None = None,
+    scores: Array | None = None,
+    model: str | os.PathLike[str] | nn.Module = "default",
+    device: str | torch.device | None = None,
+    batch_size: int = 4096,
+    temporal: bool | None = None,
+    score_threshold: float = 0.3,
+    flip_test: bool = False,
+    intrinsics: object = None,
+    root: str = "pelvis",
+    height: float | None = None,
+    extrinsics: object = None,
+    rarity: bool = True,
+    smoothing: float | None = DEFAULT_SMOOTHING,
+) -> LiftResult:
+    """Like :func:`lift`, returning the poses with their trajectory, scale and rarity.
+
+    Args:
+        keypoints2d: see :func:`lift` (and the other arguments up to ``extrinsics``).
+        skeleton: see :func:`lift`.
+        image_size: see :func:`lift`.
+        scores: see :func:`lift`.
+        model: see :func:`lift`.
+        device: see :func:`lift`.
+        batch_size: see :func:`lift`.
+        temporal: see :func:`lift`.
+        score_threshold: see :func:`lift`.
+        flip_test: see :func:`lift`.
+        intrinsics: see :func:`lift`; without it there is no trajectory.
+        root: see :func:`lift`.
+        height: see :func:`lift`.
+        extrinsics: see :func:`lift`.
+        rarity: also score how rare each lifted pose is among the training poses
+            (:func:`poselift.rarity_flag.pose_rarity`; about 0.25 ms per pose).
+        smoothing: trajectory smoothing, metres per frame^2
+            (:func:`poselift.absolute.smooth_trajectory`), ``None`` = per-frame solutions.
+
+    Returns:
+        A :class:`~poselift.lift_result.LiftResult`: ``poses`` (what :func:`lift` returns),
+        ``trajectory``, ``solved``, ``reprojection_px``, ``scale``, ``height``, ``rarity``;
+        ``save_bvh(path, fps=...)`` writes the sequence as a BVH animation.
+
+    Examples:
+        >>> import numpy as np
+        >>> kp = np.random.default_rng(0).uniform(300, 700, (17, 2))
+        >>> res = lift_full(kp, intrinsics=(1000.0, 1000.0, 500.0, 500.0), root="camera")
+        >>> res.poses.shape, res.trajectory.shape, res.height, bool(res.trajectory[2] > 0)
+        ((17, 3), (3,), 1.7, True)
+    """
+    lifter = Lifter(model, device=device, batch_size=batch_size,
+                    score_threshold=score_threshold, flip_test=flip_test)
+    return lifter.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
+                            scores=scores, temporal=temporal, intrinsics=intrinsics, root=root,
+                            height=height, extrinsics=extrinsics, rarity=rarity,
+                            smoothing=smoothing)

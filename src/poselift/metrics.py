@@ -28,7 +28,14 @@ from typing import Any, Literal, TypeAlias, overload
 import numpy as np
 import torch
 
-from poselift._validation import Array, check_array, check_choice, check_positive, check_shape
+from poselift._validation import (
+    Array,
+    check_array,
+    check_choice,
+    check_positive,
+    check_real,
+    check_shape,
+)
 
 __all__ = [
     "MetricAccumulator",
@@ -82,11 +89,8 @@ def _prepare(
         raise ValueError(
             f"target: expected the same shape as pred {tuple(p.shape)}, got {tuple(t.shape)}"
         )
-    if isinstance(p, np.ndarray) and isinstance(t, np.ndarray):
-        if not (np.issubdtype(p.dtype, np.number) and np.issubdtype(t.dtype, np.number)):
-            raise TypeError(
-                f"pred and target: expected numeric arrays, got {p.dtype} and {t.dtype}"
-            )
+    check_real(p, "pred")
+    check_real(t, "target")
     is_numpy = isinstance(p, np.ndarray)
     pt = _as_tensor(p)
     tt = _as_tensor(t)
@@ -172,8 +176,18 @@ def _procrustes_aligned(
     Orthogonal Procrustes with Umeyama's reflection fix: R = V diag(1, 1, d) U^T with
     d = sign(det(V U^T)), scale = trace(diag(1, 1, d) S) / |X|^2. A sample whose valid
     predicted joints all coincide (zero scale) is aligned by translation only (scale 0,
-    i.e. every joint placed at the target's centroid).
+    i.e. every joint placed at the target's centroid). A sample with NaN/inf among its valid
+    joints is aligned as NaN (the SVD never sees it); masked joints take no part at all.
     """
+    zero = torch.zeros((), dtype=p.dtype, device=p.device)
+    if mask is not None:  # masked joints may hold anything, NaN included
+        p = torch.where(mask.unsqueeze(-1), p, zero)
+        t = torch.where(mask.unsqueeze(-1), t, zero)
+    bad = ~(torch.isfinite(p) & torch.isfinite(t)).flatten(-2).all(-1)  # (...) samples
+    has_bad = bool(bad.any())
+    if has_bad:
+        p = torch.where(bad[..., None, None], zero, p)
+        t = torch.where(bad[..., None, None], zero, t)
     w = _weights(p, mask)  # (..., J, 1)
     wsum = w.sum(-2, keepdim=True).clamp_min(1.0)
     mu_p = (w * p).sum(-2, keepdim=True) / wsum
@@ -197,11 +211,21 @@ def _procrustes_aligned(
     safe_norm = torch.where(degenerate, torch.ones_like(norm_x), norm_x)
     scale = torch.where(degenerate, torch.zeros_like(norm_x), trace / safe_norm)
     aligned: torch.Tensor = scale[..., None, None] * (x @ r.transpose(-1, -2)) + mu_t
+    if has_bad:
+        aligned = torch.where(bad[..., None, None], torch.full((), math.nan, dtype=p.dtype,
+                                                                device=p.device), aligned)
     return aligned
 
 
 def _scaled(p: torch.Tensor, t: torch.Tensor, mask: torch.Tensor | None) -> torch.Tensor:
-    """``pred`` times the least-squares scale ``sum <p, t> / sum |p|^2`` (0 if ``pred`` is 0)."""
+    """``pred`` times the least-squares scale ``sum <p, t> / sum |p|^2`` (0 if ``pred`` is 0).
+
+    Masked joints take no part (whatever they hold, NaN included).
+    """
+    if mask is not None:
+        zero = torch.zeros((), dtype=p.dtype, device=p.device)
+        p = torch.where(mask.unsqueeze(-1), p, zero)
+        t = torch.where(mask.unsqueeze(-1), t, zero)
     w = _weights(p, mask)
     num = (w * p * t).sum((-1, -2))
     den = (w * p * p).sum((-1, -2))
@@ -486,13 +510,21 @@ def _thresholds(thresholds: object) -> torch.Tensor:
     return torch.from_numpy(arr)
 
 
+def _nan_where_nan(value: torch.Tensor, err: torch.Tensor) -> torch.Tensor:
+    """``value`` with NaN wherever ``err`` is NaN (a NaN error is neither a hit nor a miss)."""
+    return torch.where(torch.isnan(err), torch.full((), math.nan, dtype=value.dtype,
+                                                    device=value.device), value)
+
+
 def _pck_joints(err: torch.Tensor, threshold: float) -> torch.Tensor:
-    return (err.detach() < threshold).to(err.dtype)
+    e = err.detach()
+    return _nan_where_nan((e < threshold).to(err.dtype), e)
 
 
 def _auc_joints(err: torch.Tensor, thresholds: torch.Tensor) -> torch.Tensor:
     th = thresholds.to(device=err.device, dtype=err.dtype)
-    return (err.detach()[..., None] < th).to(err.dtype).mean(-1)
+    e = err.detach()
+    return _nan_where_nan((e[..., None] < th).to(err.dtype).mean(-1), e)
 
 
 @overload

@@ -44,7 +44,8 @@ at the eyes)."""
 
 
 def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
-                   per_sequence: bool = False, window: int | None = None) -> Array:
+                   per_sequence: bool = False, window: int | None = None,
+                   causal: bool = False) -> Array:
     """Centre each frame's valid-keypoint box at 0 and scale its larger side to ``extent/500``.
 
     Args:
@@ -57,13 +58,17 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         window: with ``per_sequence``, the median over a centred window of this many frames
             (odd; the sequence's ends repeated), as a temporal model of that receptive field
             saw in training (one scale per training window); None: the whole sequence.
+        causal: with ``window``, the window *ends* at its frame (the frame and the
+            ``window - 1`` before it, the first frame repeated before the start), so a frame's
+            scale never depends on later frames (causal temporal models, streaming).
 
     Returns:
         Normalized coordinates, same shape and kind as ``xy``.
 
     Raises:
         ValueError: a frame whose valid keypoints span a box of size 0 (fewer than two
-            distinct valid keypoints).
+            distinct valid keypoints). Under ``torch.compile`` / ``torch.export`` there is no
+            check (it would depend on the data): such a frame gives NaN or inf.
     """
     is_np = isinstance(xy, np.ndarray)
     x = torch.from_numpy(xy) if is_np else xy
@@ -78,15 +83,20 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     if per_sequence and window is not None and window > 1:
         if window % 2 != 1:
             raise ValueError(f"window: expected an odd number of frames, got {window}")
-        h = window // 2
+        left = window - 1 if causal else window // 2
+        right = window - 1 - left
         t = side.shape[-1]
-        padded = torch.cat([side[..., :1].expand(*side.shape[:-1], h), side,
-                            side[..., -1:].expand(*side.shape[:-1], h)], -1)
-        side = padded.unfold(-1, window, 1).median(-1).values[..., :t]  # odd: the middle
+        padded = torch.cat([side[..., :1].expand(*side.shape[:-1], left), side,
+                            side[..., -1:].expand(*side.shape[:-1], right)], -1)
+        # the median of an odd window: the middle of its sorted values (not torch.median:
+        # ONNX has no median; contiguous: exports without a guard on the length)
+        windows = padded.unfold(-1, window, 1).contiguous()
+        side = windows.sort(-1).values[..., window // 2][..., :t]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
-    if not bool((side > 0).all()) or not bool(torch.isfinite(side).all()):
+    traced = torch.compiler.is_compiling()  # exported/compiled: no data-dependent check
+    if not traced and (not bool((side > 0).all()) or not bool(torch.isfinite(side).all())):
         bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
         raise ValueError(
             f"keypoints2d: bounding-box normalization needs at least two distinct valid "

@@ -20,12 +20,16 @@ averaged with the plain prediction.
 The model runs without gradients in eval mode. A module in training mode is never switched
 (that would race with other threads using it and leave it changed): it is run through a
 private eval-mode copy instead.
+
+Small passes (at most :data:`SMALL_CALL_FRAMES` poses, e.g. one pose) run on one intra-op
+thread (:func:`small_call_threads`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import copy
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import numpy as np
@@ -37,7 +41,46 @@ from poselift.models.inputs import InputContract
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
-__all__ = ["eval_model", "predict", "predict_windows"]
+__all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_windows", "small_call_threads"]
+
+SMALL_CALL_FRAMES = 32
+"""Forward passes of at most this many output frames (poses) run on one intra-op thread
+(:func:`small_call_threads`); 0 turns that off."""
+
+
+@contextlib.contextmanager
+def small_call_threads(frames: int) -> Iterator[None]:
+    """Run a small forward pass on one intra-op thread of the calling thread.
+
+    For ``frames <= SMALL_CALL_FRAMES`` the calling thread's torch intra-op thread count is set
+    to 1 for the duration of the block and restored afterwards; larger passes are left
+    alone. A pass over a few poses cannot use more threads well, and on a machine whose
+    other cores are busy, waiting for them costs far more than the work (one pose: 168 ms
+    with 2 threads on a busy 2-core machine, 6.5 ms with one).
+
+    Thread safety: with torch's OpenMP backend ``torch.set_num_threads`` sets the *calling*
+    thread's OpenMP and MKL thread counts, so other threads that already ran torch code keep
+    theirs; it also sets the default that threads which have not run torch code yet pick up
+    on their first parallel operation, so such a thread starting during the block starts
+    with 1 thread. Set :data:`SMALL_CALL_FRAMES` to 0 to keep the thread count untouched.
+
+    Examples:
+        >>> import torch
+        >>> before = torch.get_num_threads()
+        >>> with small_call_threads(1):
+        ...     inside = torch.get_num_threads()
+        >>> inside, torch.get_num_threads() == before
+        (1, True)
+    """
+    n = torch.get_num_threads()
+    if n == 1 or frames > SMALL_CALL_FRAMES:
+        yield
+        return
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(n)
 
 
 def eval_model(model: nn.Module) -> nn.Module:
@@ -107,6 +150,7 @@ def predict(
     batch_size: int = 4096,
     flip_test: bool = False,
     progress: bool = False,
+    padded: bool = False,
 ) -> Array:
     """Predict 3D poses for a set of normalized inputs, batched, optionally flip-averaged.
 
@@ -118,10 +162,14 @@ def predict(
         batch_size: samples per forward pass (temporal: output frames per pass).
         flip_test: average with the mirrored input's mirrored prediction.
         progress: show a progress bar over the frames on stderr.
+        padded: temporal models: the sequences already hold the context of their first and
+            last windows (e.g. a chunk of a longer sequence, or edge-padded by
+            :meth:`~poselift.models.inputs.InputContract.pad`): ``T + R - 1`` input frames
+            give the T outputs of the frames in between, and no edge padding is added.
 
     Returns:
         ``(..., J_out, 3)`` metres, root-relative camera coordinates, same leading shape and
-        kind (numpy/torch, device) as ``inputs``.
+        kind (numpy/torch, device) as ``inputs`` (``padded``: ``R - 1`` frames fewer).
 
     Raises:
         TypeError: ``model`` is not a module or ``inputs`` not an array.
@@ -135,6 +183,8 @@ def predict(
         >>> tcn = poselift.create_model("tcn", channels=32, filter_widths=(3, 3))
         >>> predict(tcn, torch.zeros(20, 17, 2)).shape          # every frame of a sequence
         torch.Size([20, 17, 3])
+        >>> predict(tcn, torch.zeros(20, 17, 2), padded=True).shape   # 9-frame windows
+        torch.Size([12, 17, 3])
     """
     batch_size = _check_batch_size(batch_size)
     if not isinstance(model, nn.Module):
@@ -148,13 +198,23 @@ def predict(
         raise ValueError(f"inputs: expected at least 2 channels (x, y), got shape "
                          f"{tuple(x.shape)}")
     check_finite(x, "inputs")
+    if not isinstance(padded, bool):
+        raise TypeError(f"padded: expected True or False, got {padded!r}")
+    context = contract.receptive_field - 1 if padded and contract.temporal else 0
+    if context and x.shape[-3] <= context:
+        raise ValueError(f"inputs: padded sequences need more than R - 1 = {context} frames, "
+                         f"got shape {tuple(x.shape)}")
     xt = torch.as_tensor(to_numpy(x)) if isinstance(x, np.ndarray) else x
+    if xt.numel() == 0:  # no sample or no frame: the empty result of the right shape
+        empty = torch.zeros(*xt.shape[:-2], _joints(contract.out_skeleton), 3)
+        return empty.to(x.device) if isinstance(x, torch.Tensor) else empty.numpy()
     runner = _Runner(eval_model(model), contract, flip_test)
-    frames = int(np.prod(xt.shape[:-2]))
-    with ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
+    frames = int(np.prod(xt.shape[:-2])) - (int(np.prod(xt.shape[:-3])) * context)
+    with small_call_threads(frames), \
+            ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
         if contract.temporal:
             seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
-            out = _predict_sequences(runner, seqs, batch_size, bar)
+            out = _predict_sequences(runner, seqs, batch_size, bar, padded)
             out = out if xt.ndim == 4 else out[0]
         else:
             flat = xt.reshape(-1, *xt.shape[-2:])
@@ -171,16 +231,17 @@ def predict(
 
 
 def _predict_sequences(runner: _Runner, seqs: torch.Tensor, batch_size: int,
-                       bar: ProgressBar) -> torch.Tensor:
+                       bar: ProgressBar, already_padded: bool = False) -> torch.Tensor:
     """``(N, T, J, C)`` -> ``(N, T, J_out, 3)``: edge-padded full-sequence passes.
 
     Short sequences go through together (up to ``batch_size`` output frames per pass); a
     long one is cut into chunks of ``batch_size`` output frames, each with the ``R - 1``
     frames of context its windows need, so activations never exceed one chunk.
+    ``already_padded``: ``seqs`` hold ``T + R - 1`` frames for T outputs.
     """
     r = runner.contract.receptive_field
-    n, t = seqs.shape[:2]
-    padded = runner.contract.pad(seqs)
+    n, t = seqs.shape[0], seqs.shape[1] - (r - 1 if already_padded else 0)
+    padded = seqs if already_padded else runner.contract.pad(seqs)
     if t <= batch_size:
         per = max(1, batch_size // (t + r - 1))
         parts = []

@@ -34,7 +34,10 @@ from poselift._validation import (
     check_choice,
     check_finite,
     check_positive,
+    check_real,
     check_shape,
+    is_int,
+    is_number,
     like,
 )
 
@@ -53,6 +56,11 @@ _DENSE_COST = 1.6e-9
 _LEVEL1_OCC = 0.02
 """The first fast pass is tuned so that queries with occurrence >= 2% of the maximum pass."""
 _LEVEL2_OCC = 1e-4
+_MAX_SIGMAS = 1e100
+"""Largest ``|coordinate| / sigma``: squared (scaled) distances must stay finite in float64."""
+_DIRECT_ABOVE = 512.0
+"""Spread (in sigma) beyond which the dense method takes distances directly: the GEMM
+expansion's rounding error, ``eps * spread^2``, would exceed ``1e-10`` in the exponent."""
 
 
 # --------------------------------------------------------------------------------------------
@@ -93,6 +101,18 @@ def _sigma_tensor(sigma: object, num_joints: int) -> torch.Tensor:
     return torch.from_numpy(arr.copy())
 
 
+def _check_magnitude(x: torch.Tensor, sigma: torch.Tensor, name: str) -> None:
+    """``ValueError`` if a coordinate of ``x (N, J, 3)`` is beyond ``_MAX_SIGMAS`` sigma."""
+    if x.numel() == 0:
+        return
+    worst = float((x.abs().amax(dim=(0, 2)) / sigma.to(x.device)).max())
+    if worst > _MAX_SIGMAS:
+        raise ValueError(
+            f"{name}: coordinates up to {worst:.3g} sigma from the origin; expected below "
+            f"{_MAX_SIGMAS:.0e} sigma (float64 squares of larger distances overflow); are the "
+            "poses and sigma in the same unit?")
+
+
 def _check_sigma(sigma: object) -> None:
     """Validate ``sigma`` before ``J`` is known (scalar or 1-d)."""
     if isinstance(sigma, torch.Tensor | np.ndarray | Sequence) and not isinstance(sigma, str):
@@ -120,17 +140,17 @@ def _poses(x: object, name: str, spec: str, **sizes: int) -> tuple[Array, torch.
 
 def _check_options(method: object, rtol: object, chunk_size: object) -> tuple[str, float, int]:
     m = check_choice(method, "method", _METHODS)
-    if not isinstance(rtol, int | float) or isinstance(rtol, bool):
+    if not is_number(rtol):
         raise TypeError(f"rtol: expected a number, got {type(rtol).__name__}")
     check_positive(float(rtol), "rtol")
     if float(rtol) >= 1:
         raise ValueError(f"rtol: expected a value below 1, got {rtol!r}")
     if chunk_size is None:
         chunk = DEFAULT_CHUNK
-    elif isinstance(chunk_size, int) and not isinstance(chunk_size, bool):
+    elif is_int(chunk_size):
         if chunk_size < 1024:
             raise ValueError(f"chunk_size: expected an int >= 1024, got {chunk_size}")
-        chunk = chunk_size
+        chunk = int(chunk_size)
     else:
         raise TypeError(f"chunk_size: expected an int or None, got {type(chunk_size).__name__}")
     return m, float(rtol), chunk
@@ -203,12 +223,16 @@ def _dense_joint(
 
     float64 throughout; squared distances come from one GEMM per block on coordinates centred
     on the reference mean (so the expansion |q|^2 + |r|^2 - 2 q.r loses no accuracy), and at
-    most ``chunk`` kernel values are held at once.
+    most ``chunk`` kernel values are held at once. When the points spread over more than
+    :data:`_DIRECT_ABOVE` sigma from that centre, the expansion would lose the kernels in
+    rounding (its error grows with the spread squared): distances are then taken directly.
     """
     center = r.mean(0)
     rc = r - center
     qc = q - center
     inv = 1.0 / (2.0 * sigma * sigma)
+    spread = max(float(rc.abs().max()), float(qc.abs().max()) if len(q) else 0.0) / sigma
+    direct = spread > _DIRECT_ABOVE
     ones_r = torch.ones(r.shape[0], 1, dtype=r.dtype, device=r.device)
     ones_q = torch.ones(q.shape[0], 1, dtype=q.dtype, device=q.device)
     # arg = (2 inv q).r - inv |q|^2 - inv |r|^2 = -inv |q - r|^2
@@ -225,7 +249,12 @@ def _dense_joint(
         for r0 in range(0, m, br):
             r1 = min(m, r0 + br)
             blk = buf[: (q1 - q0) * (r1 - r0)].view(q1 - q0, r1 - r0)
-            torch.mm(qa[q0:q1], ra[:, r0:r1], out=blk)
+            if direct:
+                d = torch.cdist(qc[q0:q1], rc[r0:r1],
+                                compute_mode="donot_use_mm_for_euclid_dist")
+                torch.mul(d.square_(), -inv, out=blk)
+            else:
+                torch.mm(qa[q0:q1], ra[:, r0:r1], out=blk)
             blk.exp_()
             acc += blk.sum(1)
         progress.update(q1 - q0)
@@ -317,12 +346,20 @@ def _occurrence_sums(
     chunk: int,
     progress: object,
 ) -> torch.Tensor:
-    """``occ(q)`` for ``q (N, J, 3)``, ``r (M, J, 3)`` float64 tensors (see module docstring)."""
+    """``occ(q)`` for ``q (N, J, 3)``, ``r (M, J, 3)`` float64 tensors (see module docstring).
+
+    Computed in units of sigma (coordinates divided by ``sigma_j``, kernels of width 1): the
+    kernels are unchanged, and with coordinates below ``_MAX_SIGMAS`` (checked by the
+    callers) no square overflows, whatever the poses' unit and ``sigma``.
+    """
     n, num_joints = q.shape[0], q.shape[1]
     m = r.shape[0]
     total = torch.zeros(n, dtype=torch.float64, device=q.device)
     if n == 0:
         return total
+    q = q / sigma[None, :, None]
+    r = r / sigma[None, :, None]
+    sigma = torch.ones_like(sigma)
     constant = [j for j in range(num_joints) if bool((r[:, j] == r[0, j]).all())]
     varying = [j for j in range(num_joints) if j not in constant]
     for j in constant:  # exact: every reference has the same joint position
@@ -431,8 +468,9 @@ def pose_similarity(a: Array, b: Array, sigma: float | Array | Sequence[float]) 
         ``(...)`` similarities (the broadcast leading shape), same kind as ``a``.
 
     Raises:
-        TypeError: not arrays/tensors, mixed kinds, or a bad ``sigma`` type.
-        ValueError: shapes not ``(..., J, 3)``/not broadcastable, or ``sigma`` not positive.
+        TypeError: not arrays/tensors of real numbers, mixed kinds, or a bad ``sigma`` type.
+        ValueError: shapes not ``(..., J, 3)``/not broadcastable, NaN/inf values, or
+            ``sigma`` not positive.
 
     Examples:
         >>> import numpy as np
@@ -453,6 +491,9 @@ def pose_similarity(a: Array, b: Array, sigma: float | Array | Sequence[float]) 
         )
     dims = check_shape(x, "a", "(..., J, 3)")
     check_shape(y, "b", "(..., J, 3)", J=dims["J"])
+    for arr, name in ((x, "a"), (y, "b")):  # as occurrence: real, finite poses only
+        check_real(arr, name)
+        check_finite(arr, name)
     sig = _sigma_tensor(sigma, dims["J"])
     if isinstance(x, np.ndarray) and isinstance(y, np.ndarray):
         try:
@@ -462,9 +503,10 @@ def pose_similarity(a: Array, b: Array, sigma: float | Array | Sequence[float]) 
                 f"b: expected a shape broadcastable to a's {x.shape}, got {y.shape}"
             ) from None
         del shape
-        s = sig.numpy()
-        d2 = ((np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)) ** 2).sum(-1)
-        return np.asarray(np.exp(-d2 / (2.0 * s * s)).mean(-1))
+        s = sig.numpy()[:, None]  # in units of sigma: no 1 / sigma^2 to overflow
+        with np.errstate(over="ignore"):  # a distance beyond ~1e154 sigma: kernel 0
+            d = (np.asarray(x, dtype=np.float64) - np.asarray(y, dtype=np.float64)) / s
+            return np.asarray(np.exp(-0.5 * (d * d).sum(-1)).mean(-1))
     assert isinstance(x, torch.Tensor) and isinstance(y, torch.Tensor)
     try:
         torch.broadcast_shapes(x.shape, y.shape)  # type: ignore[no-untyped-call]
@@ -475,9 +517,9 @@ def pose_similarity(a: Array, b: Array, sigma: float | Array | Sequence[float]) 
     dtype = torch.promote_types(x.dtype, y.dtype)
     if not dtype.is_floating_point:
         dtype = torch.float64
-    st = sig.to(device=x.device, dtype=dtype)
-    d2t = ((x.to(dtype) - y.to(dtype)) ** 2).sum(-1)
-    return torch.exp(-d2t / (2.0 * st * st)).mean(-1)
+    st = sig.to(device=x.device, dtype=dtype)[:, None]
+    dt = (x.to(dtype) - y.to(dtype)) / st
+    return torch.exp(-0.5 * (dt * dt).sum(-1)).mean(-1)
 
 
 def occurrence(
@@ -524,7 +566,8 @@ def occurrence(
 
     Raises:
         TypeError: inputs are not arrays/tensors or options have the wrong type.
-        ValueError: bad shapes, non-finite values, empty reference, bad sigma/options.
+        ValueError: bad shapes, non-finite values, empty reference, bad sigma/options,
+            coordinates beyond 1e100 sigma (their squares would overflow float64).
 
     Examples:
         >>> import numpy as np
@@ -544,6 +587,8 @@ def occurrence(
     if r.shape[0] == 0:
         raise ValueError("reference: expected at least one pose, got shape (0, J, 3)")
     sig = _sigma_tensor(sigma, int(q.shape[1]))
+    _check_magnitude(q, sig, "queries")
+    _check_magnitude(r, sig, "reference")
     with torch.no_grad():
         r = r.to(q.device)
         occ = _occurrence_sums(q, r, sig.to(q.device), meth, tol, chunk, progress)
@@ -568,7 +613,7 @@ def _rarest_indices(occ: torch.Tensor, percent: float) -> torch.Tensor:
 
 
 def _check_percent(percent: object) -> float:
-    if not isinstance(percent, int | float) or isinstance(percent, bool):
+    if not is_number(percent):
         raise TypeError(f"percent: expected a number in (0, 100], got {type(percent).__name__}")
     if not (0 < float(percent) <= 100):
         raise ValueError(f"percent: expected a number in (0, 100], got {percent!r}")
@@ -686,6 +731,7 @@ class OccurrenceScorer:
         if r.shape[0] == 0:
             raise ValueError("reference: expected at least one pose, got shape (0, J, 3)")
         self._sig = _sigma_tensor(self.sigma, int(r.shape[1]))
+        _check_magnitude(r, self._sig, "reference")
         self._reference = r.clone()
         return self
 
@@ -707,6 +753,7 @@ class OccurrenceScorer:
         """
         ref, sig = self._fitted()
         q_in, q = _poses(queries, "queries", "(N, J, 3)", J=int(ref.shape[1]))
+        _check_magnitude(q, sig, "queries")
         with torch.no_grad():
             occ = _occurrence_sums(q, ref.to(q.device), sig.to(q.device), self.method,
                                    self.rtol, self._chunk, progress)

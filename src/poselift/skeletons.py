@@ -10,6 +10,11 @@ Built-in layouts:
 - ``"coco"``: the 17 COCO keypoints in the standard order (as written by COCO-style detectors).
 - ``"mpi_inf_3dhp"``: the 17 joints of the MPI-INF-3DHP test set, in its order.
 
+Detector layouts (input only; :func:`poselift.lift` converts them by name to the skeleton of
+the model it runs), each in the order its source documents (:attr:`Skeleton.source`):
+``"body_25"``, ``"body_25b"`` and ``"coco_18"`` (OpenPose), ``"halpe_26"`` (AlphaPose,
+RTMPose/MMPose Halpe models) and ``"mediapipe_pose"`` (MediaPipe's 33 pose landmarks).
+
 :func:`convert_keypoints` converts between layouts by joint name: a joint present in both is
 copied; a joint the source lacks is built from a recipe over named source joints (e.g. the
 H36M pelvis is the midpoint of the COCO hips). A joint that cannot be built from visible
@@ -55,6 +60,8 @@ class Skeleton:
             mirror pairs; every ``left_x`` needs a ``right_x`` and vice versa.
         parents: index of each joint's parent, ``-1`` for the root (exactly one).
         root: index of the root joint; must be the joint whose parent is ``-1``.
+        source: where the joint order comes from (a document or source file), for layouts
+            that copy a detector's or data set's order; not used in comparisons.
 
     Raises:
         ValueError: on duplicate names, parents out of range, not exactly one root, a cycle,
@@ -72,6 +79,7 @@ class Skeleton:
     joints: tuple[str, ...]
     parents: tuple[int, ...]
     root: int = 0
+    source: str = field(default="", repr=False, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False, hash=False)
 
     def __post_init__(self) -> None:
@@ -267,6 +275,117 @@ MPI_INF_3DHP = register_skeleton(
 )
 
 
+# --- detector layouts (inputs only: converted by name to a model's skeleton) -------------
+# Each order is copied from the detector's own documentation or source (``source``); the
+# tests check every order against an independent hand-written table of the documented names.
+
+_OPENPOSE_SRC = ("OpenPose src/openpose/pose/poseParameters.cpp (POSE_{}_BODY_PARTS); "
+                 "doc/02_output.md")
+
+BODY_25 = register_skeleton(
+    Skeleton(
+        "body_25",
+        (
+            "nose", "neck",
+            "right_shoulder", "right_elbow", "right_wrist",
+            "left_shoulder", "left_elbow", "left_wrist",
+            "mid_hip",
+            "right_hip", "right_knee", "right_ankle",
+            "left_hip", "left_knee", "left_ankle",
+            "right_eye", "left_eye", "right_ear", "left_ear",
+            "left_big_toe", "left_small_toe", "left_heel",
+            "right_big_toe", "right_small_toe", "right_heel",
+        ),
+        (1, 8, 1, 2, 3, 1, 5, 6, -1, 8, 9, 10, 8, 12, 13, 0, 0, 15, 16, 14, 19, 14, 11, 22, 11),
+        root=8,
+        source=_OPENPOSE_SRC.format("BODY_25"),
+    )
+)
+
+BODY_25B = register_skeleton(
+    Skeleton(
+        "body_25b",
+        (
+            "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+            "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+            "left_wrist", "right_wrist", "left_hip", "right_hip",
+            "left_knee", "right_knee", "left_ankle", "right_ankle",
+            "upper_neck", "head_top",
+            "left_big_toe", "left_small_toe", "left_heel",
+            "right_big_toe", "right_small_toe", "right_heel",
+        ),
+        (17, 0, 0, 1, 2, 17, 17, 5, 6, 7, 8, 5, 6, 11, 12, 13, 14, -1, 17, 15, 19, 15, 16, 22,
+         16),
+        root=17,
+        source="OpenPose src/openpose/pose/poseParameters.cpp (POSE_BODY_25B_BODY_PARTS), the "
+        "same in openpose_caffe_train src/caffe/openpose/poseModel.cpp (experimental model: "
+        "COCO-17 order, then MPII's upper neck and head top, then the feet)",
+    )
+)
+
+COCO_18 = register_skeleton(
+    Skeleton(
+        "coco_18",
+        (
+            "nose", "neck",
+            "right_shoulder", "right_elbow", "right_wrist",
+            "left_shoulder", "left_elbow", "left_wrist",
+            "right_hip", "right_knee", "right_ankle",
+            "left_hip", "left_knee", "left_ankle",
+            "right_eye", "left_eye", "right_ear", "left_ear",
+        ),
+        (1, -1, 1, 2, 3, 1, 5, 6, 1, 8, 9, 1, 11, 12, 0, 0, 14, 15),
+        root=1,
+        source=_OPENPOSE_SRC.format("COCO") + " (OpenPose's COCO model, 18 points)",
+    )
+)
+
+HALPE_26 = register_skeleton(
+    Skeleton(
+        "halpe_26",
+        (
+            "nose", "left_eye", "right_eye", "left_ear", "right_ear",
+            "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+            "left_wrist", "right_wrist", "left_hip", "right_hip",
+            "left_knee", "right_knee", "left_ankle", "right_ankle",
+            "head_top", "neck", "mid_hip",
+            "left_big_toe", "right_big_toe", "left_small_toe", "right_small_toe",
+            "left_heel", "right_heel",
+        ),
+        (18, 0, 0, 1, 2, 18, 18, 5, 6, 7, 8, 19, 19, 11, 12, 13, 14, 18, 19, -1, 15, 16, 20, 21,
+         15, 16),
+        root=19,
+        source="Halpe-FullBody README (github.com/Fang-Haoshu/Halpe-FullBody, '26 body "
+        "keypoints'; 'Head' is the top of the head in its figure, 'Hip' the mid-hip); MMPose "
+        "configs/_base_/datasets/halpe26.py",
+    )
+)
+
+MEDIAPIPE_POSE = register_skeleton(
+    Skeleton(
+        "mediapipe_pose",
+        (
+            "nose",
+            "left_eye_inner", "left_eye", "left_eye_outer",
+            "right_eye_inner", "right_eye", "right_eye_outer",
+            "left_ear", "right_ear", "left_mouth", "right_mouth",
+            "left_shoulder", "right_shoulder", "left_elbow", "right_elbow",
+            "left_wrist", "right_wrist", "left_pinky", "right_pinky",
+            "left_index", "right_index", "left_thumb", "right_thumb",
+            "left_hip", "right_hip", "left_knee", "right_knee",
+            "left_ankle", "right_ankle", "left_heel", "right_heel",
+            "left_foot_index", "right_foot_index",
+        ),
+        (-1, 0, 1, 2, 0, 4, 5, 3, 6, 0, 0, 0, 0, 11, 12, 13, 14, 15, 16, 15, 16, 15, 16, 11, 12,
+         23, 24, 25, 26, 27, 28, 27, 28),
+        root=0,
+        source="MediaPipe pose landmarker, 33 landmarks (ai.google.dev/edge/mediapipe/"
+        "solutions/vision/pose_landmarker; mediapipe/tasks/python/vision/pose_landmarker.py, "
+        "PoseLandmark); MOUTH_LEFT/RIGHT are called left_mouth/right_mouth here",
+    )
+)
+
+
 # --- conversion ---------------------------------------------------------------------------
 
 RecipeKind = Literal["all", "any"]
@@ -286,7 +405,10 @@ class _Recipe:
 
 # Alternatives are tried in order; per sample, the first visible result wins.
 _RECIPES: dict[str, tuple[_Recipe, ...]] = {
-    "pelvis": (_Recipe("all", ("left_hip", "right_hip")),),
+    # The H36M pelvis is the midpoint of the hip joints; a detector's own mid-hip (OpenPose
+    # MidHip, Halpe Hip) is the fallback when a hip is missing.
+    "pelvis": (_Recipe("all", ("left_hip", "right_hip")), _Recipe("all", ("mid_hip",))),
+    "mid_hip": (_Recipe("all", ("pelvis",)), _Recipe("all", ("left_hip", "right_hip"))),
     # H36M thorax and MPI-INF-3DHP neck are the same point (base of the neck).
     "thorax": (_Recipe("all", ("neck",)), _Recipe("all", ("left_shoulder", "right_shoulder"))),
     "neck": (_Recipe("all", ("thorax",)), _Recipe("all", ("left_shoulder", "right_shoulder"))),
@@ -361,13 +483,14 @@ def convert_keypoints(
     """Convert keypoints between joint layouts by joint name, carrying scores along.
 
     A destination joint that the source has is copied. Otherwise it is built from a recipe:
-    ``pelvis`` = mean of the hips, ``thorax``/``neck`` = mean of the shoulders (or each other),
-    ``spine`` = mean of pelvis and thorax, ``nose`` <-> MPI-INF-3DHP ``head``, and ``head_top``
-    = centre of the visible eyes and ears (else the nose; an approximation a few cm below the
-    true head top). A joint counts as visible when its score is > 0 and its coordinates are
-    finite. A joint that cannot be built from visible inputs gets score 0 and NaN
-    coordinates, never a made-up confident value. The score of a built joint is the minimum
-    of its inputs' scores (the mean over the used inputs for "centre of the visible" recipes).
+    ``pelvis`` = mean of the hips (else a detector's ``mid_hip``), ``thorax``/``neck`` = mean
+    of the shoulders (or each other), ``spine`` = mean of pelvis and thorax, ``nose`` <->
+    MPI-INF-3DHP ``head``, and ``head_top`` = centre of the visible eyes and ears (else the
+    nose; an approximation a few cm below the true head top). A joint counts as visible when
+    its score is > 0 and its coordinates are finite. A joint that cannot be built from visible
+    inputs gets score 0 and NaN coordinates, never a made-up confident value. The score of a
+    built joint is the minimum of its inputs' scores (the mean over the used inputs for
+    "centre of the visible" recipes).
 
     Args:
         x: ``(..., J_src, coords)`` keypoints (any unit), or ``(..., J_src, coords + 1)``

@@ -4,6 +4,8 @@
   :func:`load_bandai`, :class:`DataError`.
 - :mod:`poselift.data.bvh`: :func:`read_bvh`, :class:`BVH` (forward kinematics),
   :func:`bvh_to_h36m`, :func:`load_bvh`.
+- :mod:`poselift.data.bvh_export`: :func:`poses_to_bvh` (H36M-17 sequences as BVH
+  animations), :func:`write_bvh`.
 - :mod:`poselift.data.h36m`: Human3.6M npz readers and the calibrated cameras.
 - :mod:`poselift.data.augment`: flips, bone-length scaling, :class:`Augmentation`.
 - :mod:`poselift.data.bodies`: :class:`BodyVariation` (other bodies and joint definitions),
@@ -36,6 +38,8 @@ from poselift.data.bvh import list_bvh_mappings as list_bvh_mappings
 from poselift.data.bvh import load_bvh as load_bvh
 from poselift.data.bvh import read_bvh as read_bvh
 from poselift.data.bvh import register_bvh_mapping as register_bvh_mapping
+from poselift.data.bvh_export import poses_to_bvh as poses_to_bvh
+from poselift.data.bvh_export import write_bvh as write_bvh
 from poselift.data.coco_layout import COCO_LAYOUT as COCO_LAYOUT
 from poselift.data.datasets import FrameDataset as FrameDataset
 from poselift.data.datasets import WindowDataset as WindowDataset
@@ -98,6 +102,7 @@ __all__ = [
     "load_h36m_2d",
     "load_protocol",
     "p1_test_occurrence",
+    "poses_to_bvh",
     "protocol_motion",
     "protocol_occurrence",
     "random_bone_factors",
@@ -106,4 +111,5 @@ __all__ = [
     "register_bvh_mapping",
     "register_input_layout",
     "scale_bones",
+    "write_bvh",
 ]

@@ -20,6 +20,7 @@ reproduces the shared Bandai npz (see ``../shared/data/bandai/README.md``).
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -218,10 +219,14 @@ class _Tokens:
     def number(self, what: str) -> float:
         tok = self.next(what)
         try:
-            return float(tok)
+            value = float(tok)
         except ValueError:
             self.pos -= 1
             raise self.fail(f"expected a number for {what}, got {tok!r}") from None
+        if not math.isfinite(value):  # "nan", "inf" parse as floats but are no offsets
+            self.pos -= 1
+            raise self.fail(f"expected a finite number for {what}, got {tok!r}")
+        return value
 
 
 def _parse(text: str, path: str) -> BVH:

@@ -219,6 +219,12 @@ def _load_dict(path: Path, key: str) -> tuple[dict[str, Any], Any]:
         meta = archive["metadata"].item() if "metadata" in archive.files else None
     if not isinstance(data, dict) or not all(isinstance(v, dict) for v in data.values()):
         raise DataError(f"{path}: {key!r} must be a pickled dict subject -> action -> array")
+    for subject, actions in data.items():
+        keys = [(subject, "subject"), *((a, f"action of {subject!r}") for a in actions)]
+        for name, what in keys:
+            if not isinstance(name, str):
+                raise DataError(f"{path}: {key!r}: expected str keys (subject -> action -> "
+                                f"array), got the {what} {name!r} ({type(name).__name__})")
     return data, meta
 
 

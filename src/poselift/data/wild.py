@@ -216,7 +216,8 @@ def _recipe_parts(recipe: str, skeleton: str, normalize: str, share: float
 
 def _override(obj: Any, path: list[str], value: Any) -> Any:
     """``obj`` with the (dotted) field ``path`` replaced, or None if it has no such field."""
-    if obj is None or not is_dataclass(obj) or path[0] not in {f.name for f in fields(obj)}:
+    if obj is None or not is_dataclass(obj) or isinstance(obj, type) or \
+            path[0] not in {f.name for f in fields(obj)}:
         return None
     if len(path) == 1:
         return replace(obj, **{path[0]: value})

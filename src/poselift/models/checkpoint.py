@@ -17,10 +17,34 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["atomic_save", "load_checkpoint", "save_model"]
+__all__ = ["STORAGE_DTYPES", "atomic_save", "load_checkpoint", "save_model"]
 
 FORMAT = "poselift-checkpoint"
 VERSION = 1
+STORAGE_DTYPES: dict[str, torch.dtype] = {
+    "float16": torch.float16, "bfloat16": torch.bfloat16,
+    "float32": torch.float32, "float64": torch.float64,
+}
+"""The dtypes :func:`save_model` can store weights in (floating point: a cast back is exact
+up to rounding; integer dtypes would truncate the weights)."""
+
+
+def _storage_dtype(value: object) -> torch.dtype | None:
+    """``None`` or a floating-point dtype from :data:`STORAGE_DTYPES` (or its name)."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        found = STORAGE_DTYPES.get(value.removeprefix("torch."))
+        if found is not None:
+            return found
+    elif isinstance(value, torch.dtype):
+        if value in STORAGE_DTYPES.values():
+            return value
+    else:
+        raise TypeError(f"storage_dtype: expected None, a torch.dtype or its name, got "
+                        f"{type(value).__name__}")
+    raise ValueError(f"storage_dtype: expected None or a floating-point dtype "
+                     f"({', '.join(STORAGE_DTYPES)}), got {value!r}")
 
 
 def _plain(value: Any, where: str) -> Any:
@@ -65,13 +89,17 @@ def save_model(
     Args:
         model: a model built by :func:`poselift.create_model` (it has ``.config``).
         path: destination file (conventionally ``.pt``).
-        storage_dtype: store floating-point tensors in this dtype (e.g. ``torch.float16`` to
-            halve the file); they are cast back to the model's dtype on loading.
+        storage_dtype: store floating-point tensors in this dtype (e.g. ``torch.float16`` or
+            ``"float16"`` to halve the file); they are cast back to the model's dtype on
+            loading. Only floating-point dtypes (:data:`STORAGE_DTYPES`) are accepted.
         **meta: plain-type information (str, int, float, bool, None, lists, tuples, dicts):
             a model card, training recipe, metrics...
 
     Raises:
         TypeError: ``model`` has no ``.config`` or ``meta`` holds non-plain values.
+        ValueError: ``storage_dtype`` is not a floating-point dtype, or a weight does not fit
+            in it (e.g. beyond the float16 range).
+        FileNotFoundError: the directory of ``path`` does not exist.
 
     Examples:
         >>> import tempfile, torch, poselift
@@ -90,11 +118,18 @@ def save_model(
         )
     config = _plain(config, "config")
     meta = _plain(meta, "meta")
+    dtype = _storage_dtype(storage_dtype)
     state = {}
     for key, tensor in model.state_dict().items():
         t = tensor.detach().cpu()
-        if storage_dtype is not None and t.is_floating_point():
-            t = t.to(storage_dtype)
+        if dtype is not None and t.is_floating_point():
+            stored = t.to(dtype)
+            lost = torch.isfinite(t) & ~torch.isfinite(stored)
+            if bool(lost.any()):
+                raise ValueError(
+                    f"storage_dtype: {dtype} cannot hold state_dict[{key!r}] (|value| up to "
+                    f"{float(t[lost].abs().max()):.4g} becomes inf); store it in a wider dtype")
+            t = stored
         state[key] = t.clone()
     payload = {
         "format": FORMAT,
@@ -117,6 +152,12 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
         [1.0, 1.0]
     """
     dest = Path(path)
+    directory = dest.parent
+    if not directory.is_dir():
+        raise FileNotFoundError(f"path: the directory {str(directory)!r} of {str(dest)!r} does "
+                                "not exist")
+    if dest.is_dir():
+        raise IsADirectoryError(f"path: {str(dest)!r} is a directory; expected a file name")
     tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
     try:
         torch.save(obj, tmp)
@@ -130,8 +171,10 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
 
     Raises:
         FileNotFoundError: no such file.
-        ValueError: the file is not a poselift checkpoint, or holds objects other than
-            tensors and plain types (refused; nothing from it is executed).
+        ValueError: the file is not a poselift checkpoint (truncated, corrupted, another
+            format or version), is malformed (``state_dict`` values that are not tensors,
+            ``config`` keys that are not strings), or holds objects other than tensors and
+            plain types (refused; nothing from it is executed).
     """
     p = Path(path)
     if not p.is_file():
@@ -146,6 +189,12 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
             "types; this file may contain arbitrary Python objects, and poselift never falls "
             "back to unsafe loading."
         ) from None
+    except Exception as err:  # truncated/garbled archives fail anywhere inside torch.load
+        first = str(err).strip().splitlines()[0] if str(err).strip() else ""
+        raise ValueError(
+            f"{p}: cannot read the checkpoint (truncated or corrupted file?): "
+            f"{type(err).__name__}{': ' + first if first else ''}"
+        ) from None
     if not isinstance(payload, Mapping) or payload.get("format") != FORMAT:
         raise ValueError(f"{p}: not a poselift checkpoint (no format={FORMAT!r} marker)")
     if payload.get("version") != VERSION:
@@ -156,4 +205,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:
     for key, kind in (("config", dict), ("state_dict", dict), ("meta", dict)):
         if not isinstance(payload.get(key), kind):
             raise ValueError(f"{p}: malformed checkpoint: {key!r} missing or not a {kind.__name__}")
+    for name in ("config", "meta"):
+        bad_keys = [k for k in payload[name] if not isinstance(k, str)]
+        if bad_keys:
+            raise ValueError(f"{p}: malformed checkpoint: {name} keys must be strings, got "
+                             f"{bad_keys[0]!r}")
+    for key, value in payload["state_dict"].items():
+        if not isinstance(key, str) or not isinstance(value, torch.Tensor):
+            raise ValueError(f"{p}: malformed checkpoint: state_dict[{key!r}] is a "
+                             f"{type(value).__name__}, expected a torch.Tensor under a str key")
     return dict(payload)

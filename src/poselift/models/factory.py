@@ -9,11 +9,16 @@ model is derived from them (:class:`~poselift.models.inputs.InputContract`).
 
 from __future__ import annotations
 
+import hashlib
 import os
+import threading
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import torch
 from torch import nn
+from torch.nn.modules.module import register_module_parameter_registration_hook
 
 from poselift.models.checkpoint import load_checkpoint
 from poselift.models.registry import (
@@ -35,7 +40,8 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
     Args:
         name: a name from :func:`list_models`.
         weights: ``"<model>.<tag>"`` or just ``"<tag>"`` from :func:`list_weights`; the
-            weights' own config is used and ``config`` must not contradict it.
+            weights' own config is used and ``config`` must not contradict it. The file is
+            checked against the SHA-256 of its model card (``storage.sha256``) before loading.
         **config: the builder's config keys (see the model table in docs/models.md).
             Unknown keys raise ``ValueError`` listing the accepted ones.
 
@@ -63,6 +69,7 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
         w = _WEIGHTS.get(wname)
         if w.model != name:
             raise ValueError(f"weights: {wname!r} belong to model {w.model!r}, not {name!r}")
+        verify_weights_file(wname, w.path, w.meta)
         model = load_model(w.path)
         trained: dict[str, Any] = getattr(model, "config", {})
         for key, value in config.items():
@@ -85,11 +92,98 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
     return model
 
 
+def verify_weights_file(name: str, path: Path, card: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` unless ``path`` has the SHA-256 its model card records.
+
+    Cards without ``storage.sha256`` (weights registered by a user) are not checked.
+
+    Examples:
+        >>> from poselift.models import get_weights
+        >>> w = get_weights("sr.coco")
+        >>> verify_weights_file(w.name, w.path, w.meta)               # intact: no error
+        >>> verify_weights_file(w.name, w.path, {"storage": {"sha256": "0" * 64}})
+        Traceback (most recent call last):
+        ...
+        ValueError: weights 'sr.coco': ... has SHA-256 72c975a3ac14..., its model card says ...
+    """
+    storage = card.get("storage")
+    expected = storage.get("sha256") if isinstance(storage, Mapping) else None
+    if not isinstance(expected, str):
+        return
+    digest = hashlib.sha256()
+    with open(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    got = digest.hexdigest()
+    if got != expected.lower():
+        raise ValueError(
+            f"weights {name!r}: {path} has SHA-256 {got[:12]}..., its model card says "
+            f"{expected[:12]}...; the file is damaged or was replaced (reinstall poselift)"
+        )
+
+
+def _check_state(path: str | os.PathLike[str], name: str, config: Mapping[str, Any],
+                 state: Mapping[str, torch.Tensor]) -> None:
+    """Refuse a checkpoint whose config does not build the tensors it stores.
+
+    The model is built on the ``meta`` device (shapes only, no memory), so a config asking
+    for an absurd size (``hidden=10**9``) is refused before anything is allocated: the sizes
+    it implies must equal those of the tensors actually stored in the file. Stored weights
+    must also be finite and floating point where the model's are.
+    """
+    limit = 2 * len(state) + 16  # parameters the build may register (re-assignments count)
+    count = 0
+    builder = threading.get_ident()
+
+    def count_parameters(module: nn.Module, key: str, param: Any) -> None:
+        nonlocal count
+        if threading.get_ident() == builder and param is not None:
+            count += 1
+            if count > limit:  # e.g. num_blocks=10**6: stop building, however cheap on meta
+                raise ValueError(f"the config builds more than {limit} parameter tensors, the "
+                                 f"file stores {len(state)}")
+
+    handle = register_module_parameter_registration_hook(count_parameters)
+    try:
+        with torch.device("meta"):
+            shapes = create_model(name, **config).state_dict()
+    except Exception as err:  # the config comes from a file: any failure means "malformed"
+        first = str(err).strip().splitlines()[0] if str(err).strip() else type(err).__name__
+        raise ValueError(f"{path}: malformed checkpoint: its config does not build model "
+                         f"{name!r} ({first})") from None
+    finally:
+        handle.remove()
+    missing = [k for k in shapes if k not in state]
+    extra = [k for k in state if k not in shapes]
+    if missing or extra:
+        raise ValueError(f"{path}: state_dict does not match model {name!r} built from its "
+                         f"config: missing keys {missing[:3]}, unexpected keys {extra[:3]}")
+    built = sum(t.numel() for t in shapes.values())
+    stored = sum(t.numel() for t in state.values())
+    for key, ref in shapes.items():
+        got = state[key]
+        if tuple(got.shape) != tuple(ref.shape):
+            raise ValueError(
+                f"{path}: state_dict[{key!r}] has shape {tuple(got.shape)} but the config "
+                f"builds {tuple(ref.shape)}: the config asks for {built:,} numbers, the file "
+                f"stores {stored:,}; refused before allocating the model")
+        if ref.is_floating_point() and not got.is_floating_point():
+            raise ValueError(f"{path}: state_dict[{key!r}] is stored as {got.dtype}, expected "
+                             "a floating-point tensor (weights would be truncated)")
+        if got.is_floating_point() and not bool(torch.isfinite(got).all()):
+            bad = int((~torch.isfinite(got)).sum())
+            raise ValueError(f"{path}: state_dict[{key!r}] holds {bad} NaN/inf value(s); the "
+                             "model would give NaN poses (a diverged training run?)")
+
+
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """Load a model saved with :func:`save_model`, in eval mode, with ``.meta`` attached.
 
     Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
-    with a ``ValueError``. Weights stored in reduced precision are cast back to the model's
+    with a ``ValueError``. Before the model is allocated, its config is built on the
+    ``meta`` device and the sizes it implies are compared with the tensors stored in the
+    file (an absurd config is refused, not allocated); non-finite weights are refused.
+    Weights stored in reduced precision are cast back to the model's
     parameter dtype. A config key added after the checkpoint was written gets the value the
     checkpoint was trained with (:data:`~poselift.models.registry.LEGACY_CONFIG`).
 
@@ -107,10 +201,14 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
     name = config.pop("name", None)
     if not isinstance(name, str):
         raise ValueError(f"{path}: malformed checkpoint: config has no model name")
-    defaults = get_model_entry(name).defaults
+    try:
+        defaults = get_model_entry(name).defaults
+    except ValueError as err:
+        raise ValueError(f"{path}: {err}") from None
     for key, value in LEGACY_CONFIG.items():
         if key in defaults and key not in config:
             config[key] = value
+    _check_state(path, name, config, payload["state_dict"])
     model = create_model(name, **config)
     reference = model.state_dict()
     state = {}

@@ -50,8 +50,9 @@ Scale = Literal["auto", "frame", "sample", "window", "sequence"]
 """How ``"bbox"`` normalization picks its scale along T: ``"frame"`` per frame, ``"sample"``
 one for all T frames (a training window), ``"window"`` a sliding median over the receptive
 field (a temporal model on a long sequence, as its training windows saw; the whole sequence
-for a receptive field of 1), ``"sequence"`` one for the whole sequence; ``"auto"``:
-``"window"`` for temporal models, else ``"frame"``."""
+for a receptive field of 1), centred on its frame, or for a causal model ending at its frame
+(so that no frame's input depends on later frames), ``"sequence"`` one for the whole
+sequence; ``"auto"``: ``"window"`` for temporal models, else ``"frame"``."""
 
 
 def window_offsets(receptive_field: int, causal: bool = False) -> np.ndarray[Any, Any]:
@@ -234,10 +235,12 @@ class InputContract:
                 scale = "sequence"
             if scale == "frame":
                 norm = normalize_bbox(xy, ok, extent=extent)
+            elif scale == "window" and self.causal and self.receptive_field == 1:
+                norm = normalize_bbox(xy, ok, extent=extent)  # a causal window of one frame
             elif scale == "window":
                 norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True,
                                       window=self.receptive_field if self.receptive_field > 1
-                                      else None)
+                                      else None, causal=self.causal)
             elif scale in ("sample", "sequence"):
                 norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True)
             else:

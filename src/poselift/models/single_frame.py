@@ -196,6 +196,9 @@ class SingleFrameNet(nn.Module):
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
         """Lift ``(B, J_in, F)`` normalized keypoints to ``(B, J_out, 3)`` root-relative 3D."""
+        if not isinstance(keypoints, torch.Tensor):
+            raise TypeError(f"keypoints: expected a torch.Tensor, got {type(keypoints).__name__}"
+                            " (poselift.lift takes numpy arrays of pixels)")
         if keypoints.dim() != 3 or keypoints.shape[1:] != (self.in_joints, self.in_features):
             raise ValueError(
                 f"keypoints: expected shape (B, {self.in_joints}, {self.in_features}), "

@@ -146,6 +146,9 @@ class TemporalNet(nn.Module):
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
         """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``."""
+        if not isinstance(keypoints, torch.Tensor):
+            raise TypeError(f"keypoints: expected a torch.Tensor, got {type(keypoints).__name__}"
+                            " (poselift.lift takes numpy arrays of pixels)")
         if keypoints.dim() != 4 or keypoints.shape[2:] != (self.in_joints, self.in_features):
             raise ValueError(
                 f"keypoints: expected shape (B, T, {self.in_joints}, {self.in_features}), "

@@ -29,6 +29,17 @@ Computation (G groups, H = context_dim, D = sum(in_groups)):
 Benchmarked alternatives (benchmarks/bench_layers.py, docs/layers.md): a padded ``bmm`` over
 groups needs a gather and a scatter of the activations and is ~2.4x slower than the loop of G
 matmuls; a block-diagonal dense weight costs the full dense FLOPs.
+
+Derived weights (the masked, weight-normalized context map, the fused ``[W_g; M_g]`` blocks,
+the ``add`` chunk sums, the masked identity recombination) are functions of the parameters
+only. In eval mode without autograd (``torch.no_grad()`` / ``inference_mode``, or no parameter
+requiring grad) they are built once and cached on the layer; the cache is keyed on every
+parameter's and mask's identity, version counter (bumped by any in-place change such as an
+optimizer step or ``load_state_dict``) and data pointer (``.to()``, ``p.data = ...``), and it
+is dropped by ``train()`` / ``eval()``. Training mode, autograd through the parameters and
+``torch.compile`` / ``torch.export`` tracing always rebuild them (inside the graph). A change
+made through ``p.data`` in place (which does not bump the version counter) is not seen: call
+``eval()`` again after one.
 """
 
 from __future__ import annotations
@@ -36,12 +47,13 @@ from __future__ import annotations
 import itertools
 import math
 from collections.abc import Sequence
-from typing import Literal, TypeAlias
+from typing import Any, Literal, NamedTuple, Self, TypeAlias
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from poselift._validation import is_int
 from poselift.nn.grouping import split_width
 
 Combine: TypeAlias = Literal["mul", "cat", "add"]
@@ -56,20 +68,34 @@ ADD_SLOPE = 0.01
 _NORM_EPS = 1e-12
 
 
+class _Derived(NamedTuple):
+    """Weights derived from the parameters for one forward pass (see the module docstring)."""
+
+    fused: list[torch.Tensor]  # [W_g; M[:, cols_g]] per group (learned context, fused path)
+    context: torch.Tensor | None  # the effective context map (H > 1 with "mul")
+    recombine: list[torch.Tensor]  # "add": W_g E per group; "cat": R_g per group
+    identity: torch.Tensor | None  # identity context: the masked recombination weight
+
+
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return is_int(value)  # Python or numpy integers, not bools
 
 
-def check_groups(groups: Sequence[int], name: str) -> tuple[int, ...]:
-    """Validate a sequence of positive group widths and return it as a tuple."""
-    if isinstance(groups, str | bytes) or not isinstance(groups, Sequence):
+def check_groups(groups: object, name: str) -> tuple[int, ...]:
+    """Validate a sequence of positive group widths and return it as a tuple of ints.
+
+    Python or numpy integers are accepted (``[np.int64(2), 3]``, a 1-d integer array).
+    """
+    if isinstance(groups, torch.Tensor | str | bytes) or not (
+            isinstance(groups, Sequence) or getattr(groups, "ndim", None) == 1):
         raise TypeError(f"{name}: expected a sequence of positive integers, got "
                         f"{type(groups).__name__}")
-    widths = tuple(groups)
-    if not widths or not all(_is_int(w) and w > 0 for w in widths):
+    widths: tuple[object, ...] = tuple(groups)  # type: ignore[arg-type]
+    ints = [int(w) for w in widths if is_int(w) and w > 0]
+    if not widths or len(ints) != len(widths):
         raise ValueError(f"{name}: expected a non-empty sequence of positive integers, "
                          f"got {groups!r}")
-    return widths
+    return tuple(ints)
 
 
 def check_int(value: object, name: str, minimum: int) -> int:
@@ -182,6 +208,7 @@ class SRBase(nn.Module):
             for (lo, hi), (olo, ohi) in zip(self._spans(ins), self._spans(outs), strict=True):
                 mask[olo:ohi, lo:hi] = 0
             self.register_buffer("recombine_mask", mask, persistent=False)
+        self._derived_cache: tuple[list[tuple[Any, int, int]], _Derived] | None = None
         self.reset_parameters()
 
     @staticmethod
@@ -285,11 +312,74 @@ class SRBase(nn.Module):
         """``z = M x_rest (+ bias)`` for all groups at once: ``(N, G*H[, T'])``."""
         return self._map(x, self.effective_context_weight(), self.context_bias)
 
+    # derived weights and their cache ------------------------------------------------------------
+    def _derive(self) -> _Derived:
+        """Build the derived weights from the parameters (differentiable)."""
+        weights = list(self.weights)
+        fused: list[torch.Tensor] = []
+        context: torch.Tensor | None = None
+        recombine: list[torch.Tensor] = []
+        identity: torch.Tensor | None = None
+        if not self._learned:
+            if self.recombine_weight is not None and self.recombine_mask is not None:
+                identity = self.recombine_weight * self.recombine_mask
+        elif self.combine == "mul" and self.context_dim > 1:
+            context = self.effective_context_weight()
+        else:
+            u_blocks = torch.split(self.effective_context_weight(), list(self.in_groups), dim=1)
+            fused = [torch.cat([w, u], dim=0) for w, u in zip(weights, u_blocks, strict=True)]
+            if self.combine == "add":
+                recombine = [self._chunk_sums(w, g) for g, w in enumerate(weights)]
+            elif self.combine == "cat":
+                assert self.recombine_weight is not None
+                recombine = list(torch.split(self.recombine_weight, list(self.out_groups)))
+        return _Derived(fused, context, recombine, identity)
+
+    def _cache_state(self) -> list[tuple[Any, int, int]] | None:
+        """(tensor, version, data pointer) of every parameter and mask; None: do not cache."""
+        if self.training or torch.compiler.is_compiling():
+            return None
+        tensors = [*self._parameters.values(), *self.weights._parameters.values(),
+                   *self._buffers.values()]
+        grad = torch.is_grad_enabled()
+        state = []
+        try:
+            for t in tensors:
+                if t is None:
+                    continue
+                if grad and t.requires_grad:
+                    return None  # autograd through the parameters: build inside the graph
+                state.append((t, t._version, t.data_ptr()))
+        except RuntimeError:  # tensors without storage (functorch transforms, fakes)
+            return None
+        return state
+
+    def _derived(self) -> _Derived:
+        """The derived weights: cached in eval mode without autograd, else built fresh."""
+        state = self._cache_state()
+        if state is None:
+            return self._derive()
+        cached = self._derived_cache
+        if cached is not None and len(cached[0]) == len(state) and all(
+                a[0] is b[0] and a[1] == b[1] and a[2] == b[2]
+                for a, b in zip(cached[0], state, strict=True)):
+            return cached[1]
+        with torch.inference_mode(False), torch.no_grad():
+            derived = self._derive()
+        self._derived_cache = (state, derived)
+        return derived
+
+    def train(self, mode: bool = True) -> Self:
+        """Set the mode (see ``nn.Module.train``); drops the cached derived weights."""
+        self._derived_cache = None
+        return super().train(mode)
+
     # forward ---------------------------------------------------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
         xs = torch.split(x, list(self.in_groups), dim=1)
         weights = list(self.weights)
         g_count, h = self.num_groups, self.context_dim
+        derived = self._derived()
         biases: Sequence[torch.Tensor | None]
         if self.bias is not None:
             biases = torch.split(self.bias, list(self.out_groups))
@@ -298,14 +388,16 @@ class SRBase(nn.Module):
         if not self._learned:
             ys = [self._map(x_g, w, b) for x_g, w, b in zip(xs, weights, biases, strict=True)]
             y = torch.cat(ys, dim=1) if g_count > 1 else ys[0]
-            if self.recombine_weight is not None and self.recombine_mask is not None:
-                y = y + self._map(x, self.recombine_weight * self.recombine_mask, None)
+            if derived.identity is not None:
+                y = y + self._map(x, derived.identity, None)
             return y
         ys = []
         trail = [1] * (x.dim() - 2)
         if self.combine == "mul" and h > 1:
             # each gate scales a chunk of x_g: the group maps run per chunk, the context apart
-            gates = torch.split(self.gate(self.context_preactivation(x)), h, dim=1)
+            assert derived.context is not None
+            gates = torch.split(self.gate(self._map(x, derived.context, self.context_bias)), h,
+                                dim=1)
             for g in range(g_count):
                 x_chunks = torch.split(xs[g], list(self._chunks[g]), dim=1)
                 w_chunks = torch.split(weights[g], list(self._chunks[g]), dim=1)
@@ -315,7 +407,7 @@ class SRBase(nn.Module):
                 b = biases[g]
                 ys.append(y_g if b is None else y_g + b.reshape(-1, *trail))
             return torch.cat(ys, dim=1) if g_count > 1 else ys[0]
-        own, z = self._fused_maps(xs, weights)
+        own, z = self._fused_maps(xs, derived.fused)
         if self.combine == "mul":
             gates = torch.split(self.gate(z), 1, dim=1)
             for g in range(g_count):
@@ -325,11 +417,9 @@ class SRBase(nn.Module):
         else:
             if self.combine == "add":
                 contexts = torch.split(F.leaky_relu(z, ADD_SLOPE), h, dim=1)
-                recombine = [self._chunk_sums(w, g) for g, w in enumerate(weights)]
             else:
-                assert self.recombine_weight is not None
                 contexts = torch.split(z, h, dim=1)
-                recombine = list(torch.split(self.recombine_weight, list(self.out_groups)))
+            recombine = derived.recombine
             for g in range(g_count):
                 y_g = own[g] + self._pointwise(contexts[g], recombine[g])
                 b = biases[g]
@@ -337,22 +427,20 @@ class SRBase(nn.Module):
         return torch.cat(ys, dim=1) if g_count > 1 else ys[0]
 
     def _fused_maps(self, xs: Sequence[torch.Tensor],
-                    weights: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+                    fused: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Group maps and the context in one product per group.
 
-        Group g's product uses ``[W_g; U[:, cols_g]]``: its first ``out_g`` outputs are
-        ``W_g x_g``, the last G*H are group g's features' contribution to every group's
+        Group g's product uses ``fused[g] = [W_g; U[:, cols_g]]``: its first ``out_g`` outputs
+        are ``W_g x_g``, the last G*H are group g's features' contribution to every group's
         context (zero for its own, masked). Summing the latter over g gives ``M x_rest``, the
         same as one product with the masked ``(G*H, D)`` weight, without a second pass over x.
         """
-        u_blocks = torch.split(self.effective_context_weight(), list(self.in_groups), dim=1)
         gh = self.num_groups * self.context_dim
         own: list[torch.Tensor] = []
         z: torch.Tensor | None = None
-        for x_g, w, u, o in zip(xs, weights, u_blocks, self.out_groups, strict=True):
+        for x_g, w_u, o in zip(xs, fused, self.out_groups, strict=True):
             # split (not two slices): its backward assembles the gradient in one pass
-            p_own, p_ctx = torch.split(self._map(x_g, torch.cat([w, u], dim=0), None),
-                                       [o, gh], dim=1)
+            p_own, p_ctx = torch.split(self._map(x_g, w_u, None), [o, gh], dim=1)
             own.append(p_own)
             z = p_ctx if z is None else z + p_ctx
         assert z is not None

@@ -21,11 +21,13 @@ from collections.abc import Sequence
 import torch
 from torch import nn
 
+from poselift._validation import is_int
+
 __all__ = ["GroupGather", "GroupScatter", "split_width"]
 
 
 def _is_int(value: object) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool)
+    return is_int(value)  # Python or numpy integers, not bools
 
 
 def split_width(

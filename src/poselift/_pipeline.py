@@ -1,0 +1,348 @@
+"""Pixels to poses in bounded memory: the body of :meth:`poselift.Lifter.lift` (private module).
+
+:func:`lift_pixels` runs ``lift``'s rules (docs/inference.md) chunk by chunk, so that no
+array of the whole input is ever made in float64 or as model inputs; only the ``(..., J)``
+validity mask (one byte per joint) and the float32 output are whole:
+
+1. **validity**: a joint is missing when its coordinates are NaN or its score is below the
+   threshold (read chunk by chunk from the caller's array, in its own dtype);
+2. **gaps** (:func:`fill_gaps`): in a sequence each missing joint is linearly interpolated
+   over time between the frames where it is valid, the nearest valid frame repeated at the
+   ends. Linear interpolation only needs the two valid frames around a gap, so a chunk is
+   filled exactly as the whole sequence would be from its own frames plus, per joint, the
+   last valid frame before it and the first after it ("anchors", found once per sequence);
+3. **normalization** (:meth:`~poselift.models.inputs.InputContract.prepare`): the sliding
+   median box scale of a frame depends on the frames within half (causal: all) of the
+   receptive field, so each chunk is normalized with that much context on both sides;
+4. **prediction** (:func:`poselift.prediction.predict`) of each chunk with the receptive
+   field's context frames; outputs outside the chunk are dropped.
+
+Every step is local, so chunked results equal whole-sequence results (tested). The one
+non-local rule, one box scale per sequence (``"screen"`` models without ``image_size``), runs
+each sequence whole.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift.models.inputs import InputContract
+from poselift.prediction import eval_model, predict
+from poselift.progress import ProgressBar
+from poselift.skeletons import get_skeleton
+
+__all__ = ["Convert", "fill_gaps", "lift_pixels", "numpy_view"]
+
+_MASK_CHUNK = 8192
+
+Convert = Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any] | None], np.ndarray[Any, Any]]
+"""``(xy (..., J_src, 2) float64, scores (..., J_src) | None) -> (..., J, 2)`` pixels of the
+model's layout, NaN where missing (a detector layout converted by joint name)."""
+
+
+def numpy_view(x: np.ndarray[Any, Any] | torch.Tensor) -> np.ndarray[Any, Any]:
+    """The values of ``x`` as numpy, without copying when they already are on the CPU.
+
+    Examples:
+        >>> import torch
+        >>> t = torch.zeros(3)
+        >>> numpy_view(t).base is not None or numpy_view(t).size == 3
+        True
+    """
+    if isinstance(x, torch.Tensor):
+        t = x.detach().cpu()
+        try:
+            return t.numpy()
+        except TypeError:  # a dtype numpy lacks (bfloat16): float32
+            return t.float().numpy()
+    return np.asarray(x)
+
+
+def fill_gaps(
+    xy: np.ndarray[Any, Any],
+    valid: np.ndarray[Any, Any],
+    frames: np.ndarray[Any, Any],
+    before: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
+    after: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
+) -> np.ndarray[Any, Any]:
+    """In place: linearly interpolate the missing joints of ``L`` frames of one sequence.
+
+    Args:
+        xy: ``(L, J, 2)`` float64 pixels; missing entries are overwritten.
+        valid: ``(L, J)`` bool, the joints present.
+        frames: ``(L,)`` the frames' indices in the sequence (increasing).
+        before: ``(t (J,), xy (J, 2))``: per joint the last valid frame before these
+            (``t = -1``: none), or None.
+        after: the same for the first valid frame after them.
+
+    Returns:
+        ``(L, J)`` bool: the joints present after filling (a joint with no valid frame in
+        ``frames`` nor an anchor stays missing).
+
+    Examples:
+        >>> import numpy as np
+        >>> xy = np.zeros((3, 1, 2)); xy[0, 0] = 10.0; xy[2, 0] = 20.0
+        >>> ok = fill_gaps(xy, np.array([[True], [False], [True]]), np.arange(3))
+        >>> xy[1, 0].tolist(), bool(ok.all())
+        ([15.0, 15.0], True)
+    """
+    out = valid.copy()
+    for j in np.flatnonzero(~valid.all(0)):
+        ok = valid[:, j]
+        xp, fp = frames[ok], xy[ok, j]
+        if before is not None and before[0][j] >= 0:
+            xp, fp = np.r_[before[0][j], xp], np.concatenate([before[1][j][None], fp])
+        if after is not None and after[0][j] >= 0:
+            xp, fp = np.r_[xp, after[0][j]], np.concatenate([fp, after[1][j][None]])
+        if len(xp) == 0:
+            continue
+        for c in range(2):
+            xy[~ok, j, c] = np.interp(frames[~ok], xp, fp[:, c])
+        out[:, j] = True
+    return out
+
+
+class _Reader:
+    """Frames of the caller's array as float64 pixels of the model's layout, and validity."""
+
+    def __init__(self, xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None,
+                 threshold: float, convert: Convert | None) -> None:
+        self.xy, self.sc, self.threshold, self.convert = xy, sc, threshold, convert
+
+    def __call__(self, index: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        xy = np.array(self.xy[index], dtype=np.float64)  # a copy: gaps are filled in place
+        sc = None if self.sc is None else np.asarray(self.sc[index], dtype=np.float64)
+        if self.convert is not None:
+            xy, sc = self.convert(xy, sc), None
+        valid = np.asarray(np.isfinite(xy).all(-1))
+        if sc is not None:
+            valid &= np.nan_to_num(sc, nan=-1.0) >= self.threshold
+        return xy, valid
+
+
+def _anchors(valid: np.ndarray[Any, Any], starts: np.ndarray[Any, Any],
+             ends: np.ndarray[Any, Any]) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Per range and joint, the valid frames around ``[starts, ends)`` (-1: none).
+
+    The last valid frame before ``starts`` and the first at or after ``ends``, from one
+    sequence's ``(T, J)`` validity.
+    """
+    prev = np.full((len(starts), valid.shape[1]), -1, np.int64)
+    nxt = np.full_like(prev, -1)
+    for j in np.flatnonzero(~valid.all(0) & valid.any(0)):
+        idx = np.flatnonzero(valid[:, j])
+        p = np.searchsorted(idx, starts)
+        prev[:, j] = np.where(p > 0, idx[np.maximum(p - 1, 0)], -1)
+        n = np.searchsorted(idx, ends)
+        nxt[:, j] = np.where(n < len(idx), idx[np.minimum(n, len(idx) - 1)], -1)
+    return prev, nxt
+
+
+def _anchor_values(read: _Reader, s: int, t: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``(J, 2)`` pixels of joint j at frame ``t[j]`` of sequence s (zeros where ``t < 0``)."""
+    out = np.zeros((len(t), 2))
+    js = np.flatnonzero(t >= 0)
+    if len(js):
+        frames, inverse = np.unique(t[js], return_inverse=True)
+        xy, _ = read((s, frames))
+        out[js] = xy[inverse, js]
+    return out
+
+
+def lift_pixels(
+    net: nn.Module,
+    contract: InputContract,
+    xy: np.ndarray[Any, Any],
+    scores: np.ndarray[Any, Any] | None,
+    *,
+    sequences: bool,
+    threshold: float,
+    image_size: tuple[float, float] | None,
+    batch_size: int,
+    flip_test: bool,
+    progress: bool | None,
+    progress_min_frames: int,
+    convert: Convert | None = None,
+) -> torch.Tensor:
+    """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
+
+    Args:
+        net: the model (its contract is ``contract``).
+        contract: the model's input contract.
+        xy: ``(S, T, J_src, 2)`` sequences (``sequences=True``) or ``(N, J_src, 2)`` frames
+            lifted independently; any real dtype, not copied as a whole.
+        scores: ``(S, T, J_src)`` / ``(N, J_src)`` or None.
+        sequences: interpolate missing joints over time (sequences) or not (frames).
+        threshold: joints scoring below it are missing.
+        image_size: ``(width, height)`` for ``"screen"`` models, or None.
+        batch_size: output frames per chunk (and forward pass).
+        flip_test: flip averaging.
+        progress: progress bar (None: for inputs of ``progress_min_frames`` or more).
+        progress_min_frames: see ``progress``.
+        convert: maps the caller's layout to the model's (see :data:`Convert`).
+
+    Returns:
+        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin.
+
+    Raises:
+        ValueError: a sequence/pose without any valid keypoint, missing joints for a model
+            without a score channel, inputs that do not normalize to finite float32, or a
+            model giving NaN/inf.
+    """
+    net = eval_model(net)  # once, not per chunk
+    read = _Reader(xy, scores, threshold, convert)
+    lead = xy.shape[:2] if sequences else xy.shape[:1]
+    joints = get_skeleton(contract.skeleton).num_joints
+    valid = np.empty((*lead, joints), bool)
+    flat = int(np.prod(lead))
+    for s in range(lead[0] if sequences else 1):  # the mask, in chunks of frames
+        length = lead[-1] if sequences else flat
+        for a in range(0, length, _MASK_CHUNK):
+            b = min(length, a + _MASK_CHUNK)
+            where = (s, slice(a, b)) if sequences else slice(a, b)
+            valid[where] = read(where)[1]
+    _check_valid(valid, sequences, threshold, contract)
+
+    out_joints = get_skeleton(contract.out_skeleton).num_joints
+    out = torch.empty(*lead, out_joints, 3)
+    show = progress if progress is not None else flat >= progress_min_frames
+    with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
+        if not sequences:
+            for a in range(0, flat, batch_size):
+                b = min(flat, a + batch_size)
+                pix, ok = read(slice(a, b))
+                out[a:b] = _run(net, contract, pix[:, None], ok[:, None], image_size,
+                                flip_test, batch_size)[:, 0]
+                bar.update(b - a)
+            return out
+        n_seq, frames = lead
+        whole = contract.input_norm == "screen" and image_size is None  # one scale per sequence
+        if frames <= batch_size or whole:
+            per = max(1, batch_size // frames)
+            for s in range(0, n_seq, per):
+                e = min(n_seq, s + per)
+                pix, ok = read(slice(s, e))
+                for i in range(e - s):
+                    ok[i] = fill_gaps(pix[i], ok[i], np.arange(frames))
+                out[s:e] = _run(net, contract, pix, ok, image_size, flip_test, batch_size)
+                bar.update((e - s) * frames)
+            return out
+        for s in range(n_seq):
+            _lift_long(read, s, valid[s], net, contract, image_size, batch_size, flip_test,
+                       out[s], bar)
+    return out
+
+
+def _context(contract: InputContract) -> tuple[int, int, int, int]:
+    """Frames of context a chunk needs: (model left, model right, scale left, scale right)."""
+    if not contract.temporal:
+        return 0, 0, 0, 0
+    r = contract.receptive_field
+    left = r - 1 if contract.causal else (r - 1) // 2
+    scale = contract.input_norm == "bbox" and r > 1
+    return left, r - 1 - left, left if scale else 0, r - 1 - left if scale else 0
+
+
+def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Module,
+               contract: InputContract, image_size: tuple[float, float] | None,
+               batch_size: int, flip_test: bool, out: torch.Tensor, bar: ProgressBar) -> None:
+    """One long sequence in chunks of ``batch_size`` output frames, each with its context.
+
+    Output frames ``[o0, o1)`` take model inputs ``[o0 - left, o1 + right)`` (edge copies
+    beyond the sequence, as :meth:`~poselift.models.inputs.InputContract.pad` makes them),
+    whose box scales take frames ``[i0 - sl, i1 + sr)``, whose gaps take the anchors.
+    """
+    frames = valid.shape[0]
+    left, right, sl, sr = _context(contract)
+    o0 = np.arange(0, frames, batch_size)
+    o1 = np.minimum(o0 + batch_size, frames)
+    i0, i1 = np.maximum(o0 - left, 0), np.minimum(o1 + right, frames)
+    f0, f1 = np.maximum(i0 - sl, 0), np.minimum(i1 + sr, frames)
+    prev, nxt = _anchors(valid, f0, f1)
+    for c in range(len(o0)):
+        a, b = int(f0[c]), int(f1[c])
+        pix, ok = read((s, slice(a, b)))
+        ok = fill_gaps(pix, ok, np.arange(a, b), (prev[c], _anchor_values(read, s, prev[c])),
+                       (nxt[c], _anchor_values(read, s, nxt[c])))
+        inp = _inputs(contract, pix[None], ok[None], image_size)
+        inp = inp[:, int(i0[c]) - a : int(i1[c]) - a]
+        missing = (left - int(o0[c] - i0[c]), right - int(i1[c] - o1[c]))  # at the ends
+        if any(missing):
+            full = contract.pad(inp)  # (left, right) edge copies: keep the missing ones
+            inp = full[:, left - missing[0] : full.shape[1] - (right - missing[1])]
+        out[o0[c] : o1[c]] = _predict(net, contract, inp, flip_test, int(o1[c] - o0[c]),
+                                      padded=contract.temporal)[0]
+        bar.update(int(o1[c] - o0[c]))
+
+
+def _run(net: nn.Module, contract: InputContract, pix: np.ndarray[Any, Any],
+         ok: np.ndarray[Any, Any], image_size: tuple[float, float] | None, flip_test: bool,
+         batch_size: int) -> torch.Tensor:
+    """``(S, T, J, 2)`` filled pixels -> ``(S, T, J_out, 3)`` root-relative poses."""
+    inp = _inputs(contract, pix, ok, image_size)
+    return _predict(net, contract, inp, flip_test, batch_size)
+
+
+def _inputs(contract: InputContract, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
+            image_size: tuple[float, float] | None) -> torch.Tensor:
+    """``(S, T, J, 2)`` filled pixels -> ``(S, T, J, C)`` float32 model inputs."""
+    norm = contract.prepare(pix, ok, image_size=image_size)
+    with np.errstate(over="ignore", invalid="ignore"):  # refused just below
+        inp = torch.from_numpy(np.asarray(norm, dtype=np.float32))
+    if not torch.isfinite(inp).all():
+        biggest = float(np.abs(pix[ok]).max()) if ok.any() else 0.0
+        raise ValueError(
+            "keypoints2d: the normalized keypoints are not finite in float32; expected "
+            "pixel coordinates of a plausible magnitude and a body spread over more than "
+            f"a pixel (largest |coordinate| {biggest:.3g})")
+    return inp
+
+
+def _predict(net: nn.Module, contract: InputContract, inp: torch.Tensor, flip_test: bool,
+             batch_size: int, padded: bool = False) -> torch.Tensor:
+    """``(S, T, J, C)`` model inputs -> ``(S, T', J_out, 3)`` root-relative poses."""
+    lead = inp.shape[:2]
+    if not contract.temporal:  # frames one by one
+        inp = inp.reshape(-1, *inp.shape[-2:])
+    y = predict(net, inp, batch_size=batch_size, flip_test=flip_test, padded=padded)
+    assert isinstance(y, torch.Tensor)
+    if not torch.isfinite(y).all():
+        bad = int((~torch.isfinite(y)).sum())
+        raise ValueError(
+            f"model: gave {bad} NaN/inf output value(s) for finite inputs; its weights "
+            "may hold NaN/inf (a diverged training run?)")
+    root = get_skeleton(contract.out_skeleton).root
+    y = y - y[..., root : root + 1, :]
+    if not contract.temporal:
+        y = y.reshape(*lead, *y.shape[-2:])
+    return y.float()
+
+
+def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,
+                 contract: InputContract) -> None:
+    """``lift``'s errors about missing joints, from the validity mask alone."""
+    if sequences:
+        seen = valid.any(1)  # (S, J): joints visible somewhere in their sequence
+        empty = np.flatnonzero(~seen.any(-1))
+        if len(empty):
+            raise ValueError(f"keypoints2d: no valid keypoint in frame 0 of sequence "
+                             f"{int(empty[0])} (all NaN or score < {threshold})")
+        missing = int((~seen).sum()) * valid.shape[1]
+    else:
+        empty = np.flatnonzero(~valid.any(-1))
+        if len(empty):
+            raise ValueError(f"keypoints2d: no valid keypoint in pose {int(empty[0])} (all NaN "
+                             f"or score < {threshold})")
+        missing = int((~valid).sum())
+    if missing and not contract.has_scores:
+        never = " and never visible in their sequence" if sequences else ""
+        raise ValueError(
+            f"keypoints2d: {missing} joint(s) are missing (score < {threshold} or NaN){never}"
+            "; this model has no score channel (in_features=2), so they cannot be lifted "
+            "honestly; use a model trained with a score channel or provide the joints"
+        )

@@ -1,0 +1,251 @@
+"""Deployment: a model with ``lift``'s normalization in front, as one exportable program.
+
+:class:`LiftingProgram` wraps a lifting model so that it takes **pixels** and returns
+**metres**: ``(B, J, 3)`` keypoints (x, y, score) -> ``(B, 17, 3)`` H36M-17 joints, camera
+coordinates, pelvis at the origin (temporal models: ``(B, T, J, 3)`` -> ``(B, T, 17, 3)``, any
+T). The normalization is the model's own input contract
+(:meth:`~poselift.models.inputs.InputContract.prepare`), so the program computes what
+:func:`poselift.lift` computes:
+
+- a joint is **valid** when its score is at least ``score_threshold`` (fixed at export,
+  default 0.3 as in ``lift``) and its x, y are finite; the score's value is used for nothing
+  else (valid joints enter the model with score 1, as in training);
+- missing joints enter the model at ``(0, 0)`` with score 0 (the training representation
+  of a dropped joint); a model without a score channel needs every joint valid;
+- ``"bbox"`` models (the shipped ones): each frame's box of valid joints centred and scaled;
+  temporal models take the sliding median scale over their receptive field and are
+  edge-padded, one output per input frame;
+- unlike ``lift``, the program does **not** interpolate missing joints over time (a
+  temporal program sees each missing joint as missing in its frame), and it does not check
+  its input: a frame with fewer than two distinct valid joints gives NaN (``lift`` raises).
+
+So a single-frame program equals ``lift(keypoints, temporal=False)`` on the same input, and a
+temporal program equals ``lift`` on sequences without missing joints (tested within 1e-4 m).
+
+:func:`export_model` writes the program with ``torch.export`` (``.pt2``, load with
+``torch.export.load(path).module()``) or as ONNX (``.onnx``, needs the optional
+``poselift[onnx]`` extra: onnx and onnxscript), with a dynamic batch size (and number of
+frames). The CLI: ``poselift export WEIGHTS OUT.pt2|OUT.onnx``.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import IO, Any
+
+import torch
+from torch import nn
+
+from poselift._files import atomic_write
+from poselift._validation import check_positive
+from poselift.inference import Lifter
+from poselift.models.inputs import InputContract
+from poselift.prediction import eval_model
+from poselift.skeletons import get_skeleton
+
+__all__ = ["EXPORT_FORMATS", "LiftingProgram", "export_model"]
+
+EXPORT_FORMATS = (".pt2", ".onnx")
+"""File types :func:`export_model` writes: torch.export archives and ONNX models."""
+
+
+class LiftingProgram(nn.Module):
+    """A lifting model that takes pixels and returns metres (see the module docs).
+
+    Args:
+        model: a lifting model (e.g. :func:`poselift.create_model`), run in eval mode (a
+            model in training mode is copied, never switched).
+        score_threshold: joints scoring below it are missing (default 0.3, as ``lift``).
+        image_size: ``(width, height)`` for ``"screen"`` models (required by them); ignored
+            by ``"bbox"`` models.
+
+    Shapes:
+        single-frame: ``(B, J, 3)`` -> ``(B, 17, 3)``; temporal: ``(B, T, J, 3)`` ->
+        ``(B, T, 17, 3)``; float32 pixels with the score last.
+
+    Examples:
+        >>> import torch, poselift
+        >>> net = poselift.create_model("sr", skeleton="coco", in_features=3,
+        ...                             input_norm="bbox", hidden=32)           # untrained!
+        >>> program = LiftingProgram(net)
+        >>> kp = torch.rand(4, 17, 3) * 400 + 300
+        >>> program(kp).shape
+        torch.Size([4, 17, 3])
+    """
+
+    def __init__(self, model: nn.Module, *, score_threshold: float = 0.3,
+                 image_size: tuple[float, float] | None = None) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        check_positive(score_threshold, "score_threshold", allow_zero=True)
+        contract = InputContract.of(model)
+        if contract.input_norm == "screen" and image_size is None:
+            raise ValueError("image_size: required for a model with input_norm='screen'")
+        if image_size is not None and not (
+                isinstance(image_size, tuple | list) and len(image_size) == 2
+                and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
+                        and v != float("inf") for v in image_size)):
+            raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
+                             f"finite numbers, got {image_size!r}")
+        if contract.input_norm == "bbox":
+            _ = contract.extent  # raises for a skeleton without a calibrated extent
+        self.model = eval_model(model)
+        self.contract = contract
+        self.score_threshold = float(score_threshold)
+        self.image_size = (None if image_size is None
+                           else (float(image_size[0]), float(image_size[1])))
+        self.root = get_skeleton(contract.out_skeleton).root
+
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """Pixels ``(B, [T,] J, 3)`` -> root-relative metres ``(B, [T,] 17, 3)``."""
+        xy, score = keypoints[..., :2], keypoints[..., 2]
+        valid = (score >= self.score_threshold) & torch.isfinite(xy).all(-1)
+        xy = torch.where(valid.unsqueeze(-1), xy, torch.zeros((), dtype=xy.dtype))
+        c = self.contract
+        if c.temporal:
+            norm = c.prepare(xy, valid, image_size=self.image_size)
+            assert isinstance(norm, torch.Tensor)
+            y: torch.Tensor = self.model(c.pad(norm))
+        else:
+            norm = c.prepare(xy.unsqueeze(1), valid.unsqueeze(1), image_size=self.image_size)
+            assert isinstance(norm, torch.Tensor)
+            y = self.model(norm[:, 0])
+        return y - y[..., self.root : self.root + 1, :]
+
+    def example_input(self, batch: int = 2, frames: int | None = None) -> torch.Tensor:
+        """A plausible input: ``(batch, [frames,] J, 3)`` pixels of a standing body, score 1."""
+        joints = get_skeleton(self.contract.skeleton).num_joints
+        gen = torch.Generator().manual_seed(0)
+        lead = (batch, frames or self.contract.receptive_field + 2) if self.contract.temporal \
+            else (batch,)
+        xy = torch.rand(*lead, joints, 2, generator=gen) * torch.tensor([150.0, 400.0]) + 300
+        return torch.cat([xy, torch.ones(*lead, joints, 1)], -1)
+
+    def dynamic_shapes(self) -> dict[str, dict[int, Any]]:
+        """``torch.export`` dynamic shapes: any batch size (and number of frames)."""
+        dims: dict[int, Any] = {0: torch.export.Dim("batch", min=1)}
+        if self.contract.temporal:
+            dims[1] = torch.export.Dim("frames", min=1)
+        return {"keypoints": dims}
+
+    def description(self) -> dict[str, Any]:
+        """What the program takes and gives (stored with the exported file)."""
+        t = "T, " if self.contract.temporal else ""
+        joints = get_skeleton(self.contract.skeleton).num_joints
+        return {
+            "poselift": "LiftingProgram",
+            "input": f"keypoints (B, {t}{joints}, 3) float32 pixels: x, y, score "
+                     f"({self.contract.skeleton} joint order)",
+            "output": f"poses3d (B, {t}17, 3) float32 metres, H36M-17, camera coordinates "
+                      "(x right, y down, z forward), pelvis at the origin",
+            "score_threshold": self.score_threshold,
+            "image_size": self.image_size,
+            "config": dict(getattr(self.model, "config", {}) or {}),
+        }
+
+
+def _check_onnx() -> None:
+    missing = [m for m in ("onnx", "onnxscript") if importlib.util.find_spec(m) is None]
+    if missing:
+        raise ImportError(f"ONNX export needs {' and '.join(missing)}: pip install "
+                          "'poselift[onnx]'")
+
+
+def export_model(
+    model: str | os.PathLike[str] | nn.Module,
+    path: str | os.PathLike[str],
+    *,
+    score_threshold: float = 0.3,
+    image_size: tuple[float, float] | None = None,
+    check: bool = True,
+) -> LiftingProgram:
+    """Export a model with its normalization (:class:`LiftingProgram`) to ``.pt2`` or ``.onnx``.
+
+    Args:
+        model: a weights name (``poselift.list_weights()``), a checkpoint path or a module.
+        path: the output file, ``.pt2`` (``torch.export``) or ``.onnx`` (needs
+            ``poselift[onnx]``); written atomically.
+        score_threshold: joints scoring below it are missing (fixed in the program).
+        image_size: ``(width, height)``, for ``"screen"`` models only.
+        check: run the ``.pt2`` program on an example and compare it with the eager program
+            (within 1e-4 m) before writing.
+
+    Returns:
+        The exported :class:`LiftingProgram` (eager).
+
+    Raises:
+        ValueError: an unknown file type, a model or image size that does not fit.
+        ImportError: ``.onnx`` without onnx/onnxscript installed.
+        RuntimeError: ``check`` found the exported program differing from the eager one.
+
+    Examples:
+        >>> import tempfile, torch, poselift
+        >>> net = poselift.create_model("sr", skeleton="coco", in_features=3,
+        ...                             input_norm="bbox", hidden=32)           # untrained!
+        >>> out = tempfile.mkdtemp() + "/sr.pt2"
+        >>> program = export_model(net, out)
+        >>> loaded = torch.export.load(out).module()
+        >>> loaded(torch.rand(3, 17, 3) * 400 + 300).shape
+        torch.Size([3, 17, 3])
+    """
+    dest = Path(path)
+    suffix = dest.suffix.lower()
+    if suffix not in EXPORT_FORMATS:
+        raise ValueError(f"path: expected a .pt2 (torch.export) or .onnx file, got "
+                         f"{str(dest)!r}")
+    if suffix == ".onnx":
+        _check_onnx()
+    if not dest.parent.is_dir():
+        raise FileNotFoundError(f"{dest}: the output directory {str(dest.parent)!r} does not "
+                                "exist")
+    if not isinstance(model, nn.Module):
+        if isinstance(model, str) and model == "default":
+            raise ValueError("model: 'default' is ambiguous here; name the weights (e.g. "
+                             "'sr.coco' or 'sr_tcn.coco', poselift.list_weights()) or a "
+                             "checkpoint path")
+        model = Lifter(model).model_for("coco", False)  # a name or path: its own skeleton
+    program = LiftingProgram(model, score_threshold=score_threshold,
+                             image_size=image_size).eval()
+    example = program.example_input()
+    meta = json.dumps(program.description(), default=str)
+    with torch.no_grad():
+        if suffix == ".pt2":
+            exported = torch.export.export(program, (example,),
+                                           dynamic_shapes=program.dynamic_shapes())
+            if check:
+                probe = program.example_input(batch=3, frames=5)
+                diff = float((exported.module()(probe) - program(probe)).abs().max())
+                if not diff <= 1e-4:
+                    raise RuntimeError(f"export: the exported program differs from the eager "
+                                       f"one by {diff:.3g} m")
+            atomic_write(dest, lambda f: torch.export.save(
+                exported, f, extra_files={"poselift.json": meta}))
+        else:
+            onnx_program = torch.onnx.export(
+                program, (example,), dynamic_shapes=program.dynamic_shapes(), dynamo=True,
+                input_names=["keypoints"], output_names=["poses3d"], verbose=False)
+            assert onnx_program is not None
+            _save_onnx(onnx_program, dest, meta)
+    return program
+
+
+def _save_onnx(onnx_program: Any, dest: Path, meta: str) -> None:
+    """Save with the description in the model's metadata, atomically."""
+    import onnx
+
+    with tempfile.TemporaryDirectory(dir=dest.parent) as tmp:
+        raw = Path(tmp) / "model.onnx"
+        onnx_program.save(str(raw))
+        proto = onnx.load(str(raw))
+        onnx.helper.set_model_props(proto, {"poselift": meta})
+        data = proto.SerializeToString()
+
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    atomic_write(dest, write)

@@ -1,0 +1,380 @@
+"""Lift a live stream, one pose per incoming frame: :class:`StreamingLifter`.
+
+``push(keypoints)`` takes the newest frame of a track, ``(J, 2|3)`` pixels, and returns its
+3D pose at once: the model never sees a later frame. What a push returns is defined by
+:func:`poselift.lift`: it is **the pose ``lift`` gives for the last frame of the sequence
+pushed so far** (with a causal temporal model, or a single-frame one), so the rules are
+lift's rules restricted to the past:
+
+- **normalization** through the model's input contract
+  (:meth:`~poselift.models.inputs.InputContract.prepare`): for a causal ``"bbox"`` model
+  each frame's box scale is the median over the receptive field *ending* at that frame, so
+  no frame depends on a later one, and the first frame is repeated before the start (the
+  edge padding of the offline computation);
+- **missing joints** (NaN or score below ``score_threshold``): ``lift`` interpolates a gap
+  linearly between the valid frames around it, which needs the frame after the gap. A
+  stream does not have it yet, so a joint missing in the newest frame is **held** at its
+  last valid position (``lift``'s rule at the end of a sequence); once it is seen again,
+  the frames of the gap that are still in the model's window are interpolated between the
+  two valid positions, exactly as ``lift`` would on the sequence so far. A joint never seen
+  in the track is given to the model as missing (``(0, 0)``, score 0; models with a score
+  channel only). Joints seen before the start of the track's history are held
+  indefinitely, however long ago.
+- **missing frames** (the person not detected): push an all-NaN frame (or one with every
+  score 0); every joint is then held and the track's timing is kept.
+- **no pose yet**: until a track has had a valid keypoint, and for frames whose box has
+  size 0 in the model's window (a single distinct point), ``push`` returns NaN for that
+  frame where ``lift`` would raise.
+
+Several tracks (people) are independent streams, keyed by any hashable ``track_id``; one
+``push`` may take a frame of several tracks at once (one forward pass for all of them).
+
+A push costs one forward pass of the network over one receptive field (the strided form of
+a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`), on one
+intra-op thread (:func:`poselift.prediction.small_call_threads`). Only the last
+``2 * receptive_field - 1`` frames of a track are kept.
+
+``model="default"`` resolves through :data:`DEFAULT_STREAMING_WEIGHTS` (causal SR-TCN
+weights); while those are not shipped it falls back to the single-frame default weights
+(:data:`poselift.inference.DEFAULT_WEIGHTS`, causal by nature) with a ``UserWarning`` --
+never to random weights.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift._pipeline import fill_gaps, numpy_view
+from poselift._validation import Array, check_array, check_positive, check_real, check_shape
+from poselift.inference import DEFAULT_WEIGHTS, Lifter, WeightsUnavailableError
+from poselift.models.inputs import InputContract
+from poselift.normalization import TYPICAL_EXTENT_PX
+from poselift.prediction import eval_model, small_call_threads
+from poselift.skeletons import get_skeleton
+
+__all__ = ["DEFAULT_STREAMING_WEIGHTS", "StreamingLifter"]
+
+DEFAULT_STREAMING_WEIGHTS: dict[str, str] = {
+    "coco": "sr_tcn_causal.coco",
+    "h36m": "sr_tcn_causal.h36m",
+}
+"""Weights used by ``StreamingLifter(model="default")``, by input skeleton: causal SR-TCNs
+(27 frames). Until they are shipped (``poselift.list_weights()``), the single-frame default
+weights of :data:`poselift.inference.DEFAULT_WEIGHTS` are used, with a warning."""
+
+
+class _Track:
+    """One track's last ``length`` raw frames and, per joint, its last valid frame before."""
+
+    def __init__(self, length: int, joints: int) -> None:
+        self.xy = np.full((length, joints, 2), np.nan)
+        self.valid = np.zeros((length, joints), bool)
+        self.count = 0  # frames pushed
+        self.anchor_t = np.full(joints, -1, np.int64)
+        self.anchor_xy = np.zeros((joints, 2))
+
+    def push(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
+        length = self.valid.shape[0]
+        if self.count >= length:  # the oldest frame leaves: keep its valid joints as anchors
+            old = self.valid[0]
+            self.anchor_t[old] = self.count - length
+            self.anchor_xy[old] = self.xy[0, old]
+        self.xy[:-1] = self.xy[1:]
+        self.valid[:-1] = self.valid[1:]
+        self.xy[-1], self.valid[-1] = xy, valid
+        self.count += 1
+
+    def filled(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """The kept frames with their gaps filled as ``lift`` fills the sequence so far."""
+        m = min(self.count, self.valid.shape[0])
+        pix = self.xy[-m:].copy()
+        frames = np.arange(self.count - m, self.count)
+        ok = fill_gaps(pix, self.valid[-m:], frames, before=(self.anchor_t, self.anchor_xy))
+        return pix, ok
+
+    def seen(self) -> np.ndarray[Any, Any]:
+        """``(J,)`` the joints valid in some frame of the track so far."""
+        out: np.ndarray[Any, Any] = (self.anchor_t >= 0) | self.valid.any(0)
+        return out
+
+
+class StreamingLifter:
+    """Lift one frame at a time, at once, without looking ahead (see the module docs).
+
+    Args:
+        skeleton: input layout of the pushed keypoints, the model's: ``"coco"`` or
+            ``"h36m"``.
+        model: ``"default"`` (:data:`DEFAULT_STREAMING_WEIGHTS`, or the single-frame default
+            weights while those are not shipped), a weights name, a checkpoint path, or a
+            ``torch.nn.Module``: a causal temporal model (``causal=True``) or a single-frame
+            model.
+        device: torch device for loaded weights (default CPU; a module stays where it is).
+        score_threshold: joints scoring below it are missing (default 0.3, as ``lift``).
+        image_size: ``(width, height)``, needed by ``"screen"`` models only (``"bbox"``
+            models, the shipped ones, do not depend on it).
+        flip_test: average with the mirrored input's mirrored prediction (2x the work).
+
+    Attributes:
+        model: the network in use (eval mode).
+        weights: the weights name ``model="default"`` resolved to (else None).
+        receptive_field: frames the model sees per output (1 for single-frame models).
+
+    Raises:
+        ValueError: a model that looks ahead (a centred temporal model), a model of another
+            skeleton or output, a ``"screen"`` model without ``image_size``.
+        WeightsUnavailableError: ``model="default"`` and no default weights are shipped.
+
+    Examples:
+        >>> import numpy as np, poselift
+        >>> net = poselift.create_model("sr_tcn", skeleton="coco", in_features=3,
+        ...                             input_norm="bbox", causal=True, channels=32,
+        ...                             filter_widths=(3, 3))                      # untrained!
+        >>> stream = StreamingLifter("coco", net)
+        >>> rng = np.random.default_rng(0)
+        >>> for frame in rng.uniform(300, 700, (5, 17, 2)):            # one frame at a time
+        ...     pose = stream.push(frame)
+        >>> pose.shape, pose.dtype
+        ((17, 3), dtype('float32'))
+        >>> stream.push(rng.uniform(300, 700, (2, 17, 3)), track_id=["ann", "bob"]).shape
+        (2, 17, 3)
+        >>> sorted(stream.tracks, key=str)
+        [0, 'ann', 'bob']
+        >>> stream.reset()
+    """
+
+    def __init__(
+        self,
+        skeleton: str = "coco",
+        model: str | os.PathLike[str] | nn.Module = "default",
+        *,
+        device: str | torch.device | None = None,
+        score_threshold: float = 0.3,
+        image_size: tuple[float, float] | None = None,
+        flip_test: bool = False,
+    ) -> None:
+        sk = get_skeleton(skeleton).name
+        check_positive(score_threshold, "score_threshold", allow_zero=True)
+        if not isinstance(flip_test, bool):
+            raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
+        if image_size is not None:
+            ok = (isinstance(image_size, tuple | list) and len(image_size) == 2 and all(
+                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
+                and bool(np.isfinite(v)) and v > 0 for v in image_size))
+            if not ok:
+                raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
+                                 f"finite numbers, got {image_size!r}")
+        self.weights: str | None = None
+        if isinstance(model, str) and model == "default":
+            net = self._default(sk, device)
+        else:
+            net = Lifter(model, device=device).model_for(sk, True)
+        contract = InputContract.of(net)
+        if contract.skeleton != sk:
+            raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, got "
+                             f"skeleton={sk!r}")
+        if contract.out_skeleton != "h36m":
+            raise ValueError(f"model: expected a model with H36M-17 output, got "
+                             f"{contract.out_skeleton!r}")
+        if contract.temporal and not contract.causal:
+            ahead = contract.receptive_field - 1 - (contract.receptive_field - 1) // 2
+            raise ValueError(
+                f"model: a streaming lifter needs a model that does not look ahead; this "
+                f"temporal model's window is centred (it needs {ahead} later frames). Use a "
+                "causal model (poselift.create_model(..., causal=True)) or a single-frame one")
+        if contract.input_norm == "screen" and image_size is None:
+            raise ValueError("image_size: required for a model with input_norm='screen' (a "
+                             "stream cannot take one box scale over the whole sequence)")
+        if contract.input_norm == "bbox" and sk not in TYPICAL_EXTENT_PX:
+            raise ValueError(f"skeleton: bounding-box normalization is calibrated for "
+                             f"{sorted(TYPICAL_EXTENT_PX)}, not {sk!r}")
+        self.model: nn.Module = eval_model(net)
+        self.skeleton = sk
+        self.score_threshold = float(score_threshold)
+        self.image_size = None if image_size is None else (float(image_size[0]),
+                                                           float(image_size[1]))
+        self.flip_test = flip_test
+        self.receptive_field = contract.receptive_field if contract.temporal else 1
+        self._contract = contract
+        make_twin = getattr(self.model, "strided_twin", None)
+        self._net: nn.Module = (make_twin() if contract.temporal and callable(make_twin)
+                                else self.model)
+        self._joints = get_skeleton(sk).num_joints
+        self._root = get_skeleton(contract.out_skeleton).root
+        self._length = 2 * self.receptive_field - 1  # the window and its first frame's scale
+        self._tracks: dict[Hashable, _Track] = {}
+        self._lock = threading.Lock()
+
+    def _default(self, skeleton: str, device: str | torch.device | None) -> nn.Module:
+        from poselift.models import list_weights
+
+        shipped = list_weights()
+        name = DEFAULT_STREAMING_WEIGHTS.get(skeleton)
+        if name is None or name not in shipped:
+            fallback = DEFAULT_WEIGHTS.get((skeleton, False))
+            if fallback is None or fallback not in shipped:
+                raise WeightsUnavailableError(
+                    f"model='default': no shipped streaming weights for {skeleton!r} input "
+                    f"(expected {name!r}, or the single-frame {fallback!r}; shipped weights: "
+                    f"{shipped or 'none'}); pass model= a causal model or a checkpoint")
+            warnings.warn(
+                f"StreamingLifter: the causal temporal weights {name!r} are not shipped in this "
+                f"version; using the single-frame weights {fallback!r} (each frame lifted on "
+                "its own, less smooth than a temporal model)", UserWarning, stacklevel=3)
+            name = fallback
+        self.weights = name
+        return Lifter(name, device=device).model_for(skeleton, False)
+
+    def __repr__(self) -> str:
+        model = self.weights or type(self.model).__name__
+        return (f"StreamingLifter(skeleton={self.skeleton!r}, model={model!r}, "
+                f"receptive_field={self.receptive_field}, tracks={len(self._tracks)})")
+
+    @property
+    def tracks(self) -> tuple[Hashable, ...]:
+        """The ids of the tracks with state (pushed since their last :meth:`reset`)."""
+        return tuple(self._tracks)
+
+    def reset(self, track_id: Hashable | None = None) -> None:
+        """Forget every track (``None``) or one track (an unknown id is ignored).
+
+        A track's next push then starts a new sequence (its first frame edge-padded).
+        """
+        with self._lock:
+            if track_id is None:
+                self._tracks.clear()
+            else:
+                self._tracks.pop(track_id, None)
+
+    def push(self, keypoints: Array, track_id: Hashable | Sequence[Hashable] = 0) -> Array:
+        """Add the newest frame of a track (or of several) and return its 3D pose at once.
+
+        Args:
+            keypoints: ``(J, 2)`` pixels of one frame (``(J, 3)``: x, y, score; NaN marks a
+                missing joint), or ``(N, J, 2|3)``: one frame of each of N tracks.
+            track_id: the track the frame belongs to (any hashable, default 0); with
+                ``(N, J, C)`` input, a sequence of N distinct ids.
+
+        Returns:
+            ``(17, 3)`` (or ``(N, 17, 3)``) H36M-17 joints in metres, camera coordinates,
+            pelvis at the origin, float32, the same kind (numpy/torch) as ``keypoints``; NaN
+            for a track without a pose yet (see the module docs).
+
+        Raises:
+            ValueError / TypeError: bad shapes, values or track ids (nothing is recorded);
+                missing joints for a model without a score channel.
+        """
+        x = check_array(keypoints, "keypoints")
+        dims = check_shape(x, "keypoints", "(..., J, C)", J=self._joints)
+        if dims["..."] > 1 or dims["C"] not in (2, 3):
+            raise ValueError(f"keypoints: expected shape (J, 2|3) for one frame or (N, J, 2|3) "
+                             f"for one frame of N tracks, with J={self._joints} "
+                             f"({self.skeleton}), got {tuple(x.shape)}")
+        check_real(x, "keypoints")
+        many = dims["..."] == 1
+        ids = self._ids(track_id, x.shape[0] if many else None)
+        arr = numpy_view(x).reshape(-1, self._joints, dims["C"]).astype(np.float64)
+        xy = arr[..., :2]
+        if np.isinf(xy).any():
+            raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
+                             "missing joint), found inf")
+        valid = np.asarray(np.isfinite(xy).all(-1))
+        if dims["C"] == 3:
+            valid &= np.nan_to_num(arr[..., 2], nan=-1.0) >= self.score_threshold
+        with self._lock:
+            tracks = [self._tracks.get(i) or _Track(self._length, self._joints) for i in ids]
+            if not self._contract.has_scores:
+                for n, track in enumerate(tracks):
+                    seen = track.seen() | valid[n]
+                    if seen.any() and not seen.all():
+                        raise ValueError(
+                            f"keypoints: {int((~seen).sum())} joint(s) of track {ids[n]!r} "
+                            f"have not been seen yet (score < {self.score_threshold} or NaN); "
+                            "this model has no score channel (in_features=2), so they cannot "
+                            "be lifted honestly; use a model with a score channel")
+            for i, track, f_xy, f_ok in zip(ids, tracks, xy, valid, strict=True):
+                track.push(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
+                self._tracks[i] = track
+            out = self._lift(tracks)
+        result = torch.from_numpy(out if many else out[0])
+        if isinstance(x, torch.Tensor):
+            return result.to(x.device)
+        res: np.ndarray[Any, Any] = result.numpy()
+        return res
+
+    def _ids(self, track_id: object, n: int | None) -> list[Hashable]:
+        if n is None:
+            if not isinstance(track_id, Hashable):
+                raise TypeError(f"track_id: expected a hashable id for one frame, got "
+                                f"{type(track_id).__name__}")
+            return [track_id]
+        ids = list(track_id) if isinstance(track_id, Sequence | np.ndarray) and \
+            not isinstance(track_id, str | bytes) else None
+        if ids is None or len(ids) != n or not all(isinstance(i, Hashable) for i in ids):
+            raise ValueError(f"track_id: expected a sequence of {n} hashable ids (one per row "
+                             f"of keypoints), got {track_id!r}")
+        if len(set(ids)) != n:
+            raise ValueError(f"track_id: expected distinct ids (one frame per track and "
+                             f"push), got {ids!r}")
+        return [i.item() if isinstance(i, np.generic) else i for i in ids]
+
+    def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
+        """``(N, 17, 3)`` float32: each track's newest frame through the model's window."""
+        c, r = self._contract, self.receptive_field
+        out = np.full((len(tracks), get_skeleton(c.out_skeleton).num_joints, 3), np.nan,
+                      np.float32)
+        windows, rows = [], []
+        for n, track in enumerate(tracks):
+            pix, ok = track.filled()
+            if not ok[-1].any():
+                continue  # no joint seen yet: no pose
+            try:
+                norm = c.prepare(pix[None], ok[None], image_size=self.image_size)
+            except ValueError:  # a box of size 0 in the window (lift would raise): no pose
+                continue
+            win = torch.from_numpy(np.asarray(norm))
+            if c.temporal:
+                win = c.pad(win)[:, -r:] if win.shape[1] < r else win[:, -r:]
+            else:
+                win = win[:, -1]
+            win = win.float()
+            if not torch.isfinite(win).all():
+                raise ValueError(
+                    "keypoints: the normalized keypoints are not finite in float32; expected "
+                    "pixel coordinates of a plausible magnitude")
+            windows.append(win)
+            rows.append(n)
+        if not rows:
+            return out
+        batch = torch.cat(windows)
+        with torch.inference_mode(), small_call_threads(len(rows)):
+            y = self._forward(batch)
+        y = y - y[..., self._root : self._root + 1, :]
+        out[rows] = y.numpy()
+        return out
+
+    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
+        """Model inputs ``(N, R, J, C)`` (or ``(N, J, C)``) -> ``(N, J_out, 3)``."""
+        device, dtype = next(((p.device, p.dtype) for p in self._net.parameters()),
+                             (torch.device("cpu"), torch.float32))
+        batch = batch.to(device, dtype)
+        if self.flip_test:
+            mirrored = self._contract.flip_inputs(batch)
+            assert isinstance(mirrored, torch.Tensor)
+            batch = torch.cat([batch, mirrored])
+        y: torch.Tensor = self._net(batch)
+        if self._contract.temporal:
+            y = y[:, -1]
+        if self.flip_test:
+            n = y.shape[0] // 2
+            back = self._contract.flip_outputs(y[n:])
+            assert isinstance(back, torch.Tensor)
+            y = (y[:n] + back) * 0.5
+        return y.float().cpu()

@@ -1,0 +1,199 @@
+"""Tests of lift's chunked pipeline (poselift._pipeline) and the causal box-scale window.
+
+Chunked == unchunked: lift with tiny chunks against an independent whole-sequence
+reference (a naive interpolation loop, the contract's ``prepare`` on the whole sequence, one
+forward pass), and the chunks' model inputs against slices of the whole sequence's inputs.
+"""
+
+from __future__ import annotations
+
+import tracemalloc
+
+import numpy as np
+import pytest
+import torch
+
+import poselift
+import poselift._pipeline as pipeline
+from poselift import lift
+from poselift.models.inputs import InputContract
+from poselift.normalization import normalize_bbox
+from poselift.prediction import predict
+
+torch.set_num_threads(1)
+
+
+def _model(kind: str) -> torch.nn.Module:
+    torch.manual_seed(0)
+    if kind == "single":
+        return poselift.create_model("sr", skeleton="coco", hidden=32, in_features=3,
+                                     input_norm="bbox").eval()
+    return poselift.create_model("sr_tcn", skeleton="coco", channels=24, filter_widths=(3, 3),
+                                 in_features=3, input_norm="bbox",
+                                 causal=kind == "causal").eval()
+
+
+def _sequences(n: int, t: int, seed: int) -> np.ndarray:
+    """(n, t, 17, 3) pixels with scores, and gaps of every kind."""
+    rng = np.random.default_rng(seed)
+    kp = rng.uniform(350, 650, (n, 1, 17, 2)) + np.cumsum(rng.normal(0, 3, (n, t, 17, 2)), 1)
+    kp = np.concatenate([kp, rng.uniform(0.4, 1.0, (n, t, 17, 1))], -1)
+    kp[:, : t // 3, 1, 2] = 0.0  # missing at the start
+    kp[:, t - t // 4 :, 2, 2] = 0.1  # missing at the end
+    kp[:, 5 : t - 5, 3, :2] = np.nan  # a gap across many chunks
+    kp[:, 7:9, 4, 2] = 0.0  # a short gap
+    kp[:, :, 6, 2] = 0.0  # never visible
+    kp[:, t // 2 : t // 2 + 3] = np.nan  # missing frames
+    return kp
+
+
+def _naive_fill(xy: np.ndarray, valid: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Linear interpolation over time per joint by a loop; nearest valid frame at the ends."""
+    xy, out = xy.copy(), valid.copy()
+    for j in range(xy.shape[1]):
+        ok = np.flatnonzero(valid[:, j])
+        if len(ok) == 0:
+            continue
+        for t in range(xy.shape[0]):
+            if valid[t, j]:
+                continue
+            before, after = ok[ok < t], ok[ok > t]
+            if len(before) == 0:
+                xy[t, j] = xy[after[0], j]
+            elif len(after) == 0:
+                xy[t, j] = xy[before[-1], j]
+            else:
+                p, n = before[-1], after[0]
+                xy[t, j] = xy[p, j] + (xy[n, j] - xy[p, j]) * (t - p) / (n - p)
+        out[:, j] = True
+    return xy, out
+
+
+def _whole(net: torch.nn.Module, kp: np.ndarray, threshold: float = 0.3
+           ) -> tuple[np.ndarray, np.ndarray]:
+    """Model inputs of whole sequences (S, T, J, C) and the poses of one forward pass each."""
+    contract = InputContract.of(net)
+    inputs, poses = [], []
+    for seq in kp:
+        valid = np.isfinite(seq[..., :2]).all(-1) & (np.nan_to_num(seq[..., 2], nan=-1) >= 0.3)
+        xy, ok = _naive_fill(seq[..., :2], valid)
+        norm = np.asarray(contract.prepare(xy, ok)).astype(np.float32)
+        out = predict(net, torch.from_numpy(norm), batch_size=10**6).numpy()
+        inputs.append(norm)
+        poses.append(out - out[:, :1])
+    return np.stack(inputs), np.stack(poses)
+
+
+@pytest.mark.parametrize("kind", ["causal", "centred", "single"])
+def test_chunked_lift_equals_the_whole_sequence(kind):
+    net = _model(kind)
+    kp = _sequences(2, 47, seed=1)
+    _, want = _whole(net, kp)
+    for batch_size in (5, 16, 4096):
+        got = lift(kp, model=net, skeleton="coco", batch_size=batch_size)
+        np.testing.assert_allclose(got, want, atol=1e-5, rtol=0)
+
+
+def test_chunks_give_the_model_exactly_the_whole_sequences_inputs(monkeypatch):
+    net = _model("causal")
+    r = net.receptive_field
+    kp = _sequences(1, 40, seed=2)
+    whole, _ = _whole(net, kp)
+    padded = InputContract.of(net).pad(torch.from_numpy(whole)).numpy()  # (1, 40 + r - 1, ..)
+    seen = []
+
+    def recording(model, inputs, **kwargs):
+        seen.append(inputs.numpy().copy())
+        return predict(model, inputs, **kwargs)
+
+    monkeypatch.setattr(pipeline, "predict", recording)
+    lift(kp, model=net, skeleton="coco", batch_size=6)
+    # ceil(40 / 6) chunks; chunk c: bit-identical to the padded whole sequence's frames
+    # 6c .. 6c + 6 + r - 1 (its outputs and their receptive fields)
+    assert len(seen) == 7
+    for c, chunk in enumerate(seen):
+        np.testing.assert_array_equal(chunk[0], padded[0, 6 * c : min(40, 6 * c + 6) + r - 1])
+
+
+def test_many_short_sequences_go_through_together():
+    net = _model("centred")
+    kp = _sequences(5, 9, seed=3)
+    _, want = _whole(net, kp)
+    np.testing.assert_allclose(lift(kp, model=net, batch_size=20), want, atol=1e-5)
+
+
+def test_independent_frames_in_chunks_and_input_dtypes():
+    net = _model("single")
+    kp = _sequences(1, 30, seed=4)[0]
+    kp[15:18] = _sequences(1, 30, seed=5)[0, :3]  # no empty frame (independent frames)
+    want = lift(kp, model=net, temporal=False, batch_size=4096)
+    np.testing.assert_allclose(lift(kp, model=net, temporal=False, batch_size=7), want,
+                               atol=1e-6)
+    half = torch.from_numpy(kp).to(torch.bfloat16)
+    got = lift(half, model=net, temporal=False, batch_size=7)
+    assert isinstance(got, torch.Tensor) and got.dtype == torch.float32
+    ref = lift(half.float().numpy(), model=net, temporal=False)
+    np.testing.assert_allclose(got.numpy(), ref, atol=1e-6)
+    # the caller's array is never written to (gaps are filled in copies)
+    before = kp.copy()
+    lift(kp, model=net, batch_size=7)
+    np.testing.assert_array_equal(kp, before)
+
+
+def test_errors_from_the_mask_name_the_sequence_or_pose():
+    net = _model("causal")
+    kp = _sequences(2, 12, seed=5)
+    kp[1] = np.nan
+    kp[0, 6:9] = np.nan  # empty frames in sequence 0 are filled from the others
+    with pytest.raises(ValueError, match="no valid keypoint in frame 0 of sequence 1"):
+        lift(kp, model=net, batch_size=4)
+    frames = _sequences(1, 12, seed=6)[0, :5]
+    frames[4, :, 2] = 0.0
+    with pytest.raises(ValueError, match="no valid keypoint in pose 4"):
+        lift(frames, model=_model("single"), temporal=False, batch_size=2)
+
+
+def test_long_input_memory_stays_bounded():
+    """numpy allocations during a 60,000-frame lift: chunks, the mask, not the input's size."""
+    net = _model("causal")
+    rng = np.random.default_rng(7)
+    kp = rng.uniform(350, 650, (60_000, 17, 3))  # 24.5 MB of float64
+    kp[..., 2] = 0.9
+    kp[::50, 3, 2] = 0.0
+    lift(kp[:100], model=net)  # warm up
+    tracemalloc.start()
+    try:
+        lift(kp, model=net, batch_size=4096)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    # output (4.1 MB float32, from torch: not traced), mask 1 MB, chunks ~1-3 MB each;
+    # a whole-input float64 copy alone would be 24.5 MB
+    assert peak < 10e6, f"numpy peak {peak / 1e6:.1f} MB"
+
+
+# --- the causal box-scale window ------------------------------------------------------------------
+
+
+def test_normalize_bbox_causal_window_against_a_loop():
+    rng = np.random.default_rng(8)
+    xy = rng.uniform(0, 900, (2, 11, 17, 2))
+    got = normalize_bbox(xy, extent=300.0, per_sequence=True, window=5, causal=True)
+    sides = (xy.max(-2) - xy.min(-2)).max(-1)
+    for s in range(2):
+        for t in range(11):
+            idx = np.clip(np.arange(t - 4, t + 1), 0, 10)  # the window ends at t
+            side = np.median(sides[s, idx])
+            centre = (xy[s, t].max(0) + xy[s, t].min(0)) / 2
+            np.testing.assert_allclose(got[s, t], (xy[s, t] - centre) * 300.0 / side / 500,
+                                       atol=1e-12)
+
+
+def test_causal_contract_uses_the_causal_window():
+    net = _model("causal")
+    contract = InputContract.of(net)
+    xy = np.random.default_rng(9).uniform(300, 700, (20, 17, 2))
+    want = normalize_bbox(xy, extent=contract.extent, per_sequence=True,
+                          window=net.receptive_field, causal=True)
+    got = contract.prepare(xy)
+    np.testing.assert_array_equal(got[..., :2], want)

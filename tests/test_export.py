@@ -69,10 +69,18 @@ def test_pt2_single_frame_equals_lift(tmp_path):
     assert json.loads(extra["poselift.json"])["score_threshold"] == 0.3
     for batch in (1, 6):
         kp = _poses(batch, seed=batch)
-        got = program(torch.from_numpy(kp)).numpy()
+        got = program(torch.from_numpy(kp)).detach().numpy()
         want = lift(kp.astype(np.float64), model=net, temporal=False)
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
         assert np.all(got[:, 0] == 0)  # pelvis at the origin
+    # no check inside the exported program: a pose without two valid joints gives NaN
+    kp = torch.from_numpy(_poses(2, seed=5))
+    kp[1, :, 2] = 0.0
+    kp[1, 0, 2] = 1.0  # one valid joint: no box
+    out = program(kp).detach()
+    assert torch.isfinite(out[0]).all() and torch.isnan(out[1, 1:]).all()
+    with pytest.raises(ValueError, match="bounding box of size 0"):  # eager: lift's error
+        LiftingProgram(net)(kp)
 
 
 @pytest.mark.parametrize("causal", [True, False])
@@ -83,7 +91,7 @@ def test_pt2_temporal_takes_any_number_of_frames_and_equals_lift(tmp_path, causa
     for batch, frames in ((1, 1), (2, 4), (1, 23)):
         kp = _poses(batch, frames, seed=frames, missing=False)
         kp[..., 3, 2] = 0.0  # never visible: missing in every frame, as lift treats it
-        got = program(torch.from_numpy(kp)).numpy()
+        got = program(torch.from_numpy(kp)).detach().numpy()
         want = lift(kp.astype(np.float64), model=net)
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
 
@@ -97,15 +105,6 @@ def test_program_scores_only_decide_validity():
     torch.testing.assert_close(program(other), program(kp))
     want = lift(kp.double().numpy(), model=net, temporal=False, score_threshold=0.5)
     np.testing.assert_allclose(program(kp).detach().numpy(), want, atol=1e-4)
-
-
-def test_program_without_two_valid_joints_gives_nan():
-    program = LiftingProgram(_sr())
-    kp = torch.from_numpy(_poses(2, seed=5, missing=False))
-    kp[1, :, 2] = 0.0
-    kp[1, 0, 2] = 1.0  # one valid joint: no box
-    out = program(kp).detach()
-    assert torch.isfinite(out[0]).all() and torch.isnan(out[1, 1:]).all()
 
 
 def test_export_errors(tmp_path, monkeypatch):
@@ -136,7 +135,8 @@ def test_screen_programs_use_the_image_size(tmp_path):
     program = torch.export.load(tmp_path / "s.pt2").module()
     kp = _poses(4, seed=6)
     want = lift(kp.astype(np.float64), model=net, temporal=False, image_size=(1280, 720))
-    np.testing.assert_allclose(program(torch.from_numpy(kp)).numpy(), want, atol=1e-4)
+    np.testing.assert_allclose(program(torch.from_numpy(kp)).detach().numpy(), want,
+                               atol=1e-4)
 
 
 @pytest.mark.skipif(not HAS_ONNX, reason="needs onnx, onnxscript and onnxruntime")
@@ -181,7 +181,7 @@ def test_shipped_weights_export_equal_lift(tmp_path, weights):
     temporal = weights.startswith("sr_tcn")
     skeleton = weights.split(".")[1]
     kp = _poses(2, 30, seed=9, missing=False) if temporal else _poses(8, seed=9)
-    got = program(torch.from_numpy(kp)).numpy()
+    got = program(torch.from_numpy(kp)).detach().numpy()
     want = lift(kp.astype(np.float64), model=weights, skeleton=skeleton,
                 temporal=None if temporal else False)
     np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)

@@ -23,6 +23,7 @@ PUBLIC_API = {
     "camera",
     "create_model",
     "data",
+    "detections",
     "evaluation",
     "list_models",
     "list_weights",

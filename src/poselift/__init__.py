@@ -10,6 +10,7 @@ Examples:
 
 from poselift import camera as camera
 from poselift import data as data
+from poselift import detections as detections
 from poselift import evaluation as evaluation
 from poselift import metrics as metrics
 from poselift import nn as nn
@@ -48,6 +49,7 @@ __all__ = [
     "convert_keypoints",
     "create_model",
     "data",
+    "detections",
     "evaluation",
     "get_partition",
     "get_skeleton",

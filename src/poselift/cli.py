@@ -10,6 +10,9 @@ Subcommands:
   "keypoints": [x, y, v] * 17, "score"[, "track_id"]}``). OUTPUT is ``.npy``, ``.npz`` or
   ``.json``, written atomically (nothing is left behind on failure).
 - ``models``: list the model zoo and the shipped pretrained weights.
+- ``export WEIGHTS OUT.pt2|OUT.onnx``: the model with its normalization, pixels ``(B, 17, 3)``
+  (x, y, score) in, metres out, as a ``torch.export`` archive or an ONNX model
+  (:func:`poselift.export.export_model`; ONNX needs ``poselift[onnx]``).
 - ``demo``: lift the bundled sample sequence (a held-out mocap clip as COCO keypoints), print
   a summary, write ``poselift-demo.npz`` and, with matplotlib (``poselift[viz]``), a PNG of
   the 2D input beside the 3D output.
@@ -570,6 +573,22 @@ def _cmd_models(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_export(args: argparse.Namespace) -> int:
+    from poselift.export import export_model
+
+    size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
+    try:
+        program = export_model(args.weights, args.output, score_threshold=args.score_threshold,
+                               image_size=size)
+    except ImportError as e:  # the optional onnx extra
+        raise CLIError(str(e)) from None
+    info = program.description()
+    print(f"exported {args.weights} -> {args.output}\n  input:  {info['input']}\n"
+          f"  output: {info['output']}\n  joints scoring below {info['score_threshold']} "
+          "are missing")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="poselift",
                                 description="Lift 2D human keypoints to metric 3D poses.")
@@ -622,6 +641,17 @@ def _parser() -> argparse.ArgumentParser:
     dm.set_defaults(func=_cmd_demo)
     md = sub.add_parser("models", help="list the model zoo and the shipped weights")
     md.set_defaults(func=_cmd_models)
+    ex = sub.add_parser("export", help="export a model with its normalization (pixels in, "
+                                       "metres out) to .pt2 (torch.export) or .onnx")
+    ex.add_argument("weights", metavar="WEIGHTS",
+                    help="a weights name (see 'poselift models') or a checkpoint path")
+    ex.add_argument("output", metavar="OUTPUT",
+                    help="OUT.pt2 (torch.export) or OUT.onnx (needs poselift[onnx])")
+    ex.add_argument("--score-threshold", type=float, default=0.3,
+                    help="joints scoring below it are missing (default: 0.3, as lift)")
+    ex.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"),
+                    help="image size, for models with input_norm='screen' only")
+    ex.set_defaults(func=_cmd_export)
     return p
 
 

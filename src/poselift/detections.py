@@ -222,6 +222,13 @@ class Track:
             track are NaN, NaN, 0 (missing, for :func:`poselift.lift` to interpolate).
         detected: ``(T,)`` bool, whether the frame has a detection of this track.
         score: mean detection score over the detected frames (see :func:`track`).
+
+    Examples:
+        >>> import numpy as np
+        >>> kp = np.ones((3, 17, 3)); kp[1] = (np.nan, np.nan, 0.0)      # frame 11: missing
+        >>> t = Track(0, np.array([10, 11, 12]), kp, np.array([True, False, True]), 1.0)
+        >>> t.num_detections, t.frames[t.detected].tolist()
+        (2, [10, 12])
     """
 
     track_id: int

@@ -24,7 +24,7 @@ corners, upper neck) sit on a nearby joint. The face points are lost when turned
 under the ``face`` and ``wild`` conditions.
 
 Examples:
-    python examples/layout_routes.py --clips-every 10 --out runs/layout-routes
+    python examples/layout_routes.py --clips-every 20 --out runs/layout-routes
 
 Writes OUT/layout_routes.json (every number and the command) and prints a markdown table.
 """
@@ -114,7 +114,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--layouts", nargs="+", default=list(LAYOUTS), choices=LAYOUTS)
     p.add_argument("--conditions", nargs="+", default=["rig", "noise", "bodies", "wild"],
                    choices=sorted(CONDITIONS))
-    p.add_argument("--clips-every", type=int, default=10, help="every k-th P1 test clip")
+    p.add_argument("--clips-every", type=int, default=20, help="every k-th P1 test clip")
     p.add_argument("--frame-step", type=int, default=4, help="score every s-th frame")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
     p.add_argument("--threads", type=int, default=2)

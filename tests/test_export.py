@@ -205,3 +205,30 @@ def test_torch_compile_of_a_shipped_model():
 @pytest.mark.parametrize("weights", ["sr.coco", "sr.h36m", "sr_tcn.h36m"])
 def test_torch_compile_of_the_other_shipped_models(weights):
     _compiles(weights)
+
+
+# --- the command line ----------------------------------------------------------------------------
+
+
+def test_cli_export(tmp_path, capsys, monkeypatch):
+    from poselift.cli import main
+
+    net = _sr()
+    poselift.save_model(net, tmp_path / "sr.pt")
+    assert main(["export", str(tmp_path / "sr.pt"), str(tmp_path / "sr.pt2")]) == 0
+    out = capsys.readouterr().out
+    assert "sr.pt2" in out and "(B, 17, 3) float32 metres" in out
+    program = torch.export.load(tmp_path / "sr.pt2").module()
+    kp = _poses(3, seed=10)
+    np.testing.assert_allclose(program(torch.from_numpy(kp)).detach().numpy(),
+                               lift(kp.astype(np.float64), model=net, temporal=False),
+                               atol=1e-4)
+    for args, match in (([str(tmp_path / "sr.pt"), str(tmp_path / "x.txt")], "path: expected"),
+                        (["no-such-weights", str(tmp_path / "x.pt2")], "model: expected")):
+        assert main(["export", *args]) == 1
+        err = capsys.readouterr().err
+        assert err.startswith("poselift: error: ") and err.count("\n") == 1 and match in err
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name: None)
+    assert main(["export", str(tmp_path / "sr.pt"), str(tmp_path / "x.onnx")]) == 1
+    assert "pip install 'poselift[onnx]'" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["sr.pt", "sr.pt2"]

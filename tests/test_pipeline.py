@@ -102,11 +102,13 @@ def test_chunks_give_the_model_exactly_the_whole_sequences_inputs(monkeypatch):
     padded = InputContract.of(net).pad(torch.from_numpy(whole)).numpy()  # (1, 40 + r - 1, ..)
     seen = []
 
-    def recording(model, inputs, **kwargs):
-        seen.append(inputs.numpy().copy())
-        return predict(model, inputs, **kwargs)
+    real = pipeline.predict_checked
 
-    monkeypatch.setattr(pipeline, "predict", recording)
+    def recording(model, contract, inputs, **kwargs):
+        seen.append(inputs.numpy().copy())
+        return real(model, contract, inputs, **kwargs)
+
+    monkeypatch.setattr(pipeline, "predict_checked", recording)
     lift(kp, model=net, skeleton="coco", batch_size=6)
     # ceil(40 / 6) chunks; chunk c: bit-identical to the padded whole sequence's frames
     # 6c .. 6c + 6 + r - 1 (its outputs and their receptive fields)

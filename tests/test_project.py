@@ -34,6 +34,7 @@ PUBLIC_API = {
     "rarity",
     "save_model",
     "Skeleton",
+    "StreamingLifter",
     "__version__",
     "convert_keypoints",
     "get_partition",

@@ -37,6 +37,7 @@ from poselift.skeletons import convert_keypoints as convert_keypoints
 from poselift.skeletons import get_skeleton as get_skeleton
 from poselift.skeletons import list_skeletons as list_skeletons
 from poselift.skeletons import register_skeleton as register_skeleton
+from poselift.streaming import StreamingLifter as StreamingLifter
 
 __all__ = [
     "Lifter",
@@ -44,6 +45,7 @@ __all__ = [
     "SRConv1d",
     "SRLinear",
     "Skeleton",
+    "StreamingLifter",
     "__version__",
     "camera",
     "convert_keypoints",

@@ -14,7 +14,7 @@ validity mask (one byte per joint) and the float32 output are whole:
 3. **normalization** (:meth:`~poselift.models.inputs.InputContract.prepare`): the sliding
    median box scale of a frame depends on the frames within half (causal: all) of the
    receptive field, so each chunk is normalized with that much context on both sides;
-4. **prediction** (:func:`poselift.prediction.predict`) of each chunk with the receptive
+4. **prediction** (:func:`poselift.prediction.predict_checked`) of each chunk with the receptive
    field's context frames; outputs outside the chunk are dropped.
 
 Every step is local, so chunked results equal whole-sequence results (tested). The one
@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from poselift.models.inputs import InputContract
-from poselift.prediction import eval_model, predict
+from poselift.prediction import eval_model, predict_checked
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
@@ -309,8 +309,9 @@ def _predict(net: nn.Module, contract: InputContract, inp: torch.Tensor, flip_te
     lead = inp.shape[:2]
     if not contract.temporal:  # frames one by one
         inp = inp.reshape(-1, *inp.shape[-2:])
-    y = predict(net, inp, batch_size=batch_size, flip_test=flip_test, padded=padded)
-    assert isinstance(y, torch.Tensor)
+    with torch.inference_mode():  # faster than no_grad; the caller copies the result out
+        y = predict_checked(net, contract, inp, batch_size=batch_size, flip_test=flip_test,
+                            padded=padded)
     if not torch.isfinite(y).all():
         bad = int((~torch.isfinite(y)).sum())
         raise ValueError(

@@ -41,7 +41,8 @@ from poselift.models.inputs import InputContract
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
-__all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_windows", "small_call_threads"]
+__all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_checked", "predict_windows",
+           "small_call_threads"]
 
 SMALL_CALL_FRAMES = 32
 """Forward passes of at most this many output frames (poses) run on one intra-op thread
@@ -95,7 +96,13 @@ def eval_model(model: nn.Module) -> nn.Module:
         >>> eval_model(net) is net, net.training, eval_model(net.eval()) is net
         (False, True, True)
     """
-    if not any(m.training for m in model.modules()):
+    stack = [model]  # every submodule (faster than model.modules() on a single pose)
+    while stack:
+        m = stack.pop()
+        if m.training:
+            break
+        stack.extend(c for c in m._modules.values() if c is not None)
+    else:
         return model
     clone = copy.deepcopy(model)
     clone.eval()
@@ -208,26 +215,40 @@ def predict(
     if xt.numel() == 0:  # no sample or no frame: the empty result of the right shape
         empty = torch.zeros(*xt.shape[:-2], _joints(contract.out_skeleton), 3)
         return empty.to(x.device) if isinstance(x, torch.Tensor) else empty.numpy()
-    runner = _Runner(eval_model(model), contract, flip_test)
+    out = predict_checked(eval_model(model), contract, xt, batch_size=batch_size,
+                          flip_test=flip_test, progress=progress, padded=padded)
+    if isinstance(x, torch.Tensor):
+        return out.to(x.device)
+    return like(out.numpy(), x)
+
+
+@torch.no_grad()
+def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *,
+                    batch_size: int, flip_test: bool = False, progress: bool = False,
+                    padded: bool = False) -> torch.Tensor:
+    """:func:`predict` on inputs already checked: no validation, CPU float32 result.
+
+    For callers that made the inputs themselves (``lift``'s chunks): ``net`` in eval mode
+    (:func:`eval_model`), ``contract`` its contract, ``xt`` finite non-empty model inputs of
+    the right shape.
+    """
+    context = contract.receptive_field - 1 if padded and contract.temporal else 0
+    runner = _Runner(net, contract, flip_test)
     frames = int(np.prod(xt.shape[:-2])) - (int(np.prod(xt.shape[:-3])) * context)
     with small_call_threads(frames), \
             ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
         if contract.temporal:
             seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
             out = _predict_sequences(runner, seqs, batch_size, bar, padded)
-            out = out if xt.ndim == 4 else out[0]
-        else:
-            flat = xt.reshape(-1, *xt.shape[-2:])
-            parts = []
-            for s in range(0, flat.shape[0], batch_size):
-                parts.append(runner(flat[s : s + batch_size]).cpu())
-                bar.update(parts[-1].shape[0])
-            n_out = _joints(contract.out_skeleton)
-            out = torch.cat(parts) if parts else torch.zeros(0, n_out, 3)
-            out = out.reshape(*xt.shape[:-2], *out.shape[-2:])
-    if isinstance(x, torch.Tensor):
-        return out.to(x.device)
-    return like(out.numpy(), x)
+            return out if xt.ndim == 4 else out[0]
+        flat = xt.reshape(-1, *xt.shape[-2:])
+        parts = []
+        for s in range(0, flat.shape[0], batch_size):
+            parts.append(runner(flat[s : s + batch_size]).cpu())
+            bar.update(parts[-1].shape[0])
+        n_out = _joints(contract.out_skeleton)
+        out = torch.cat(parts) if parts else torch.zeros(0, n_out, 3)
+        return out.reshape(*xt.shape[:-2], *out.shape[-2:])
 
 
 def _predict_sequences(runner: _Runner, seqs: torch.Tensor, batch_size: int,

@@ -75,6 +75,8 @@ class _Derived(NamedTuple):
     context: torch.Tensor | None  # the effective context map (H > 1 with "mul")
     recombine: list[torch.Tensor]  # "add": W_g E per group; "cat": R_g per group
     identity: torch.Tensor | None  # identity context: the masked recombination weight
+    biases: list[torch.Tensor | None]  # b_g per group, shaped to broadcast over (N, O_g[, T])
+    context_bias: torch.Tensor | None  # c, shaped to broadcast over (N, G*H[, T])
 
 
 def _is_int(value: object) -> bool:
@@ -333,7 +335,14 @@ class SRBase(nn.Module):
             elif self.combine == "cat":
                 assert self.recombine_weight is not None
                 recombine = list(torch.split(self.recombine_weight, list(self.out_groups)))
-        return _Derived(fused, context, recombine, identity)
+        trail = [1] * len(self._kernel)  # the time axis of the convolution
+        biases: list[torch.Tensor | None] = [None] * self.num_groups
+        if self.bias is not None:
+            biases = [b.reshape(-1, *trail)
+                      for b in torch.split(self.bias, list(self.out_groups))]
+        c_bias = (None if self.context_bias is None
+                  else self.context_bias.reshape(-1, *trail))
+        return _Derived(fused, context, recombine, identity, biases, c_bias)
 
     def _cache_state(self) -> list[tuple[Any, int, int]] | None:
         """(tensor, version, data pointer) of every parameter and mask; None: do not cache."""
@@ -376,58 +385,57 @@ class SRBase(nn.Module):
 
     # forward ---------------------------------------------------------------------------------
     def _forward(self, x: torch.Tensor) -> torch.Tensor:
-        xs = torch.split(x, list(self.in_groups), dim=1)
-        weights = list(self.weights)
+        # split_with_sizes: the C++ op directly (torch.split's Python wrapper costs more than
+        # the op itself on a single pose)
+        xs = x.split_with_sizes(self.in_groups, dim=1)
         g_count, h = self.num_groups, self.context_dim
         derived = self._derived()
-        biases: Sequence[torch.Tensor | None]
-        if self.bias is not None:
-            biases = torch.split(self.bias, list(self.out_groups))
-        else:
-            biases = [None] * g_count
+        biases = derived.biases
         if not self._learned:
-            ys = [self._map(x_g, w, b) for x_g, w, b in zip(xs, weights, biases, strict=True)]
+            ys = [self._map(x_g, w, None if b is None else b.reshape(-1))
+                  for x_g, w, b in zip(xs, self.weights, biases, strict=True)]
             y = torch.cat(ys, dim=1) if g_count > 1 else ys[0]
             if derived.identity is not None:
                 y = y + self._map(x, derived.identity, None)
             return y
         ys = []
-        trail = [1] * (x.dim() - 2)
         if self.combine == "mul" and h > 1:
             # each gate scales a chunk of x_g: the group maps run per chunk, the context apart
             assert derived.context is not None
-            gates = torch.split(self.gate(self._map(x, derived.context, self.context_bias)), h,
-                                dim=1)
-            for g in range(g_count):
-                x_chunks = torch.split(xs[g], list(self._chunks[g]), dim=1)
-                w_chunks = torch.split(weights[g], list(self._chunks[g]), dim=1)
+            z = self._map(x, derived.context, None)
+            if derived.context_bias is not None:
+                z = z + derived.context_bias
+            gates = self.gate(z).split_with_sizes([h] * g_count, dim=1)
+            for g, w in enumerate(self.weights):
+                x_chunks = xs[g].split_with_sizes(self._chunks[g], dim=1)
+                w_chunks = w.split_with_sizes(self._chunks[g], dim=1)
                 y_g = self._map(x_chunks[0], w_chunks[0], None) * gates[g][:, :1]
                 for c in range(1, h):
                     y_g = y_g + self._map(x_chunks[c], w_chunks[c], None) * gates[g][:, c:c + 1]
                 b = biases[g]
-                ys.append(y_g if b is None else y_g + b.reshape(-1, *trail))
+                ys.append(y_g if b is None else y_g + b)
             return torch.cat(ys, dim=1) if g_count > 1 else ys[0]
-        own, z = self._fused_maps(xs, derived.fused)
+        own, z = self._fused_maps(xs, derived.fused, derived.context_bias)
         if self.combine == "mul":
-            gates = torch.split(self.gate(z), 1, dim=1)
+            gates = self.gate(z).split_with_sizes([1] * g_count, dim=1)
             for g in range(g_count):
                 b = biases[g]
-                ys.append(own[g] * gates[g] if b is None else
-                          torch.addcmul(b.reshape(-1, *trail), own[g], gates[g]))
+                ys.append(own[g] * gates[g] if b is None else torch.addcmul(b, own[g], gates[g]))
         else:
             if self.combine == "add":
-                contexts = torch.split(F.leaky_relu(z, ADD_SLOPE), h, dim=1)
+                contexts = F.leaky_relu(z, ADD_SLOPE).split_with_sizes([h] * g_count, dim=1)
             else:
-                contexts = torch.split(z, h, dim=1)
+                contexts = z.split_with_sizes([h] * g_count, dim=1)
             recombine = derived.recombine
             for g in range(g_count):
                 y_g = own[g] + self._pointwise(contexts[g], recombine[g])
                 b = biases[g]
-                ys.append(y_g if b is None else y_g + b.reshape(-1, *trail))
+                ys.append(y_g if b is None else y_g + b)
         return torch.cat(ys, dim=1) if g_count > 1 else ys[0]
 
-    def _fused_maps(self, xs: Sequence[torch.Tensor],
-                    fused: Sequence[torch.Tensor]) -> tuple[list[torch.Tensor], torch.Tensor]:
+    def _fused_maps(self, xs: Sequence[torch.Tensor], fused: Sequence[torch.Tensor],
+                    context_bias: torch.Tensor | None,
+                    ) -> tuple[list[torch.Tensor], torch.Tensor]:
         """Group maps and the context in one product per group.
 
         Group g's product uses ``fused[g] = [W_g; U[:, cols_g]]``: its first ``out_g`` outputs
@@ -440,12 +448,12 @@ class SRBase(nn.Module):
         z: torch.Tensor | None = None
         for x_g, w_u, o in zip(xs, fused, self.out_groups, strict=True):
             # split (not two slices): its backward assembles the gradient in one pass
-            p_own, p_ctx = torch.split(self._map(x_g, w_u, None), [o, gh], dim=1)
+            p_own, p_ctx = self._map(x_g, w_u, None).split_with_sizes([o, gh], dim=1)
             own.append(p_own)
             z = p_ctx if z is None else z + p_ctx
         assert z is not None
-        if self.context_bias is not None:
-            z = z + self.context_bias.reshape(-1, *([1] * (z.dim() - 2)))
+        if context_bias is not None:
+            z = z + context_bias
         return own, z
 
     def _chunk_sums(self, weight: torch.Tensor, g: int) -> torch.Tensor:

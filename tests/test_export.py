@@ -170,7 +170,7 @@ def test_onnx_temporal_takes_any_number_of_frames(tmp_path):
         np.testing.assert_allclose(got, lift(kp.astype(np.float64), model=net), atol=1e-4)
 
 
-# --- the shipped weights ---------------------------------------------------------------------------
+# --- the shipped weights ------------------------------------------------------------------------
 
 
 @pytest.mark.slow  # 10-15 s per export
@@ -232,3 +232,12 @@ def test_cli_export(tmp_path, capsys, monkeypatch):
     assert main(["export", str(tmp_path / "sr.pt"), str(tmp_path / "x.onnx")]) == 1
     assert "pip install 'poselift[onnx]'" in capsys.readouterr().err
     assert sorted(p.name for p in tmp_path.iterdir()) == ["sr.pt", "sr.pt2"]
+
+
+@pytest.mark.slow  # ~30-120 s (inductor C++ compilation)
+def test_torch_compile_of_a_lifting_program():
+    program = LiftingProgram(_sr())
+    kp = torch.from_numpy(_poses(4, seed=11))
+    compiled = torch.compile(program)
+    with torch.no_grad():
+        torch.testing.assert_close(compiled(kp), program(kp), atol=1e-5, rtol=1e-5)

@@ -238,6 +238,8 @@ def test_models_that_look_ahead_or_do_not_fit_are_refused():
         StreamingLifter("coco", screen, image_size=(640, -1))
     with pytest.raises(TypeError, match="model"):
         StreamingLifter("coco", 3)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="convert a detector's layout"):
+        StreamingLifter("body_25")
 
 
 def test_bad_pushes_raise_and_record_nothing():
@@ -286,7 +288,7 @@ def test_missing_joints_need_a_score_channel():
 
 
 def test_default_falls_back_to_the_single_frame_weights_with_a_warning(monkeypatch):
-    monkeypatch.setitem(DEFAULT_STREAMING_WEIGHTS, "coco", "sr_tcn_causal.not-shipped")
+    monkeypatch.setitem(DEFAULT_STREAMING_WEIGHTS, "coco", "sr_tcn.not-shipped")
     with pytest.warns(UserWarning, match="not shipped.*single-frame weights 'sr.coco'"):
         stream = StreamingLifter("coco")
     assert stream.weights == "sr.coco" and stream.receptive_field == 1

@@ -22,7 +22,8 @@ Rules (see docs/inference.md):
   :func:`~poselift.normalization.normalize_bbox`: each frame's box of valid keypoints centred,
   its larger side scaled to :data:`TYPICAL_EXTENT_PX` in a virtual 1000 x 1000 image, as in
   training: per frame for single-frame models, and for temporal models the median over a
-  centred window of their receptive field (training used one scale per window);
+  window of their receptive field, centred (causal models: ending at the frame; training
+  used one scale per window);
   ``image_size`` is then not needed (it is validated but does not change the result).
   ``"screen"`` models get :func:`poselift.camera.normalize_screen` with ``image_size``, or,
   with ``image_size=None``, bounding-box normalization with one scale per sequence.
@@ -32,6 +33,9 @@ Rules (see docs/inference.md):
   ``(0, 0)`` with score 0 -- exactly the training representation of dropped joints -- which
   requires a model with a score channel (``in_features=3``); otherwise a ``ValueError`` is
   raised. Missing joints are never silently replaced by ``(0, 0)``.
+- **Memory.** Long inputs run in chunks of ``batch_size`` output frames, preprocessing
+  included (:mod:`poselift._pipeline`): no float64 copy of the whole input, the same result.
+  One frame at a time, without look-ahead: :class:`poselift.StreamingLifter`.
 """
 
 from __future__ import annotations

@@ -63,8 +63,8 @@ from poselift.skeletons import get_skeleton
 __all__ = ["DEFAULT_STREAMING_WEIGHTS", "StreamingLifter"]
 
 DEFAULT_STREAMING_WEIGHTS: dict[str, str] = {
-    "coco": "sr_tcn_causal.coco",
-    "h36m": "sr_tcn_causal.h36m",
+    "coco": "sr_tcn.coco-causal",
+    "h36m": "sr_tcn.h36m-causal",
 }
 """Weights used by ``StreamingLifter(model="default")``, by input skeleton: causal SR-TCNs
 (27 frames). Until they are shipped (``poselift.list_weights()``), the single-frame default
@@ -173,6 +173,11 @@ class StreamingLifter:
                                  f"finite numbers, got {image_size!r}")
         self.weights: str | None = None
         if isinstance(model, str) and model == "default":
+            if sk not in DEFAULT_STREAMING_WEIGHTS:
+                raise ValueError(
+                    f"skeleton: model='default' streams {sorted(DEFAULT_STREAMING_WEIGHTS)} "
+                    f"keypoints, got {sk!r}; convert a detector's layout first "
+                    "(poselift.convert_keypoints) or pass a model of that skeleton")
             net = self._default(sk, device)
         else:
             net = Lifter(model, device=device).model_for(sk, True)

@@ -271,8 +271,9 @@ class InputContract:
             return out
         pair = [float(v) for v in image_size]
         if torch.compiler.is_compiling():  # normalize_screen's input checks fix the shapes
-            w, h = pair
-            return xy / w * 2 - torch.tensor([1.0, h / w], dtype=xy.dtype, device=xy.device)
+            width, height = pair
+            return xy / width * 2 - torch.tensor([1.0, height / width], dtype=xy.dtype,
+                                                 device=xy.device)
         result = normalize_screen(xy, pair[0], pair[1])
         assert isinstance(result, torch.Tensor)
         return result

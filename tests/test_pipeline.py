@@ -199,3 +199,56 @@ def test_causal_contract_uses_the_causal_window():
                           window=net.receptive_field, causal=True)
     got = contract.prepare(xy)
     np.testing.assert_array_equal(got[..., :2], want)
+
+
+def test_max_gap_fills_short_gaps_and_leaves_long_ones_missing():
+    from poselift._pipeline import fill_gaps
+
+    xy = np.zeros((12, 3, 2))
+    xy[:, :, 0] = np.arange(12.0)[:, None] * 10
+    valid = np.ones((12, 3), bool)
+    valid[2:4, 0] = False  # a gap of 2 frames
+    valid[4:10, 1] = False  # a gap of 6 frames
+    valid[:3, 2] = False  # 3 frames before the first valid one
+    valid[9:, 2] = False  # 3 frames after the last valid one
+    filled = xy.copy()
+    ok = fill_gaps(filled, valid, np.arange(12), max_gap=3)
+    assert ok[2:4, 0].all() and not ok[4:10, 1].any()
+    assert ok[:3, 2].all() and ok[9:, 2].all()  # at the ends: within 3 frames of a valid one
+    np.testing.assert_allclose(filled[2:4, 0, 0], [20.0, 30.0])  # linear
+    np.testing.assert_allclose(filled[:3, 2, 0], 30.0)  # the nearest valid frame repeated
+    ok2 = fill_gaps(xy.copy(), valid, np.arange(12), max_gap=2)
+    assert not ok2[0, 2] and ok2[1:3, 2].all() and ok2[9:11, 2].all() and not ok2[11, 2]
+    # chunks with anchors give the same answer as the whole sequence
+    part = xy[5:9].copy()
+    before = (np.array([4, 3, 8]), xy[[4, 3, 8], [0, 1, 2]])
+    after = (np.array([9, 10, 9]), xy[[9, 10, 9], [0, 1, 2]])
+    got = fill_gaps(part, valid[5:9], np.arange(5, 9), before, after, max_gap=3)
+    np.testing.assert_array_equal(got, ok[5:9])
+    np.testing.assert_allclose(part[got], filled[5:9][got])
+
+
+def test_lift_passes_long_gaps_as_missing_joints():
+    torch.manual_seed(0)
+    net = poselift.create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                                channels=16, filter_widths=(3, 3)).eval()
+    rng = np.random.default_rng(1)
+    kp = rng.uniform(300, 700, (30, 17, 2))
+    kp[5:15, 9] = np.nan  # left wrist missing for 10 frames
+    kp[20:22, 13] = np.nan  # left knee missing for 2 frames
+    got = poselift.lift(kp, skeleton="coco", model=net, max_gap=3, batch_size=7)
+    # reference: interpolate the short gap by hand, give the long one as missing joints
+    pix = kp.copy()
+    for c in range(2):
+        pix[20:22, 13, c] = np.interp([20, 21], [19, 22], kp[[19, 22], 13, c])
+    valid = np.isfinite(pix).all(-1)
+    pix = np.nan_to_num(pix)
+    contract = InputContract.of(net)
+    inp = torch.from_numpy(np.asarray(contract.prepare(pix, valid)).astype(np.float32))
+    want = predict(net, inp).numpy()
+    want = want - want[:, :1]
+    np.testing.assert_allclose(got, want, atol=1e-5)
+    every = poselift.lift(kp, skeleton="coco", model=net, max_gap=None)
+    assert np.abs(every - got)[5:15].max() > 1e-4  # interpolating the long gap differs
+    with pytest.raises(ValueError, match="max_gap"):
+        poselift.Lifter(net, max_gap=-1)

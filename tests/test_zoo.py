@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import poselift
+from poselift.demo import load_demo_sample
 from poselift.inference import DEFAULT_WEIGHTS, Lifter
 from poselift.models import get_weights, list_weights, load_checkpoint, load_model, weights_card
 from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
@@ -130,7 +131,9 @@ def test_single_frame_weights_use_the_score_channel_for_missing_joints():
                           skeleton="coco", scores=scores, temporal=False)
     np.testing.assert_allclose(missing, moved, atol=1e-6)  # the missing joint's pixels unused
     err = np.linalg.norm(missing - full, axis=-1).mean() * 1000
-    assert err == pytest.approx(16.4, abs=1.0)  # measured 16.4 mm: still a similar pose
+    # still a similar pose: one joint less moves the others a little (measured 16.4 mm with
+    # the first sr.coco, 19.3 mm with the wild-recipe one), not a different pose
+    assert 5.0 < err < 30.0
 
 
 @pytest.mark.data
@@ -174,8 +177,15 @@ def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
         assert z["poses3d"].shape == z["reference3d"].shape == (172, 17, 3)
         err = np.linalg.norm(z["poses3d"] - z["reference3d"], axis=-1).mean() * 1000
         err_single = np.linalg.norm(z["poses3d_single"] - z["reference3d"], axis=-1).mean() * 1000
-    # a held-out clip (elderly bow, a rare pose): measured 70.3 mm (docs/weights.md), 75.5 mm
-    assert err == pytest.approx(70.3, abs=1.0) and err_single == pytest.approx(75.5, abs=1.0)
+    # the demo's figures are lift's on the sample (the same default weights, no second path)
+    sample = load_demo_sample()
+    kp, gt = sample["keypoints2d"], sample["poses3d"]
+    for temporal, got in ((True, err), (False, err_single)):
+        direct = poselift.lift(kp, skeleton="coco", temporal=temporal)
+        assert got == pytest.approx(np.linalg.norm(direct - gt, axis=-1).mean() * 1000, abs=1e-3)
+    # a held-out clip (elderly bow, a rare pose): 70-78 mm with the shipped weights
+    # (docs/weights.md); a broken model or input path gives well over 100 mm
+    assert err < 90.0 and err_single < 95.0
     assert main(["demo", "-o", str(tmp_path / "no" / "demo.npz")]) == 1
     assert "does not exist" in capsys.readouterr().err
 

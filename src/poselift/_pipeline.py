@@ -69,6 +69,7 @@ def fill_gaps(
     frames: np.ndarray[Any, Any],
     before: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
     after: tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]] | None = None,
+    max_gap: int | None = None,
 ) -> np.ndarray[Any, Any]:
     """In place: linearly interpolate the missing joints of ``L`` frames of one sequence.
 
@@ -79,10 +80,13 @@ def fill_gaps(
         before: ``(t (J,), xy (J, 2))``: per joint the last valid frame before these
             (``t = -1``: none), or None.
         after: the same for the first valid frame after them.
+        max_gap: fill only gaps of at most this many frames between two valid frames, and at
+            the ends of the sequence only frames at most this far from the nearest valid
+            frame; longer gaps stay missing. None: every gap.
 
     Returns:
         ``(L, J)`` bool: the joints present after filling (a joint with no valid frame in
-        ``frames`` nor an anchor stays missing).
+        ``frames`` nor an anchor, or in a gap longer than ``max_gap``, stays missing).
 
     Examples:
         >>> import numpy as np
@@ -90,6 +94,8 @@ def fill_gaps(
         >>> ok = fill_gaps(xy, np.array([[True], [False], [True]]), np.arange(3))
         >>> xy[1, 0].tolist(), bool(ok.all())
         ([15.0, 15.0], True)
+        >>> fill_gaps(xy, np.array([[True], [False], [True]]), np.arange(3), max_gap=0)[1, 0]
+        np.False_
     """
     out = valid.copy()
     for j in np.flatnonzero(~valid.all(0)):
@@ -101,9 +107,19 @@ def fill_gaps(
             xp, fp = np.r_[xp, after[0][j]], np.concatenate([fp, after[1][j][None]])
         if len(xp) == 0:
             continue
+        todo = ~ok
+        if max_gap is not None:
+            f = frames[todo]
+            k = np.searchsorted(xp, f)
+            prev = np.where(k > 0, xp[np.maximum(k - 1, 0)], -1)
+            nxt = np.where(k < len(xp), xp[np.minimum(k, len(xp) - 1)], -1)
+            short = np.where((prev >= 0) & (nxt >= 0), nxt - prev - 1 <= max_gap,
+                             np.where(prev >= 0, f - prev <= max_gap, nxt - f <= max_gap))
+            todo = todo.copy()
+            todo[np.flatnonzero(todo)[~short]] = False
         for c in range(2):
-            xy[~ok, j, c] = np.interp(frames[~ok], xp, fp[:, c])
-        out[:, j] = True
+            xy[todo, j, c] = np.interp(frames[todo], xp, fp[:, c])
+        out[todo, j] = True
     return out
 
 
@@ -168,6 +184,7 @@ def lift_pixels(
     progress: bool | None,
     progress_min_frames: int,
     convert: Convert | None = None,
+    max_gap: int | None = None,
 ) -> torch.Tensor:
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
@@ -185,6 +202,8 @@ def lift_pixels(
         progress: progress bar (None: for inputs of ``progress_min_frames`` or more).
         progress_min_frames: see ``progress``.
         convert: maps the caller's layout to the model's (see :data:`Convert`).
+        max_gap: sequences: interpolate only gaps of at most this many frames (models with a
+            score channel get longer gaps as missing joints); None: every gap.
 
     Returns:
         ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin.
@@ -228,13 +247,13 @@ def lift_pixels(
                 e = min(n_seq, s + per)
                 pix, ok = read(slice(s, e))
                 for i in range(e - s):
-                    ok[i] = fill_gaps(pix[i], ok[i], np.arange(frames))
+                    ok[i] = fill_gaps(pix[i], ok[i], np.arange(frames), max_gap=max_gap)
                 out[s:e] = _run(net, contract, pix, ok, image_size, flip_test, batch_size)
                 bar.update((e - s) * frames)
             return out
         for s in range(n_seq):
             _lift_long(read, s, valid[s], net, contract, image_size, batch_size, flip_test,
-                       out[s], bar)
+                       out[s], bar, max_gap)
     return out
 
 
@@ -250,7 +269,8 @@ def _context(contract: InputContract) -> tuple[int, int, int, int]:
 
 def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Module,
                contract: InputContract, image_size: tuple[float, float] | None,
-               batch_size: int, flip_test: bool, out: torch.Tensor, bar: ProgressBar) -> None:
+               batch_size: int, flip_test: bool, out: torch.Tensor, bar: ProgressBar,
+               max_gap: int | None = None) -> None:
     """One long sequence in chunks of ``batch_size`` output frames, each with its context.
 
     Output frames ``[o0, o1)`` take model inputs ``[o0 - left, o1 + right)`` (edge copies
@@ -268,7 +288,7 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Modul
         a, b = int(f0[c]), int(f1[c])
         pix, ok = read((s, slice(a, b)))
         ok = fill_gaps(pix, ok, np.arange(a, b), (prev[c], _anchor_values(read, s, prev[c])),
-                       (nxt[c], _anchor_values(read, s, nxt[c])))
+                       (nxt[c], _anchor_values(read, s, nxt[c])), max_gap)
         inp = _inputs(contract, pix[None], ok[None], image_size)
         inp = inp[:, int(i0[c]) - a : int(i1[c]) - a]
         missing = (left - int(o0[c] - i0[c]), right - int(i1[c] - o1[c]))  # at the ends

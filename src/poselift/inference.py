@@ -66,6 +66,7 @@ from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
 from poselift.skeletons import convert_keypoints, get_skeleton
 
 __all__ = [
+    "DEFAULT_MAX_GAP",
     "DEFAULT_MODEL_SKELETON",
     "DEFAULT_WEIGHTS",
     "PROGRESS_MIN_FRAMES",
@@ -98,6 +99,11 @@ keypoints of each detector layout are converted to. Chosen by measurement
 (``examples/layout_routes.py``, docs/detectors.md): the lower mean MPJPE over four test
 conditions and both model kinds on held-out mocap rendered as each layout. Other layouts:
 :func:`default_model_skeleton`."""
+
+DEFAULT_MAX_GAP: int | None = None
+"""Longest gap (frames) of a missing joint that ``lift`` fills by interpolation in sequences,
+for models with a score channel; longer gaps reach the model as missing joints, as in its
+training (docs/inference.md). None: every gap."""
 
 PROGRESS_MIN_FRAMES = 20_000
 """With ``progress=None``, inputs of at least this many frames show a progress bar."""
@@ -275,6 +281,9 @@ class Lifter:
             shipped COCO weights (P1, every 10th test clip) (default False).
         progress: show a progress bar (stderr) while lifting (default ``False``); ``None``:
             only for inputs of at least :data:`PROGRESS_MIN_FRAMES` frames (the CLI's choice).
+        max_gap: in sequences, a missing joint is interpolated over a gap of at most this
+            many frames; longer gaps reach a model with a score channel as missing joints,
+            which it was trained on (default :data:`DEFAULT_MAX_GAP`; None: every gap).
 
     Loaded models are cached per (model, device) for the whole process; loading is guarded
     by a lock, so concurrent threads load a model once.
@@ -300,6 +309,7 @@ class Lifter:
         score_threshold: float = 0.3,
         flip_test: bool = False,
         progress: bool | None = False,
+        max_gap: int | None = DEFAULT_MAX_GAP,
     ) -> None:
         if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
@@ -319,6 +329,10 @@ class Lifter:
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress: expected None, True or False, got {progress!r}")
         self.progress = progress
+        if max_gap is not None and (not is_int(max_gap) or max_gap < 0):
+            raise ValueError(f"max_gap: expected None or a number of frames >= 0, got "
+                             f"{max_gap!r}")
+        self.max_gap = None if max_gap is None else int(max_gap)
 
     def __repr__(self) -> str:
         model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
@@ -439,7 +453,8 @@ class Lifter:
         out = lift_pixels(net, contract, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
                           sequences=seq, threshold=self.score_threshold, image_size=size,
                           batch_size=self.batch_size, flip_test=self.flip_test,
-                          progress=self.progress, progress_min_frames=PROGRESS_MIN_FRAMES)
+                          progress=self.progress, progress_min_frames=PROGRESS_MIN_FRAMES,
+                          max_gap=self.max_gap if contract.has_scores else None)
         result = out.reshape(*shape[:-1], *out.shape[-2:])
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
@@ -498,6 +513,7 @@ def lift(
     root: str = "pelvis",
     height: float | None = None,
     extrinsics: object = None,
+    max_gap: int | None = DEFAULT_MAX_GAP,
 ) -> Array:
     """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
 
@@ -530,6 +546,8 @@ def lift(
             other than ``"pelvis"`` is given.
         extrinsics: world-to-camera ``[R | t]`` (``(4, 4)``, ``(3, 4)``, ``(R, t)``), for
             ``root="world"``.
+        max_gap: longest gap of a missing joint (frames) interpolated in sequences (see
+            :class:`Lifter`).
 
     Returns:
         ``(..., 17, 3)`` H36M-17 joints in metres, camera coordinates (x right, y down,
@@ -551,7 +569,7 @@ def lift(
         (17, 3)
     """
     lifter = Lifter(model, device=device, batch_size=batch_size,
-                    score_threshold=score_threshold, flip_test=flip_test)
+                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
     return lifter.lift(keypoints2d, skeleton=skeleton, image_size=image_size, scores=scores,
                        temporal=temporal, intrinsics=intrinsics, root=root, height=height,
                        extrinsics=extrinsics)

@@ -53,8 +53,15 @@ import torch
 from torch import nn
 
 from poselift._pipeline import fill_gaps, numpy_view
-from poselift._validation import Array, check_array, check_positive, check_real, check_shape
-from poselift.inference import DEFAULT_WEIGHTS, Lifter, WeightsUnavailableError
+from poselift._validation import (
+    Array,
+    check_array,
+    check_positive,
+    check_real,
+    check_shape,
+    is_int,
+)
+from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, Lifter, WeightsUnavailableError
 from poselift.models.inputs import InputContract
 from poselift.normalization import TYPICAL_EXTENT_PX
 from poselift.prediction import eval_model, small_call_threads
@@ -92,12 +99,14 @@ class _Track:
         self.xy[-1], self.valid[-1] = xy, valid
         self.count += 1
 
-    def filled(self) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    def filled(self, max_gap: int | None = None
+               ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
         """The kept frames with their gaps filled as ``lift`` fills the sequence so far."""
         m = min(self.count, self.valid.shape[0])
         pix = self.xy[-m:].copy()
         frames = np.arange(self.count - m, self.count)
-        ok = fill_gaps(pix, self.valid[-m:], frames, before=(self.anchor_t, self.anchor_xy))
+        ok = fill_gaps(pix, self.valid[-m:], frames, before=(self.anchor_t, self.anchor_xy),
+                       max_gap=max_gap)
         return pix, ok
 
     def seen(self) -> np.ndarray[Any, Any]:
@@ -121,6 +130,9 @@ class StreamingLifter:
         image_size: ``(width, height)``, needed by ``"screen"`` models only (``"bbox"``
             models, the shipped ones, do not depend on it).
         flip_test: average with the mirrored input's mirrored prediction (2x the work).
+        max_gap: a missing joint is held or interpolated over at most this many frames, as
+            :class:`~poselift.Lifter` does (default
+            :data:`~poselift.inference.DEFAULT_MAX_GAP`).
 
     Attributes:
         model: the network in use (eval mode).
@@ -159,8 +171,13 @@ class StreamingLifter:
         score_threshold: float = 0.3,
         image_size: tuple[float, float] | None = None,
         flip_test: bool = False,
+        max_gap: int | None = DEFAULT_MAX_GAP,
     ) -> None:
         sk = get_skeleton(skeleton).name
+        if max_gap is not None and (not is_int(max_gap) or max_gap < 0):
+            raise ValueError(f"max_gap: expected None or a number of frames >= 0, got "
+                             f"{max_gap!r}")
+        self.max_gap = None if max_gap is None else int(max_gap)
         check_positive(score_threshold, "score_threshold", allow_zero=True)
         if not isinstance(flip_test, bool):
             raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
@@ -337,7 +354,7 @@ class StreamingLifter:
                       np.float32)
         windows, rows = [], []
         for n, track in enumerate(tracks):
-            pix, ok = track.filled()
+            pix, ok = track.filled(self.max_gap)
             if not ok[-1].any():
                 continue  # no joint seen yet: no pose
             try:

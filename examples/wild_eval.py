@@ -14,6 +14,8 @@ Examples:
     python examples/wild_eval.py --model sr.coco sr_tcn.coco --out runs/wild
     python examples/wild_eval.py --model runs/x/checkpoint.pt --label x --clips-every 5 \\
         --conditions rig roll bodies --out runs/wild-probe
+    python examples/wild_eval.py --model sr_tcn.coco --max-gap 0 5 15 none \\
+        --conditions occlusion wild --clips-every 5 --out runs/max-gap
 
 Writes OUT/<label>.json (every condition's scores and the command) and prints a markdown table.
 """
@@ -54,6 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--clips-every", type=int, default=1, help="every k-th test clip")
     p.add_argument("--frame-step", type=int, default=4, help="score every s-th frame")
     p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--max-gap", nargs="+", default=None, metavar="N|none",
+                   help="evaluate each model with each Lifter(max_gap=N) (frames; 'none': no "
+                        "limit); labels get a '@gapN' suffix")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     return p
@@ -83,9 +88,16 @@ def main(argv: list[str] | None = None) -> int:
     rendered: dict[tuple[str, str], list[WildClip]] = {}
     results: dict[str, dict[str, dict[str, float]]] = {}
     command = shlex.join(["python", "examples/wild_eval.py", *(argv or sys.argv[1:])])
-    for k, ref in enumerate(args.model):
+    gaps: list[int | str | None] = (["default"] if args.max_gap is None else
+                                    [None if g.lower() == "none" else int(g)
+                                     for g in args.max_gap])
+    for k, ref, gap in ((k, ref, gap) for k, ref in enumerate(args.model) for gap in gaps):
         path = Path(ref)
         label = args.label[k] if args.label else (ref if not path.is_file() else path.parent.name)
+        options: dict[str, Any] = {}
+        if gap != "default":
+            options["max_gap"] = gap
+            label += f"@gap{gap if gap is not None else 'none'}"
         model = poselift.load_model(path) if path.is_file() else ref
         contract = InputContract.of(model if isinstance(model, torch.nn.Module)
                                     else poselift.create_model(ref.split(".", 1)[0],
@@ -99,13 +111,14 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - t0:.0f} s)", flush=True)
 
         per = evaluate_conditions(model, motion, args.conditions, frame_step=args.frame_step,
-                                  rendered=rendered, report=show)
+                                  rendered=rendered, report=show, lifter_options=options)
         per = {c: {k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in r.items()}
                for c, r in per.items()}
         results[label] = per
         doc = {"label": label, "model": ref, "input_skeleton": contract.skeleton,
                "temporal": contract.temporal, "protocol": args.protocol,
                "clips_every": args.clips_every, "frame_step": args.frame_step,
+               "lifter_options": options,
                "command": command, "conditions": per,
                "descriptions": {c: CONDITIONS[c] for c in per}}
         (args.out / f"{label.replace('/', '_')}.json").write_text(json.dumps(doc, indent=1) + "\n")

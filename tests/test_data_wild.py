@@ -366,3 +366,32 @@ def test_recipe_overrides_reach_nested_fields_and_parts():
         training_augmentation("wild", overrides={"gravity": 9.8})
     with pytest.raises(ValueError, match="face_kept"):
         training_augmentation("wild", overrides={"detector.face_kept": (0.5, 0.2)})
+
+
+# --- the wild evaluation ---------------------------------------------------------------------
+
+
+def test_evaluate_conditions_scores_what_lift_returns(tmp_path: Path):
+    import poselift
+    from poselift.wild import evaluate_conditions
+
+    ms = load_bandai(write_synthetic_bandai(tmp_path))
+    ms = ms.select(list(ms.names[:2]))
+    torch.manual_seed(0)
+    model = poselift.create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                                  filter_widths=(3, 3), channels=32).eval()
+    got = evaluate_conditions(model, ms, ["occlusion"], frame_step=2, seed=3)
+    clips = render_condition(ms, "occlusion", layout="coco", seed=3)
+    assert any((c.keypoints[..., 2] == 0).any() for c in clips)  # something is occluded
+    preds = [np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=model))
+             for c in clips]
+    want = evaluate_sequences(preds, [c.targets for c in clips], frame_step=2)
+    assert got["occlusion"] == pytest.approx(want)
+    # lifter options reach the Lifter: no interpolation over gaps gives other inputs
+    no_fill = evaluate_conditions(model, ms, ["occlusion"], frame_step=2, seed=3,
+                                  lifter_options={"max_gap": 0})
+    preds0 = [np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=model, max_gap=0))
+              for c in clips]
+    want0 = evaluate_sequences(preds0, [c.targets for c in clips], frame_step=2)
+    assert no_fill["occlusion"] == pytest.approx(want0)
+    assert no_fill["occlusion"]["mpjpe"] != pytest.approx(want["mpjpe"], abs=1e-6)

@@ -182,3 +182,25 @@ def test_ddp_two_processes_train_disjoint_shards_of_one_process_batches(tmp_path
     assert summary["buffer_digests"][0] == summary["buffer_digests"][1]
     assert summary["replicas_identical"] is True
     assert summary["samples_seen"] == read_log(ddp / "run")[0]["samples_seen"] == len(seen)
+
+
+def test_wild_eval_writes_one_result_per_model_and_gap(tmp_path: Path) -> None:
+    from poselift.data.synthetic import write_synthetic_bandai
+
+    data = tmp_path / "data"
+    write_synthetic_bandai(data)
+    torch.manual_seed(0)
+    model = poselift.create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                                  filter_widths=(3, 3), channels=32)
+    poselift.save_model(model, tmp_path / "tiny.pt")
+    out = tmp_path / "wild"
+    proc = run("wild_eval.py", "--model", str(tmp_path / "tiny.pt"), "--label", "tiny",
+               "--max-gap", "0", "none", "--conditions", "rig", "occlusion", "--data",
+               str(data), "--clips-every", "4", "--threads", "1", "--out", str(out))
+    assert "| occlusion | tiny@gap0 |" in proc.stdout and "| rig | tiny@gapnone |" in proc.stdout
+    docs = {p.stem: json.loads(p.read_text()) for p in out.glob("*.json")}
+    assert sorted(docs) == ["tiny@gap0", "tiny@gapnone"]
+    assert docs["tiny@gap0"]["lifter_options"] == {"max_gap": 0}
+    assert set(docs["tiny@gapnone"]["conditions"]) == {"rig", "occlusion"}
+    # without occlusions there is nothing to fill: the gap limit changes nothing
+    assert docs["tiny@gap0"]["conditions"]["rig"] == docs["tiny@gapnone"]["conditions"]["rig"]

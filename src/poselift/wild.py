@@ -25,7 +25,7 @@ Examples:
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -62,6 +62,7 @@ def evaluate_conditions(
     seed: int = 0,
     rendered: dict[tuple[str, str], list[WildClip]] | None = None,
     report: Callable[[str, dict[str, Any]], None] | None = None,
+    lifter_options: Mapping[str, Any] | None = None,
 ) -> dict[str, dict[str, Any]]:
     """Scores of a lifter on held-out motion under each test condition.
 
@@ -76,12 +77,14 @@ def evaluate_conditions(
         seed: the rendering seed (the same seed renders the same inputs for every model).
         rendered: a cache ``{(condition, skeleton): clips}`` shared between models.
         report: called with ``(condition, scores)`` after each condition.
+        lifter_options: keyword arguments for :class:`~poselift.Lifter` (e.g.
+            ``{"max_gap": 5}`` or ``{"score_threshold": 0.1}``).
 
     Returns:
         ``{condition: evaluate_sequences(...) result}``.
     """
     module = _module(model)
-    lifter = Lifter(module)
+    lifter = Lifter(module, **dict(lifter_options or {}))
     contract = InputContract.of(module)
     cache = {} if rendered is None else rendered
     out: dict[str, dict[str, Any]] = {}

@@ -120,12 +120,65 @@ def _weights() -> str:
     return "\n".join(out)
 
 
+_WILD_ORDER = ("rig", "roll", "high", "lens", "bodies", "face", "no-face", "noise", "occlusion",
+               "wild")
+
+
+def _wild_shipped() -> str:
+    """The shipped weights in the wild: the first weights (runs/wild-before) -> today's cards."""
+    import json
+
+    from poselift.models.zoo import load_cards
+
+    cards = load_cards()
+    before_dir = DOCS.parent / "runs" / "wild-before"
+    names = [n for n in sorted(cards) if cards[n].get("wild")]
+    before = {}
+    for n in names:
+        f = before_dir / f"old-{n}.json"
+        if f.is_file():
+            before[n] = json.loads(f.read_text())["conditions"]
+    conds = [c for c in _WILD_ORDER if any(c in cards[n]["wild"] for n in names)]
+    out = ["MPJPE-13 (mm) through `poselift.lift`, every 5th P1 test clip; `a -> b`: the first "
+           "shipped weights (`runs/wild-before/old-<name>.json`) -> the shipped weights (their "
+           "cards); a single number: weights without a first version.", "",
+           "| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
+           "|---|" + "---|" * len(names)]
+    for cond in conds:
+        cells = []
+        for n in names:
+            now = cards[n]["wild"].get(cond)
+            old = before.get(n, {}).get(cond)
+            if now is None:
+                cells.append("-")
+            elif old is None:
+                cells.append(f"{now['mpjpe13']:.1f}")
+            else:
+                cells.append(f"{old['mpjpe13']:.1f} -> {now['mpjpe13']:.1f}")
+        out.append(f"| {cond} | " + " | ".join(cells) + " |")
+    target = next((b["wild"] for b in before.values() if "bone_cv_target" in b.get("wild", {})),
+                  None)
+    truth = ("" if target is None else f"; the rendered bodies themselves: "
+             f"{target['bone_cv_target']:.1f} / {target['asymmetry_target']:.1f}")
+    out += ["", "Reference-free checks on `wild` (all conditions at once): bone-length CV / "
+            f"left-right asymmetry (%{truth}):", "",
+            "| | " + " | ".join(f"`{n}`" for n in names) + " |", "|---|" + "---|" * len(names)]
+    for label, src in (("first weights", "before"), ("shipped", "now")):
+        cells = []
+        for n in names:
+            m = (before.get(n, {}) if src == "before" else cards[n]["wild"]).get("wild")
+            cells.append("-" if m is None else f"{m['bone_cv']:.1f} / {m['asymmetry']:.1f}")
+        out.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(out)
+
+
 GENERATORS: dict[str, Callable[[], str]] = {
     "skeletons": _skeletons,
     "detector-skeletons": _detector_skeletons,
     "partitions": _partitions,
     "models": _models,
     "weights": _weights,
+    "wild-shipped": _wild_shipped,
 }
 
 _BLOCK = re.compile(

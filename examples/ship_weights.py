@@ -350,11 +350,13 @@ def cmd_ship(args: argparse.Namespace) -> int:
     print("the wild evaluation (docs/wild.md):", flush=True)
     wild = measure_wild(shipped, root=args.data)
     params = sum(p.numel() for p in shipped.parameters())
+    kind = ("single-frame " if not temporal else
+            "causal temporal " if config.get("causal") else "temporal ")
     card = {
         "file": path.name,
         "model": model_name,
         "config": config,
-        "summary": (f"{'temporal ' if temporal else 'single-frame '}{model_name.upper()} "
+        "summary": (f"{kind}{model_name.upper()} "
                     f"({shipped.receptive_field} frames), {skeleton.upper()}-17 input -> H36M-17, "
                     f"{params / 1e6:.2f}M params"),
         "input_skeleton": skeleton,

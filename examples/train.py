@@ -156,6 +156,7 @@ def build_parser() -> argparse.ArgumentParser:
     g = p.add_argument_group("run")
     g.add_argument("--out", type=Path, required=True, help="output directory")
     g.add_argument("--resume", action="store_true", help="continue from OUT's last checkpoint")
+    g.add_argument("--init", metavar="WEIGHTS", help="start from trained weights (same config)")
     g.add_argument("--keep-epochs", action="store_true",
                    help="also keep OUT/epoch_NNN.pt after every epoch")
     g.add_argument("--threads", type=int, default=2, help="torch threads per process")
@@ -196,11 +197,8 @@ def make_augmentation(args: argparse.Namespace, contract: InputContract
     name = args.recipe or {"rig": "paper", "random": "random"}[args.cameras]
     extra = ({"pixel_noise": 4.0} if args.inputs == "noisy" else {})
     extra.update(parse_key_values(args.augment, "--augment"))
-    try:
-        return training_augmentation(name, skeleton=contract.skeleton,
-                                     normalize=contract.input_norm, overrides=extra)
-    except (TypeError, ValueError) as err:
-        raise SystemExit(f"--recipe/--augment: {err}") from None
+    return _or_exit("--recipe/--augment", training_augmentation, name,
+                    skeleton=contract.skeleton, normalize=contract.input_norm, overrides=extra)
 
 
 def make_model(args: argparse.Namespace) -> nn.Module:
@@ -210,10 +208,15 @@ def make_model(args: argparse.Namespace) -> nn.Module:
         for key in ("hidden", "channels"):
             if key in entry.defaults and key not in config:
                 config[key] = args.quick_width
+    return _or_exit("--config", poselift.create_model, args.model, **config)
+
+
+def _or_exit(option: str, func: Any, *args: Any, **kwargs: Any) -> Any:
+    """``func(*args, **kwargs)``; a bad value ends the run with one line naming ``option``."""
     try:
-        return poselift.create_model(args.model, **config)
-    except (ValueError, TypeError) as err:
-        raise SystemExit(f"--config: {err}") from None
+        return func(*args, **kwargs)
+    except (ValueError, TypeError, FileNotFoundError, KeyError) as err:
+        raise SystemExit(f"{option}: {err}") from None
 
 
 def say(rank0: bool, message: str) -> None:
@@ -252,6 +255,8 @@ def main(argv: list[str] | None = None) -> int:
     t_data = time.perf_counter()
     torch.manual_seed(training.seed_of(args.seed, "init"))
     model = make_model(args)
+    if args.init is not None:  # fine-tuning (a resumed run then loads its own checkpoint)
+        _or_exit("--init", training.init_from, model, args.init)
     base = base_protocol(args.protocol)
     # the model's input contract: its skeleton is the input layout of the mocap's 2D (e.g.
     # COCO-17 synthesized from H36M-17), its score channel marks the joints dropped
@@ -308,10 +313,7 @@ def main(argv: list[str] | None = None) -> int:
     state: dict[str, Any] = {"epoch": 0, "batch": 0, "samples_seen": 0, "wall_time": 0.0,
                              "epoch_sums": [0.0, 0.0, 0.0], "finished": False}
     if args.resume and files.state.exists():
-        try:
-            state = files.resume(model, optimizer, scheduler)
-        except ValueError as err:
-            raise SystemExit(f"--resume: {err}") from None
+        state = _or_exit("--resume", files.resume, model, optimizer, scheduler)
         state["finished"] = state["epoch"] >= args.epochs or (
             args.max_samples is not None
             and args.max_samples - state["samples_seen"] < 2 * d.world)

@@ -112,3 +112,25 @@ def test_make_dataset_follows_the_model(tmp_path) -> None:
     assert AugmentedSamples(wd, passes=2).epoch_size == 2 * len(wd)
     with pytest.raises(ValueError, match="normalizes"):
         make_dataset(sr, ms, Augmentation(normalize="screen")).make_batch(torch.arange(2))
+
+
+def test_init_from_loads_trained_weights_of_the_same_config(tmp_path):
+    from poselift.training import init_from
+
+    torch.manual_seed(0)
+    trained = poselift.create_model("sr", skeleton="coco", hidden=32)
+    poselift.save_model(trained, tmp_path / "t.pt")
+    torch.manual_seed(1)
+    fresh = poselift.create_model("sr", skeleton="coco", hidden=32)
+    assert not torch.equal(next(iter(fresh.parameters())), next(iter(trained.parameters())))
+    init_from(fresh, tmp_path / "t.pt")
+    for (k, a), b in zip(fresh.state_dict().items(), trained.state_dict().values(), strict=True):
+        assert torch.equal(a, b), k
+    other = poselift.create_model("sr", skeleton="coco", hidden=16)
+    with pytest.raises(ValueError, match="init: .* holds config"):
+        init_from(other, tmp_path / "t.pt")
+    shipped = poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox")
+    init_from(shipped, "sr.coco")  # a shipped name
+    want = poselift.create_model("sr", weights="sr.coco")
+    assert all(torch.equal(a, b) for a, b in zip(shipped.state_dict().values(),
+                                                  want.state_dict().values(), strict=True))

@@ -38,6 +38,7 @@ from poselift.data.datasets import FrameDataset, WindowDataset
 from poselift.data.mocap import MotionSet
 from poselift.data.protocols import ProtocolData
 from poselift.models.checkpoint import atomic_save, load_checkpoint, save_model
+from poselift.models.factory import create_model, load_model
 from poselift.models.inputs import InputContract
 from poselift.models.registry import UNIVERSAL_CONFIG
 from poselift.skeletons import flip_poses
@@ -50,6 +51,7 @@ __all__ = [
     "batchnorms",
     "bn_momentum",
     "git_commit",
+    "init_from",
     "make_dataset",
     "precise_bn",
     "replica_check",
@@ -74,6 +76,27 @@ def git_commit(path: str | os.PathLike[str] = ".") -> str:
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return done.stdout.strip() if done.returncode == 0 else "unknown"
+
+
+def init_from(model: nn.Module, source: str | os.PathLike[str]) -> None:
+    """Start training from trained weights: load ``source`` into ``model`` (fine-tuning).
+
+    Args:
+        model: the freshly built model.
+        source: a checkpoint file or a shipped weights name, of a model with the same config.
+
+    Raises:
+        ValueError: the source holds another model config.
+    """
+    path = Path(source)
+    if path.is_file():
+        trained = load_model(path)
+    else:
+        trained = create_model(str(getattr(model, "config", {}).get("name")), weights=str(source))
+    mine, theirs = dict(getattr(model, "config", {})), dict(getattr(trained, "config", {}))
+    if {**UNIVERSAL_CONFIG, **theirs} != {**UNIVERSAL_CONFIG, **mine}:
+        raise ValueError(f"init: {str(source)!r} holds config {theirs}, the model has {mine}")
+    model.load_state_dict(trained.state_dict())
 
 
 def seed_of(*parts: object) -> int:

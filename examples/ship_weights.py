@@ -38,6 +38,7 @@ import torch
 import poselift
 from poselift import training
 from poselift.data import ProtocolData, load_protocol
+from poselift.demo import load_demo_sample
 from poselift.evaluation import evaluate, load_test_set
 from poselift.inference import Lifter
 from poselift.models import load_model, save_model
@@ -292,6 +293,23 @@ def write_golden(name: str, skeleton: str, temporal: bool) -> Path:
 # ---------------------------------------------------------------------------------------------
 
 
+def record_demo(name: str) -> float:
+    """MPJPE (mm) of ``lift`` with these weights on the bundled demo clip, stored in the card.
+
+    The demo's input in the weights' skeleton (``keypoints2d`` COCO-17 or ``keypoints2d_h36m``),
+    lifted whole (temporal weights) or frame by frame, against the clip's mocap.
+    """
+    card = poselift.models.weights_card(name)
+    sample = load_demo_sample()
+    kp = sample["keypoints2d" if card["input_skeleton"] == "coco" else "keypoints2d_h36m"]
+    pred = Lifter(name).lift(kp, skeleton=card["input_skeleton"], temporal=card["temporal"])
+    err = float(np.linalg.norm(np.asarray(pred) - sample["poses3d"], axis=-1).mean() * 1000)
+    cards = load_cards()
+    cards[name]["demo_mpjpe_mm"] = round(err, 3)
+    CARDS_FILE.write_text(json.dumps(cards, indent=1, sort_keys=True) + "\n")
+    return err
+
+
 def _max_diff_mm(a: torch.nn.Module, b: torch.nn.Module, skeleton: str, temporal: bool,
                  root: Path) -> float:
     """Largest output difference (mm) between two models: the whole demo sample and (single
@@ -407,7 +425,9 @@ def cmd_ship(args: argparse.Namespace) -> int:
     poselift.models.register_weights(poselift.models.WeightsEntry(args.name, path, card),
                                      overwrite=True)
     gold = write_golden(args.name, skeleton, temporal)
-    print(f"wrote the card to {CARDS_FILE} and golden outputs to {gold}")
+    demo = record_demo(args.name)
+    print(f"wrote the card to {CARDS_FILE} and golden outputs to {gold}; demo clip MPJPE "
+          f"{demo:.1f} mm")
     return 0
 
 
@@ -473,6 +493,7 @@ def cmd_golden(args: argparse.Namespace) -> int:
         gold = write_golden(name, card["input_skeleton"], card["temporal"])
         with np.load(gold) as z:
             print(f"{gold}: {', '.join(f'{k} {z[k].shape}' for k in z.files)}")
+        print(f"{name}: demo clip MPJPE {record_demo(name):.1f} mm (recorded in the card)")
     return 0
 
 
@@ -502,7 +523,8 @@ def main(argv: list[str] | None = None) -> int:
     m.add_argument("--only", nargs="*", help="settings such as p1-style/gt")
     m.set_defaults(func=cmd_compare)
     g = sub.add_parser("golden", help="rewrite the golden outputs of shipped weights (plain, "
-                                      "missing joints, flip test); no data needed")
+                                      "missing joints, flip test) and the demo clip's MPJPE; "
+                                      "no data needed")
     g.add_argument("names", nargs="+", help="shipped weights, e.g. sr.coco")
     g.set_defaults(func=cmd_golden)
     args = p.parse_args(argv)

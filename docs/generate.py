@@ -85,6 +85,10 @@ def _weights() -> str:
     out.append("| file | " + " | ".join(
         f"{cards[n]['storage']['bytes'] / 2**20:.1f} MiB {cards[n]['storage']['dtype']}"
         for n in names) + " |")
+    if any("metrics_clips_every" in cards[n] for n in names):
+        out.append("| test clips measured (P1, P2, P3) | " + " | ".join(
+            f"every {cards[n]['metrics_clips_every']}th" if "metrics_clips_every" in cards[n]
+            else "all" for n in names) + " |")
     for key, label in _SETTINGS:
         cells = []
         for n in names:

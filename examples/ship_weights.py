@@ -364,7 +364,10 @@ def cmd_ship(args: argparse.Namespace) -> int:
           flush=True)
     assert diff <= MAX_FP16_MM
     print("metrics through poselift.lift (image_size=None):", flush=True)
-    metrics = measure(Lifter(shipped), skeleton, temporal, root=args.data)
+    if args.clips_every > 1:
+        print(f"  (every {args.clips_every}th test clip)", flush=True)
+    metrics = measure(Lifter(shipped), skeleton, temporal, root=args.data,
+                      clips_every=args.clips_every)
     print("the wild evaluation (docs/wild.md):", flush=True)
     wild = measure_wild(shipped, root=args.data)
     params = sum(p.numel() for p in shipped.parameters())
@@ -405,6 +408,8 @@ def cmd_ship(args: argparse.Namespace) -> int:
                     "float16_max_output_diff_mm": round(fp16_diff, 4),
                     "sha256": hashlib.sha256(path.read_bytes()).hexdigest()},
         "metrics": metrics,
+        **({"metrics_clips_every": args.clips_every, "check_metrics": metrics,
+            "check_clips_every": args.clips_every} if args.clips_every > 1 else {}),
         "wild": wild,
         "wild_note": (f"docs/wild.md: every {WILD_CLIPS_EVERY}th P1 test clip under each test "
                       "condition, lifted through poselift.lift; MPJPE / P-MPJPE on 17 and on "
@@ -416,7 +421,8 @@ def cmd_ship(args: argparse.Namespace) -> int:
                          "frame with score 0; P2 test (dataset 1) "
                          "shares performers and actions with P1 train, so P2 is not held out "
                          "for these weights (the held-out P2 figures are in docs/results.md)"),
-        "command": f"python examples/ship_weights.py ship --run {run} --name {args.name}",
+        "command": (f"python examples/ship_weights.py ship --run {run} --name {args.name}"
+                    + (f" --clips-every {args.clips_every}" if args.clips_every > 1 else "")),
     }
     cards = load_cards()
     cards[args.name] = card
@@ -504,6 +510,9 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--run", type=Path, required=True, help="a train.py output directory")
     s.add_argument("--name", required=True, help="weights name '<model>.<tag>'")
     s.add_argument("--data", type=Path, default=DATA)
+    s.add_argument("--clips-every", type=int, default=1,
+                   help="card metrics on every k-th test clip (k > 1: also the CI slice); "
+                        "temporal lifts of whole test sets take about an hour on one CPU")
     s.set_defaults(func=cmd_ship)
     c = sub.add_parser("check", help="recompute a shipped card's metrics through poselift.lift")
     c.add_argument("name")

@@ -248,3 +248,21 @@ def test_model_layouts_are_never_converted_into_each_other():
 def test_wrong_number_of_joints_is_an_error():
     with pytest.raises(ValueError, match=r"keypoints2d: expected shape .* J=25, got \(17, 3\)"):
         poselift.lift(np.ones((17, 3)), skeleton="body_25")
+
+
+def test_default_routes_follow_the_recorded_measurement():
+    """DEFAULT_MODEL_SKELETON is the rule of docs/detectors.md applied to its evidence: per
+    layout, the route with the lower mean MPJPE over all cells of runs/layout-routes.json."""
+    import json
+    from pathlib import Path
+
+    doc = json.loads((Path(__file__).resolve().parents[1] / "runs" / "layout-routes.json")
+                     .read_text())
+    for layout in DEFAULT_MODEL_SKELETON:
+        means = {}
+        for route in ("coco", "h36m"):
+            cells = [r["mpjpe"] for r in doc["rows"]
+                     if r["layout"] == layout and r["route"] == route]
+            assert len(cells) == 8, (layout, route)  # 4 conditions x single-frame/temporal
+            means[route] = sum(cells) / len(cells)
+        assert DEFAULT_MODEL_SKELETON[layout] == min(means, key=means.__getitem__), layout

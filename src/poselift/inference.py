@@ -88,16 +88,18 @@ DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
 """Weights used by ``model="default"``, by (input skeleton, temporal)."""
 
 DEFAULT_MODEL_SKELETON: dict[str, str] = {
-    "body_25": "h36m",
+    "body_25": "coco",
     "body_25b": "h36m",
-    "coco_18": "h36m",
+    "coco_18": "coco",
     "halpe_26": "h36m",
-    "mediapipe_pose": "h36m",
+    "mediapipe_pose": "coco",
 }
 """For ``model="default"``: the model skeleton (a skeleton of :data:`DEFAULT_WEIGHTS`) that
 keypoints of each detector layout are converted to. Chosen by measurement
 (``examples/layout_routes.py``, docs/detectors.md): the lower mean MPJPE over four test
-conditions and both model kinds on held-out mocap rendered as each layout. Other layouts:
+conditions and both model kinds on held-out mocap rendered as each layout
+(``runs/layout-routes.json``): layouts with a real head top (BODY_25B, HALPE-26) go through
+the H36M weights, the others through the COCO weights. Other layouts:
 :func:`default_model_skeleton`."""
 
 DEFAULT_MAX_GAP: int | None = None

@@ -174,12 +174,13 @@ def test_onnx_temporal_takes_any_number_of_frames(tmp_path):
 
 
 @pytest.mark.slow  # 10-15 s per export
-@pytest.mark.parametrize("weights", ["sr.coco", "sr.h36m", "sr_tcn.coco", "sr_tcn.h36m"])
+@pytest.mark.parametrize("weights", ["sr.coco", "sr.h36m", "sr_tcn.coco", "sr_tcn.h36m",
+                                     "sr_tcn.coco-causal", "sr_tcn.h36m-causal"])
 def test_shipped_weights_export_equal_lift(tmp_path, weights):
     export_model(weights, tmp_path / "w.pt2")
     program = torch.export.load(tmp_path / "w.pt2").module()
     temporal = weights.startswith("sr_tcn")
-    skeleton = weights.split(".")[1]
+    skeleton = weights.split(".")[1].split("-")[0]
     kp = _poses(2, 30, seed=9, missing=False) if temporal else _poses(8, seed=9)
     got = program(torch.from_numpy(kp)).detach().numpy()
     want = lift(kp.astype(np.float64), model=weights, skeleton=skeleton,
@@ -202,7 +203,8 @@ def test_torch_compile_of_a_shipped_model():
 
 
 @pytest.mark.slow  # ~20 s each on 2 idle cores (inductor C++ compilation)
-@pytest.mark.parametrize("weights", ["sr.coco", "sr.h36m", "sr_tcn.h36m"])
+@pytest.mark.parametrize("weights", ["sr.coco", "sr.h36m", "sr_tcn.h36m", "sr_tcn.coco-causal",
+                                     "sr_tcn.h36m-causal"])
 def test_torch_compile_of_the_other_shipped_models(weights):
     _compiles(weights)
 

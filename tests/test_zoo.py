@@ -70,7 +70,7 @@ def test_card_matches_the_model(name: str):
     # the card's metrics (measured on ../shared data, checked against it in
     # test_card_metrics_reproduce_through_lift) must at least agree with each other
     m = {key: value["mpjpe"] for key, value in card["metrics"].items()}
-    assert 35.0 <= m["p1-style/gt"] <= 45.0  # measured 36.6-41.3 mm for the four weights
+    assert 35.0 <= m["p1-style/gt"] <= 48.0  # measured 37.2-46.5 mm for the six weights
     assert m["p1-style/gt/image_size"] == m["p1-style/gt"]  # bbox models ignore the image size
     assert m["p1-style/gt"] <= m["p1-style/gt/missing1"] <= m["p1-style/gt/missing2"]
     assert m["p1-style/gt"] < m["p1-style/noisy"] and m["p2-cross-set/gt"] < m[

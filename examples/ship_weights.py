@@ -39,7 +39,7 @@ import poselift
 from poselift import training
 from poselift.data import ProtocolData, load_protocol
 from poselift.demo import load_demo_sample
-from poselift.evaluation import evaluate, load_test_set
+from poselift.evaluation import evaluate, load_test_set, missing_scores
 from poselift.inference import Lifter
 from poselift.models import load_model, save_model
 from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
@@ -49,7 +49,6 @@ GOLDEN_DIR = REPO / "tests" / "data" / "golden"
 DEMO = REPO / "src" / "poselift" / "assets" / "demo_bow.npz"
 DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 MAX_FP16_MM = 0.1
-MISSING_SEED = 7
 GOLDEN_FRAMES = 40
 SETTINGS: tuple[tuple[str, str, int, bool], ...] = (
     # (protocol, inputs, joints missing per frame, pass image_size instead of None)
@@ -72,16 +71,6 @@ def setting_key(protocol: str, inputs: str, missing: int, image_size: bool) -> s
 # ---------------------------------------------------------------------------------------------
 
 
-def _missing_scores(n: int, joints: int, k: int, seed: int) -> np.ndarray:
-    """``(n, joints)`` scores: 1, except ``k`` distinct random joints per row at 0."""
-    scores = np.ones((n, joints), np.float32)
-    if k:
-        rng = np.random.default_rng(seed)
-        drop = np.argsort(rng.random((n, joints)), axis=1)[:, :k]
-        np.put_along_axis(scores, drop, 0.0, axis=1)
-    return scores
-
-
 def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, inputs: str,
                   missing: int, *, use_image_size: bool = False, root: Path = DATA,
                   clips_every: int = 1) -> tuple[np.ndarray, ProtocolData]:
@@ -96,7 +85,7 @@ def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, 
                        clips_every=clips_every)
     test = ts.samples
     if not temporal:
-        scores = _missing_scores(len(test), test.keypoints2d.shape[1], missing, MISSING_SEED)
+        scores = missing_scores(len(test), test.keypoints2d.shape[1], missing)
         size = test.image_size if use_image_size else None
         pred = lifter.lift(test.keypoints2d, skeleton=skeleton, scores=scores, temporal=False,
                            image_size=size)
@@ -104,7 +93,7 @@ def lift_protocol(lifter: Lifter, skeleton: str, temporal: bool, protocol: str, 
     full = ts.frames
     assert full is not None and ts.index is not None
     size = full.image_size if use_image_size else None
-    scores = _missing_scores(len(full), full.keypoints2d.shape[1], missing, MISSING_SEED)
+    scores = missing_scores(len(full), full.keypoints2d.shape[1], missing)
     out = np.empty((len(full), 17, 3), np.float32)
     for seq in full.sequences():
         out[seq] = np.asarray(lifter.lift(full.keypoints2d[seq], skeleton=skeleton,

@@ -30,22 +30,11 @@ from pathlib import Path
 import numpy as np
 
 import poselift
-from poselift.evaluation import evaluate, load_test_set
+from poselift.evaluation import evaluate, load_test_set, missing_scores
 
 REPO = Path(__file__).resolve().parents[1]
 DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
-MISSING_SEED = 7  # the cards' (examples/ship_weights.py)
 SETTINGS = (("gt", 0), ("noisy", 0), ("gt", 1), ("gt", 2))
-
-
-def missing_scores(n: int, joints: int, k: int, seed: int = MISSING_SEED) -> np.ndarray:
-    """``(n, joints)`` scores: 1, except ``k`` distinct random joints per row at 0."""
-    scores = np.ones((n, joints), np.float32)
-    if k:
-        rng = np.random.default_rng(seed)
-        drop = np.argsort(rng.random((n, joints)), axis=1)[:, :k]
-        np.put_along_axis(scores, drop, 0.0, axis=1)
-    return scores
 
 
 def stream_sequences(stream: poselift.StreamingLifter, keypoints: np.ndarray,

@@ -250,5 +250,7 @@ def test_lift_passes_long_gaps_as_missing_joints():
     np.testing.assert_allclose(got, want, atol=1e-5)
     every = poselift.lift(kp, skeleton="coco", model=net, max_gap=None)
     assert np.abs(every - got)[5:15].max() > 1e-4  # interpolating the long gap differs
+    full = poselift.lift_full(kp, skeleton="coco", model=net, max_gap=3, rarity=False)
+    np.testing.assert_allclose(full.poses, got, atol=1e-6)
     with pytest.raises(ValueError, match="max_gap"):
         poselift.Lifter(net, max_gap=-1)

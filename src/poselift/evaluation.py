@@ -41,11 +41,37 @@ from poselift.metrics import MetricAccumulator, mpjpe, p_mpjpe
 from poselift.models.inputs import InputContract
 from poselift.prediction import predict_windows
 
-__all__ = ["LIMB_JOINTS_13", "TestSet", "evaluate", "evaluate_sequences", "load_test_set",
-           "locate_samples", "markdown_report", "predict_protocol", "predict_test_set"]
+__all__ = ["LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate", "evaluate_sequences",
+           "load_test_set", "locate_samples", "markdown_report", "missing_scores",
+           "predict_protocol", "predict_test_set"]
 
 PCK_THRESHOLD_MM = 150.0
 """PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
+
+
+MISSING_SEED = 7
+"""Seed of the missing-joint settings of the weights' cards ("missing<k>")."""
+
+
+def missing_scores(n: int, joints: int, k: int, seed: int = MISSING_SEED
+                   ) -> np.ndarray[Any, Any]:
+    """``(n, joints)`` float32 scores: 1, except ``k`` distinct random joints per row at 0.
+
+    The "k joints missing per frame" setting of the model cards (same seed: same joints).
+
+    Examples:
+        >>> s = missing_scores(4, 17, 2)
+        >>> s.shape, (s == 0).sum(axis=1).tolist()
+        ((4, 17), [2, 2, 2, 2])
+    """
+    scores = np.ones((n, joints), np.float32)
+    if k:
+        if not 0 <= k <= joints:
+            raise ValueError(f"k: expected 0..{joints} missing joints, got {k}")
+        rng = np.random.default_rng(seed)
+        drop = np.argsort(rng.random((n, joints)), axis=1)[:, :k]
+        np.put_along_axis(scores, drop, 0.0, axis=1)
+    return scores
 
 
 # --------------------------------------------------------------------------------------------

@@ -595,6 +595,7 @@ def lift_full(
     extrinsics: object = None,
     rarity: bool = True,
     smoothing: float | None = DEFAULT_SMOOTHING,
+    max_gap: int | None = DEFAULT_MAX_GAP,
 ) -> LiftResult:
     """Like :func:`lift`, returning the poses with their trajectory, scale and rarity.
 
@@ -617,6 +618,7 @@ def lift_full(
             (:func:`poselift.rarity_flag.pose_rarity`; about 0.25 ms per pose).
         smoothing: trajectory smoothing, metres per frame^2
             (:func:`poselift.absolute.smooth_trajectory`), ``None`` = per-frame solutions.
+        max_gap: see :func:`lift`.
 
     Returns:
         A :class:`~poselift.lift_result.LiftResult`: ``poses`` (what :func:`lift` returns),
@@ -631,7 +633,7 @@ def lift_full(
         ((17, 3), (3,), 1.7, True)
     """
     lifter = Lifter(model, device=device, batch_size=batch_size,
-                    score_threshold=score_threshold, flip_test=flip_test)
+                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
     return lifter.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
                             scores=scores, temporal=temporal, intrinsics=intrinsics, root=root,
                             height=height, extrinsics=extrinsics, rarity=rarity,

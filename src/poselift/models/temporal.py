@@ -26,9 +26,11 @@ from collections.abc import Sequence
 from typing import Literal
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from poselift.models.registry import register_model
+from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form, unfold_rows
 from poselift.models.single_frame import _check_in_features, matching_partition
 from poselift.nn import GroupGather, SRConv1d, split_width
 from poselift.partitions import get_partition
@@ -143,9 +145,14 @@ class TemporalNet(nn.Module):
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         self.register_buffer("_out_order", inverse, persistent=False)
+        self._row_plan = RowPlanCache()
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``."""
+        """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``.
+
+        Small eval-mode inputs (a streaming window) run the network's row plan
+        (:mod:`poselift.models.row_plan`).
+        """
         if not isinstance(keypoints, torch.Tensor):
             raise TypeError(f"keypoints: expected a torch.Tensor, got {type(keypoints).__name__}"
                             " (poselift.lift takes numpy arrays of pixels)")
@@ -161,21 +168,67 @@ class TemporalNet(nn.Module):
                 f"keypoints: expected {need} {self.receptive_field} frames (the receptive "
                 f"field), got {frames}"
             )
+        plan = self._row_plan.get(self, self._build_row_plan, keypoints.shape[0] * frames)
+        if plan is not None:
+            return plan(keypoints)
         x = self.gather(keypoints.flatten(2)).transpose(1, 2)
         x = self.drop(self.act(self.expand_bn(self.expand(x))))
-        for i, (pad, shift) in enumerate(zip(self._pads, self._shifts, strict=True)):
-            if self.strided:
-                # one frame per window of w: its centre, or its last frame when causal
-                w = self.filter_widths[i + 1]
-                res = x[:, :, (w - 1 if self.causal else w // 2)::w]
-            else:
-                res = x[:, :, pad + shift: x.shape[2] - pad + shift]
+        for i in range(len(self._pads)):
+            res = self._residual(x, i, 2)
             x = self.drop(self.act(self.bns[2 * i](self.convs[2 * i](x))))
             x = res + self.drop(self.act(self.bns[2 * i + 1](self.convs[2 * i + 1](x))))
         y = self.shrink(x).transpose(1, 2)
         y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
         out: torch.Tensor = y.index_select(2, self._out_order)
         return out
+
+    def _residual(self, x: torch.Tensor, i: int, time_axis: int) -> torch.Tensor:
+        """Block i's residual: the frames of ``x`` its output frames belong to."""
+        if self.strided:
+            # one frame per window of w: its centre, or its last frame when causal
+            w = self.filter_widths[i + 1]
+            frames = slice(w - 1 if self.causal else w // 2, None, w)
+            return x[(slice(None),) * time_axis + (frames,)]
+        pad, shift = self._pads[i], self._shifts[i]
+        return x.narrow(time_axis, pad + shift, x.shape[time_axis] - 2 * pad)
+
+    def _build_row_plan(self) -> RowPlan | None:
+        """The eval-mode forward pass as row maps with the BatchNorms folded in.
+
+        Activations stay ``(B, T, C)``: a convolution's windows unfold to rows as views.
+        """
+        convs = [self.expand, *self.convs, self.shrink]
+        norms = [self.expand_bn, *self.bns, None]
+        forms = [layer_form(c, n) for c, n in zip(convs, norms, strict=True)]
+        if any(f is None for f in forms):
+            return None
+        geometry = []
+        for c in convs:
+            if isinstance(c, SRConv1d):
+                geometry.append((c.receptive_field, c.stride, c.dilation))
+            else:
+                assert isinstance(c, nn.Conv1d)
+                k, d = c.kernel_size[0], c.dilation[0]
+                geometry.append(((k - 1) * d + 1, c.stride[0], d))
+        slope = float(self.act.negative_slope)
+        gather, out_order = self.gather.index, self._out_order
+
+        def layer(i: int, x: torch.Tensor) -> torch.Tensor:
+            rows = unfold_rows(x, *geometry[i])
+            out = forms[i](rows)  # type: ignore[misc]
+            return out.view(x.shape[0], -1, out.shape[1])
+
+        def plan(keypoints: torch.Tensor) -> torch.Tensor:
+            x = keypoints.flatten(2).index_select(2, gather)
+            x = F.leaky_relu(layer(0, x), slope, inplace=True)
+            for i in range(len(self._pads)):
+                res = self._residual(x, i, 1)
+                x = F.leaky_relu(layer(1 + 2 * i, x), slope, inplace=True)
+                x = res + F.leaky_relu(layer(2 + 2 * i, x), slope, inplace=True)
+            y = layer(len(forms) - 1, x)
+            return y.view(y.shape[0], y.shape[1], -1, 3).index_select(2, out_order)
+
+        return plan
 
     def strided_twin(self) -> TemporalNet:
         """The strided training form, sharing every parameter and buffer with this network.

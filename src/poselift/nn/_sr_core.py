@@ -30,6 +30,19 @@ Benchmarked alternatives (benchmarks/bench_layers.py, docs/layers.md): a padded 
 groups needs a gather and a scatter of the activations and is ~2.4x slower than the loop of G
 matmuls; a block-diagonal dense weight costs the full dense FLOPs.
 
+Small inputs in eval mode (the row form): a forward pass over a few rows (one pose, one
+streaming window) costs more in per-operation overhead than in arithmetic (one pose through a
+1024-channel SR layer is ~0.2 MFLOP). For the paper's configuration (``combine="mul"`` with
+H = 1, or no context) the cached derived weights then include the layer as a map of rows
+(:class:`RowForm`): the G group products are written straight into one output tensor
+(``torch.mm(x_g, W_g^T, out=y[:, cols_g])``: no split of the products, no ``cat``), the
+context is one small ``(D, G)`` product, and the gate is expanded to the output channels by
+one ``index_select``: ~G + 5 operations instead of ~4G + 4. :class:`SRConv1d` runs it on its
+windows unfolded to rows (``(B*T', C*k)``). It is the same arithmetic in another order
+(float32 differences ~1e-7, tested) and only serves inputs of at most :data:`ROW_FORM_ROWS`
+rows (output frames), where it is faster (benchmarks/bench_layers.py ``--small``); larger ones
+and every traced or autograd pass keep the per-group products above.
+
 Derived weights (the masked, weight-normalized context map, the fused ``[W_g; M_g]`` blocks,
 the ``add`` chunk sums, the masked identity recombination) are functions of the parameters
 only. In eval mode without autograd (``torch.no_grad()`` / ``inference_mode``, or no parameter
@@ -68,6 +81,62 @@ ADD_SLOPE = 0.01
 _NORM_EPS = 1e-12
 
 
+ROW_FORM_ROWS = 256
+"""Eval-mode inputs of at most this many rows (output frames) run the row form
+(:class:`RowForm`) where the layer has one; 0 turns it off."""
+
+
+class RowForm(NamedTuple):
+    """An eval-mode SR layer (``"mul"`` with H = 1, or no context) as a map of rows.
+
+    ``rows (N, D*k) -> (N, O)``, with D*k the input features (times the kernel taps of a
+    convolution, flattened channel-major like the weights) and O the output features.
+    """
+
+    own: list[torch.Tensor]  # W_g^T per group: (D_g*k, O_g), contiguous
+    spans: list[tuple[int, int]]  # the output columns of each group
+    in_sizes: list[int]  # D_g*k per group
+    context: torch.Tensor | None  # M^T: (D*k, G), own-group rows zero; None: no context
+    context_bias: torch.Tensor | None  # (G,)
+    expand: torch.Tensor | None  # (O,) the group of each output column
+    bias: torch.Tensor | None  # (O,)
+
+    @classmethod
+    def dense(cls, weight: torch.Tensor, bias: torch.Tensor | None) -> RowForm:
+        """A dense linear map or convolution (``(O, D[, k])`` weight) as a row map."""
+        w = weight.detach().flatten(1)
+        return cls([w.t().contiguous()], [(0, w.shape[0])], [w.shape[1]], None, None, None,
+                   None if bias is None else bias.detach())
+
+    def with_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> RowForm:
+        """This map followed by ``y * scale + shift`` per output column, folded in.
+
+        Exact in real arithmetic for every form (the gate multiplies a group's product before
+        its bias is added): an eval-mode BatchNorm after the layer costs nothing.
+        """
+        own = [(w * scale[lo:hi]).contiguous() for w, (lo, hi) in
+               zip(self.own, self.spans, strict=True)]
+        bias = shift if self.bias is None else torch.addcmul(shift, self.bias, scale)
+        return self._replace(own=own, bias=bias)
+
+    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+        """Apply the layer to ``rows`` ``(N, D*k)``: ``(N, O)``."""
+        if self.context is None and len(self.own) == 1:
+            return (torch.mm(rows, self.own[0]) if self.bias is None
+                    else torch.addmm(self.bias, rows, self.own[0]))
+        y = rows.new_empty(rows.shape[0], self.spans[-1][1])
+        xs = rows.split_with_sizes(self.in_sizes, dim=1)
+        for x_g, w_t, (lo, hi) in zip(xs, self.own, self.spans, strict=True):
+            torch.mm(x_g, w_t, out=y[:, lo:hi])
+        if self.context is None:
+            return y if self.bias is None else y.add_(self.bias)
+        assert self.expand is not None
+        z = (torch.mm(rows, self.context) if self.context_bias is None
+             else torch.addmm(self.context_bias, rows, self.context))
+        gates = torch.sigmoid(z).index_select(1, self.expand)
+        return y.mul_(gates) if self.bias is None else torch.addcmul(self.bias, y, gates)
+
+
 class _Derived(NamedTuple):
     """Weights derived from the parameters for one forward pass (see the module docstring)."""
 
@@ -77,6 +146,7 @@ class _Derived(NamedTuple):
     identity: torch.Tensor | None  # identity context: the masked recombination weight
     biases: list[torch.Tensor | None]  # b_g per group, shaped to broadcast over (N, O_g[, T])
     context_bias: torch.Tensor | None  # c, shaped to broadcast over (N, G*H[, T])
+    rows: RowForm | None = None  # the row form (cached derived weights only)
 
 
 def _is_int(value: object) -> bool:
@@ -375,21 +445,55 @@ class SRBase(nn.Module):
             return cached[1]
         with torch.inference_mode(False), torch.no_grad():
             derived = self._derive()
+            derived = derived._replace(rows=self._build_row_form())
         self._derived_cache = (state, derived)
         return derived
+
+    def _build_row_form(self) -> RowForm | None:
+        """The layer as a :class:`RowForm`, or None for the configurations it does not cover."""
+        if self.context == "identity" or (self._learned and (
+                self.combine != "mul" or self.context_dim != 1)):
+            return None
+        taps = math.prod(self._kernel)
+        own = [w.flatten(1).t().contiguous() for w in self.weights]
+        context = context_bias = expand = None
+        if self._learned:
+            context = self.effective_context_weight().flatten(1).t().contiguous()
+            context_bias = None if self.context_bias is None else self.context_bias.detach()
+            expand = torch.repeat_interleave(
+                torch.arange(self.num_groups, device=context.device),
+                torch.tensor(self.out_groups, device=context.device))
+        bias = None if self.bias is None else self.bias.detach()
+        return RowForm(own, self._spans(self.out_groups), [d * taps for d in self.in_groups],
+                       context, context_bias, expand, bias)
+
 
     def train(self, mode: bool = True) -> Self:
         """Set the mode (see ``nn.Module.train``); drops the cached derived weights."""
         self._derived_cache = None
         return super().train(mode)
 
+    def row_form(self) -> RowForm | None:
+        """The layer as a :class:`RowForm` (the eval-mode cache's), or None.
+
+        None in training mode, with autograd through the parameters, while tracing, and for
+        the configurations the row form does not cover (``"cat"``, ``"add"``, H > 1 with
+        ``"mul"``, the identity context).
+        """
+        return None if self._cache_state() is None else self._derived().rows
+
     # forward ---------------------------------------------------------------------------------
-    def _forward(self, x: torch.Tensor) -> torch.Tensor:
+    @staticmethod
+    def _row_form(derived: _Derived, rows: int) -> RowForm | None:
+        """The row form for an input of ``rows`` rows (output frames), or None: general path."""
+        return derived.rows if 0 < rows <= ROW_FORM_ROWS else None
+
+    def _forward(self, x: torch.Tensor, derived: _Derived) -> torch.Tensor:
+        """The general path: channels on dim 1, ``(N, D)`` or ``(B, D, T)``."""
         # split_with_sizes: the C++ op directly (torch.split's Python wrapper costs more than
         # the op itself on a single pose)
         xs = x.split_with_sizes(self.in_groups, dim=1)
         g_count, h = self.num_groups, self.context_dim
-        derived = self._derived()
         biases = derived.biases
         if not self._learned:
             ys = [self._map(x_g, w, None if b is None else b.reshape(-1))

@@ -182,7 +182,15 @@ class SRConv1d(SRBase):
                 f"(kernel_size={self.kernel_size}, dilation={self.dilation}), got "
                 f"T = {input.shape[2]}"
             )
-        return self._forward(input)
+        derived = self._derived()
+        batch, frames = input.shape[0], self.output_frames(input.shape[2])
+        row_form = self._row_form(derived, batch * frames)
+        if row_form is not None:
+            # each output frame's window as one row (channel-major, like the weights)
+            windows = input.unfold(2, self.receptive_field, self.stride)[..., ::self.dilation]
+            rows = windows.permute(0, 2, 1, 3).reshape(batch * frames, -1)
+            return row_form(rows).view(batch, frames, self.out_features).transpose(1, 2)
+        return self._forward(input, derived)
 
     def extra_repr(self) -> str:
         """Configuration shown by ``repr``."""

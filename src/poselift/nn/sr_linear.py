@@ -143,5 +143,8 @@ class SRLinear(SRBase):
                 f"{self.in_features}), got {tuple(input.shape)}"
             )
         lead = input.shape[:-1]
-        y = self._forward(input.reshape(-1, self.in_features))
+        rows = input.reshape(-1, self.in_features)
+        derived = self._derived()
+        row_form = self._row_form(derived, rows.shape[0])
+        y = self._forward(rows, derived) if row_form is None else row_form(rows)
         return y.reshape(*lead, self.out_features)

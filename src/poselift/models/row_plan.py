@@ -1,0 +1,146 @@
+"""Row plans: a network's eval-mode forward pass for small inputs, as a flat list of row maps.
+
+One pose through the shipped SR network is about 1 MFLOP, but the module-by-module forward
+pass runs ~150 torch operations and ~40 module calls for it; on a CPU each costs
+microseconds, so per-operation overhead, not arithmetic, sets the latency of one pose or
+one streaming push (docs/inference.md, "Speed"). For inputs of at most
+:data:`~poselift.nn._sr_core.ROW_FORM_ROWS` rows (poses, or frames of a window) the
+networks of :mod:`poselift.models` therefore run a *row plan* instead:
+
+- every layer as a :class:`~poselift.nn._sr_core.RowForm` (an SR layer's groups written
+  straight into one output, the context as one small product), with the eval-mode
+  BatchNorm that follows it folded into its weights (:meth:`RowForm.with_affine`);
+- dropout gone (eval mode), the temporal convolutions' windows unfolded to rows.
+
+The plan is built once and cached on the network (:class:`RowPlanCache`). It is rebuilt when
+any parameter or buffer changes (identity, version counter: optimizer steps,
+``load_state_dict``; storage: ``.to()``) or a submodule is added, removed or replaced; it is
+not used when any submodule is in training mode, with autograd enabled, or while tracing
+(``torch.compile`` / ``torch.export``): those run the modules. A change made through
+``p.data`` in place (no version bump) is not seen, as for the SR layers' own cache (call
+``eval()`` on the SR layers after one). The plan computes the same function in another order:
+outputs agree with the module path within float32 rounding (~1e-6 m; tested).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import torch
+from torch import nn
+
+from poselift.nn import _sr_core
+from poselift.nn._sr_core import RowForm, SRBase
+
+__all__ = ["RowPlan", "RowPlanCache", "layer_form", "unfold_rows"]
+
+RowPlan = Callable[[torch.Tensor], torch.Tensor]
+"""A network's forward pass for small eval-mode inputs (same input and output as the module)."""
+
+
+def layer_form(op: nn.Module, norm: nn.Module | None = None) -> RowForm | None:
+    """``op`` (an SR layer, ``nn.Linear`` or an unpadded ``nn.Conv1d``) as a row map.
+
+    ``norm``: an eval-mode ``nn.BatchNorm1d`` applied to ``op``'s output, folded in. None
+    when ``op`` or ``norm`` is of a kind the row form does not cover.
+    """
+    if isinstance(op, SRBase):
+        form = op.row_form()
+    elif isinstance(op, nn.Linear) or (
+            isinstance(op, nn.Conv1d) and op.groups == 1 and op.padding in ((0,), "valid")):
+        form = RowForm.dense(op.weight, op.bias)
+    else:
+        return None
+    if form is None or norm is None:
+        return form
+    if not isinstance(norm, nn.BatchNorm1d) or norm.running_mean is None or \
+            norm.running_var is None:
+        return None
+    scale = torch.rsqrt(norm.running_var + norm.eps)
+    if norm.weight is not None:
+        scale = scale * norm.weight
+    shift = -norm.running_mean * scale
+    if norm.bias is not None:
+        shift = shift + norm.bias
+    return form.with_affine(scale.detach(), shift.detach())
+
+
+def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> torch.Tensor:
+    """``(B, T, C)`` -> ``(B*T', C*k)``: each window of a convolution as one row.
+
+    ``frames`` is the receptive field ``(k - 1) * dilation + 1``; a row holds the window's
+    k taps channel-major (``c*k + j``), the flattening of a ``(O, C, k)`` weight.
+    """
+    if frames == 1 and stride == 1:
+        return x.reshape(-1, x.shape[2])
+    windows = x.unfold(1, frames, stride)  # (B, T', C, frames): a view
+    if dilation > 1:
+        windows = windows[..., ::dilation]
+    return windows.reshape(-1, windows.shape[2] * windows.shape[3])
+
+
+def _state(net: nn.Module) -> tuple[list[Any], tuple[int, ...]] | None:
+    """Everything the plan depends on: (references, key), or None if a module is training."""
+    refs: list[Any] = []
+    key: list[int] = []
+    stack = [net]
+    while stack:
+        module = stack.pop()
+        if module.training:
+            return None
+        refs.append(module)
+        key.append(id(module))
+        for tensors in (module._parameters, module._buffers):
+            for t in tensors.values():
+                if t is not None:
+                    refs.append(t)
+                    key += (id(t), t._version, t.data_ptr())
+            key.append(-1)  # separates the dictionaries: a moved tensor changes the key
+        stack.extend(m for m in module._modules.values() if m is not None)
+    return refs, tuple(key)
+
+
+class RowPlanCache:
+    """The cached row plan of one network (see the module docs).
+
+    ``get(net, build, rows)`` returns the plan to run, building it with ``build()`` when the
+    network's parameters, buffers or modules changed, or None when the modules must run
+    (more than ``ROW_FORM_ROWS`` rows, training mode, autograd enabled, tracing, or
+    ``build()`` returned None).
+    Copies and pickles of a network hold an empty cache: it is rebuilt on first use.
+    """
+
+    def __init__(self) -> None:
+        self._key: tuple[int, ...] | None = None
+        self._refs: list[Any] = []  # keeps every id in the key alive (no reuse)
+        self._plan: RowPlan | None = None
+
+    def get(self, net: nn.Module, build: Callable[[], RowPlan | None], rows: int
+            ) -> RowPlan | None:
+        """The plan for ``net`` and an input of ``rows`` rows now, or None (see above)."""
+        if not 0 < rows <= _sr_core.ROW_FORM_ROWS or torch.is_grad_enabled() or \
+                torch.compiler.is_compiling() or torch.compiler.is_exporting():
+            return None
+        try:
+            state = _state(net)
+        except RuntimeError:  # tensors without storage (fake tensors while tracing)
+            return None
+        if state is None:
+            return None
+        refs, key = state
+        if key != self._key:
+            with torch.inference_mode(False), torch.no_grad():  # plain tensors, reusable
+                plan = build()
+            self._key, self._refs, self._plan = key, refs, plan
+        return self._plan
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> RowPlanCache:
+        return RowPlanCache()
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__init__()  # type: ignore[misc]
+

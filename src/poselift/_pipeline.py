@@ -31,6 +31,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift._validation import all_finite
 from poselift.models.inputs import InputContract
 from poselift.prediction import eval_model, predict_checked
 from poselift.progress import ProgressBar
@@ -219,13 +220,17 @@ def lift_pixels(
     joints = get_skeleton(contract.skeleton).num_joints
     valid = np.empty((*lead, joints), bool)
     flat = int(np.prod(lead))
+    frames_read = None
     for s in range(lead[0] if sequences else 1):  # the mask, in chunks of frames
         length = lead[-1] if sequences else flat
         for a in range(0, length, _MASK_CHUNK):
             b = min(length, a + _MASK_CHUNK)
             where = (s, slice(a, b)) if sequences else slice(a, b)
-            valid[where] = read(where)[1]
+            frames_read = read(where)
+            valid[where] = frames_read[1]
     _check_valid(valid, sequences, threshold, contract)
+    if sequences or flat > min(batch_size, _MASK_CHUNK):
+        frames_read = None  # one chunk of frames (a few poses): read once, not twice
 
     out_joints = get_skeleton(contract.out_skeleton).num_joints
     out = torch.empty(*lead, out_joints, 3)
@@ -234,7 +239,7 @@ def lift_pixels(
         if not sequences:
             for a in range(0, flat, batch_size):
                 b = min(flat, a + batch_size)
-                pix, ok = read(slice(a, b))
+                pix, ok = frames_read if frames_read is not None else read(slice(a, b))
                 out[a:b] = _run(net, contract, pix[:, None], ok[:, None], image_size,
                                 flip_test, batch_size)[:, 0]
                 bar.update(b - a)
@@ -311,10 +316,10 @@ def _run(net: nn.Module, contract: InputContract, pix: np.ndarray[Any, Any],
 def _inputs(contract: InputContract, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
             image_size: tuple[float, float] | None) -> torch.Tensor:
     """``(S, T, J, 2)`` filled pixels -> ``(S, T, J, C)`` float32 model inputs."""
-    norm = contract.prepare(pix, ok, image_size=image_size)
-    with np.errstate(over="ignore", invalid="ignore"):  # refused just below
-        inp = torch.from_numpy(np.asarray(norm, dtype=np.float32))
-    if not torch.isfinite(inp).all():
+    norm = contract.prepare(torch.from_numpy(pix), torch.from_numpy(ok), image_size=image_size)
+    assert isinstance(norm, torch.Tensor)
+    inp = norm.float()  # inf where float32 overflows: refused just below
+    if not all_finite(inp):
         biggest = float(np.abs(pix[ok]).max()) if ok.any() else 0.0
         raise ValueError(
             "keypoints2d: the normalized keypoints are not finite in float32; expected "
@@ -332,7 +337,7 @@ def _predict(net: nn.Module, contract: InputContract, inp: torch.Tensor, flip_te
     with torch.inference_mode():  # faster than no_grad; the caller copies the result out
         y = predict_checked(net, contract, inp, batch_size=batch_size, flip_test=flip_test,
                             padded=padded)
-    if not torch.isfinite(y).all():
+    if not all_finite(y):
         bad = int((~torch.isfinite(y)).sum())
         raise ValueError(
             f"model: gave {bad} NaN/inf output value(s) for finite inputs; its weights "

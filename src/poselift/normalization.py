@@ -73,12 +73,15 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     is_np = isinstance(xy, np.ndarray)
     x = torch.from_numpy(xy) if is_np else xy
     assert isinstance(x, torch.Tensor)
-    ok = (torch.ones(x.shape[:-1], dtype=torch.bool, device=x.device) if valid is None
-          else (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool())
-    inf = torch.tensor(float("inf"), dtype=x.dtype, device=x.device)
-    lo = torch.where(ok[..., None], x, inf).amin(-2)  # (..., T, 2)
-    hi = torch.where(ok[..., None], x, -inf).amax(-2)
-    centre = (lo + hi) / 2
+    # few operations: on one pose their count, not their size, sets the time
+    if valid is None:
+        lo, hi = torch.aminmax(x, dim=-2)  # (..., T, 2)
+    else:
+        ok = (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool()
+        missing = ~ok.unsqueeze(-1)
+        lo = x.masked_fill(missing, float("inf")).amin(-2)
+        hi = x.masked_fill(missing, float("-inf")).amax(-2)
+    centre = (lo + hi).mul_(0.5)
     side = (hi - lo).amax(-1)  # (..., T)
     if per_sequence and window is not None and window > 1:
         if window % 2 != 1:
@@ -96,16 +99,22 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         # the median (mean of the two middle values for an even count, like numpy's)
         side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
     traced = torch.compiler.is_compiling()  # exported/compiled: no data-dependent check
-    if not traced and (not bool((side > 0).all()) or not bool(torch.isfinite(side).all())):
+    if not traced and side.numel() and not _positive_finite(side):
         bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
         raise ValueError(
             f"keypoints2d: bounding-box normalization needs at least two distinct valid "
             f"keypoints per frame; frame at index {tuple(bad)} has a bounding box of size 0 "
             "(for a model with input_norm='screen' you can pass image_size=(width, height))"
         )
-    scale = extent / side / (VIRTUAL_IMAGE_SIZE / 2)
-    out = (x - centre[..., None, :]) * scale[..., None, None]
+    scale = side.reciprocal().mul_(extent / (VIRTUAL_IMAGE_SIZE / 2))
+    out = (x - centre.unsqueeze(-2)).mul_(scale[..., None, None])
     if is_np:
         result: np.ndarray[Any, Any] = out.numpy()
         return result
     return out
+
+
+def _positive_finite(side: torch.Tensor) -> bool:
+    """True when every entry of the non-empty ``side`` is positive and finite (NaN: False)."""
+    smallest, largest = torch.aminmax(side)
+    return bool(smallest.item() > 0) and bool(largest.item() < float("inf"))

@@ -29,6 +29,7 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import math
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -101,7 +102,7 @@ def eval_model(model: nn.Module) -> nn.Module:
         m = stack.pop()
         if m.training:
             break
-        stack.extend(c for c in m._modules.values() if c is not None)
+        stack += [c for c in m._modules.values() if c is not None]
     else:
         return model
     clone = copy.deepcopy(model)
@@ -114,8 +115,14 @@ def _joints(skeleton: str) -> int:
 
 
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    for p in model.parameters():
-        return p.device, p.dtype
+    """The device and dtype of the model's first parameter (CPU float32 without any)."""
+    stack = [model]  # depth first, in registration order, as model.parameters() (faster)
+    while stack:
+        m = stack.pop()
+        for p in m._parameters.values():
+            if p is not None:
+                return p.device, p.dtype
+        stack += [c for c in reversed(m._modules.values()) if c is not None]
     return torch.device("cpu"), torch.float32
 
 
@@ -234,7 +241,7 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
     """
     context = contract.receptive_field - 1 if padded and contract.temporal else 0
     runner = _Runner(net, contract, flip_test)
-    frames = int(np.prod(xt.shape[:-2])) - (int(np.prod(xt.shape[:-3])) * context)
+    frames = math.prod(xt.shape[:-2]) - math.prod(xt.shape[:-3]) * context
     with small_call_threads(frames), \
             ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
         if contract.temporal:
@@ -246,8 +253,10 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
         for s in range(0, flat.shape[0], batch_size):
             parts.append(runner(flat[s : s + batch_size]).cpu())
             bar.update(parts[-1].shape[0])
-        n_out = _joints(contract.out_skeleton)
-        out = torch.cat(parts) if parts else torch.zeros(0, n_out, 3)
+        if len(parts) == 1:
+            out = parts[0]
+        else:
+            out = torch.cat(parts) if parts else torch.zeros(0, _joints(contract.out_skeleton), 3)
         return out.reshape(*xt.shape[:-2], *out.shape[-2:])
 
 

@@ -55,6 +55,7 @@ from torch import nn
 from poselift._pipeline import fill_gaps, numpy_view
 from poselift._validation import (
     Array,
+    all_finite,
     check_array,
     check_positive,
     check_real,
@@ -367,7 +368,7 @@ class StreamingLifter:
             else:
                 win = win[:, -1]
             win = win.float()
-            if not torch.isfinite(win).all():
+            if not all_finite(win):
                 raise ValueError(
                     "keypoints: the normalized keypoints are not finite in float32; expected "
                     "pixel coordinates of a plausible magnitude")

@@ -248,11 +248,11 @@ class InputContract:
                                  f"'sequence', got {scale!r}")
         assert isinstance(norm, torch.Tensor)
         if ok is not None:
-            norm = torch.where(ok.unsqueeze(-1), norm, torch.zeros((), dtype=norm.dtype))
+            norm = norm.masked_fill(~ok.unsqueeze(-1), 0.0)
         if self.has_scores:
-            score = (torch.ones(norm.shape[:-1], dtype=norm.dtype, device=norm.device)
-                     if ok is None else ok.to(norm.dtype))
-            norm = torch.cat([norm, score.unsqueeze(-1)], -1)
+            score = (torch.ones((*norm.shape[:-1], 1), dtype=norm.dtype, device=norm.device)
+                     if ok is None else ok.unsqueeze(-1).to(norm.dtype))
+            norm = torch.cat([norm, score], -1)
         if is_np:
             out: np.ndarray[Any, Any] = norm.numpy()
             return out

@@ -13,13 +13,14 @@ networks of :mod:`poselift.models` therefore run a *row plan* instead:
 - dropout gone (eval mode), the temporal convolutions' windows unfolded to rows.
 
 The plan is built once and cached on the network (:class:`RowPlanCache`). It is rebuilt when
-any parameter or buffer changes (identity, version counter: optimizer steps,
-``load_state_dict``; storage: ``.to()``) or a submodule is added, removed or replaced; it is
-not used when any submodule is in training mode, with autograd enabled, or while tracing
-(``torch.compile`` / ``torch.export``): those run the modules. A change made through
-``p.data`` in place (no version bump) is not seen, as for the SR layers' own cache (call
-``eval()`` on the SR layers after one). The plan computes the same function in another order:
-outputs agree with the module path within float32 rounding (~1e-6 m; tested).
+a parameter or buffer changes (version counter: optimizer steps, ``load_state_dict``;
+storage: ``.to()``) and dropped by ``train()`` / ``eval()``; it is not used when any
+submodule is in training mode, with autograd enabled, or while tracing (``torch.compile`` /
+``torch.export``): those run the modules. Not seen (as for the SR layers' own cache): a change
+made through ``p.data`` in place (no version bump), and a submodule or parameter object
+replaced after the plan was built; call ``eval()`` after such surgery. The plan computes the
+same function in another order: outputs agree with the module path within float32 rounding
+(tested).
 """
 
 from __future__ import annotations
@@ -80,59 +81,75 @@ def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> tor
     return windows.reshape(-1, windows.shape[2] * windows.shape[3])
 
 
-def _state(net: nn.Module) -> tuple[list[Any], tuple[int, ...]] | None:
-    """Everything the plan depends on: (references, key), or None if a module is training."""
-    refs: list[Any] = []
-    key: list[int] = []
+def _walk(net: nn.Module) -> tuple[list[nn.Module], list[torch.Tensor]] | None:
+    """Every module and every parameter and buffer of ``net``; None if a module is training."""
+    modules: list[nn.Module] = []
+    tensors: list[torch.Tensor] = []
     stack = [net]
     while stack:
         module = stack.pop()
         if module.training:
             return None
-        refs.append(module)
-        key.append(id(module))
-        for tensors in (module._parameters, module._buffers):
-            for t in tensors.values():
-                if t is not None:
-                    refs.append(t)
-                    key += (id(t), t._version, t.data_ptr())
-            key.append(-1)  # separates the dictionaries: a moved tensor changes the key
-        stack.extend(m for m in module._modules.values() if m is not None)
-    return refs, tuple(key)
+        modules.append(module)
+        tensors += [t for t in module._parameters.values() if t is not None]
+        tensors += [t for t in module._buffers.values() if t is not None]
+        stack += [m for m in module._modules.values() if m is not None]
+    return modules, tensors
 
 
 class RowPlanCache:
     """The cached row plan of one network (see the module docs).
 
-    ``get(net, build, rows)`` returns the plan to run, building it with ``build()`` when the
-    network's parameters, buffers or modules changed, or None when the modules must run
-    (more than ``ROW_FORM_ROWS`` rows, training mode, autograd enabled, tracing, or
-    ``build()`` returned None).
-    Copies and pickles of a network hold an empty cache: it is rebuilt on first use.
+    ``get(net, build, rows)`` returns the plan to run, building it with ``build()`` on first
+    use and whenever a parameter or buffer it was built from changed (version counter:
+    optimizer steps, ``load_state_dict``; storage: ``.to()``, ``p.data = ...``), or None when
+    the modules must run: more than ``ROW_FORM_ROWS`` rows, a module in training mode,
+    autograd enabled, tracing, or a network the plan does not cover (``build()`` gave None).
+
+    The check costs one pass over the tensors and modules found when the plan was built: a
+    submodule or parameter *object* replaced afterwards is not seen; the networks drop their
+    plan on ``train()`` / ``eval()``, so call ``eval()`` after such surgery. Copies and
+    pickles of a network hold an empty cache.
     """
 
     def __init__(self) -> None:
-        self._key: tuple[int, ...] | None = None
-        self._refs: list[Any] = []  # keeps every id in the key alive (no reuse)
+        self.clear()
+
+    def clear(self) -> None:
+        """Forget the plan: the next ``get`` builds it again."""
+        self._built = False
         self._plan: RowPlan | None = None
+        self._modules: list[nn.Module] = []
+        self._tensors: list[torch.Tensor] = []
+        self._versions: list[int] = []
+        self._storage: list[int] = []
+
+    def _current(self) -> bool:
+        return (self._built and not any([m.training for m in self._modules])
+                and [t._version for t in self._tensors] == self._versions
+                and [t.data_ptr() for t in self._tensors] == self._storage)
 
     def get(self, net: nn.Module, build: Callable[[], RowPlan | None], rows: int
             ) -> RowPlan | None:
         """The plan for ``net`` and an input of ``rows`` rows now, or None (see above)."""
-        if not 0 < rows <= _sr_core.ROW_FORM_ROWS or torch.is_grad_enabled() or \
-                torch.compiler.is_compiling() or torch.compiler.is_exporting():
-            return None
+        if torch.compiler.is_compiling() or torch.compiler.is_exporting() or \
+                torch.is_grad_enabled() or not 0 < rows <= _sr_core.ROW_FORM_ROWS:
+            return None  # (tracing first: no guard on a symbolic number of rows)
         try:
-            state = _state(net)
+            if self._current():
+                return self._plan
+            found = _walk(net)
+            if found is None:  # training mode somewhere: the modules run
+                return None
+            self._modules, self._tensors = found
+            self._versions = [t._version for t in self._tensors]
+            self._storage = [t.data_ptr() for t in self._tensors]
         except RuntimeError:  # tensors without storage (fake tensors while tracing)
+            self.clear()
             return None
-        if state is None:
-            return None
-        refs, key = state
-        if key != self._key:
-            with torch.inference_mode(False), torch.no_grad():  # plain tensors, reusable
-                plan = build()
-            self._key, self._refs, self._plan = key, refs, plan
+        with torch.inference_mode(False), torch.no_grad():  # plain tensors, reusable
+            self._plan = build()
+        self._built = True
         return self._plan
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RowPlanCache:

@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Literal
+from typing import Literal, Self
 
 import torch
 import torch.nn.functional as F
@@ -219,27 +219,38 @@ class SingleFrameNet(nn.Module):
         out: torch.Tensor = y.index_select(1, self._out_order)
         return out
 
+    def train(self, mode: bool = True) -> Self:
+        """Set the mode (see ``nn.Module.train``); drops the row plan."""
+        self._row_plan.clear()
+        return super().train(mode)
+
     def _build_row_plan(self) -> RowPlan | None:
         """The eval-mode forward pass as row maps with the BatchNorms folded in."""
-        stages = [self.expand, *(half for block in self.blocks
-                                 for half in (block.layers[:4], block.layers[4:]))]
-        forms = [layer_form(stage[0].op, stage[1]) for stage in stages]
-        slopes = [float(stage[2].negative_slope) for stage in stages]
+        stages = [list(self.expand)]  # each: layer, BatchNorm, activation, dropout
+        for block in self.blocks:
+            assert isinstance(block, _Block)
+            stages += [list(block.layers)[:4], list(block.layers)[4:]]
+        forms, slopes = [], []
+        for layer, norm, act, _ in stages:
+            assert isinstance(layer, _Layer) and isinstance(act, nn.LeakyReLU)
+            forms.append(layer_form(layer.op, norm))
+            slopes.append(float(act.negative_slope))
         head = layer_form(self.head.op)
-        if head is None or any(f is None for f in forms):
+        ready = [f for f in forms if f is not None]
+        if head is None or len(ready) != len(forms):
             return None
         gather = self.gather.index
         # output joint j's three columns, in the owner groups' order
-        out_order = self._out_order
+        out_order = self.get_buffer("_out_order")
         order = (out_order[:, None] * 3 + torch.arange(3, device=out_order.device)).flatten()
         joints = self.out_joints
 
         def plan(keypoints: torch.Tensor) -> torch.Tensor:
-            x = F.leaky_relu(forms[0](keypoints.flatten(1).index_select(1, gather)),  # type: ignore[misc]
-                             slopes[0], inplace=True)
-            for i in range(1, len(forms), 2):
-                y = F.leaky_relu(forms[i](x), slopes[i], inplace=True)  # type: ignore[misc]
-                x = x + F.leaky_relu(forms[i + 1](y), slopes[i + 1], inplace=True)  # type: ignore[misc]
+            x = keypoints.flatten(1).index_select(1, gather)
+            x = F.leaky_relu(ready[0](x), slopes[0], inplace=True)
+            for i in range(1, len(ready), 2):
+                y = F.leaky_relu(ready[i](x), slopes[i], inplace=True)
+                x = x + F.leaky_relu(ready[i + 1](y), slopes[i + 1], inplace=True)
             return head(x).index_select(1, order).view(-1, joints, 3)
 
         return plan

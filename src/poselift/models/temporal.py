@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Literal
+from typing import Literal, Self
 
 import torch
 import torch.nn.functional as F
@@ -192,6 +192,11 @@ class TemporalNet(nn.Module):
         pad, shift = self._pads[i], self._shifts[i]
         return x.narrow(time_axis, pad + shift, x.shape[time_axis] - 2 * pad)
 
+    def train(self, mode: bool = True) -> Self:
+        """Set the mode (see ``nn.Module.train``); drops the row plan."""
+        self._row_plan.clear()
+        return super().train(mode)
+
     def _build_row_plan(self) -> RowPlan | None:
         """The eval-mode forward pass as row maps with the BatchNorms folded in.
 
@@ -199,8 +204,9 @@ class TemporalNet(nn.Module):
         """
         convs = [self.expand, *self.convs, self.shrink]
         norms = [self.expand_bn, *self.bns, None]
-        forms = [layer_form(c, n) for c, n in zip(convs, norms, strict=True)]
-        if any(f is None for f in forms):
+        found = [layer_form(c, n) for c, n in zip(convs, norms, strict=True)]
+        forms = [f for f in found if f is not None]
+        if len(forms) != len(found):
             return None
         geometry = []
         for c in convs:
@@ -211,11 +217,12 @@ class TemporalNet(nn.Module):
                 k, d = c.kernel_size[0], c.dilation[0]
                 geometry.append(((k - 1) * d + 1, c.stride[0], d))
         slope = float(self.act.negative_slope)
-        gather, out_order = self.gather.index, self._out_order
+        gather = self.gather.index
+        out_order = self.get_buffer("_out_order")
 
         def layer(i: int, x: torch.Tensor) -> torch.Tensor:
             rows = unfold_rows(x, *geometry[i])
-            out = forms[i](rows)  # type: ignore[misc]
+            out = forms[i](rows)
             return out.view(x.shape[0], -1, out.shape[1])
 
         def plan(keypoints: torch.Tensor) -> torch.Tensor:

@@ -96,6 +96,7 @@ class RowForm(NamedTuple):
     own: list[torch.Tensor]  # W_g^T per group: (D_g*k, O_g), contiguous
     spans: list[tuple[int, int]]  # the output columns of each group
     in_sizes: list[int]  # D_g*k per group
+    out_sizes: list[int]  # O_g per group
     context: torch.Tensor | None  # M^T: (D*k, G), own-group rows zero; None: no context
     context_bias: torch.Tensor | None  # (G,)
     expand: torch.Tensor | None  # (O,) the group of each output column
@@ -105,8 +106,8 @@ class RowForm(NamedTuple):
     def dense(cls, weight: torch.Tensor, bias: torch.Tensor | None) -> RowForm:
         """A dense linear map or convolution (``(O, D[, k])`` weight) as a row map."""
         w = weight.detach().flatten(1)
-        return cls([w.t().contiguous()], [(0, w.shape[0])], [w.shape[1]], None, None, None,
-                   None if bias is None else bias.detach())
+        return cls([w.t().contiguous()], [(0, w.shape[0])], [w.shape[1]], [w.shape[0]], None,
+                   None, None, None if bias is None else bias.detach())
 
     def with_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> RowForm:
         """This map followed by ``y * scale + shift`` per output column, folded in.
@@ -126,8 +127,9 @@ class RowForm(NamedTuple):
                     else torch.addmm(self.bias, rows, self.own[0]))
         y = rows.new_empty(rows.shape[0], self.spans[-1][1])
         xs = rows.split_with_sizes(self.in_sizes, dim=1)
-        for x_g, w_t, (lo, hi) in zip(xs, self.own, self.spans, strict=True):
-            torch.mm(x_g, w_t, out=y[:, lo:hi])
+        ys = y.split_with_sizes(self.out_sizes, dim=1)  # views: one op, not G slices
+        for x_g, w_t, y_g in zip(xs, self.own, ys, strict=True):
+            torch.mm(x_g, w_t, out=y_g)
         if self.context is None:
             return y if self.bias is None else y.add_(self.bias)
         assert self.expand is not None
@@ -465,7 +467,7 @@ class SRBase(nn.Module):
                 torch.tensor(self.out_groups, device=context.device))
         bias = None if self.bias is None else self.bias.detach()
         return RowForm(own, self._spans(self.out_groups), [d * taps for d in self.in_groups],
-                       context, context_bias, expand, bias)
+                       list(self.out_groups), context, context_bias, expand, bias)
 
 
     def train(self, mode: bool = True) -> Self:
@@ -486,6 +488,8 @@ class SRBase(nn.Module):
     @staticmethod
     def _row_form(derived: _Derived, rows: int) -> RowForm | None:
         """The row form for an input of ``rows`` rows (output frames), or None: general path."""
+        if derived.rows is None:  # (first: no guard on a symbolic number of rows)
+            return None
         return derived.rows if 0 < rows <= ROW_FORM_ROWS else None
 
     def _forward(self, x: torch.Tensor, derived: _Derived) -> torch.Tensor:

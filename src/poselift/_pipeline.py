@@ -230,16 +230,20 @@ def lift_pixels(
             valid[where] = frames_read[1]
     _check_valid(valid, sequences, threshold, contract)
     if sequences or flat > min(batch_size, _MASK_CHUNK):
-        frames_read = None  # one chunk of frames (a few poses): read once, not twice
+        frames_read = None  # else one chunk of frames (a few poses): read once, not twice
 
     out_joints = get_skeleton(contract.out_skeleton).num_joints
-    out = torch.empty(*lead, out_joints, 3)
     show = progress if progress is not None else flat >= progress_min_frames
+    if frames_read is not None and not show:  # a few poses: no copy into a whole output
+        pix, ok = frames_read
+        return _run(net, contract, pix[:, None], ok[:, None], image_size, flip_test,
+                    batch_size)[:, 0]
+    out = torch.empty(*lead, out_joints, 3)
     with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
         if not sequences:
             for a in range(0, flat, batch_size):
                 b = min(flat, a + batch_size)
-                pix, ok = frames_read if frames_read is not None else read(slice(a, b))
+                pix, ok = read(slice(a, b))
                 out[a:b] = _run(net, contract, pix[:, None], ok[:, None], image_size,
                                 flip_test, batch_size)[:, 0]
                 bar.update(b - a)
@@ -346,7 +350,7 @@ def _predict(net: nn.Module, contract: InputContract, inp: torch.Tensor, flip_te
     y = y - y[..., root : root + 1, :]
     if not contract.temporal:
         y = y.reshape(*lead, *y.shape[-2:])
-    return y.float()
+    return y if y.dtype == torch.float32 else y.float()
 
 
 def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,

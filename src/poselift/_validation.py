@@ -7,6 +7,7 @@ received, instead of an ``IndexError`` or ``RuntimeError`` from deep inside.
 
 from __future__ import annotations
 
+import functools
 import math
 import re
 from collections.abc import Mapping
@@ -21,7 +22,8 @@ Array: TypeAlias = np.ndarray[Any, Any] | torch.Tensor
 _TOKEN = re.compile(r"^(\.\.\.|\d+|[A-Za-z_][A-Za-z_0-9']*)$")
 
 
-def _parse_spec(spec: str) -> list[str]:
+@functools.lru_cache(maxsize=256)
+def _parse_spec(spec: str) -> tuple[str, ...]:
     body = spec.strip()
     if not (body.startswith("(") and body.endswith(")")):
         raise ValueError(f"shape spec must look like '(..., J, 2)', got {spec!r}")
@@ -31,7 +33,7 @@ def _parse_spec(spec: str) -> list[str]:
             raise ValueError(f"bad token {t!r} in shape spec {spec!r}")
     if tokens.count("...") > 1 or ("..." in tokens and tokens[0] != "..."):
         raise ValueError(f"'...' may only lead a shape spec, got {spec!r}")
-    return tokens
+    return tuple(tokens)
 
 
 def check_array(x: object, name: str) -> Array:

@@ -97,12 +97,14 @@ def eval_model(model: nn.Module) -> nn.Module:
         >>> eval_model(net) is net, net.training, eval_model(net.eval()) is net
         (False, True, True)
     """
-    stack = [model]  # every submodule (faster than model.modules() on a single pose)
+    stack: list[nn.Module | None] = [model]  # every submodule (faster than model.modules())
     while stack:
         m = stack.pop()
+        if m is None:
+            continue
         if m.training:
             break
-        stack += [c for c in m._modules.values() if c is not None]
+        stack.extend(m._modules.values())
     else:
         return model
     clone = copy.deepcopy(model)

@@ -31,12 +31,14 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from poselift._validation import Array
@@ -131,13 +133,11 @@ class InputContract:
                 temporal = get_model_entry(name).temporal
             except ValueError:
                 temporal = receptive_field > 1
-        return cls(skeleton=str(config.get("skeleton", "h36m")),
-                   out_skeleton=str(config.get("out_skeleton", "h36m")),
-                   in_features=int(config.get("in_features", 2)),
-                   input_norm=str(config.get("input_norm", "screen")),
-                   receptive_field=int(receptive_field),
-                   causal=bool(config.get("causal", False) if causal is None else causal),
-                   temporal=temporal)
+        return _contract(cls, temporal, str(config.get("skeleton", "h36m")),
+                         str(config.get("out_skeleton", "h36m")),
+                         int(config.get("in_features", 2)),
+                         str(config.get("input_norm", "screen")), int(receptive_field),
+                         bool(config.get("causal", False) if causal is None else causal))
 
     @classmethod
     def of(cls, model: nn.Module) -> InputContract:
@@ -247,12 +247,10 @@ class InputContract:
                 raise ValueError(f"scale: expected one of 'auto', 'frame', 'sample', 'window', "
                                  f"'sequence', got {scale!r}")
         assert isinstance(norm, torch.Tensor)
+        if self.has_scores:  # score 1, then x, y and score 0 where missing
+            norm = F.pad(norm, (0, 1), value=1.0)
         if ok is not None:
             norm = norm.masked_fill(~ok.unsqueeze(-1), 0.0)
-        if self.has_scores:
-            score = (torch.ones((*norm.shape[:-1], 1), dtype=norm.dtype, device=norm.device)
-                     if ok is None else ok.unsqueeze(-1).to(norm.dtype))
-            norm = torch.cat([norm, score], -1)
         if is_np:
             out: np.ndarray[Any, Any] = norm.numpy()
             return out
@@ -318,3 +316,16 @@ class InputContract:
     def offsets(self) -> np.ndarray[Any, Any]:
         """:func:`window_offsets` of this model's receptive field."""
         return window_offsets(self.receptive_field, self.causal)
+
+
+@functools.lru_cache(maxsize=256)
+def _contract(cls: type[InputContract], temporal: bool, skeleton: str, out_skeleton: str,
+              in_features: int, input_norm: str, receptive_field: int, causal: bool
+              ) -> InputContract:
+    """The (immutable) contract of these values, validated and built once per distinct values.
+
+    A model's contract is looked up on every ``lift`` call.
+    """
+    return cls(skeleton=skeleton, out_skeleton=out_skeleton, in_features=in_features,
+               input_norm=input_norm, receptive_field=receptive_field, causal=causal,
+               temporal=temporal)

@@ -133,11 +133,13 @@ class InputContract:
                 temporal = get_model_entry(name).temporal
             except ValueError:
                 temporal = receptive_field > 1
-        return _contract(cls, temporal, str(config.get("skeleton", "h36m")),
-                         str(config.get("out_skeleton", "h36m")),
-                         int(config.get("in_features", 2)),
-                         str(config.get("input_norm", "screen")), int(receptive_field),
-                         bool(config.get("causal", False) if causal is None else causal))
+        values = (temporal, str(config.get("skeleton", "h36m")),
+                  str(config.get("out_skeleton", "h36m")), int(config.get("in_features", 2)),
+                  str(config.get("input_norm", "screen")), int(receptive_field),
+                  bool(config.get("causal", False) if causal is None else causal))
+        if cls is InputContract:
+            return _contract(*values)
+        return cls(values[1], values[2], values[3], values[4], values[5], values[6], values[0])
 
     @classmethod
     def of(cls, model: nn.Module) -> InputContract:
@@ -319,13 +321,12 @@ class InputContract:
 
 
 @functools.lru_cache(maxsize=256)
-def _contract(cls: type[InputContract], temporal: bool, skeleton: str, out_skeleton: str,
-              in_features: int, input_norm: str, receptive_field: int, causal: bool
-              ) -> InputContract:
+def _contract(temporal: bool, skeleton: str, out_skeleton: str, in_features: int,
+              input_norm: str, receptive_field: int, causal: bool) -> InputContract:
     """The (immutable) contract of these values, validated and built once per distinct values.
 
     A model's contract is looked up on every ``lift`` call.
     """
-    return cls(skeleton=skeleton, out_skeleton=out_skeleton, in_features=in_features,
-               input_norm=input_norm, receptive_field=receptive_field, causal=causal,
-               temporal=temporal)
+    return InputContract(skeleton=skeleton, out_skeleton=out_skeleton,
+                         in_features=in_features, input_norm=input_norm,
+                         receptive_field=receptive_field, causal=causal, temporal=temporal)

@@ -15,6 +15,11 @@ architectures with random weights -- speed does not depend on the weight values)
   1,000,000-frame COCO sequence with the temporal model (target: 1M frames under 500 MB),
   against the same process's memory right before the call (torch, model and input loaded).
 
+Two more rows compare the bare forward passes with and without the row plans
+(:mod:`poselift.models.row_plan`: small eval-mode inputs run each layer as one fused row map
+with the BatchNorm folded in), i.e. against the module-by-module forward pass in the same
+process.
+
 Each time is also given as a ratio against the bare network forward pass on already
 normalized inputs, measured in the same process right before (the cost of poselift's
 preprocessing: validation, missing-joint handling, bounding-box normalization, padding);
@@ -51,6 +56,7 @@ from _machine import cpu_name
 import poselift
 from poselift.inference import DEFAULT_WEIGHTS, Lifter
 from poselift.models.inputs import InputContract
+from poselift.nn import row_forms
 
 FRAMES = 10_000
 MEMORY_FRAMES = (100_000, 1_000_000)
@@ -159,12 +165,20 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
         with torch.inference_mode(), small_call_threads(1):
             return twin(window)
 
+    def without_row_plans(fn: Callable[[], object]) -> Callable[[], object]:
+        """``fn`` with the row form and plans off: the modules one by one (as before)."""
+        def run() -> object:
+            with row_forms(0):
+                return fn()
+        return run
+
+    modules_one, modules_push = without_row_plans(bare_one), without_row_plans(bare_push)
     for f in frames[:60]:  # warm-up, and the track's history full
         stream.push(f)
     lifter.lift(frames[0, :, :2], skeleton="coco")
-    bare_one()
-    bare_push()
-    names = ("bare one", "lift one", "bare push", "push")
+    for fn in (bare_one, bare_push, modules_one, modules_push):
+        fn()
+    names = ("bare one", "lift one", "bare push", "push", "modules one", "modules push")
     t: dict[str, list[float]] = {k: [] for k in names}
     cpu: dict[str, list[float]] = {k: [] for k in names}
     for r in range(max(rounds, 5)):
@@ -175,6 +189,8 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
                                            cpu["lift one"]))
             t["bare push"].append(timed_cpu(bare_push, cpu["bare push"]))
             t["push"].append(timed_cpu(lambda: stream.push(frame), cpu["push"]))  # noqa: B023
+            t["modules one"].append(timed_cpu(modules_one, cpu["modules one"]))
+            t["modules push"].append(timed_cpu(modules_push, cpu["modules push"]))
 
     def row(label: str, ours: str, bare: str, target: str) -> tuple[str, ...]:
         ratio = statistics.median(t[ours]) / statistics.median(t[bare])
@@ -186,6 +202,10 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
     rows.append(row("single-frame, one pose (batch 1)", "lift one", "bare one", "<= 1 ms"))
     rows.append(row("streaming push, 1 track (causal 27 frames)", "push", "bare push",
                     "<= 2 ms"))
+    rows.append(row("one pose: bare forward with the row plan / without", "bare one",
+                    "modules one", ""))
+    rows.append(row("causal window: bare forward with the row plan / without", "bare push",
+                    "modules push", ""))
     return rows
 
 

@@ -20,7 +20,7 @@ import poselift.nn._sr_core as core
 from poselift.inference import DEFAULT_WEIGHTS
 from poselift.models.inputs import InputContract
 from poselift.models.row_plan import RowPlanCache, layer_form, unfold_rows
-from poselift.nn import SRConv1d, SRLinear
+from poselift.nn import SRConv1d, SRLinear, row_forms
 from poselift.streaming import DEFAULT_STREAMING_WEIGHTS
 
 torch.set_num_threads(1)
@@ -30,12 +30,21 @@ SHIPPED = sorted(set(DEFAULT_WEIGHTS.values()) | set(DEFAULT_STREAMING_WEIGHTS.v
 
 def general(module: torch.nn.Module, *args: torch.Tensor) -> torch.Tensor:
     """``module(*args)`` without the row form and plans (the general path)."""
-    saved = core.ROW_FORM_ROWS
-    core.ROW_FORM_ROWS = 0
-    try:
+    with row_forms(0):
         return module(*args)
-    finally:
-        core.ROW_FORM_ROWS = saved
+
+
+def test_row_forms_sets_and_restores_the_size():
+    before = core.ROW_FORM_ROWS
+    with row_forms(3):
+        assert core.ROW_FORM_ROWS == 3
+    assert core.ROW_FORM_ROWS == before
+    with pytest.raises(ValueError, match="max_rows"):
+        row_forms(-1).__enter__()
+    layer = _linear(combine="mul", context_dim=1)
+    with torch.no_grad(), row_forms(3):  # 4 rows: the general path, bit for bit
+        x = torch.randn(4, 15)
+        torch.testing.assert_close(layer(x), general(layer, x), rtol=0, atol=0)
 
 
 def _linear(**config: object) -> SRLinear:
@@ -152,7 +161,7 @@ def test_row_plans_equal_the_modules(index):
     name, net, x = _networks()[index]
     with torch.inference_mode():
         fast = net(x)
-        assert net._row_plan._plan is not None, name  # built and used
+        assert net._row_plan._state.plan is not None, name  # built and used
         torch.testing.assert_close(fast, general(net, x), rtol=1e-5, atol=2e-6)
 
 
@@ -190,7 +199,7 @@ def test_row_plans_follow_weight_updates_and_copies():
                 m.running_var.mul_(2.0)
         torch.testing.assert_close(net(x), general(net, x), rtol=1e-5, atol=2e-6)
         other = copy.deepcopy(net)
-        assert other._row_plan._plan is None  # copies start empty
+        assert other._row_plan._state is None  # copies start empty
         with torch.no_grad():
             for p in other.parameters():
                 p.add_(0.05)
@@ -231,5 +240,5 @@ def test_shipped_weights_row_plans_on_real_inputs(name):
     for module, inputs in cases:
         with torch.inference_mode():
             fast = module(inputs)
-            assert module._row_plan._plan is not None
+            assert module._row_plan._state.plan is not None
             torch.testing.assert_close(fast, general(module, inputs), rtol=0, atol=1e-5)

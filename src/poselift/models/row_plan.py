@@ -26,7 +26,7 @@ same function in another order: outputs agree with the module path within float3
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, NamedTuple
 
 import torch
 from torch import nn
@@ -97,6 +97,16 @@ def _walk(net: nn.Module) -> tuple[list[nn.Module], list[torch.Tensor]] | None:
     return modules, tensors
 
 
+class _Built(NamedTuple):
+    """A built plan and what it was built from."""
+
+    modules: list[nn.Module]
+    tensors: list[torch.Tensor]
+    versions: list[int]
+    storage: list[int]
+    plan: RowPlan | None
+
+
 class RowPlanCache:
     """The cached row plan of one network (see the module docs).
 
@@ -117,17 +127,8 @@ class RowPlanCache:
 
     def clear(self) -> None:
         """Forget the plan: the next ``get`` builds it again."""
-        self._built = False
-        self._plan: RowPlan | None = None
-        self._modules: list[nn.Module] = []
-        self._tensors: list[torch.Tensor] = []
-        self._versions: list[int] = []
-        self._storage: list[int] = []
-
-    def _current(self) -> bool:
-        return (self._built and not any([m.training for m in self._modules])
-                and [t._version for t in self._tensors] == self._versions
-                and [t.data_ptr() for t in self._tensors] == self._storage)
+        # one tuple, replaced at once: threads sharing a network never see half a state
+        self._state: _Built | None = None
 
     def get(self, net: nn.Module, build: Callable[[], RowPlan | None], rows: int
             ) -> RowPlan | None:
@@ -135,22 +136,25 @@ class RowPlanCache:
         if torch.compiler.is_compiling() or torch.compiler.is_exporting() or \
                 torch.is_grad_enabled() or not 0 < rows <= _sr_core.ROW_FORM_ROWS:
             return None  # (tracing first: no guard on a symbolic number of rows)
+        state = self._state
         try:
-            if self._current():
-                return self._plan
+            if state is not None and not any([m.training for m in state.modules]) and \
+                    [t._version for t in state.tensors] == state.versions and \
+                    [t.data_ptr() for t in state.tensors] == state.storage:
+                return state.plan
             found = _walk(net)
             if found is None:  # training mode somewhere: the modules run
                 return None
-            self._modules, self._tensors = found
-            self._versions = [t._version for t in self._tensors]
-            self._storage = [t.data_ptr() for t in self._tensors]
+            modules, tensors = found
+            versions = [t._version for t in tensors]
+            storage = [t.data_ptr() for t in tensors]
         except RuntimeError:  # tensors without storage (fake tensors while tracing)
-            self.clear()
+            self._state = None
             return None
         with torch.inference_mode(False), torch.no_grad():  # plain tensors, reusable
-            self._plan = build()
-        self._built = True
-        return self._plan
+            plan = build()
+        self._state = _Built(modules, tensors, versions, storage, plan)
+        return plan
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RowPlanCache:
         return RowPlanCache()

@@ -4,6 +4,7 @@
 - :class:`SRConv1d`: the same over channels with a temporal convolution ("SR convolution").
 - :class:`GroupGather` / :class:`GroupScatter`: joint-major <-> group-after-group layouts.
 - :func:`split_width`: split a total width across groups in proportion to their sizes.
+- :func:`row_forms`: the size up to which small eval inputs run fused row maps (or 0: off).
 
 See docs/layers.md.
 
@@ -14,10 +15,11 @@ Examples:
     torch.Size([3, 16])
 """
 
+from poselift.nn._sr_core import row_forms as row_forms
 from poselift.nn.grouping import GroupGather as GroupGather
 from poselift.nn.grouping import GroupScatter as GroupScatter
 from poselift.nn.grouping import split_width as split_width
 from poselift.nn.sr_conv import SRConv1d as SRConv1d
 from poselift.nn.sr_linear import SRLinear as SRLinear
 
-__all__ = ["GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "split_width"]
+__all__ = ["GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms", "split_width"]

@@ -57,9 +57,10 @@ made through ``p.data`` in place (which does not bump the version counter) is no
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeAlias
 
 import torch
@@ -84,6 +85,32 @@ _NORM_EPS = 1e-12
 ROW_FORM_ROWS = 256
 """Eval-mode inputs of at most this many rows (output frames) run the row form
 (:class:`RowForm`) where the layer has one; 0 turns it off."""
+
+
+@contextlib.contextmanager
+def row_forms(max_rows: int) -> Iterator[None]:
+    """Within the block, use row forms and row plans for inputs of at most ``max_rows`` rows.
+
+    Sets :data:`ROW_FORM_ROWS` (process-wide, not per thread) and restores it afterwards;
+    ``row_forms(0)`` runs every layer and module on its general path, e.g. to compare.
+
+    Examples:
+        >>> import torch
+        >>> from poselift.nn import SRLinear, row_forms
+        >>> layer, x = SRLinear([2, 3], [4, 4]).eval(), torch.randn(1, 5)
+        >>> with torch.no_grad(), row_forms(0):
+        ...     general = layer(x)
+        >>> with torch.no_grad():
+        ...     torch.allclose(layer(x), general, atol=1e-6)
+        True
+    """
+    global ROW_FORM_ROWS
+    check_int(max_rows, "max_rows", 0)
+    saved, ROW_FORM_ROWS = ROW_FORM_ROWS, int(max_rows)
+    try:
+        yield
+    finally:
+        ROW_FORM_ROWS = saved
 
 
 class RowForm(NamedTuple):

@@ -33,7 +33,7 @@ from torch import nn
 
 from poselift._validation import all_finite
 from poselift.models.inputs import InputContract
-from poselift.prediction import eval_model, predict_checked
+from poselift.prediction import eval_model, predict_checked, small_call_threads
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
@@ -236,8 +236,11 @@ def lift_pixels(
     show = progress if progress is not None else flat >= progress_min_frames
     if frames_read is not None and not show:  # a few poses: no copy into a whole output
         pix, ok = frames_read
-        return _run(net, contract, pix[:, None], ok[:, None], image_size, flip_test,
-                    batch_size)[:, 0]
+        # one thread for the normalization too: waking a second one for a reduction over a
+        # few joints cost more than the whole network pass (~0.1 ms)
+        with small_call_threads(flat):
+            return _run(net, contract, pix[:, None], ok[:, None], image_size, flip_test,
+                        batch_size)[:, 0]
     out = torch.empty(*lead, out_joints, 3)
     with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
         if not sequences:
@@ -320,7 +323,7 @@ def _run(net: nn.Module, contract: InputContract, pix: np.ndarray[Any, Any],
 def _inputs(contract: InputContract, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
             image_size: tuple[float, float] | None) -> torch.Tensor:
     """``(S, T, J, 2)`` filled pixels -> ``(S, T, J, C)`` float32 model inputs."""
-    norm = contract.prepare(torch.from_numpy(pix), torch.from_numpy(ok), image_size=image_size)
+    norm = contract.prepare(torch.from_numpy(pix), ok, image_size=image_size)
     assert isinstance(norm, torch.Tensor)
     inp = norm.float()  # inf where float32 overflows: refused just below
     if not all_finite(inp):

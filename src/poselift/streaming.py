@@ -350,9 +350,15 @@ class StreamingLifter:
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
         """``(N, 17, 3)`` float32: each track's newest frame through the model's window."""
+        out = np.full((len(tracks), get_skeleton(self._contract.out_skeleton).num_joints, 3),
+                      np.nan, np.float32)
+        with small_call_threads(len(tracks)):  # the normalization too (see lift_pixels)
+            return self._lift_windows(tracks, out)
+
+    def _lift_windows(self, tracks: list[_Track], out: np.ndarray[Any, Any]
+                      ) -> np.ndarray[Any, Any]:
+        """Fill the rows of ``out`` of the tracks with a pose (see :meth:`_lift`)."""
         c, r = self._contract, self.receptive_field
-        out = np.full((len(tracks), get_skeleton(c.out_skeleton).num_joints, 3), np.nan,
-                      np.float32)
         windows, rows = [], []
         for n, track in enumerate(tracks):
             pix, ok = track.filled(self.max_gap)
@@ -377,7 +383,7 @@ class StreamingLifter:
         if not rows:
             return out
         batch = torch.cat(windows)
-        with torch.inference_mode(), small_call_threads(len(rows)):
+        with torch.inference_mode():
             y = self._forward(batch)
         y = y - y[..., self._root : self._root + 1, :]
         out[rows] = y.numpy()

@@ -223,9 +223,12 @@ class InputContract:
         is_np = isinstance(keypoints, np.ndarray)
         xy = torch.from_numpy(keypoints) if is_np else keypoints
         assert isinstance(xy, torch.Tensor)
+        if valid is not None and not isinstance(valid, torch.Tensor):
+            valid = np.asarray(valid, dtype=bool)
+            if valid.all():  # nothing missing: no mask (fewer operations on a single pose)
+                valid = None
         ok = (None if valid is None else
-              (torch.from_numpy(np.asarray(valid)) if not isinstance(valid, torch.Tensor)
-               else valid).to(torch.bool))
+              (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).to(torch.bool))
         norm: Array
         if self.input_norm == "screen" and image_size is not None:
             norm = self._screen(xy, image_size)

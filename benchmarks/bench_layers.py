@@ -8,6 +8,8 @@ Sections (all by default, or pick with --sections):
   per-group loop computing the same function vs ``nn.Linear(1024, 1024)``, same process,
   interleaved rounds, best time of each. Also the group-map strategies that were considered.
 - ``conv``: SRConv1d vs nn.Conv1d of the same width, strided training form and dilated form.
+- ``small``: eval-mode inputs of 1-256 rows on one thread (one pose, a streaming window): the
+  row form of the layers (``poselift.nn.row_forms``) against their general path.
 - ``network``: the single-frame SR network built from the layers (GroupGather -> SRLinear to
   1024 -> 2 residual blocks of two [SRLinear + BatchNorm + LeakyReLU + Dropout] -> SRLinear to
   3 coordinates per owned joint) and the same network with nn.Linear (FC): training samples/s
@@ -34,7 +36,7 @@ import torch.nn.functional as F
 from _machine import cpu_name
 from torch import nn
 
-from poselift.nn import GroupGather, SRConv1d, SRLinear, split_width
+from poselift.nn import GroupGather, SRConv1d, SRLinear, row_forms, split_width
 
 GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
@@ -212,6 +214,48 @@ def conv_section(args: argparse.Namespace) -> list[str]:
         d, s = min(times["dense"]), min(times["sr"])
         rows.append(f"| {label} | ({batch}, 1024, {frames}) | {d * 1e3:.1f} | {s * 1e3:.1f} | "
                     f"{s / d:.3f} |")
+    return rows
+
+
+def small_section(args: argparse.Namespace) -> list[str]:
+    """Eval-mode small inputs on one thread: the row form against the general path."""
+    torch.manual_seed(0)
+    widths = split_width(1024, SIZES)
+    saved_threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    linear = SRLinear(widths, widths, context_init="random").eval()
+    strided = SRConv1d(widths, widths, 3, stride=3, context_init="random").eval()
+    pointwise = SRConv1d(widths, widths, 1, context_init="random").eval()
+    cases: list[tuple[str, nn.Module, torch.Tensor]] = [
+        (f"SRLinear, {n} row(s)", linear, torch.randn(n, 1024)) for n in (1, 8, 32, 128, 256)]
+    cases += [("SRConv1d k=3 stride 3, (1, 1024, 27)", strided, torch.randn(1, 1024, 27)),
+              ("SRConv1d k=1, (1, 1024, 3)", pointwise, torch.randn(1, 1024, 3)),
+              ("SRConv1d k=3 stride 3, (8, 1024, 27)", strided, torch.randn(8, 1024, 27))]
+    rows = ["### Small eval inputs: row form vs general path (one thread, no_grad)", "",
+            "Median of interleaved rounds; outputs compared (largest difference).", "",
+            "| input | row form µs | general µs | general / row form | max diff |",
+            "|---|---|---|---|---|"]
+    reps = 20 if args.quick else 200
+    for label, layer, x in cases:
+        def run(layer: nn.Module = layer, x: torch.Tensor = x) -> torch.Tensor:
+            return layer(x)
+
+        def general(layer: nn.Module = layer, x: torch.Tensor = x) -> torch.Tensor:
+            with row_forms(0):
+                return layer(x)
+
+        times: dict[str, list[float]] = {"row": [], "general": []}
+        with torch.no_grad():
+            diff = float((run() - general()).abs().max())
+            for _ in range(args.rounds):
+                for name, fn in (("row", run), ("general", general)):
+                    start = time.perf_counter()
+                    for _ in range(reps):
+                        fn()
+                    times[name].append((time.perf_counter() - start) / reps)
+        r, g = statistics.median(times["row"]), statistics.median(times["general"])
+        rows.append(f"| {label} | {r * 1e6:.1f} | {g * 1e6:.1f} | {g / r:.2f} | {diff:.1e} |")
+    torch.set_num_threads(saved_threads)
     return rows
 
 
@@ -408,16 +452,16 @@ def gate_section(args: argparse.Namespace) -> list[str]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
-    parser.add_argument("--sections", default="layer,conv,network,gate",
-                        help="comma-separated subset of: layer, conv, network, gate")
+    parser.add_argument("--sections", default="layer,conv,small,network,gate",
+                        help="comma-separated subset of: layer, conv, small, network, gate")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
     args.rounds, args.iters = (2, 2) if args.quick else (7, 10)
     args.gate_steps = 30 if args.quick else 2000
     args.gate_seeds = (0,) if args.quick else (0, 1, 2)
-    sections = {"layer": layer_section, "conv": conv_section, "network": network_section,
-                "gate": gate_section}
+    sections = {"layer": layer_section, "conv": conv_section, "small": small_section,
+                "network": network_section, "gate": gate_section}
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in sections]
     if unknown:

@@ -168,7 +168,10 @@ class TemporalNet(nn.Module):
                 f"keypoints: expected {need} {self.receptive_field} frames (the receptive "
                 f"field), got {frames}"
             )
-        plan = self._row_plan.get(self, self._build_row_plan, keypoints.shape[0] * frames)
+        # rows of the widest layer, the first: its output frames (strided: one per window)
+        first = self.filter_widths[0]
+        rows = keypoints.shape[0] * ((frames - first) // (first if self.strided else 1) + 1)
+        plan = self._row_plan.get(self, self._build_row_plan, rows)
         if plan is not None:
             return plan(keypoints)
         x = self.gather(keypoints.flatten(2)).transpose(1, 2)

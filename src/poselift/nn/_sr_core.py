@@ -40,8 +40,8 @@ context is one small ``(D, G)`` product, and the gate is expanded to the output 
 one ``index_select``: ~G + 5 operations instead of ~4G + 4. :class:`SRConv1d` runs it on its
 windows unfolded to rows (``(B*T', C*k)``). It is the same arithmetic in another order
 (float32 differences ~1e-7, tested) and only serves inputs of at most :data:`ROW_FORM_ROWS`
-rows (output frames), where it is faster (benchmarks/bench_layers.py ``--small``); larger ones
-and every traced or autograd pass keep the per-group products above.
+rows (output frames), where it is faster (``benchmarks/bench_layers.py --sections small``); larger
+ones and every traced or autograd pass keep the per-group products above.
 
 Derived weights (the masked, weight-normalized context map, the fused ``[W_g; M_g]`` blocks,
 the ``add`` chunk sums, the masked identity recombination) are functions of the parameters
@@ -82,9 +82,11 @@ ADD_SLOPE = 0.01
 _NORM_EPS = 1e-12
 
 
-ROW_FORM_ROWS = 256
+ROW_FORM_ROWS = 128
 """Eval-mode inputs of at most this many rows (output frames) run the row form
-(:class:`RowForm`) where the layer has one; 0 turns it off."""
+(:class:`RowForm`) where the layer has one; 0 turns it off. The row form of a 1024-channel
+layer is 1.7x faster than the general path on one row, 1.05x on 128, even on 256
+(``python benchmarks/bench_layers.py --sections small``, docs/layers.md)."""
 
 
 @contextlib.contextmanager

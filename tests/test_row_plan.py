@@ -96,6 +96,19 @@ def test_configurations_without_a_row_form_keep_the_general_path(config):
         torch.testing.assert_close(layer(x), general(layer, x), rtol=0, atol=0)
 
 
+def test_row_form_uses_a_subclass_gate():
+    class HardGate(SRLinear):
+        def gate(self, z: torch.Tensor) -> torch.Tensor:
+            return torch.clamp(z + 0.5, 0.0, 1.0)
+
+    torch.manual_seed(0)
+    layer = HardGate([4, 6, 5], [7, 5, 6], context_init="random").eval()
+    x = torch.randn(3, 15) * 3
+    with torch.no_grad():
+        torch.testing.assert_close(layer(x), general(layer, x), rtol=1e-5, atol=1e-6)
+        assert not torch.allclose(layer(x), general(_linear(combine="mul", context_dim=1), x))
+
+
 def test_row_form_follows_parameter_changes():
     layer, x = _linear(combine="mul", context_dim=1), torch.randn(4, 15)
     with torch.no_grad():

@@ -60,7 +60,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeAlias
 
 import torch
@@ -130,6 +130,7 @@ class RowForm(NamedTuple):
     context_bias: torch.Tensor | None  # (G,)
     expand: torch.Tensor | None  # (O,) the group of each output column
     bias: torch.Tensor | None  # (O,)
+    gate: Callable[[torch.Tensor], torch.Tensor] = torch.sigmoid  # the layer's gate
 
     @classmethod
     def dense(cls, weight: torch.Tensor, bias: torch.Tensor | None) -> RowForm:
@@ -164,7 +165,7 @@ class RowForm(NamedTuple):
         assert self.expand is not None
         z = (torch.mm(rows, self.context) if self.context_bias is None
              else torch.addmm(self.context_bias, rows, self.context))
-        gates = torch.sigmoid(z).index_select(1, self.expand)
+        gates = self.gate(z).index_select(1, self.expand)
         return y.mul_(gates) if self.bias is None else torch.addcmul(self.bias, y, gates)
 
 
@@ -495,8 +496,10 @@ class SRBase(nn.Module):
                 torch.arange(self.num_groups, device=context.device),
                 torch.tensor(self.out_groups, device=context.device))
         bias = None if self.bias is None else self.bias.detach()
+        # a subclass's own gate (the library's is the sigmoid, called directly: faster)
+        gate = torch.sigmoid if type(self).gate is SRBase.gate else self.gate
         return RowForm(own, self._spans(self.out_groups), [d * taps for d in self.in_groups],
-                       list(self.out_groups), context, context_bias, expand, bias)
+                       list(self.out_groups), context, context_bias, expand, bias, gate)
 
 
     def train(self, mode: bool = True) -> Self:

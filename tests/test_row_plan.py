@@ -224,6 +224,25 @@ def test_row_plans_follow_weight_updates_and_copies():
         torch.testing.assert_close(double(x.double()), general(double, x.double()))
 
 
+def test_row_plans_see_swapped_and_replaced_parameters():
+    """``torch.func.functional_call`` swaps parameters in: the plan must not run old ones."""
+    _, net, x = _networks()[0]
+    halved = {k: v * 0.5 for k, v in net.state_dict().items()
+              if ".op.weights." in k}  # the SR group maps
+    assert halved
+    other = copy.deepcopy(net)
+    with torch.no_grad():
+        for k, v in halved.items():
+            other.get_parameter(k).copy_(v)
+        net(x)  # plan built with the original weights
+        swapped = torch.func.functional_call(net, halved, (x,))
+        torch.testing.assert_close(swapped, general(other, x), rtol=1e-5, atol=2e-6)
+        torch.testing.assert_close(net(x), general(net, x), rtol=1e-5, atol=2e-6)  # back
+        layer = net.head.op
+        layer.bias = torch.nn.Parameter(torch.ones_like(layer.bias))  # a new object
+        torch.testing.assert_close(net(x), general(net, x), rtol=1e-5, atol=2e-6)
+
+
 def test_row_plan_cache_refuses_while_tracing_and_in_training():
     _, net, x = _networks()[0]
     cache = RowPlanCache()

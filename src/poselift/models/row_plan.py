@@ -14,13 +14,13 @@ networks of :mod:`poselift.models` therefore run a *row plan* instead:
 
 The plan is built once and cached on the network (:class:`RowPlanCache`). It is rebuilt when
 a parameter or buffer changes (version counter: optimizer steps, ``load_state_dict``;
-storage: ``.to()``) and dropped by ``train()`` / ``eval()``; it is not used when any
-submodule is in training mode, with autograd enabled, or while tracing (``torch.compile`` /
-``torch.export``): those run the modules. Not seen (as for the SR layers' own cache): a change
-made through ``p.data`` in place (no version bump), and a submodule or parameter object
-replaced after the plan was built; call ``eval()`` after such surgery. The plan computes the
-same function in another order: outputs agree with the module path within float32 rounding
-(tested).
+storage: ``.to()``; identity: ``torch.func.functional_call``, a replaced parameter) and
+dropped by ``train()`` / ``eval()``; it is not used when any submodule is in training mode,
+with autograd enabled, or while tracing (``torch.compile`` / ``torch.export``): those run the
+modules. Not seen (as for the SR layers' own cache): a change made through ``p.data`` in
+place (no version bump), and a submodule replaced after the plan was built; call ``eval()``
+after such surgery. The plan computes the same function in another order: outputs agree
+with the module path within float32 rounding (tested).
 """
 
 from __future__ import annotations
@@ -81,27 +81,40 @@ def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> tor
     return windows.reshape(-1, windows.shape[2] * windows.shape[3])
 
 
-def _walk(net: nn.Module) -> tuple[list[nn.Module], list[torch.Tensor]] | None:
-    """Every module and every parameter and buffer of ``net``; None if a module is training."""
+def _walk(net: nn.Module) -> tuple[list[nn.Module], list[dict[str, Any]]] | None:
+    """Every module of ``net`` and their parameter and buffer dictionaries.
+
+    None if a module is in training mode.
+    """
     modules: list[nn.Module] = []
-    tensors: list[torch.Tensor] = []
+    tables: list[dict[str, Any]] = []
     stack = [net]
     while stack:
         module = stack.pop()
         if module.training:
             return None
         modules.append(module)
-        tensors += [t for t in module._parameters.values() if t is not None]
-        tensors += [t for t in module._buffers.values() if t is not None]
+        # the non-empty ones: what the plan can depend on (an empty table stays unused)
+        tables += [t for t in (module._parameters, module._buffers) if t]
         stack += [m for m in module._modules.values() if m is not None]
-    return modules, tensors
+    return modules, tables
+
+
+def _tensors(tables: list[dict[str, Any]]) -> list[torch.Tensor]:
+    """The tensors in the modules' dictionaries now.
+
+    Swapped ones included, as ``torch.func.functional_call`` swaps them in.
+    """
+    return [t for table in tables for t in table.values() if t is not None]
 
 
 class _Built(NamedTuple):
     """A built plan and what it was built from."""
 
     modules: list[nn.Module]
-    tensors: list[torch.Tensor]
+    tables: list[dict[str, Any]]
+    tensors: list[torch.Tensor]  # kept alive: their ids below are never reused
+    ids: list[int]
     versions: list[int]
     storage: list[int]
     plan: RowPlan | None
@@ -116,10 +129,11 @@ class RowPlanCache:
     the modules must run: more than ``ROW_FORM_ROWS`` rows, a module in training mode,
     autograd enabled, tracing, or a network the plan does not cover (``build()`` gave None).
 
-    The check costs one pass over the tensors and modules found when the plan was built: a
-    submodule or parameter *object* replaced afterwards is not seen; the networks drop their
-    plan on ``train()`` / ``eval()``, so call ``eval()`` after such surgery. Copies and
-    pickles of a network hold an empty cache.
+    The check costs one pass over the modules found when the plan was built and the tensors
+    they hold now (a parameter swapped in, as by ``torch.func.functional_call``, gives a
+    rebuild): a submodule replaced afterwards is not seen; the networks drop their plan on
+    ``train()`` / ``eval()``, so call ``eval()`` after such surgery. Copies and pickles of a
+    network hold an empty cache.
     """
 
     def __init__(self) -> None:
@@ -138,22 +152,26 @@ class RowPlanCache:
             return None  # (tracing first: no guard on a symbolic number of rows)
         state = self._state
         try:
-            if state is not None and not any([m.training for m in state.modules]) and \
-                    [t._version for t in state.tensors] == state.versions and \
-                    [t.data_ptr() for t in state.tensors] == state.storage:
-                return state.plan
+            if state is not None and not any([m.training for m in state.modules]):
+                tensors = _tensors(state.tables)
+                if [id(t) for t in tensors] == state.ids and \
+                        [t._version for t in tensors] == state.versions and \
+                        [t.data_ptr() for t in tensors] == state.storage:
+                    return state.plan
             found = _walk(net)
             if found is None:  # training mode somewhere: the modules run
                 return None
-            modules, tensors = found
-            versions = [t._version for t in tensors]
-            storage = [t.data_ptr() for t in tensors]
+            modules, tables = found
+            tensors = _tensors(tables)
+            built = _Built(modules, tables, tensors, [id(t) for t in tensors],
+                           [t._version for t in tensors], [t.data_ptr() for t in tensors],
+                           None)
         except RuntimeError:  # tensors without storage (fake tensors while tracing)
             self._state = None
             return None
         with torch.inference_mode(False), torch.no_grad():  # plain tensors, reusable
             plan = build()
-        self._state = _Built(modules, tensors, versions, storage, plan)
+        self._state = built._replace(plan=plan)
         return plan
 
     def __deepcopy__(self, memo: dict[int, Any]) -> RowPlanCache:

@@ -19,8 +19,9 @@ import poselift
 import poselift.nn._sr_core as core
 from poselift.inference import DEFAULT_WEIGHTS
 from poselift.models.inputs import InputContract
-from poselift.models.row_plan import RowPlanCache, layer_form, unfold_rows
+from poselift.models.row_plan import RowPlanCache, layer_form
 from poselift.nn import SRConv1d, SRLinear, row_forms
+from poselift.nn._sr_core import unfold_rows
 from poselift.streaming import DEFAULT_STREAMING_WEIGHTS
 
 torch.set_num_threads(1)

@@ -34,7 +34,7 @@ from torch import nn
 from poselift.nn import _sr_core
 from poselift.nn._sr_core import RowForm, SRBase
 
-__all__ = ["RowPlan", "RowPlanCache", "layer_form", "unfold_rows"]
+__all__ = ["RowPlan", "RowPlanCache", "layer_form"]
 
 RowPlan = Callable[[torch.Tensor], torch.Tensor]
 """A network's forward pass for small eval-mode inputs (same input and output as the module)."""
@@ -65,20 +65,6 @@ def layer_form(op: nn.Module, norm: nn.Module | None = None) -> RowForm | None:
     if norm.bias is not None:
         shift = shift + norm.bias
     return form.with_affine(scale.detach(), shift.detach())
-
-
-def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> torch.Tensor:
-    """``(B, T, C)`` -> ``(B*T', C*k)``: each window of a convolution as one row.
-
-    ``frames`` is the receptive field ``(k - 1) * dilation + 1``; a row holds the window's
-    k taps channel-major (``c*k + j``), the flattening of a ``(O, C, k)`` weight.
-    """
-    if frames == 1 and stride == 1:
-        return x.reshape(-1, x.shape[2])
-    windows = x.unfold(1, frames, stride)  # (B, T', C, frames): a view
-    if dilation > 1:
-        windows = windows[..., ::dilation]
-    return windows.reshape(-1, windows.shape[2] * windows.shape[3])
 
 
 def _walk(net: nn.Module) -> tuple[list[nn.Module], list[dict[str, Any]]] | None:

@@ -30,9 +30,10 @@ import torch.nn.functional as F
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form, unfold_rows
+from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form
 from poselift.models.single_frame import _check_in_features, matching_partition
 from poselift.nn import GroupGather, SRConv1d, split_width
+from poselift.nn._sr_core import unfold_rows
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
 

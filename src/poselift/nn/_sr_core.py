@@ -123,7 +123,6 @@ class RowForm(NamedTuple):
     """
 
     own: list[torch.Tensor]  # W_g^T per group: (D_g*k, O_g), contiguous
-    spans: list[tuple[int, int]]  # the output columns of each group
     in_sizes: list[int]  # D_g*k per group
     out_sizes: list[int]  # O_g per group
     context: torch.Tensor | None  # M^T: (D*k, G), own-group rows zero; None: no context
@@ -136,8 +135,8 @@ class RowForm(NamedTuple):
     def dense(cls, weight: torch.Tensor, bias: torch.Tensor | None) -> RowForm:
         """A dense linear map or convolution (``(O, D[, k])`` weight) as a row map."""
         w = weight.detach().flatten(1)
-        return cls([w.t().contiguous()], [(0, w.shape[0])], [w.shape[1]], [w.shape[0]], None,
-                   None, None, None if bias is None else bias.detach())
+        return cls([w.t().contiguous()], [w.shape[1]], [w.shape[0]], None, None, None,
+                   None if bias is None else bias.detach())
 
     def with_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> RowForm:
         """This map followed by ``y * scale + shift`` per output column, folded in.
@@ -145,8 +144,8 @@ class RowForm(NamedTuple):
         Exact in real arithmetic for every form (the gate multiplies a group's product before
         its bias is added): an eval-mode BatchNorm after the layer costs nothing.
         """
-        own = [(w * scale[lo:hi]).contiguous() for w, (lo, hi) in
-               zip(self.own, self.spans, strict=True)]
+        own = [(w * s).contiguous() for w, s in
+               zip(self.own, scale.split_with_sizes(self.out_sizes), strict=True)]
         bias = shift if self.bias is None else torch.addcmul(shift, self.bias, scale)
         return self._replace(own=own, bias=bias)
 
@@ -155,7 +154,7 @@ class RowForm(NamedTuple):
         if self.context is None and len(self.own) == 1:
             return (torch.mm(rows, self.own[0]) if self.bias is None
                     else torch.addmm(self.bias, rows, self.own[0]))
-        y = rows.new_empty(rows.shape[0], self.spans[-1][1])
+        y = rows.new_empty(rows.shape[0], sum(self.out_sizes))
         xs = rows.split_with_sizes(self.in_sizes, dim=1)
         ys = y.split_with_sizes(self.out_sizes, dim=1)  # views: one op, not G slices
         for x_g, w_t, y_g in zip(xs, self.own, ys, strict=True):
@@ -167,6 +166,20 @@ class RowForm(NamedTuple):
              else torch.addmm(self.context_bias, rows, self.context))
         gates = self.gate(z).index_select(1, self.expand)
         return y.mul_(gates) if self.bias is None else torch.addcmul(self.bias, y, gates)
+
+
+def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> torch.Tensor:
+    """``(B, T, C)`` -> ``(B*T', C*k)``: each window of a convolution as one row.
+
+    ``frames`` is the receptive field ``(k - 1) * dilation + 1``; a row holds the window's
+    k taps channel-major (``c*k + j``), the flattening of a ``(O, C, k)`` weight.
+    """
+    if frames == 1 and stride == 1:
+        return x.reshape(-1, x.shape[2])
+    windows = x.unfold(1, frames, stride)  # (B, T', C, frames): a view
+    if dilation > 1:
+        windows = windows[..., ::dilation]
+    return windows.reshape(-1, windows.shape[2] * windows.shape[3])
 
 
 class _Derived(NamedTuple):
@@ -498,9 +511,8 @@ class SRBase(nn.Module):
         bias = None if self.bias is None else self.bias.detach()
         # a subclass's own gate (the library's is the sigmoid, called directly: faster)
         gate = torch.sigmoid if type(self).gate is SRBase.gate else self.gate
-        return RowForm(own, self._spans(self.out_groups), [d * taps for d in self.in_groups],
-                       list(self.out_groups), context, context_bias, expand, bias, gate)
-
+        return RowForm(own, [d * taps for d in self.in_groups], list(self.out_groups), context,
+                       context_bias, expand, bias, gate)
 
     def train(self, mode: bool = True) -> Self:
         """Set the mode (see ``nn.Module.train``); drops the cached derived weights."""

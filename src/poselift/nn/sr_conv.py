@@ -7,7 +7,14 @@ from collections.abc import Sequence
 import torch
 import torch.nn.functional as F
 
-from poselift.nn._sr_core import Combine, Context, ContextInit, SRBase, check_int
+from poselift.nn._sr_core import (
+    Combine,
+    Context,
+    ContextInit,
+    SRBase,
+    check_int,
+    unfold_rows,
+)
 from poselift.nn.sr_linear import SRLinear
 
 __all__ = ["SRConv1d"]
@@ -187,8 +194,8 @@ class SRConv1d(SRBase):
         row_form = self._row_form(derived, batch * frames)
         if row_form is not None:
             # each output frame's window as one row (channel-major, like the weights)
-            windows = input.unfold(2, self.receptive_field, self.stride)[..., ::self.dilation]
-            rows = windows.permute(0, 2, 1, 3).reshape(batch * frames, -1)
+            rows = unfold_rows(input.transpose(1, 2), self.receptive_field, self.stride,
+                               self.dilation)
             return row_form(rows).view(batch, frames, self.out_features).transpose(1, 2)
         return self._forward(input, derived)
 

@@ -43,11 +43,14 @@ __all__ = [
     "auc3d",
     "bone_length_cv",
     "limb_asymmetry",
+    "mean_acceleration",
+    "motion_ratio",
     "mpjpe",
     "mpjve",
     "n_mpjpe",
     "p_mpjpe",
     "pck3d",
+    "root_distance",
 ]
 
 Reduction: TypeAlias = Literal["mean", "none", "per_joint"]
@@ -716,6 +719,131 @@ def limb_asymmetry(poses: Array, skeleton: str = "h36m") -> Array:
     a = lengths[..., [p for p, _ in pairs]]
     b = lengths[..., [q for _, q in pairs]]
     out = (a - b).abs() / ((a + b) / 2).clamp_min(torch.finfo(a.dtype).tiny)
+    return _out(out, is_numpy)
+
+
+def mean_acceleration(poses: Array) -> Array:
+    """Jitter of a sequence: the mean size of each joint's acceleration, per frame squared.
+
+    A reference-free check: ``||x[t+1] - 2 x[t] + x[t-1]||`` averaged over joints and frames
+    (NaN frames left out), in the poses' unit per frame squared. Real motion at 30-60 fps has
+    small accelerations; a lifter that flickers has large ones.
+
+    Args:
+        poses: ``(..., T, J, 3)`` sequences (T >= 3), any unit, pelvis-relative or not.
+
+    Returns:
+        ``(...)`` mean acceleration per sequence; same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> seq = np.zeros((4, 2, 3)); seq[:, :, 0] = [[0, 0], [0, 0], [1, 1], [1, 1]]
+        >>> float(mean_acceleration(seq))   # accelerations 1 and 1 (frames 1 and 2)
+        1.0
+    """
+    x = check_array(poses, "poses")
+    check_shape(x, "poses", "(..., T, J, 3)")
+    if x.shape[-3] < 3:
+        raise ValueError(f"poses: expected at least 3 frames, got shape {tuple(x.shape)}")
+    is_numpy = isinstance(x, np.ndarray)
+    t = _as_tensor(x)
+    acc = (t[..., 2:, :, :] - 2 * t[..., 1:-1, :, :] + t[..., :-2, :, :]).norm(dim=-1)
+    return _out(acc.nanmean(dim=(-2, -1)), is_numpy)
+
+
+def root_distance(poses: Array, root: int = 0) -> Array:
+    """How far the farthest joint of each pose lies from the root joint.
+
+    A reference-free plausibility check: no joint of a human body is more than about 1 m from
+    the pelvis; a lifted pose with a joint metres away is not a pose.
+
+    Args:
+        poses: ``(..., J, 3)`` poses.
+        root: the root joint's index (default 0: the pelvis of H36M-17).
+
+    Returns:
+        ``(...)`` largest joint-to-root distance per pose, in the poses' unit (NaN joints
+        ignored); same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> p = np.zeros((17, 3)); p[16] = [0.0, 3.0, 4.0]
+        >>> float(root_distance(p))
+        5.0
+    """
+    x = check_array(poses, "poses")
+    shape = check_shape(x, "poses", "(..., J, 3)")
+    if not 0 <= root < shape["J"]:
+        raise ValueError(f"root: expected a joint index in [0, {shape['J']}), got {root!r}")
+    is_numpy = isinstance(x, np.ndarray)
+    t = _as_tensor(x)
+    d = (t - t[..., root : root + 1, :]).norm(dim=-1)
+    d = torch.where(d.isnan(), torch.zeros((), dtype=d.dtype), d)
+    return _out(d.amax(-1), is_numpy)
+
+
+def _shape_motion(points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
+    """Mean frame-to-frame motion of a pose's shape relative to its size: ``(..., T, J, D)``."""
+    both = valid[..., 1:, :] & valid[..., :-1, :]
+    w = both.to(points.dtype)[..., None]
+    n = w.sum(-2, keepdim=True).clamp_min(1)
+    a, b = points[..., 1:, :, :], points[..., :-1, :, :]
+    a = a - (a * w).sum(-2, keepdim=True) / n
+    b = b - (b * w).sum(-2, keepdim=True) / n
+    step = ((a - b).norm(dim=-1) * both).sum(-1) / both.sum(-1).clamp_min(1)  # (..., T-1)
+    vw = valid.to(points.dtype)[..., None]
+    lo = torch.where(valid[..., None], points, torch.full_like(points, math.inf)).amin(-2)
+    hi = torch.where(valid[..., None], points, torch.full_like(points, -math.inf)).amax(-2)
+    extent = (hi - lo).amax(-1)  # (..., T)
+    extent = torch.where(vw.sum((-2, -1)) >= 2, extent, torch.full_like(extent, math.nan))
+    size = extent.nanmedian(-1).values
+    frames = (both.sum(-1) >= 2).sum(-1).clamp_min(1)
+    return (step * (both.sum(-1) >= 2)).sum(-1) / frames / size
+
+
+def motion_ratio(poses: Array, keypoints: Array) -> Array:
+    """Does the lifted sequence move as its input moves? Output motion over input motion.
+
+    A reference-free collapse check. Each side's motion is the mean frame-to-frame change of
+    its joints about their centre (the joints valid in both frames), divided by the
+    sequence's median pose size (the larger side of the joints' box): for the 3D poses on
+    the image plane (``x, y`` of camera coordinates), for the 2D keypoints in pixels. A
+    lifter that follows its input gives about 1 (the joint sets differ, and motion in depth
+    is not seen in 2D, so read it loosely: 0.5-1.5); a frozen output gives nearly 0.
+
+    Args:
+        poses: ``(..., T, J3, 3)`` lifted poses, camera coordinates (NaN frames ignored).
+        keypoints: ``(..., T, J2, 2|3)`` the input, pixels; a third column is a score
+            (joints with score 0 or NaN coordinates are not used).
+
+    Returns:
+        ``(...)`` ratio per sequence; same kind as ``poses``.
+
+    Examples:
+        >>> import numpy as np
+        >>> rng = np.random.default_rng(0)
+        >>> kp = rng.normal(size=(20, 17, 2)) * 10 + 300
+        >>> poses = np.concatenate([kp / 1000, np.ones((20, 17, 1))], -1)
+        >>> round(float(motion_ratio(poses, kp)), 6)             # moves exactly as its input
+        1.0
+        >>> round(float(motion_ratio(poses[:1].repeat(20, 0), kp)), 6)   # frozen
+        0.0
+    """
+    p = check_array(poses, "poses")
+    k = check_array(keypoints, "keypoints")
+    sp = check_shape(p, "poses", "(..., T, J, 3)")
+    if check_shape(k, "keypoints", "(..., T, J, C)", T=sp["T"])["C"] not in (2, 3):
+        raise ValueError(f"keypoints: expected shape (..., T, J, 2|3), got {tuple(k.shape)}")
+    if sp["T"] < 2:
+        raise ValueError(f"poses: expected at least 2 frames, got shape {tuple(p.shape)}")
+    is_numpy = isinstance(p, np.ndarray)
+    pt, kt = _as_tensor(p), _as_tensor(k).to(_as_tensor(p).dtype)
+    pv = ~pt.isnan().any(-1)
+    kv = ~kt[..., :2].isnan().any(-1)
+    if kt.shape[-1] == 3:
+        kv &= kt[..., 2] > 0
+    out = _shape_motion(pt[..., :2].nan_to_num(), pv) / _shape_motion(kt[..., :2].nan_to_num(),
+                                                                      kv)
     return _out(out, is_numpy)
 
 

@@ -11,6 +11,8 @@ Building blocks (numpy or torch in, same kind out):
 ``(B, T, 17, 3)`` (metres, +Y up), :meth:`Augmentation.render` applies, in order and
 vectorized over the batch (one draw per sample, shared by its T frames):
 
+0. the window played slower (:func:`retime`, ``tempo``): a 60 fps video, slow motion, a
+   person nearly still, when configured;
 1. limbs recombined between samples (:class:`~poselift.data.bodies.PartRecombination`) and
    other bodies (:class:`~poselift.data.bodies.BodyVariation`), when configured;
 2. bone-length scaling (one factor per bone and sample, left/right tied by default);
@@ -57,6 +59,7 @@ __all__ = [
     "flip_keypoints",
     "flip_poses",
     "random_bone_factors",
+    "retime",
     "scale_bones",
 ]
 
@@ -199,6 +202,40 @@ def random_bone_factors(
 _DEFAULT_RIG = RandomRig()
 
 
+def retime(world: torch.Tensor, speed: torch.Tensor, anchor: float | None = None
+           ) -> torch.Tensor:
+    """Play sequences at another speed, about an anchor frame, by linear interpolation.
+
+    Frame ``t`` of the result shows the motion at time ``anchor + (t - anchor) * speed`` (in
+    input frames, clamped to the sequence), so ``speed`` 0.5 is what a camera at twice the
+    frame rate sees, 0 holds the anchor frame's pose, 1 changes nothing.
+
+    Args:
+        world: ``(B, T, J, 3)`` poses.
+        speed: ``(B,)`` speed factors, ``>= 0``.
+        anchor: the frame that stays in place (default the centre, ``(T - 1) / 2``).
+
+    Returns:
+        ``(B, T, J, 3)`` poses.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.arange(5.0).reshape(1, 5, 1, 1).expand(1, 5, 1, 3)
+        >>> retime(x, torch.tensor([0.5]))[0, :, 0, 0].tolist()
+        [1.0, 1.5, 2.0, 2.5, 3.0]
+    """
+    t = world.shape[1]
+    c = (t - 1) / 2 if anchor is None else anchor
+    times = c + (torch.arange(t, dtype=world.dtype, device=world.device)[None, :] - c) \
+        * speed[:, None].to(world.dtype)
+    times = times.clamp(0, t - 1)
+    lo = times.floor().long().clamp(max=t - 1)
+    hi = (lo + 1).clamp(max=t - 1)
+    w = (times - lo.to(times.dtype))[:, :, None, None]
+    idx = torch.arange(world.shape[0], device=world.device)[:, None]
+    return torch.lerp(world[idx, lo], world[idx, hi], w)
+
+
 @dataclass(frozen=True)
 class Rendered:
     """World poses seen through cameras and a detector (:meth:`Augmentation.render`).
@@ -248,6 +285,10 @@ class Augmentation:
         detector: a simulated detector (:class:`~poselift.data.detector.DetectorModel`:
             face lost when turned away, truncation, size-relative noise, outliers, swaps,
             occlusions), or None (default).
+        tempo: probability that a sample's window is played slower (:func:`retime` about
+            its centre; default 0).
+        tempo_speed: ``(low, high)`` range of the speed of a slowed window (default
+            (0.0, 1.0): from a still pose to the recorded speed).
 
     Examples:
         >>> import torch
@@ -269,11 +310,17 @@ class Augmentation:
     body: BodyVariation | None = None
     recombine: PartRecombination | None = None
     detector: DetectorModel | None = None
+    tempo: float = 0.0
+    tempo_speed: tuple[float, float] = (0.0, 1.0)
 
     def __post_init__(self) -> None:
         if self.normalize not in INPUT_NORMS:
             raise ValueError(f"normalize: expected one of {INPUT_NORMS}, got {self.normalize!r}")
-        for name in ("flip", "dropout"):
+        lo, hi = self.tempo_speed
+        if not 0.0 <= lo <= hi:
+            raise ValueError(f"tempo_speed: expected a (low, high) range with 0 <= low <= high, "
+                             f"got {self.tempo_speed!r}")
+        for name in ("flip", "dropout", "tempo"):
             v = getattr(self, name)
             if not 0.0 <= v <= 1.0:
                 raise ValueError(f"{name}: expected a probability in [0, 1], got {v!r}")
@@ -361,6 +408,11 @@ class Augmentation:
         g = generator
         b = world.shape[0]
         dtype, dev = world.dtype, world.device
+        if self.tempo > 0 and world.shape[1] > 1:
+            slowed = torch.rand(b, generator=g, device=dev) < self.tempo
+            lo, hi = self.tempo_speed
+            speed = lo + (hi - lo) * torch.rand(b, generator=g, dtype=dtype, device=dev)
+            world = retime(world, torch.where(slowed, speed, torch.ones_like(speed)))
         if self.recombine is not None:
             world = self.recombine(world, generator=g)
         if self.body is not None:

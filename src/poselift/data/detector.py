@@ -18,7 +18,14 @@ ingredient at a time (each can be switched off on its own):
 - **left/right swaps**: a group of joints (legs, arms, or all) takes its mirror's place for
   a run of frames;
 - **occlusions**: a limb end, a limb or one joint is lost for a run of frames;
-- **dropout**: joints lost independently.
+- **dropout**: joints lost independently;
+- **over time** (off by default; the ``temporal`` ingredient of :mod:`poselift.data.wild`):
+  *lag* (the smoothing of trackers in video mode, e.g. MediaPipe's: each joint follows the
+  projections through an exponential filter), *jitter* (noise correlated over frames, so that
+  a joint wanders rather than flickers), *bias* (a per-joint offset held for the whole
+  sequence: a detector's own idea of where a joint sits), and a *missing part* (the legs, the
+  lower body or the upper body lost for the whole sequence: a person at a desk or close to a
+  webcam, or only the legs in view).
 
 Lost joints are returned as ``visible = False`` (their pixels stay finite); at least
 ``min_visible`` joints are kept in every frame. Every random draw is seeded by the caller's
@@ -45,7 +52,8 @@ from poselift.data.coco_layout import head_frame
 from poselift.data.layouts import InputLayout, get_input_layout
 from poselift.skeletons import Skeleton, get_skeleton
 
-__all__ = ["KEYPOINT_SIGMAS", "SIZE_PER_EXTENT", "DetectorModel"]
+__all__ = ["KEYPOINT_SIGMAS", "MISSING_PARTS", "SIZE_PER_EXTENT", "DetectorModel",
+           "exponential_filter"]
 
 KEYPOINT_SIGMAS: dict[str, float] = {
     "nose": 0.026, "left_eye": 0.025, "right_eye": 0.025, "left_ear": 0.035,
@@ -73,6 +81,47 @@ _GROUP_WORDS: dict[str, tuple[str, ...]] = {
     "arms": ("shoulder", "elbow", "wrist"),
     "lower_arms": ("elbow", "wrist"),
 }
+
+
+MISSING_PARTS: dict[str, tuple[str, ...]] = {
+    "legs": ("knee", "ankle"),
+    "lower_body": ("pelvis", "hip", "knee", "ankle"),
+    "upper_body": ("nose", "eye", "ear", "head", "neck", "thorax", "spine", "shoulder", "elbow",
+                   "wrist"),
+}
+"""Body parts that ``DetectorModel(missing_part=...)`` loses for a whole sequence, by the words
+of their joint names: ``"legs"`` (knees and ankles: a person at a desk), ``"lower_body"`` (hips
+too: close to a webcam, upper body only), ``"upper_body"`` (every joint above the hips: only
+the legs in view), drawn with the probabilities of ``DetectorModel.missing_part_weights``."""
+
+
+def exponential_filter(x: torch.Tensor, alpha: torch.Tensor) -> torch.Tensor:
+    """Exponential smoothing along dimension 1: ``y_t = a x_t + (1 - a) y_{t-1}``, ``y_0 = x_0``.
+
+    What trackers do to keypoints in video mode (a lag of about ``(1 - a) / a`` frames), and,
+    applied to white noise, noise correlated over frames.
+
+    Args:
+        x: ``(B, T, ...)`` values.
+        alpha: ``(B,)`` weight of the new value per sample, in ``(0, 1]`` (1: no smoothing).
+
+    Returns:
+        ``(B, T, ...)`` smoothed values.
+
+    Examples:
+        >>> import torch
+        >>> x = torch.tensor([[0.0, 1.0, 1.0, 1.0]])
+        >>> exponential_filter(x, torch.tensor([0.5])).tolist()
+        [[0.0, 0.5, 0.75, 0.875]]
+    """
+    a = alpha.reshape((-1,) + (1,) * (x.ndim - 2)).to(x.dtype)
+    out = torch.empty_like(x)
+    prev = x[:, 0]
+    out[:, 0] = prev
+    for t in range(1, x.shape[1]):
+        prev = torch.lerp(prev, x[:, t], a)
+        out[:, t] = prev
+    return out
 
 
 def _uniform(lo: float, hi: float, shape: tuple[int, ...], g: torch.Generator | None,
@@ -128,6 +177,19 @@ class DetectorModel:
         dropout: probability that a joint is lost in a frame on its own (default 0.05).
         min_visible: frames keep at least this many visible joints (when fewer survive, the
             frame's joints are all kept) (default 4).
+        lag: ``(low, high)`` range of the per-sample lag of a tracker's smoothing, in frames
+            (an exponential filter with weight ``1 / (1 + lag)`` on each new frame), or None
+            (default): no smoothing.
+        jitter: ``(low, high)`` range of the per-sample factor of noise correlated over
+            frames (same size rule as ``noise``), or None (default).
+        jitter_correlation: ``(low, high)`` range of the frame-to-frame correlation of the
+            jitter (default (0.5, 0.95)).
+        bias: ``(low, high)`` range of the per-sample factor of a per-joint offset held for
+            the whole sequence (same size rule as ``noise``), or None (default).
+        missing_part: probability per sample that a body part (:data:`MISSING_PARTS`) is
+            lost in every frame (default 0).
+        missing_part_weights: relative probabilities of the parts of :data:`MISSING_PARTS`,
+            in its order (default (0.4, 0.4, 0.2)).
 
     Examples:
         >>> DetectorModel().noise
@@ -145,15 +207,22 @@ class DetectorModel:
     occlusion_frames: tuple[int, int] = (5, 40)
     dropout: float = 0.05
     min_visible: int = 4
+    lag: tuple[float, float] | None = None
+    jitter: tuple[float, float] | None = None
+    jitter_correlation: tuple[float, float] = (0.5, 0.95)
+    bias: tuple[float, float] | None = None
+    missing_part: float = 0.0
+    missing_part_weights: tuple[float, ...] = (0.4, 0.4, 0.2)
 
     def __post_init__(self) -> None:
-        for name in ("outliers", "swaps", "occlusion", "dropout"):
+        for name in ("outliers", "swaps", "occlusion", "dropout", "missing_part"):
             _check_probability(name, getattr(self, name))
         lo, hi = self.face_kept
         if not 0.0 <= lo <= hi <= 1.0:
             raise ValueError(f"face_kept: expected a (low, high) range of probabilities, got "
                              f"{self.face_kept!r}")
-        for name, lo_ok in (("face_away", -1.0), ("noise", 0.0)):
+        for name, lo_ok in (("face_away", -1.0), ("noise", 0.0), ("lag", 0.0),
+                            ("jitter", 0.0), ("bias", 0.0), ("jitter_correlation", 0.0)):
             rng = getattr(self, name)
             if rng is not None and not (len(rng) == 2 and lo_ok <= rng[0] <= rng[1]
                                         and all(math.isfinite(v) for v in rng)):
@@ -163,6 +232,13 @@ class DetectorModel:
         if not 1 <= lo <= hi:
             raise ValueError(f"occlusion_frames: expected 1 <= shortest <= longest, got "
                              f"{self.occlusion_frames!r}")
+        w = self.missing_part_weights
+        if len(w) != len(MISSING_PARTS) or not all(v >= 0 for v in w) or not sum(w) > 0:
+            raise ValueError(f"missing_part_weights: expected {len(MISSING_PARTS)} weights >= 0, "
+                             f"not all 0, got {w!r}")
+        if not self.jitter_correlation[1] < 1.0:
+            raise ValueError(f"jitter_correlation: expected a range within [0, 1), got "
+                             f"{self.jitter_correlation!r}")
         if not self.outlier_scale >= 0:
             raise ValueError(f"outlier_scale: expected >= 0, got {self.outlier_scale!r}")
         if self.min_visible < 2:
@@ -220,12 +296,27 @@ class DetectorModel:
             inside = (uv[..., 0] >= 0) & (uv[..., 0] <= w) & (uv[..., 1] >= 0) & (uv[..., 1] <= h)
             visible &= inside
         extent = (uv.amax(-2) - uv.amin(-2)).amax(-1).median(-1).values  # (B,)
+        sig = torch.tensor([KEYPOINT_SIGMAS.get(n, 0.08) for n in sk.joints],
+                           dtype=uv.dtype, device=dev)
+        size = sig[None, None, :, None] * SIZE_PER_EXTENT * extent[:, None, None, None]
+        if self.lag is not None and self.lag[1] > 0 and t > 1:
+            lag = _uniform(*self.lag, (b,), g, uv)
+            uv = exponential_filter(uv, 1.0 / (1.0 + lag))
         if self.noise is not None and self.noise[1] > 0:
             c = _uniform(*self.noise, (b, 1, 1, 1), g, uv)
-            sig = torch.tensor([KEYPOINT_SIGMAS.get(n, 0.08) for n in sk.joints],
-                               dtype=uv.dtype, device=dev)
-            std = c * sig[None, None, :, None] * SIZE_PER_EXTENT * extent[:, None, None, None]
-            uv = uv + std * torch.randn(uv.shape, generator=g, dtype=uv.dtype, device=dev)
+            uv = uv + c * size * torch.randn(uv.shape, generator=g, dtype=uv.dtype, device=dev)
+        if self.jitter is not None and self.jitter[1] > 0:
+            c = _uniform(*self.jitter, (b, 1, 1, 1), g, uv)
+            rho = _uniform(*self.jitter_correlation, (b,), g, uv)
+            white = torch.randn(uv.shape, generator=g, dtype=uv.dtype, device=dev)
+            # an AR(1) process started in its stationary state: unit variance in every frame
+            white[:, 1:] *= (1 - rho[:, None, None, None] ** 2).sqrt()
+            white = exponential_filter(white, 1 - rho)
+            uv = uv + c * size * white
+        if self.bias is not None and self.bias[1] > 0:
+            c = _uniform(*self.bias, (b, 1, 1, 1), g, uv)
+            uv = uv + c * size * torch.randn((b, 1, j, 2), generator=g, dtype=uv.dtype,
+                                             device=dev)
         if self.outliers > 0:
             hit = torch.rand(b, t, j, generator=g, device=dev) < self.outliers
             jump = torch.randn(uv.shape, generator=g, dtype=uv.dtype, device=dev)
@@ -236,6 +327,8 @@ class DetectorModel:
             visible &= ~self._occluded(b, t, sk, g, dev)
         if self.dropout > 0:
             visible &= torch.rand(b, t, j, generator=g, device=dev) >= self.dropout
+        if self.missing_part > 0:
+            visible &= ~self._missing_part(b, sk, g, dev)[:, None, :]
         few = visible.sum(-1, keepdim=True) < min(self.min_visible, j)
         visible = visible | few
         return uv, visible
@@ -257,6 +350,17 @@ class DetectorModel:
                 perm[:, idx] = torch.where(sel, flip[idx][None, :], perm[:, idx])
         swapped = torch.gather(uv, 2, perm[:, None, :, None].expand(b, t, j, 2))
         return torch.where(runs[:, :, None, None], swapped, uv)
+
+    def _missing_part(self, b: int, sk: Skeleton, g: torch.Generator | None,
+                      dev: torch.device) -> torch.Tensor:
+        """``(B, J)`` bool: joints of a body part lost for the whole sequence."""
+        table = torch.tensor([[any(w in name for w in words) for name in sk.joints]
+                              for words in MISSING_PARTS.values()], dtype=torch.bool,
+                             device=dev)
+        chosen = torch.rand(b, generator=g, device=dev) < self.missing_part
+        pick = torch.multinomial(torch.tensor(self.missing_part_weights), b, replacement=True,
+                                 generator=g).to(dev)
+        return table[pick] & chosen[:, None]
 
     def _occluded(self, b: int, t: int, sk: Skeleton, g: torch.Generator | None,
                   dev: torch.device) -> torch.Tensor:

@@ -27,6 +27,11 @@ noise      noise proportional to the person's size (COCO keypoint sigmas), outli
            left/right swaps
 occlusion  a limb end, a limb or a joint lost for 5-40 frames, plus independent dropout
 recombine  limbs taken from other poses, limbs swung about hip or shoulder
+temporal   what detectors do over time: tracker lag (smoothing), noise correlated over
+           frames, a per-joint offset held for the sequence, more and longer left/right
+           swaps, a body part lost for the whole sequence (legs or lower body out of frame,
+           only the legs in view), windows played slower or nearly still
+           (:data:`TEMPORAL_DETECTOR`, :data:`TEMPORAL_TEMPO`)
 ========== ==================================================================================
 
 Examples:
@@ -58,6 +63,8 @@ __all__ = [
     "FACE_KEPT",
     "INGREDIENTS",
     "RECIPES",
+    "TEMPORAL_DETECTOR",
+    "TEMPORAL_TEMPO",
     "WILD_CAMERA",
     "WildClip",
     "condition_augmentation",
@@ -65,8 +72,12 @@ __all__ = [
     "training_augmentation",
 ]
 
-INGREDIENTS = ("cameras", "bodies", "face", "noise", "occlusion", "recombine")
+INGREDIENTS = ("cameras", "bodies", "face", "noise", "occlusion", "recombine", "temporal")
 """The ingredients of the wild distribution, in the order they are documented."""
+
+_WILD = INGREDIENTS[:-1]
+"""The ingredients of ``"wild"`` / ``"wild-mix"`` (the shipped weights' recipe); the
+``-temporal`` recipes add ``"temporal"``."""
 
 WILD_CAMERA = RandomRig(
     distance=(2.0, 10.0), height=(0.5, 4.5), azimuth_deg=(0.0, 360.0),
@@ -90,6 +101,22 @@ turned-away face points scored 0.3 or more in NOTES.md's real detections). Alway
 taught the lifter that a visible face means a frontal view (clean P1 +8.8 mm after 4 epochs);
 a share reported keeps the left/right limb order as the cue (measured in docs/wild.md)."""
 
+TEMPORAL_DETECTOR: dict[str, Any] = {
+    "lag": (0.0, 3.0), "jitter": (0.0, 0.4), "jitter_correlation": (0.5, 0.95),
+    "bias": (0.0, 0.4), "missing_part": 0.15, "swaps": 0.1,
+}
+"""The detector side of the ``temporal`` ingredient (fields of
+:class:`~poselift.data.detector.DetectorModel`): a tracker's smoothing lag of 0-3 frames
+(MediaPipe's video mode lags its image mode), noise correlated over frames and a per-joint
+offset held for the sequence (up to 0.4 of the COCO spread each), a body part lost for the
+whole sequence in 15 % of samples, and left/right swaps in 10 % of samples (MediaPipe's full
+model swapped the legs in 30 of 100 frames of one camera of the real clip)."""
+
+TEMPORAL_TEMPO: dict[str, Any] = {"tempo": 0.3, "tempo_speed": (0.0, 1.0)}
+"""The motion side of the ``temporal`` ingredient (fields of
+:class:`~poselift.data.Augmentation`): 30 % of windows played slower, from a still pose to the
+recorded 30 fps (cameras at 60 fps, slow movers, people sitting still)."""
+
 _NO_DETECTOR = DetectorModel(face_away=None, truncate=False, noise=None, outliers=0.0,
                              swaps=0.0, occlusion=0.0, dropout=0.0)
 
@@ -106,6 +133,8 @@ def _detector_for(*ingredients: str) -> DetectorModel:
         det = replace(det, noise=full.noise, outliers=full.outliers, swaps=full.swaps)
     if "occlusion" in ingredients:
         det = replace(det, occlusion=full.occlusion, dropout=full.dropout)
+    if "temporal" in ingredients:
+        det = replace(det, **TEMPORAL_DETECTOR)
     return det
 
 
@@ -127,6 +156,8 @@ def _with(base: Augmentation, ingredients: tuple[str, ...]) -> Augmentation:
         kw["body"] = BodyVariation()
     if "recombine" in ingredients:
         kw["recombine"] = PartRecombination(swap=0.3, swing=0.2)
+    if "temporal" in ingredients:
+        kw.update(TEMPORAL_TEMPO)
     det = _detector_for(*ingredients)
     if det != _NO_DETECTOR:
         kw["detector"] = det
@@ -137,7 +168,8 @@ def _with(base: Augmentation, ingredients: tuple[str, ...]) -> Augmentation:
     return replace(base, **kw)
 
 
-RECIPES = ("paper", "random", "rig", *(f"rig+{i}" for i in INGREDIENTS), "wild", "wild-mix")
+RECIPES = ("paper", "random", "rig", *(f"rig+{i}" for i in INGREDIENTS), "wild", "wild-mix",
+           "wild-temporal", "wild-mix-temporal")
 """Names accepted by :func:`training_augmentation`."""
 
 WILD_MIX_RIG_SHARE = 0.5
@@ -154,7 +186,9 @@ def training_augmentation(recipe: str, *, skeleton: str = "coco", normalize: str
             the ablations' setting), ``"random"`` (random cameras around the rig, bone and body
             scale), ``"rig"`` (``"random"`` plus 3 px noise and joint dropout: the recipe of
             the first shipped weights), ``"rig+<ingredient>"`` (also several:
-            ``"rig+face+noise"``), ``"wild"`` or ``"wild-mix"`` (see the module docs).
+            ``"rig+face+noise"``), ``"wild"`` or ``"wild-mix"`` (see the module docs; the
+            shipped weights' recipe), ``"wild-temporal"`` or ``"wild-mix-temporal"`` (the
+            same with the ``temporal`` ingredient in the wild part).
         skeleton: the input skeleton (its dropout rate in the rig recipe).
         normalize: the model's ``input_norm`` (the ``"rig"``-based recipes need ``"bbox"``:
             their frames have several sizes).
@@ -214,10 +248,11 @@ def _recipe_parts(recipe: str, skeleton: str, normalize: str, share: float
         return [("rig", base)]
     if recipe.startswith("rig+"):
         return [("rig", _with(base, tuple(recipe.removeprefix("rig+").split("+"))))]
-    wild = _with(base, INGREDIENTS)
-    if recipe == "wild":
+    temporal = recipe.endswith("-temporal")
+    wild = _with(base, (*_WILD, "temporal") if temporal else _WILD)
+    if recipe in ("wild", "wild-temporal"):
         return [("wild", wild)]
-    if recipe == "wild-mix":
+    if recipe in ("wild-mix", "wild-mix-temporal"):
         if not 0.0 <= share <= 1.0:
             raise ValueError(f"overrides: share must be in [0, 1], got {share!r}")
         return [("rig", base), ("wild", wild)]
@@ -256,6 +291,15 @@ CONDITIONS: dict[str, str] = {
     "noise": "detector noise (size-relative), outliers and left/right swaps",
     "occlusion": "limbs and joints lost for 5-40 frames, 5 % independent dropout",
     "wild": "all of the above at once (the training wild distribution, no recombination)",
+    "lag": "a tracker's smoothing: every joint lags its projection by 1-4 frames",
+    "jitter": "noise correlated over frames and a per-joint offset held for the clip",
+    "swaps": "the left/right joints of a group (legs, arms, all) swapped for a run of frames "
+             "in every clip",
+    "upper-body": "the lower body (pelvis, hips, knees, ankles) out of view for the whole "
+                  "clip (a person at a desk or close to a webcam)",
+    "legs-only": "every joint above the hips out of view for the whole clip",
+    "slow": "the clip seen at twice its frame rate (a 60 fps video of the middle half)",
+    "still": "a nearly still person: the middle of the clip played 20 times slower",
 }
 """Test conditions of :func:`render_condition`, with what each changes."""
 
@@ -294,8 +338,23 @@ def condition_augmentation(condition: str) -> Augmentation:
         return replace(plain, detector=replace(_detector_for("noise"), noise=(0.2, 0.6)))
     if condition == "occlusion":
         return replace(plain, detector=replace(_detector_for("occlusion"), occlusion=0.5))
+    if condition == "lag":
+        return replace(plain, detector=replace(_NO_DETECTOR, lag=(1.0, 4.0)))
+    if condition == "jitter":
+        return replace(plain, detector=replace(_NO_DETECTOR, jitter=(0.2, 0.6),
+                                               jitter_correlation=(0.5, 0.95),
+                                               bias=(0.2, 0.5)))
+    if condition == "swaps":
+        return replace(plain, detector=replace(_NO_DETECTOR, swaps=1.0))
+    if condition in ("upper-body", "legs-only"):
+        weights = (0.0, 1.0, 0.0) if condition == "upper-body" else (0.0, 0.0, 1.0)
+        return replace(plain, detector=replace(_NO_DETECTOR, missing_part=1.0,
+                                               missing_part_weights=weights))
+    if condition in ("slow", "still"):
+        speed = 0.5 if condition == "slow" else 0.05
+        return replace(plain, tempo=1.0, tempo_speed=(speed, speed))
     wild = _with(replace(plain, bone_scale=(0.85, 1.15), global_scale=(0.85, 1.2)),
-                 tuple(i for i in INGREDIENTS if i != "recombine"))
+                 tuple(i for i in _WILD if i != "recombine"))
     return replace(wild, pixel_noise=0.0)
 
 

@@ -1,0 +1,202 @@
+"""Score ``poselift.lift`` on real detector output of a real person, next to MediaPipe's own 3D.
+
+The clip (``../shared/data/real2d``, from the Pose2Sim demo session, BSD-3-Clause, "Copyright
+(c) 2022, perfanalytics"; Pagnon, Domalain, Reveret, JOSS 2022): one person balancing on one
+leg, 100 frames at 60 fps, four calibrated cameras, a 3D reference triangulated from the four
+views. Inputs: OpenPose (BODY_25B and its COCO-17 points) and MediaPipe Pose 0.10.21 in video
+mode (its "full" and "heavy" models); MediaPipe's own 3D (world landmarks) is the peer.
+
+Per input and lifter, per camera: P-MPJPE (per-frame similarity Procrustes) and root-relative
+MPJPE on the pelvis and the 12 limb joints, limb-length std over time (8 limb bones), and the
+checks that need no 3D (poselift.metrics): jitter (mean acceleration), motion ratio (output
+against input motion), farthest joint from the pelvis, and the distance between the temporal
+and the single-frame output.
+
+Use it to measure and report, never to train on or to choose recipes by (100 frames of one
+person: read differences of a few millimetres as noise).
+
+Examples:
+    python examples/real2d_benchmark.py --out runs/real2d.json
+    python examples/real2d_benchmark.py --model runs/x/checkpoint.pt --label x --out runs/x.json
+
+Writes OUT (JSON: every figure and the command) and prints a markdown table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shlex
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import poselift
+from poselift.evaluation import LIMB_JOINTS_13
+from poselift.metrics import mean_acceleration, motion_ratio, mpjpe, p_mpjpe, root_distance
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+LIMB_BONES = ((1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16))
+"""Thighs, shins, upper arms and forearms of H36M-17 (the limb-length std)."""
+MEDIAPIPE_TO_H36M = {1: 24, 2: 26, 3: 28, 4: 23, 5: 25, 6: 27, 11: 11, 12: 13, 13: 15,
+                     14: 12, 15: 14, 16: 16}
+"""H36M-17 limb joints from MediaPipe's 33 landmarks (the pelvis: the hips' midpoint)."""
+INPUTS = ("openpose-coco17", "openpose-body25b", "mediapipe-full", "mediapipe-heavy")
+
+
+def load_inputs(root: Path) -> tuple[dict[str, Any], dict[str, list[np.ndarray]],
+                                     dict[str, list[np.ndarray]], list[np.ndarray]]:
+    """Cameras, the 2D input per camera, MediaPipe's 3D per camera and the reference.
+
+    Every sequence is cut to the frames it shares with the reference (MediaPipe's video frame
+    t is the reference's frame t - 1) and its x scaled to the calibration's image width.
+    """
+    d = np.load(root / "real2d" / "pose2sim_balancing.npz")
+    cams = {k: d[k] for k in ("cam_R", "cam_t", "cam_image_size", "cam_names")}
+    ref_world = d["ref3d_h36m17_world"].astype(np.float64)
+    refs = []
+    for c in range(len(cams["cam_names"])):
+        r = ref_world @ cams["cam_R"][c].T + cams["cam_t"][c]
+        refs.append(r - r[:, :1])
+    inputs: dict[str, list[np.ndarray]] = {
+        "openpose-coco17": list(d["kp2d_coco17"]),
+        "openpose-body25b": list(d["kp2d_body25b"]),
+    }
+    mp3d: dict[str, list[np.ndarray]] = {}
+    for name, file in (("mediapipe-full", "mediapipe_balancing.npz"),
+                       ("mediapipe-heavy", "mediapipe_heavy_balancing.npz")):
+        m = np.load(root / "real2d" / file)
+        lm = m["video_landmarks_px"][:, 1:].astype(np.float64)
+        sx = cams["cam_image_size"][:, 0] / m["video_size"][:, 0]
+        lm[..., 0] *= sx[:, None, None]
+        inputs[name] = [np.concatenate([v[..., :2], v[..., 3:4]], -1) for v in lm]
+        world = m["video_world_m"][:, 1:].astype(np.float64)
+        mp3d[name] = [_mediapipe_h36m(w) for w in world]
+    n = min(len(v) for v in inputs["mediapipe-full"])
+    for k in ("openpose-coco17", "openpose-body25b"):
+        inputs[k] = [v[:n] for v in inputs[k]]
+    refs = [r[:n] for r in refs]
+    return cams, inputs, mp3d, refs
+
+
+def _mediapipe_h36m(world: np.ndarray) -> np.ndarray:
+    out = np.full((*world.shape[:-2], 17, 3), np.nan)
+    for h, m in MEDIAPIPE_TO_H36M.items():
+        out[..., h, :] = world[..., m, :]
+    out[..., 0, :] = (world[..., 23, :] + world[..., 24, :]) / 2
+    return out - out[..., :1, :]
+
+
+def scores(pred: np.ndarray, ref: np.ndarray, keypoints: np.ndarray | None = None
+           ) -> dict[str, float]:
+    """Figures of one lifted sequence against the reference, mm (checks need no reference)."""
+    j13 = list(LIMB_JOINTS_13)
+    p, r = pred[:, j13] * 1000, ref[:, j13] * 1000
+    lengths = np.stack([np.linalg.norm(pred[:, a] - pred[:, b], axis=-1)
+                        for a, b in LIMB_BONES], -1)
+    out = {"p_mpjpe13": float(p_mpjpe(p, r)),
+           "mpjpe13": float(mpjpe(p - p[:, :1], r - r[:, :1])),
+           "limb_std": float(np.nanstd(lengths, 0).mean() * 1000),
+           "jitter": float(mean_acceleration(pred[:, j13] * 1000)),
+           "max_root_distance": float(np.nanmax(root_distance(pred)))}
+    if keypoints is not None:
+        out["motion_ratio"] = float(motion_ratio(pred, keypoints))
+    return out
+
+
+def skeleton_of(name: str) -> str:
+    return {"openpose-coco17": "coco", "openpose-body25b": "body_25b"}.get(name,
+                                                                             "mediapipe_pose")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0],
+                                formatter_class=argparse.ArgumentDefaultsHelpFormatter)
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA)
+    p.add_argument("--inputs", nargs="+", default=list(INPUTS), choices=INPUTS)
+    p.add_argument("--model", nargs="*", default=[],
+                   help="also score these weights names or checkpoints (temporal ones are "
+                        "compared with the default single-frame lift)")
+    p.add_argument("--label", nargs="*", default=None, help="names for --model")
+    p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--out", type=Path, required=True)
+    return p
+
+
+def _mean(rows: list[dict[str, float]]) -> dict[str, Any]:
+    keys = rows[0].keys()
+    return {k: float(np.mean([r[k] for r in rows])) for k in keys} | {
+        "cameras": {k: [round(r[k], 2) for r in rows] for k in keys}}
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
+    if not (args.data / "real2d" / "pose2sim_balancing.npz").is_file():
+        print(f"no real2d data under {args.data} (see docs/real-world.md)", file=sys.stderr)
+        return 2
+    labels = args.label or [Path(m).name for m in args.model]
+    if len(labels) != len(args.model):
+        print("--label: expected one per --model", file=sys.stderr)
+        return 2
+    _, inputs, mp3d, refs = load_inputs(args.data)
+    lifters: dict[str, dict[str, Any]] = {"lift": {"temporal": True},
+                                          "lift(temporal=False)": {"temporal": False}}
+    for label, model in zip(labels, args.model, strict=True):
+        lifters[label] = {"model": model}
+    results: dict[str, dict[str, Any]] = {}
+    for name in args.inputs:
+        sk = skeleton_of(name)
+        per: dict[str, Any] = {}
+        outs: dict[str, list[np.ndarray]] = {}
+        for label, kw in lifters.items():
+            outs[label] = [np.asarray(poselift.lift(kp, skeleton=sk, **kw), dtype=np.float64)
+                           for kp in inputs[name]]
+            per[label] = _mean([scores(o, r, kp) for o, r, kp in
+                                zip(outs[label], refs, inputs[name], strict=True)])
+        for label in lifters:
+            if label != "lift(temporal=False)":
+                per[label]["to_single_frame"] = float(np.mean([
+                    float(mpjpe(a * 1000, b * 1000)) for a, b in
+                    zip(outs[label], outs["lift(temporal=False)"], strict=True)]))
+        if name in mp3d:
+            per["MediaPipe 3D"] = _mean([scores(w, r) for w, r in
+                                         zip(mp3d[name], refs, strict=True)])
+        results[name] = per
+        print(f"{name}: " + ", ".join(f"{k} {v['p_mpjpe13']:.1f}" for k, v in per.items()),
+              flush=True)
+    ref_std = float(np.mean([scores(r, r)["limb_std"] for r in refs]))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    doc = {"command": "python examples/real2d_benchmark.py " + shlex.join(argv or sys.argv[1:]),
+           "poselift": poselift.__version__, "reference_limb_std": ref_std,
+           "results": results}
+    args.out.write_text(json.dumps(doc, indent=1) + "\n")
+    print(table(results, ref_std))
+    return 0
+
+
+def table(results: dict[str, dict[str, Any]], ref_std: float) -> str:
+    lines = ["| input | lifter | P-MPJPE-13 (cameras) | MPJPE-13 | limb std | jitter | "
+             "motion ratio | max joint-pelvis (m) | to single-frame |",
+             "|---|---|---|---|---|---|---|---|---|"]
+    for name, per in results.items():
+        for label, r in per.items():
+            cams = " / ".join(f"{v:.0f}" for v in r["cameras"]["p_mpjpe13"])
+            cells = [f"{r['p_mpjpe13']:.1f} ({cams})", f"{r['mpjpe13']:.1f}",
+                     f"{r['limb_std']:.1f}", f"{r['jitter']:.1f}",
+                     f"{r['motion_ratio']:.2f}" if "motion_ratio" in r else "-",
+                     f"{r['max_root_distance']:.2f}",
+                     f"{r['to_single_frame']:.1f}" if "to_single_frame" in r else "-"]
+            lines.append(f"| {name} | {label} | " + " | ".join(cells) + " |")
+    lines.append(f"\nmm; the reference's own limb-length std: {ref_std:.1f} mm.")
+    return "\n".join(lines)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -41,7 +41,8 @@ from poselift.wild import evaluate_conditions
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
-COLUMNS = ("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "bone_cv", "asymmetry")
+COLUMNS = ("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "p_mpjpe_arms", "bone_cv", "asymmetry",
+           "jitter", "motion_ratio", "max_root_distance")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -64,15 +65,20 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
+_TWO = ("motion_ratio", "max_root_distance")
+
+
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     conditions = list(dict.fromkeys(c for r in results.values() for c in r))
-    lines = ["| condition | model | MPJPE | P-MPJPE | MPJPE-13 | P-MPJPE-13 | bone CV % | "
-             "asymmetry % |", "|---|---|---|---|---|---|---|---|"]
+    lines = ["| condition | model | MPJPE | P-MPJPE | MPJPE-13 | P-MPJPE-13 | P-MPJPE arms | "
+             "bone CV % | asymmetry % | jitter | motion ratio | max joint-pelvis (m) |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cond in conditions:
         for label, per in results.items():
             if cond in per:
                 r = per[cond]
-                cells = " | ".join(f"{r[k]:.1f}" for k in COLUMNS)
+                cells = " | ".join(f"{r.get(k, float('nan')):.{2 if k in _TWO else 1}f}"
+                                   for k in COLUMNS)
                 lines.append(f"| {cond} | {label} | {cells} |")
     return "\n".join(lines)
 

@@ -385,13 +385,135 @@ def test_evaluate_conditions_scores_what_lift_returns(tmp_path: Path):
     assert any((c.keypoints[..., 2] == 0).any() for c in clips)  # something is occluded
     preds = [np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=model))
              for c in clips]
-    want = evaluate_sequences(preds, [c.targets for c in clips], frame_step=2)
+    want = evaluate_sequences(preds, [c.targets for c in clips], frame_step=2,
+                              inputs=[c.keypoints for c in clips])
     assert got["occlusion"] == pytest.approx(want)
     # lifter options reach the Lifter: no interpolation over gaps gives other inputs
     no_fill = evaluate_conditions(model, ms, ["occlusion"], frame_step=2, seed=3,
                                   lifter_options={"max_gap": 0})
     preds0 = [np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=model, max_gap=0))
               for c in clips]
-    want0 = evaluate_sequences(preds0, [c.targets for c in clips], frame_step=2)
+    want0 = evaluate_sequences(preds0, [c.targets for c in clips], frame_step=2,
+                               inputs=[c.keypoints for c in clips])
     assert no_fill["occlusion"] == pytest.approx(want0)
     assert no_fill["occlusion"]["mpjpe"] != pytest.approx(want["mpjpe"], abs=1e-6)
+
+
+# --- what detectors do over time (the temporal ingredient) -----------------------------------
+
+
+def _still(b: int, t: int) -> tuple[torch.Tensor, torch.Tensor]:
+    base = torch.from_numpy(rest_pose()).double()[:, :2] * torch.tensor([1.0, -1.0]) * 300 + 500
+    return base.expand(b, t, 17, 2).clone(), torch.full((b, 2), 1000.0, dtype=torch.float64)
+
+
+_QUIET = DetectorModel(face_away=None, truncate=False, noise=None, outliers=0.0, swaps=0.0,
+                       occlusion=0.0, dropout=0.0)
+
+
+def test_exponential_filter_against_a_loop():
+    from dataclasses import replace
+
+    from poselift.data.detector import exponential_filter
+
+    x = torch.randn(3, 9, 4, generator=G().manual_seed(0), dtype=torch.float64)
+    a = torch.tensor([1.0, 0.5, 0.2], dtype=torch.float64)
+    want = x.clone()
+    for b in range(3):
+        for t in range(1, 9):
+            want[b, t] = a[b] * x[b, t] + (1 - a[b]) * want[b, t - 1]
+    torch.testing.assert_close(exponential_filter(x, a), want)
+    # the lag ingredient: a joint stepping by 10 px follows with weight 1 / (1 + lag)
+    uv, frame = _still(2, 6)
+    uv[:, 3:, 0, 0] += 10.0
+    det = replace(_QUIET, lag=(1.0, 1.0))
+    out, _ = det(uv, frame=frame, layout="h36m", generator=G())
+    torch.testing.assert_close(out[0, 3:, 0, 0] - uv[0, 0, 0, 0],
+                               torch.tensor([5.0, 7.5, 8.75], dtype=torch.float64))
+
+
+def test_jitter_is_correlated_over_frames_and_bias_is_held():
+    from dataclasses import replace
+
+    from poselift.data.detector import KEYPOINT_SIGMAS as SIG
+
+    uv, frame = _still(4000, 8)
+    extent = float((uv[0, 0].max(0).values - uv[0, 0].min(0).values).max())
+    jit = replace(_QUIET, jitter=(0.5, 0.5), jitter_correlation=(0.9, 0.9))
+    e = jit(uv, frame=frame, layout="h36m", generator=G().manual_seed(0))[0] - uv
+    want = 0.5 * SIG["pelvis"] * SIZE_PER_EXTENT * extent
+    assert abs(float(e[:, :, 0].std()) / want - 1) < 0.03        # stationary size
+    corr = float((e[:, 1:, 0, 0] * e[:, :-1, 0, 0]).mean() / e[:, :, 0, 0].var())
+    assert abs(corr - 0.9) < 0.03                                 # AR(1) correlation
+    bias = replace(_QUIET, bias=(0.5, 0.5))
+    e = bias(uv, frame=frame, layout="h36m", generator=G().manual_seed(1))[0] - uv
+    torch.testing.assert_close(e, e[:, :1].expand_as(e))          # held for the sequence
+    assert abs(float(e[:, 0, 0].std()) / want - 1) < 0.05
+
+
+def test_a_missing_part_is_lost_in_every_frame():
+    from dataclasses import replace
+
+    from poselift.data.detector import MISSING_PARTS
+
+    uv, frame = _still(300, 5)
+    names = get_skeleton("h36m").joints
+    for k, part in enumerate(MISSING_PARTS):
+        weights = tuple(1.0 if i == k else 0.0 for i in range(len(MISSING_PARTS)))
+        det = replace(_QUIET, missing_part=1.0, missing_part_weights=weights, min_visible=2)
+        _, visible = det(uv, frame=frame, layout="h36m", generator=G().manual_seed(k))
+        lost = [n for i, n in enumerate(names) if not visible[..., i].any()]
+        kept = [n for i, n in enumerate(names) if visible[..., i].all()]
+        assert len(lost) + len(kept) == 17
+        assert all(any(w in n for w in MISSING_PARTS[part]) for n in lost), (part, lost)
+        assert not any(any(w in n for w in MISSING_PARTS[part]) for n in kept), (part, kept)
+    half = replace(_QUIET, missing_part=0.5)
+    _, visible = half(uv, frame=frame, layout="h36m", generator=G().manual_seed(9))
+    assert 0.35 < float((~visible).any(-1).all(-1).float().mean()) < 0.65
+    with pytest.raises(ValueError, match="missing_part_weights"):
+        DetectorModel(missing_part_weights=(1.0, 0.0))
+    with pytest.raises(ValueError, match="jitter_correlation"):
+        DetectorModel(jitter_correlation=(0.5, 1.0))
+
+
+def test_retime_plays_slower_about_the_centre():
+    from poselift.data.augment import retime
+
+    world = _motion(2, 9)
+    torch.testing.assert_close(retime(world, torch.ones(2, dtype=torch.float64)), world)
+    still = retime(world, torch.zeros(2, dtype=torch.float64))
+    torch.testing.assert_close(still, world[:, 4:5].expand_as(world))
+    half = retime(world, torch.full((2,), 0.5, dtype=torch.float64))
+    torch.testing.assert_close(half[:, 0], world[:, 2])               # time 4 - 4 * 0.5
+    torch.testing.assert_close(half[:, 1], (world[:, 2] + world[:, 3]) / 2)
+    aug = Augmentation(camera="h36m-like", flip=0.0, bone_scale=None, global_scale=None,
+                       tempo=1.0, tempo_speed=(0.0, 0.0))
+    r = aug.render(world, generator=G().manual_seed(0))
+    torch.testing.assert_close(r.targets, r.targets[:, 4:5].expand_as(r.targets))
+    with pytest.raises(ValueError, match="tempo_speed"):
+        Augmentation(tempo_speed=(0.5, 0.2))
+
+
+def test_temporal_recipes_and_conditions(tmp_path: Path):
+    plain = training_augmentation("wild-mix")
+    temporal = training_augmentation("wild-mix-temporal")
+    assert plain.parts[0] == temporal.parts[0]                         # the rig part alike
+    assert plain.parts[1][1].detector.lag is None and plain.parts[1][1].tempo == 0
+    assert temporal.parts[1][1].detector.lag == (0.0, 3.0) and temporal.parts[1][1].tempo > 0
+    ms = load_bandai(write_synthetic_bandai(tmp_path))
+    ms = ms.select(list(ms.names[:2]))
+    upper = render_condition(ms, "upper-body")
+    assert all((c.keypoints[:, 11:, 2] == 0).all() and (c.keypoints[:, :11, 2] == 1).all()
+               for c in upper)
+    legs = render_condition(ms, "legs-only", layout="h36m")
+    assert all((c.keypoints[:, 7:, 2] == 0).all() and (c.keypoints[:, :7, 2] == 1).all()
+               for c in legs)
+    still = render_condition(ms, "still")
+    for c in still:  # 20 times slower: the pose hardly changes from frame to frame
+        assert np.abs(np.diff(c.targets, axis=0)).max() < 0.01
+    world = _motion(3, 12)
+    rig = condition_augmentation("rig").render(world, generator=G().manual_seed(0))
+    lag = condition_augmentation("lag").render(world, generator=G().manual_seed(0))
+    torch.testing.assert_close(rig.targets, lag.targets)               # the 2D lags, not 3D
+    torch.testing.assert_close(rig.keypoints[:, 0], lag.keypoints[:, 0])
+    assert not torch.allclose(rig.keypoints[:, 1:], lag.keypoints[:, 1:])

@@ -204,3 +204,20 @@ def test_wild_eval_writes_one_result_per_model_and_gap(tmp_path: Path) -> None:
     assert set(docs["tiny@gapnone"]["conditions"]) == {"rig", "occlusion"}
     # without occlusions there is nothing to fill: the gap limit changes nothing
     assert docs["tiny@gap0"]["conditions"]["rig"] == docs["tiny@gapnone"]["conditions"]["rig"]
+
+
+@pytest.mark.data
+def test_real2d_benchmark_scores_mediapipe_as_its_data_card_does(tmp_path: Path,
+                                                                  shared_data: Path) -> None:
+    if not (shared_data / "real2d" / "pose2sim_balancing.npz").is_file():
+        pytest.skip(f"real2d data not found under {shared_data}")
+    out = tmp_path / "real2d.json"
+    run("real2d_benchmark.py", "--data", str(shared_data), "--inputs", "mediapipe-heavy",
+        "--out", str(out), timeout=600)
+    r = json.loads(out.read_text())["results"]["mediapipe-heavy"]
+    # MediaPipe heavy's own 3D as the data's README measured it independently: 80.8 mm
+    assert r["MediaPipe 3D"]["p_mpjpe13"] == pytest.approx(80.8, abs=0.1)
+    for label in ("lift", "lift(temporal=False)"):
+        assert 30 < r[label]["p_mpjpe13"] < 200 and len(r[label]["cameras"]["p_mpjpe13"]) == 4
+        assert 0 < r[label]["max_root_distance"] < 1.5 and r[label]["motion_ratio"] > 0.2
+    assert r["lift"]["to_single_frame"] > 0

@@ -341,3 +341,38 @@ def test_accumulator_mask_scale_and_errors() -> None:
         acc.update(np.zeros((1, 4, 3)), np.zeros((1, 4, 3)))
     with pytest.raises(ValueError, match="metrics"):
         MetricAccumulator(metrics=("mpjve",))
+
+
+def test_reference_free_checks_by_hand():
+    from poselift.metrics import mean_acceleration, motion_ratio, root_distance
+
+    t = np.arange(6.0)
+    seq = np.zeros((6, 17, 3))
+    seq[:, 5, 0] = t**2 / 2                     # one joint accelerating at 1 per frame squared
+    assert float(mean_acceleration(seq)) == pytest.approx(1 / 17)
+    assert np.asarray(mean_acceleration(np.stack([seq, 2 * seq]))).tolist() == \
+        pytest.approx([1 / 17, 2 / 17])
+    pose = np.zeros((2, 17, 3))
+    pose[0, 3] = [0.0, 1.2, 0.5]
+    pose[1, 16] = [2.0, 0.0, 0.0]
+    pose[1, 0] = [0.5, 0.0, 0.0]                # the root moves: distances from it
+    assert np.asarray(root_distance(pose)).tolist() == pytest.approx([1.3, 1.5])
+    # motion: a 2D input whose arm swings; an output following it gives 1, a frozen one 0,
+    # one moving half as much 0.5
+    rng = np.random.default_rng(1)
+    kp = np.tile(rng.uniform(0, 100, (1, 17, 2)), (10, 1, 1))
+    kp[:, 9, 0] += np.linspace(0, 40, 10)
+    lifted = np.concatenate([kp / 100, np.full((10, 17, 1), 3.0)], -1)
+    assert float(motion_ratio(lifted, kp)) == pytest.approx(1.0)
+    assert float(motion_ratio(lifted[:1].repeat(10, 0), kp)) == pytest.approx(0.0)
+    half = lifted.copy()
+    half[:, 9, 0] = lifted[0, 9, 0] + (lifted[:, 9, 0] - lifted[0, 9, 0]) / 2
+    assert 0.4 < float(motion_ratio(half, kp)) < 0.6
+    # lost joints (score 0) are left out of the input's motion
+    scored = np.concatenate([kp, np.ones((10, 17, 1))], -1)
+    scored[:, 9, 2] = 0
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(float(motion_ratio(lifted, scored))) or \
+            float(motion_ratio(lifted, scored)) > 1e3
+    with pytest.raises(ValueError, match="keypoints"):
+        motion_ratio(lifted, kp[..., :1])

@@ -41,7 +41,7 @@ from poselift.metrics import MetricAccumulator, mpjpe, p_mpjpe
 from poselift.models.inputs import InputContract
 from poselift.prediction import predict_windows
 
-__all__ = ["LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate", "evaluate_sequences",
+__all__ = ["ARM_JOINTS", "LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate", "evaluate_sequences",
            "load_test_set", "locate_samples", "markdown_report", "missing_scores",
            "predict_protocol", "predict_test_set"]
 
@@ -404,6 +404,9 @@ def evaluate(
     return result
 
 
+ARM_JOINTS = (11, 12, 13, 14, 15, 16)
+"""Shoulders, elbows and wrists of H36M-17."""
+
 LIMB_JOINTS_13 = (0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
 """The pelvis and the 12 limb joints (hips, knees, ankles, shoulders, elbows, wrists) of
 H36M-17: the joints every detector and mocap skeleton places alike (MPJPE-13)."""
@@ -414,6 +417,7 @@ def evaluate_sequences(
     targets: Sequence[Array],
     *,
     frame_step: int = 4,
+    inputs: Sequence[Array] | None = None,
 ) -> dict[str, Any]:
     """Scores of lifted sequences, with and without a reference.
 
@@ -422,16 +426,25 @@ def evaluate_sequences(
         targets: the matching ground truth, same shapes.
         frame_step: score frames ``0, s, 2s, ...`` of every sequence (the reference-free
             checks use every frame).
+        inputs: the 2D input of each sequence, ``(T_i, J, 2|3)`` pixels (and a score), for
+            the motion check (optional).
 
     Returns:
         A JSON-ready dict, distances in mm: ``mpjpe``, ``p_mpjpe`` (all 17 joints),
         ``mpjpe13``, ``p_mpjpe13`` (:data:`LIMB_JOINTS_13`, aligned on those joints only),
+        ``p_mpjpe_arms`` (:data:`ARM_JOINTS`, aligned on those joints only: what is left to
+        score when the lower body is out of view),
         frame-weighted over the scored frames; ``bone_cv`` (mean over sequences and bones of
         each bone length's coefficient of variation over the sequence, in %) and
         ``asymmetry`` (mean left/right relative bone-length difference, in %) of the
         predictions, and the same of the targets (``bone_cv_target``,
-        ``asymmetry_target``: what a perfect lifter would show); ``sequences`` and
-        ``frames`` (scored).
+        ``asymmetry_target``: what a perfect lifter would show); the checks that need no
+        reference (:mod:`poselift.metrics`): ``jitter`` (mean acceleration of the 13 joints,
+        mm per frame squared, and ``jitter_target``), ``max_root_distance`` (the farthest
+        any joint lies from the pelvis in any frame, metres), ``far_frames`` (frames with a
+        joint more than 1.5 m from the pelvis) and, with ``inputs``, ``motion_ratio`` (mean
+        over sequences of output over input motion, about 1 when the output follows its
+        input); ``sequences`` and ``frames`` (scored).
 
     Examples:
         >>> import numpy as np
@@ -445,13 +458,30 @@ def evaluate_sequences(
                          f"got {len(predictions)}")
     if isinstance(frame_step, bool) or not isinstance(frame_step, int) or frame_step < 1:
         raise ValueError(f"frame_step: expected a positive int, got {frame_step!r}")
-    from poselift.metrics import bone_length_cv, limb_asymmetry
+    from poselift.metrics import (
+        FAR_FROM_PELVIS,
+        bone_length_cv,
+        limb_asymmetry,
+        mean_acceleration,
+        motion_ratio,
+        root_distance,
+    )
+
+    if inputs is not None and len(inputs) != len(targets):
+        raise ValueError(f"inputs: expected one per target sequence ({len(targets)}), got "
+                         f"{len(inputs)}")
 
     mask = np.zeros(17, dtype=bool)
     mask[list(LIMB_JOINTS_13)] = True
-    sums = dict.fromkeys(("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13"), 0.0)
+    arms = np.zeros(17, dtype=bool)
+    arms[list(ARM_JOINTS)] = True
+    sums = dict.fromkeys(("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "p_mpjpe_arms"), 0.0)
     cv: list[np.ndarray[Any, Any]] = []
     asym: list[np.ndarray[Any, Any]] = []
+    jitter: list[tuple[float, float]] = []
+    motion: list[float] = []
+    far_frames = 0
+    max_root = 0.0
     frames = 0
     for k, (pred, target) in enumerate(zip(predictions, targets, strict=True)):
         p = to_numpy(check_array(pred, f"predictions[{k}]")).astype(np.float64)
@@ -465,16 +495,32 @@ def evaluate_sequences(
         sums["p_mpjpe"] += float(np.asarray(p_mpjpe(ps, ts))) * n
         sums["mpjpe13"] += float(np.asarray(mpjpe(ps, ts, mask=mask))) * n
         sums["p_mpjpe13"] += float(np.asarray(p_mpjpe(ps, ts, mask=mask))) * n
+        sums["p_mpjpe_arms"] += float(np.asarray(p_mpjpe(ps, ts, mask=arms))) * n
         if len(p) > 1:
             cv.append(np.stack([np.asarray(bone_length_cv(p)), np.asarray(bone_length_cv(t))]))
         asym.append(np.stack([np.asarray(limb_asymmetry(p)).mean(0),
                               np.asarray(limb_asymmetry(t)).mean(0)]))
+        far = np.asarray(root_distance(p))
+        far_frames += int((far > FAR_FROM_PELVIS).sum())
+        max_root = max(max_root, float(far.max()))
+        if len(p) >= 3:
+            j13 = list(LIMB_JOINTS_13)
+            jitter.append((float(mean_acceleration(p[:, j13])) * 1000,
+                           float(mean_acceleration(t[:, j13])) * 1000))
+        if inputs is not None and len(p) >= 2:
+            motion.append(float(motion_ratio(p, to_numpy(check_array(inputs[k],
+                                                                      f"inputs[{k}]")))))
     result: dict[str, Any] = {"sequences": len(targets), "frames": frames}
     result.update({k: v / frames if frames else math.nan for k, v in sums.items()})
     cv_mean = np.mean(cv, axis=(0, 2)) * 100 if cv else np.full(2, math.nan)
     asym_mean = np.mean(asym, axis=(0, 2)) * 100 if asym else np.full(2, math.nan)
     result.update(bone_cv=float(cv_mean[0]), bone_cv_target=float(cv_mean[1]),
                   asymmetry=float(asym_mean[0]), asymmetry_target=float(asym_mean[1]))
+    jit = np.mean(jitter, axis=0) if jitter else np.full(2, math.nan)
+    result.update(jitter=float(jit[0]), jitter_target=float(jit[1]),
+                  max_root_distance=max_root, far_frames=far_frames)
+    if inputs is not None:
+        result["motion_ratio"] = float(np.mean(motion)) if motion else math.nan
     return result
 
 

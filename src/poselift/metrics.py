@@ -38,6 +38,7 @@ from poselift._validation import (
 )
 
 __all__ = [
+    "FAR_FROM_PELVIS",
     "MetricAccumulator",
     "MetricReport",
     "auc3d",
@@ -749,6 +750,11 @@ def mean_acceleration(poses: Array) -> Array:
     t = _as_tensor(x)
     acc = (t[..., 2:, :, :] - 2 * t[..., 1:-1, :, :] + t[..., :-2, :, :]).norm(dim=-1)
     return _out(acc.nanmean(dim=(-2, -1)), is_numpy)
+
+
+FAR_FROM_PELVIS = 1.5
+"""Metres: a lifted joint farther than this from the pelvis is not part of a human pose (the
+farthest joints of the mocap, raised wrists, lie about 0.9 m from it)."""
 
 
 def root_distance(poses: Array, root: int = 0) -> Array:

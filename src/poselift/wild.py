@@ -95,7 +95,8 @@ def evaluate_conditions(
         clips = cache[key]
         preds = [np.asarray(lifter.lift(c.keypoints, skeleton=contract.skeleton,
                                         temporal=contract.temporal)) for c in clips]
-        out[cond] = evaluate_sequences(preds, [c.targets for c in clips], frame_step=frame_step)
+        out[cond] = evaluate_sequences(preds, [c.targets for c in clips], frame_step=frame_step,
+                                       inputs=[c.keypoints for c in clips])
         if report is not None:
             report(cond, out[cond])
     return out

@@ -309,8 +309,10 @@ class DetectorModel:
             c = _uniform(*self.jitter, (b, 1, 1, 1), g, uv)
             rho = _uniform(*self.jitter_correlation, (b,), g, uv)
             white = torch.randn(uv.shape, generator=g, dtype=uv.dtype, device=dev)
-            # an AR(1) process started in its stationary state: unit variance in every frame
-            white[:, 1:] *= (1 - rho[:, None, None, None] ** 2).sqrt()
+            # an AR(1) process started in its stationary state, unit variance in every frame:
+            # e_t = rho e_(t-1) + sqrt(1 - rho^2) w_t, as a filter with weight 1 - rho
+            r = rho[:, None, None, None]
+            white[:, 1:] *= ((1 + r) / (1 - r)).sqrt()
             white = exponential_filter(white, 1 - rho)
             uv = uv + c * size * white
         if self.bias is not None and self.bias[1] > 0:

@@ -41,9 +41,9 @@ from poselift.metrics import MetricAccumulator, mpjpe, p_mpjpe
 from poselift.models.inputs import InputContract
 from poselift.prediction import predict_windows
 
-__all__ = ["ARM_JOINTS", "LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate", "evaluate_sequences",
-           "load_test_set", "locate_samples", "markdown_report", "missing_scores",
-           "predict_protocol", "predict_test_set"]
+__all__ = ["ARM_JOINTS", "LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate",
+           "evaluate_sequences", "load_test_set", "locate_samples", "markdown_report",
+           "missing_scores", "predict_protocol", "predict_test_set"]
 
 PCK_THRESHOLD_MM = 150.0
 """PCK threshold of the reports, millimetres (PROTOCOLS.md)."""

@@ -804,7 +804,8 @@ def _shape_motion(points: torch.Tensor, valid: torch.Tensor) -> torch.Tensor:
     extent = torch.where(vw.sum((-2, -1)) >= 2, extent, torch.full_like(extent, math.nan))
     size = extent.nanmedian(-1).values
     frames = (both.sum(-1) >= 2).sum(-1).clamp_min(1)
-    return (step * (both.sum(-1) >= 2)).sum(-1) / frames / size
+    motion: torch.Tensor = (step * (both.sum(-1) >= 2)).sum(-1) / frames / size
+    return motion
 
 
 def motion_ratio(poses: Array, keypoints: Array) -> Array:

@@ -1,0 +1,241 @@
+"""Is this detector output what :func:`poselift.lift` takes? Checks of the input's conventions.
+
+A lifter cannot tell a wrong convention from a strange pose: normalized coordinates, a score
+column that holds something else, one image's people passed as the frames of a video, a layout
+declared wrongly or pixels with y pointing up all lift to confident, wrong poses. These checks
+look at the 2D input only (no model, no reference) and say what looks wrong, naming the
+argument and what was expected:
+
+- :func:`check_pixel_units`: coordinates normalized to ``[0, 1]`` (MediaPipe's landmarks) are an
+  error: no person is two pixels tall;
+- :func:`check_score_range`: negative scores (a depth in the score column, as MediaPipe's
+  ``z``) are an error; scores far above 1 (a 0-100 scale) a warning;
+- :func:`jumping_frames`: consecutive frames whose bodies jump by more than their own size
+  (several people of one image read as frames);
+- :func:`upright_fraction`: how many frames show the shoulders above the hips and the ankles
+  below them (a wrong layout, y pointing up or x and y swapped turn most frames over).
+
+:func:`poselift.lift` runs them on every call (``KeypointWarning`` for the warnings).
+
+Examples:
+    >>> import numpy as np
+    >>> kp = np.random.default_rng(0).uniform(0, 1, (5, 17, 2))       # normalized landmarks
+    >>> check_pixel_units(kp, None, "keypoints2d")
+    Traceback (most recent call last):
+    ...
+    ValueError: keypoints2d: the coordinates look normalized ...
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from poselift.skeletons import Skeleton
+
+__all__ = [
+    "JUMP_SHARE",
+    "UPRIGHT_SHARE",
+    "KeypointWarning",
+    "check_pixel_units",
+    "check_score_range",
+    "jumping_frames",
+    "upright_fraction",
+]
+
+NDArray = np.ndarray[Any, Any]
+
+MIN_EXTENT_PX = 2.0
+"""Pixels: a frame's keypoints spanning less than this are not pixel coordinates of a person."""
+
+HIGH_SCORE = 1.5
+"""Scores above this are not probabilities (detectors' scores lie in [0, 1], a few slightly
+above)."""
+
+JUMP_SHARE = 0.5
+"""Share of consecutive frame pairs whose bodies jump by more than their size above which the
+frames are taken for different people."""
+
+UPRIGHT_SHARE = 0.5
+"""Share of frames below which a sequence is taken as turned over (layout or axes wrong)."""
+
+
+class KeypointWarning(UserWarning):
+    """The 2D input looks unlike what its arguments declare (see :mod:`poselift.keypoint_checks`).
+
+    Filter it with ``warnings.filterwarnings("ignore", category=poselift.KeypointWarning)``
+    once the input is known to be right.
+    """
+
+
+def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
+    ok: NDArray = np.asarray(np.isfinite(xy).all(-1))
+    if scores is not None:
+        ok &= np.nan_to_num(scores, nan=0.0) >= threshold
+    return ok
+
+
+def _extent(xy: NDArray, ok: NDArray) -> NDArray:
+    """``(...)`` larger side of each frame's box of valid joints (NaN: fewer than 2 valid)."""
+    lo = np.where(ok[..., None], xy, np.inf).min(-2)
+    hi = np.where(ok[..., None], xy, -np.inf).max(-2)
+    with np.errstate(invalid="ignore"):
+        ext = (hi - lo).max(-1)
+    return np.where(ok.sum(-1) >= 2, ext, np.nan)
+
+
+def check_pixel_units(xy: NDArray, scores: NDArray | None, name: str,
+                      threshold: float = 0.3) -> None:
+    """Raise ``ValueError`` if every frame's keypoints span less than two pixels.
+
+    Args:
+        xy: ``(..., J, 2)`` coordinates (NaN: missing).
+        scores: ``(..., J)`` scores or None.
+        name: the argument's name for the message.
+        threshold: scores below it mark missing joints.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_pixel_units(np.array([[100.0, 50.0], [140.0, 300.0]]), None, "kp")  # fine
+    """
+    ext = _extent(xy, _valid(xy, scores, threshold))
+    if np.isfinite(ext).any() and np.nanmax(ext) < MIN_EXTENT_PX:
+        raise ValueError(
+            f"{name}: the coordinates look normalized (every frame's keypoints span less than "
+            f"{MIN_EXTENT_PX:g} units, at most {np.nanmax(ext):.3g}); expected pixels: multiply "
+            f"x by the image width and y by its height (for MediaPipe results, "
+            f"poselift.detections.from_mediapipe does it)")
+
+
+def check_score_range(scores: NDArray | None, name: str) -> str | None:
+    """Raise on negative scores; return a warning's text for scores on another scale.
+
+    Args:
+        scores: ``(..., J)`` scores (NaN ignored) or None.
+        name: the argument's name for the message.
+
+    Returns:
+        None when the scores look like probabilities, else the text of a warning.
+
+    Raises:
+        ValueError: a negative score.
+
+    Examples:
+        >>> import numpy as np
+        >>> check_score_range(np.array([0.2, 0.9, 1.01]), "scores") is None
+        True
+        >>> check_score_range(np.array([20.0, 95.0]), "scores")[:46]
+        'scores: expected scores in [0, 1], the largest'
+    """
+    if scores is None or scores.size == 0 or not np.isfinite(scores).any():
+        return None
+    lo, hi = np.nanmin(scores), np.nanmax(scores)
+    if lo < 0:
+        raise ValueError(
+            f"{name}: expected scores in [0, 1], found {lo:.3g}; is this column a depth "
+            f"(MediaPipe's z) rather than a confidence? Pass MediaPipe's visibility as the "
+            f"score, or the x, y columns alone")
+    if hi > HIGH_SCORE:
+        return (f"{name}: expected scores in [0, 1], the largest is {hi:.3g}; joints count as "
+                f"detected from a score of 0.3 on (score_threshold), so scores on a 0-100 "
+                f"scale keep almost every guess: divide them by 100")
+    return None
+
+
+def jumping_frames(xy: NDArray, scores: NDArray | None, threshold: float = 0.3) -> float:
+    """Share of consecutive frames whose body moves by more than its own size.
+
+    The centre of each frame's box of valid joints is compared with the previous frame's;
+    a jump larger than the larger of the two boxes' sides counts. Several people of one image
+    passed as the frames of a sequence jump in most pairs; a person filmed at any usual frame
+    rate never does.
+
+    Args:
+        xy: ``(T, J, 2)`` one sequence.
+        scores: ``(T, J)`` or None.
+        threshold: scores below it mark missing joints.
+
+    Returns:
+        The share in ``[0, 1]`` over the pairs where both frames have 2 valid joints (0 when
+        there are none).
+
+    Examples:
+        >>> import numpy as np
+        >>> body = np.random.default_rng(0).uniform(0, 100, (17, 2))
+        >>> people = np.stack([body, body + 400, body + [900, 0]])     # three people of one image
+        >>> jumping_frames(people, None), jumping_frames(np.stack([body, body + 3]), None)
+        (1.0, 0.0)
+    """
+    ok = _valid(xy, scores, threshold)
+    ext = _extent(xy, ok)
+    lo = np.where(ok[..., None], xy, np.inf).min(-2)
+    hi = np.where(ok[..., None], xy, -np.inf).max(-2)
+    with np.errstate(invalid="ignore"):
+        centre = (lo + hi) / 2
+        step = np.linalg.norm(np.diff(centre, axis=0), axis=-1)
+        size = np.fmax(ext[1:], ext[:-1])
+        usable = np.isfinite(ext[1:]) & np.isfinite(ext[:-1])
+        if not usable.any():
+            return 0.0
+        return float((step[usable] > size[usable]).mean())
+
+
+def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
+                     threshold: float = 0.3) -> float | None:
+    """Share of frames whose body stands the right way up in the picture.
+
+    A frame counts as upright when its shoulders' midpoint lies above its hips' midpoint (the
+    torso within 60 degrees of the image's up, y pointing down) and, where the ankles are
+    seen, their midpoint lies below the hips. Most videos show people upright; a declared
+    layout that is not the data's (BODY_25 as BODY_25B, COCO as H36M), y pointing up, or x and
+    y swapped turn most frames over.
+
+    Args:
+        xy: ``(..., J, 2)`` pixels (y down).
+        scores: ``(..., J)`` or None.
+        skeleton: the declared layout (its ``left_/right_shoulder``, ``_hip``, ``_ankle``).
+        threshold: scores below it mark missing joints.
+
+    Returns:
+        The share over the frames whose shoulders and hips are seen, or None when the layout
+        has no such joints or no frame shows them.
+
+    Examples:
+        >>> import numpy as np
+        >>> from poselift.skeletons import get_skeleton
+        >>> from poselift.data.synthetic import rest_pose
+        >>> pose = rest_pose()[:, :2] * [1, -1] * 300 + 500     # y up (metres) -> y down
+        >>> upright_fraction(pose, None, get_skeleton("h36m"))
+        1.0
+        >>> upright_fraction(pose * [1, -1], None, get_skeleton("h36m"))   # y pointing up
+        0.0
+    """
+    names = skeleton.joints
+
+    def pair(word: str) -> list[int] | None:
+        idx = [names.index(f"{s}_{word}") for s in ("left", "right") if f"{s}_{word}" in names]
+        return idx if len(idx) == 2 else None
+
+    sh, hip, ank = pair("shoulder"), pair("hip"), pair("ankle")
+    if sh is None or hip is None:
+        return None
+    ok = _valid(xy, scores, threshold)
+
+    def mid(idx: list[int]) -> tuple[NDArray, NDArray]:
+        seen: NDArray = np.asarray(ok[..., idx].all(-1))
+        return np.asarray(xy[..., idx, :].mean(-2)), seen
+
+    s, s_ok = mid(sh)
+    h, h_ok = mid(hip)
+    both = s_ok & h_ok
+    if not both.any():
+        return None
+    torso = s - h
+    with np.errstate(invalid="ignore", divide="ignore"):
+        cos = -torso[..., 1] / np.linalg.norm(torso, axis=-1)
+    upright = cos > 0.5
+    if ank is not None:
+        a, a_ok = mid(ank)
+        upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
+    return float(upright[both].mean())

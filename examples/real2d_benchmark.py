@@ -15,8 +15,15 @@ and the single-frame output.
 Use it to measure and report, never to train on or to choose recipes by (100 frames of one
 person: read differences of a few millimetres as noise).
 
+With ``--detector-stats`` it prints instead how each detector's 2D departs from the
+reprojected reference over time (the statistics behind the ``temporal`` training ingredient,
+docs/real-world.md): noise and per-joint offset as factors of the COCO keypoint spread times
+the person's size (``poselift.data.detector``'s size rule), the frame-to-frame correlation of
+the noise, and MediaPipe's video-mode lag against its image mode.
+
 Examples:
     python examples/real2d_benchmark.py --out runs/real2d.json
+    python examples/real2d_benchmark.py --detector-stats
     python examples/real2d_benchmark.py --model runs/x/checkpoint.pt --label x --out runs/x.json
 
 Writes OUT (JSON: every figure and the command) and prints a markdown table.
@@ -29,6 +36,7 @@ import json
 import os
 import shlex
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -123,8 +131,75 @@ def build_parser() -> argparse.ArgumentParser:
                         "compared with the default single-frame lift)")
     p.add_argument("--label", nargs="*", default=None, help="names for --model")
     p.add_argument("--threads", type=int, default=1)
-    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--detector-stats", action="store_true",
+                   help="print the detectors' noise statistics instead (no lifting)")
+    p.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
     return p
+
+
+def _project(points: np.ndarray, d: Any, c: int) -> np.ndarray:
+    """World points -> pixels of camera c (OpenCV model with k1, k2, p1, p2)."""
+    x3 = points @ d["cam_R"][c].T + d["cam_t"][c]
+    x, y = x3[..., 0] / x3[..., 2], x3[..., 1] / x3[..., 2]
+    k1, k2, p1, p2 = d["cam_dist"][c]
+    r2 = x * x + y * y
+    radial = 1 + k1 * r2 + k2 * r2 * r2
+    xd = x * radial + 2 * p1 * x * y + p2 * (r2 + 2 * x * x)
+    yd = y * radial + p1 * (r2 + 2 * y * y) + 2 * p2 * x * y
+    k = d["cam_K"][c]
+    return np.stack([k[0, 0] * xd + k[0, 2], k[1, 1] * yd + k[1, 2]], -1)
+
+
+def detector_statistics(root: Path) -> list[dict[str, Any]]:
+    """Per camera and detector: noise, offset and correlation of the 2D against the reference."""
+    from poselift.data.detector import KEYPOINT_SIGMAS, SIZE_PER_EXTENT
+    from poselift.skeletons import get_skeleton
+
+    d = np.load(root / "real2d" / "pose2sim_balancing.npz")
+    sigma = np.array([KEYPOINT_SIGMAS[n] for n in get_skeleton("coco").joints])
+    ref = d["ref3d_body25b_world"][:, :17].astype(np.float64)  # BODY_25B 0-16 = COCO-17
+    mp = {name: np.load(root / "real2d" / file) for name, file in
+          (("mediapipe-full", "mediapipe_balancing.npz"),
+           ("mediapipe-heavy", "mediapipe_heavy_balancing.npz"))}
+
+    def coco(m: Any, key: str, c: int) -> np.ndarray:
+        lm = m[key][c][1:, m["mp_to_coco17"]].astype(np.float64)  # video frame t = ref t - 1
+        lm[..., 0] *= d["cam_image_size"][c, 0] / m["video_size"][c, 0]
+        return np.concatenate([lm[..., :2], lm[..., 3:4]], -1)
+
+    rows = []
+    for c in range(len(d["cam_names"])):
+        uv = _project(ref, d, c)
+        size = SIZE_PER_EXTENT * np.nanmedian((np.nanmax(uv, 1) - np.nanmin(uv, 1)).max(-1))
+        inputs = {"openpose": d["kp2d_coco17"][c].astype(np.float64)}
+        for name, m in mp.items():
+            inputs[f"{name} video"] = coco(m, "video_landmarks_px", c)
+            inputs[f"{name} image"] = coco(m, "image_landmarks_px", c)
+        for name, kp in inputs.items():
+            n = min(len(kp), len(uv))
+            err = kp[:n, :, :2] - uv[:n]
+            err[kp[:n, :, 2] < 0.3] = np.nan
+            with np.errstate(invalid="ignore"), warnings.catch_warnings():
+                warnings.simplefilter("ignore", RuntimeWarning)
+                offset = np.nanmean(err, 0)
+                rest = err - offset
+                a, b = rest[1:], rest[:-1]
+                ok = np.isfinite(a) & np.isfinite(b)
+                rows.append({
+                    "camera": c, "detector": name,
+                    "noise": float(np.nanmedian(np.nanstd(rest, 0) / (sigma[:, None] * size))),
+                    "offset": float(np.nanmedian(np.linalg.norm(offset, axis=-1)
+                                                 / (sigma * size))),
+                    "correlation": float((a[ok] * b[ok]).sum()
+                                         / np.sqrt((a[ok] ** 2).sum() * (b[ok] ** 2).sum()))})
+        for name, m in mp.items():
+            video, image = coco(m, "video_landmarks_px", c), coco(m, "image_landmarks_px", c)
+            shift = [float(np.nanmean(np.linalg.norm(video[s:, :, :2] - image[:len(image) - s,
+                                                                              :, :2], axis=-1)))
+                     for s in range(4)]
+            rows.append({"camera": c, "detector": f"{name} video vs image",
+                         "lag_frames": int(np.argmin(shift)), "shift_px": shift})
+    return rows
 
 
 def _mean(rows: list[dict[str, float]]) -> dict[str, Any]:
@@ -140,6 +215,13 @@ def main(argv: list[str] | None = None) -> int:
     torch.set_num_threads(args.threads)
     if not (args.data / "real2d" / "pose2sim_balancing.npz").is_file():
         print(f"no real2d data under {args.data} (see docs/real-world.md)", file=sys.stderr)
+        return 2
+    if args.detector_stats:
+        for row in detector_statistics(args.data):
+            print(json.dumps(row))
+        return 0
+    if args.out is None:
+        print("--out: required (or --detector-stats)", file=sys.stderr)
         return 2
     labels = args.label or [Path(m).name for m in args.model]
     if len(labels) != len(args.model):

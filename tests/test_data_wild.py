@@ -499,7 +499,7 @@ def test_temporal_recipes_and_conditions(tmp_path: Path):
     temporal = training_augmentation("wild-mix-temporal")
     assert plain.parts[0] == temporal.parts[0]                         # the rig part alike
     assert plain.parts[1][1].detector.lag is None and plain.parts[1][1].tempo == 0
-    assert temporal.parts[1][1].detector.lag == (0.0, 3.0) and temporal.parts[1][1].tempo > 0
+    assert temporal.parts[1][1].detector.lag == (0.0, 2.0) and temporal.parts[1][1].tempo > 0
     ms = load_bandai(write_synthetic_bandai(tmp_path))
     ms = ms.select(list(ms.names[:2]))
     upper = render_condition(ms, "upper-body")

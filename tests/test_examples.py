@@ -221,3 +221,10 @@ def test_real2d_benchmark_scores_mediapipe_as_its_data_card_does(tmp_path: Path,
         assert 30 < r[label]["p_mpjpe13"] < 200 and len(r[label]["cameras"]["p_mpjpe13"]) == 4
         assert 0 < r[label]["max_root_distance"] < 1.5 and r[label]["motion_ratio"] > 0.2
     assert r["lift"]["to_single_frame"] > 0
+    # the detectors' noise statistics behind the temporal training ingredient
+    rows = [json.loads(line) for line in
+            run("real2d_benchmark.py", "--data", str(shared_data), "--detector-stats",
+                timeout=600).stdout.splitlines()]
+    openpose = [r for r in rows if r["detector"] == "openpose"]
+    assert len(openpose) == 4 and all(0.5 < r["correlation"] < 1 for r in openpose)
+    assert all(0.1 < r["noise"] < 1 for r in openpose)

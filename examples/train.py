@@ -10,7 +10,7 @@ Examples:
     python examples/train.py --model sr --protocol p1-style --out runs/sr_p1
     python examples/train.py --model fc --protocol p3-rare10 --max-samples 2423424 --out runs/fc
     python examples/train.py --model sr_tcn --config "filter_widths=(3,3,3)" --out runs/srtcn
-    python examples/train.py --model sr --quick --synthetic --out /tmp/quick      # CI-sized
+    python examples/train.py --model sr --quick --synthetic --out runs/quick      # CI-sized
     torchrun --nproc_per_node 2 examples/train.py --model sr --threads 1 --out runs/ddp
 
 See docs/training.md for every flag, the log format, resuming and distributed training.

@@ -198,7 +198,7 @@ def load_test_set(
         progress: progress messages on stderr.
 
     Examples:
-        >>> ts = load_test_set("p1-style", "/work/shared/data", temporal=True)  # doctest: +SKIP
+        >>> ts = load_test_set("p1-style", "../shared/data", temporal=True)  # doctest: +SKIP
         >>> len(ts.samples), len(ts.frames)  # doctest: +SKIP
         (118440, 472116)
     """

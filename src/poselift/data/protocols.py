@@ -390,7 +390,7 @@ def protocol_motion(name: str, root: str | Path, split: Split, *,
         A :class:`~poselift.data.mocap.MotionSet`.
 
     Examples:
-        >>> ms = protocol_motion("p1-style", "/work/shared/data", "train")  # doctest: +SKIP
+        >>> ms = protocol_motion("p1-style", "../shared/data", "train")  # doctest: +SKIP
         >>> len(ms)  # doctest: +SKIP
         2359
     """
@@ -658,7 +658,7 @@ def load_protocol(
         name: one of :data:`PROTOCOLS`: ``"p1-style"``, ``"p2-cross-set"``, ``"p3-rare10"``,
             ``"p3-rare20"``, or the validation split inside P1 train ``"val-style"``,
             ``"val-rare10"``, ``"val-rare20"`` (for model selection).
-        root: the directory holding ``bandai/`` (e.g. ``/work/shared/data``).
+        root: the directory holding ``bandai/`` (e.g. ``../shared/data``).
         split: ``"train"`` or ``"test"``. P3 train is P1 train; val-rare train is
             val-style train.
         inputs: ``"gt"`` projected joints, or ``"noisy"`` (plus seeded 4 px Gaussian noise).
@@ -684,7 +684,7 @@ def load_protocol(
         FileNotFoundError: no Bandai data under ``root``.
 
     Examples:
-        >>> test = load_protocol("p1-style", "/work/shared/data", "test")  # doctest: +SKIP
+        >>> test = load_protocol("p1-style", "../shared/data", "test")  # doctest: +SKIP
         >>> len(test), test.keypoints2d.shape[1:], test.image_size  # doctest: +SKIP
         (118440, (17, 2), (1000, 1000))
     """

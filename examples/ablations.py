@@ -1,14 +1,14 @@
 """Run the paper's ablations on real mocap and write docs/results.md.
 
-Every run trains with examples/train.py under the same budget (the NOTES.md recipe: 8 epochs
-over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), then
-examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
-run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
-last checkpoint. On a 2-core machine run either one runner with the default two threads or
-two runners with ``--threads 1`` (about the same total samples/s for SR: ~5,600 per one-thread
-runner against ~11,500 for one two-thread run alone; a runner skips a run that another holds,
-``runs/<id>/.runner.lock``); two two-thread jobs side by side slow each other down far more
-than 2x.
+Every run trains with examples/train.py under the same budget (the recipe of the reference
+measurements in docs/results.md: 8 epochs over the 302,928 P1 training samples, seed 4321,
+unless a run says otherwise), then examples/evaluate.py scores it on the protocols of its
+table. Runs are resumable: a finished run (its summary.json has no stop reason) is skipped,
+an interrupted one resumes from its last checkpoint. On a 2-core machine run either one
+runner with the default two threads or two runners with ``--threads 1`` (about the same total
+samples/s for SR: ~5,600 per one-thread runner against ~11,500 for one two-thread run alone; a
+runner skips a run that another holds, ``runs/<id>/.runner.lock``); two two-thread jobs side
+by side slow each other down far more than 2x.
 
 Usage:
     python examples/ablations.py list                       # the runs and their status

@@ -2,9 +2,9 @@
 
 Single-frame models train on FrameDataset-style samples, temporal models on windows of
 ``receptive_field`` frames through ``model.strided_twin()``. The defaults are the recipe of
-../shared/design/NOTES.md: Adam (amsgrad), lr 1e-3 x0.95 per epoch, batch 1024, L1 loss, flip
-augmentation, BatchNorm momentum 0.1 -> 0.001, 8 epochs of 302,928 P1 samples, seed 4321,
-test-time flip averaging; plus precise BatchNorm statistics after every epoch.
+the reference measurements (docs/results.md): Adam (amsgrad), lr 1e-3 x0.95 per epoch, batch
+1024, L1 loss, flip augmentation, BatchNorm momentum 0.1 -> 0.001, 8 epochs of 302,928 P1
+samples, seed 4321, test-time flip averaging; plus precise BatchNorm statistics after every epoch.
 
 Examples:
     python examples/train.py --model sr --protocol p1-style --out runs/sr_p1

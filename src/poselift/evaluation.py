@@ -8,7 +8,7 @@ The scoring and reporting layer, on top of :mod:`poselift.prediction` (which
   model's predictions at the test samples;
 - :func:`predict_protocol`: predictions for any :class:`~poselift.data.ProtocolData`,
   its pixels turned into model inputs by the model's input contract, as ``lift`` does;
-- :func:`evaluate`: the protocol metrics of PROTOCOLS.md (MPJPE, P-MPJPE in millimetres,
+- :func:`evaluate`: the protocol metrics of docs/protocols.md (MPJPE, P-MPJPE in millimetres,
   PCK@150 mm and AUC in percent, overall and per content, and MPJPE by occurrence decile
   when occurrence values are available) as a JSON-ready dict; :func:`markdown_report`
   renders it as markdown tables;
@@ -46,7 +46,7 @@ __all__ = ["LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate", "evaluate_se
            "predict_protocol", "predict_test_set"]
 
 PCK_THRESHOLD_MM = 150.0
-"""PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
+"""PCK threshold of the reports, millimetres (docs/protocols.md)."""
 
 
 MISSING_SEED = 7

@@ -1,4 +1,4 @@
-"""Evaluation protocols on the Bandai mocap (PROTOCOLS.md) and on Human3.6M.
+"""Evaluation protocols on the Bandai mocap (docs/protocols.md) and on Human3.6M.
 
 :func:`load_protocol` builds the test (or training) samples of a protocol: every
 ``(frame, camera)`` pair of the selected clips, projected through the deterministic
@@ -96,9 +96,9 @@ H36M_PROTOCOLS = ("h36m-subject", "h36m-cross-action", "h36m-rare10", "h36m-rare
 DEFAULT_FRAME_STEP = 4
 """Default frame subsampling of the Bandai protocols (train and test)."""
 P3_REFERENCE_STEP = 5
-"""P3 occurrence reference: every 5th P1 training frame, all cameras (PROTOCOLS.md)."""
+"""P3 occurrence reference: every 5th P1 training frame, all cameras (docs/protocols.md)."""
 P3_SIGMA = 0.1
-"""P3 occurrence falloff, metres, the same for every joint (PROTOCOLS.md)."""
+"""P3 occurrence falloff, metres, the same for every joint (docs/protocols.md)."""
 NOISE_SIGMA = 4.0
 """Standard deviation of the ``"noisy"`` inputs, pixels per coordinate."""
 NOISE_SEED = 6_2023
@@ -652,7 +652,7 @@ def load_protocol(
     progress: Progress = False,
     layout: str | InputLayout = "h36m",
 ) -> ProtocolData:
-    """Samples of a Bandai evaluation protocol (PROTOCOLS.md), through the ``h36m-like`` rig.
+    """Samples of a Bandai evaluation protocol (docs/protocols.md), through the ``h36m-like`` rig.
 
     Args:
         name: one of :data:`PROTOCOLS`: ``"p1-style"``, ``"p2-cross-set"``, ``"p3-rare10"``,

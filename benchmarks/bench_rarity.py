@@ -7,11 +7,11 @@ Default run (about 10 minutes on 2 cores, most of it the dense baseline):
 1. Main setting: 100,000 query poses x 200,000 reference poses, 17 joints, sigma = 0.1 m.
    Real Bandai poses in root-relative camera coordinates when ../shared/data/bandai is present
    (queries: P1 test, every 4th frame; references: P1 train, every 5th frame; 4 cameras of the
-   PROTOCOLS.md rig; random subsets of the requested sizes), else synthetic poses.
+   docs/protocols.md rig; random subsets of the requested sizes), else synthetic poses.
    Both methods are timed in the same process; the fast result is compared with the dense one
    on every query, and the dense one with a plain float64 loop on a few hundred queries.
-2. P3 setting (PROTOCOLS.md): 118,440 queries (P1 test, every 4th frame x 4 cameras) x 64,136
-   references (P1 train, every 20th frame x 4 cameras), as measured in NOTES.md.
+2. P3 setting (docs/protocols.md): 118,440 queries (P1 test, every 4th frame x 4 cameras) x 64,136
+   references (P1 train, every 20th frame x 4 cameras), as measured in docs/results.md.
 
 Options: --queries/--references sizes, --skip-dense (fast only), --skip-p3, --p3-dense
 (also time the dense P3 run, ~3 min), --threads, --seed.
@@ -37,7 +37,7 @@ TEST_STYLES = {"elderly", "youthful", "old", "childish"}
 
 
 def rig_rotations() -> np.ndarray:
-    """World -> camera rotations of the PROTOCOLS.md rig (OpenCV axes, world +Y up).
+    """World -> camera rotations of the docs/protocols.md rig (OpenCV axes, world +Y up).
 
     Camera k sits at (pelvis.x + 5 sin a_k, 1.6, pelvis.z + 5 cos a_k) and looks at
     (pelvis.x, 0.9, pelvis.z); only the rotation matters for root-relative poses.

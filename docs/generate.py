@@ -133,23 +133,20 @@ _WILD_ORDER = ("rig", "roll", "high", "lens", "bodies", "face", "no-face", "nois
 
 
 def _wild_shipped() -> str:
-    """The shipped weights in the wild: the first weights (runs/wild-before) -> today's cards."""
+    """The shipped weights in the wild: the first weights (runs/wild-before.json) -> the cards."""
     import json
 
     from poselift.models.zoo import load_cards
 
     cards = load_cards()
-    before_dir = DOCS.parent / "runs" / "wild-before"
+    before_file = DOCS.parent / "runs" / "wild-before.json"
+    records = json.loads(before_file.read_text()) if before_file.is_file() else {}
     names = [n for n in sorted(cards) if cards[n].get("wild")]
-    before = {}
-    for n in names:
-        f = before_dir / f"old-{n}.json"
-        if f.is_file():
-            before[n] = json.loads(f.read_text())["conditions"]
+    before = {n: records[f"old-{n}"]["conditions"] for n in names if f"old-{n}" in records}
     conds = [c for c in _WILD_ORDER if any(c in cards[n]["wild"] for n in names)]
     out = ["MPJPE-13 (mm) through `poselift.lift`, every 5th P1 test clip; `a -> b`: the first "
-           "shipped weights (`runs/wild-before/old-<name>.json`) -> the shipped weights (their "
-           "cards); a single number: weights without a first version.", "",
+           "shipped weights (`old-<name>` in `runs/wild-before.json`) -> the shipped weights "
+           "(their cards); a single number: weights without a first version.", "",
            "| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
            "|---|" + "---|" * len(names)]
     for cond in conds:

@@ -1,31 +1,37 @@
 """Run the paper's ablations on real mocap and write docs/results.md.
 
-Every run trains with examples/train.py under the same budget (the NOTES.md recipe: 8 epochs
-over the 302,928 P1 training samples, seed 4321, unless a run says otherwise), then
-examples/evaluate.py scores it on the protocols of its table. Runs are resumable: a finished
-run (its summary.json has no stop reason) is skipped, an interrupted one resumes from its
-last checkpoint. On a 2-core machine run either one runner with the default two threads or
-two runners with ``--threads 1`` (about the same total samples/s for SR: ~5,600 per one-thread
-runner against ~11,500 for one two-thread run alone; a runner skips a run that another holds,
-``runs/<id>/.runner.lock``); two two-thread jobs side by side slow each other down far more
-than 2x.
+Every run trains with examples/train.py under the same budget (the recipe of the reference
+measurements in docs/results.md: 8 epochs over the 302,928 P1 training samples, seed 4321,
+unless a run says otherwise), then examples/evaluate.py scores it on the protocols of its
+table. Runs are resumable: a finished run (its summary.json has no stop reason) is skipped,
+an interrupted one resumes from its last checkpoint. On a 2-core machine run either one
+runner with the default two threads or two runners with ``--threads 1`` (about the same total
+samples/s for SR: ~5,600 per one-thread runner against ~11,500 for one two-thread run alone; a
+runner skips a run that another holds, ``runs/<id>/.runner.lock``); two two-thread jobs side
+by side slow each other down far more than 2x.
 
 Usage:
     python examples/ablations.py list                       # the runs and their status
     python examples/ablations.py run --only 't2-*'          # train + evaluate pending runs
     python examples/ablations.py run --only 't4-*' --threads 1   # one of two runners
-    python examples/ablations.py pack                       # runs/<id>/ -> runs/<id>.json
+    python examples/ablations.py pack                       # runs/<id>/ -> runs/ablations/
     python examples/ablations.py report                     # write docs/results.md tables
+    python examples/ablations.py pack --dir runs/weights-sr-coco-wild --into runs/weights.json
+    python examples/ablations.py collect runs/max-gap/*.json --into runs/max-gap.json
 
 A run's working directory ``runs/<id>/`` (checkpoints, logs, evaluation outputs) stays out of
-git; its evidence is committed as one file, ``runs/<id>.json`` (arguments, per-epoch log,
-summary and evaluation results), written by ``run`` and ``pack``; the report reads only these.
+git; its evidence is committed as one record (arguments, per-epoch log, summary and evaluation
+results) under its id in the file of its table, ``runs/ablations/<table>.json``, written by
+``run`` and ``pack``; the report reads only these. Records hold no absolute machine path: the
+checkout's own paths are written relative to it, the data beside it as ``../shared/...``,
+the interpreter as ``python`` (see runs/README.md).
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import fcntl
 import fnmatch
 import json
 import os
@@ -160,18 +166,52 @@ RUNS = _runs()
 
 
 def record_path(run: Run) -> Path:
-    """The run's committed evidence: ``runs/<id>.json`` (args, per-epoch log, summary, and the
-    evaluation results), packed from its working directory ``runs/<id>/`` (not in git)."""
-    return RUNS_DIR / f"{run.id}.json"
+    """The file holding the run's committed evidence (args, per-epoch log, summary, and the
+    evaluation results) under its id: ``runs/ablations/<table>.json``, one file per table,
+    packed from the runs' working directories ``runs/<id>/`` (not in git). A reference row
+    (REFERENCE_ROWS) reads its run's record in the file of the run's own table."""
+    table = next((r.table for r in RUNS if r.id == run.id), run.table)
+    name = f"table{table}" if table[0].isdigit() else table
+    return RUNS_DIR / "ablations" / f"{name}.json"
 
 
 def _read(path: Path) -> Any:
     return json.loads(path.read_text()) if path.is_file() else None
 
 
-def pack_dir(out: Path, **extra: Any) -> Path:
-    """Write ``<out>.json`` from train.py's outputs in the directory ``out`` (args, summary,
-    per-epoch log) plus ``extra`` fields; returns its path."""
+def portable(value: Any) -> Any:
+    """``value`` (JSON data) with no absolute path of this machine: paths in the checkout
+    relative to it, the shared data beside it as ``../shared/...``, the interpreter as
+    ``python``."""
+    if isinstance(value, dict):
+        return {k: portable(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [portable(v) for v in value]
+    if isinstance(value, str):
+        for prefix, short in ((sys.executable, "python"), (f"{REPO}/", ""),
+                              (f"{REPO.parent}/shared/", "../shared/"),
+                              (f"{REPO.parent}/shared", "../shared")):
+            value = value.replace(prefix, short)
+    return value
+
+
+def store(collection: Path, key: str, record: Any) -> Path:
+    """Put ``record`` under ``key`` in the JSON file ``collection`` (made portable, keys kept in
+    insertion order); safe against another runner storing into the same file."""
+    collection.parent.mkdir(parents=True, exist_ok=True)
+    with open(collection.with_name(collection.name + ".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        records = _read(collection) or {}
+        records[key] = portable(record)
+        tmp = collection.with_name(collection.name + ".tmp")
+        tmp.write_text(json.dumps(records, indent=1) + "\n")
+        tmp.replace(collection)
+    return collection
+
+
+def pack_dir(out: Path, into: Path, **extra: Any) -> Path:
+    """Store train.py's outputs in the directory ``out`` (args, summary, per-epoch log) plus
+    ``extra`` fields under ``out``'s name in the collection ``into``; returns ``into``."""
     log = out / "log.jsonl"
     record = {
         "id": out.name, **extra,
@@ -180,22 +220,29 @@ def pack_dir(out: Path, **extra: Any) -> Path:
         "log": ([json.loads(line) for line in log.read_text().splitlines() if line.strip()]
                 if log.is_file() else []),
     }
-    path = out.with_name(out.name + ".json")
-    path.write_text(json.dumps(record, indent=1) + "\n")
-    return path
+    return store(into, out.name, record)
 
 
 def pack(run: Run) -> Path:
-    """Write ``runs/<id>.json`` from train.py's and evaluate.py's outputs in ``runs/<id>/``."""
-    return pack_dir(run.out, train_command=shlex.join(run.train_command()),
+    """Store the run's record (train.py's and evaluate.py's outputs in ``runs/<id>/``) in
+    ``runs/ablations/<table>.json``."""
+    return pack_dir(run.out, record_path(run), train_command=shlex.join(run.train_command()),
                     eval_command=shlex.join(run.eval_command()),
                     eval={p: r for p in run.evaluate
                           if (r := _read(run.out / "eval" / f"{run.id}_{p}.json")) is not None})
 
 
+def collect(files: list[Path], into: Path) -> Path:
+    """Store JSON files (e.g. examples/wild_eval.py's, one per label) under their stems in one
+    collection ``into``."""
+    for f in files:
+        store(into, f.stem, json.loads(f.read_text()))
+    return into
+
+
 def _record(run: Run) -> dict[str, Any]:
     """The run's packed record ({} when it has none)."""
-    record: dict[str, Any] = _read(record_path(run)) or {}
+    record: dict[str, Any] = (_read(record_path(run)) or {}).get(run.id) or {}
     return record
 
 
@@ -546,12 +593,18 @@ def main(argv: list[str] | None = None) -> int:
                        help="stop starting new runs after this many seconds")
     p_run.add_argument("--threads", type=int, default=None,
                        help="torch threads per run, overriding the run's own (default: 2)")
-    p_pack = sub.add_parser("pack", help="write runs/<id>.json from runs/<id>/ (the committed "
-                                         "evidence of a run)")
+    p_pack = sub.add_parser("pack", help="store runs/<id>/ in runs/ablations/<table>.json (the "
+                                         "committed evidence of a run)")
     p_pack.add_argument("--only", default="*", help="shell pattern over run ids")
     p_pack.add_argument("--dir", type=Path, nargs="*", default=None,
                         help="pack these train.py output directories instead (e.g. the runs "
-                             "of shipped weights)")
+                             "of shipped weights), into --into")
+    p_pack.add_argument("--into", type=Path, default=RUNS_DIR / "weights.json",
+                        help="the collection --dir packs into (default: runs/weights.json)")
+    p_col = sub.add_parser("collect", help="store JSON files under their stems in one file "
+                                           "(e.g. examples/wild_eval.py's outputs)")
+    p_col.add_argument("files", type=Path, nargs="+")
+    p_col.add_argument("--into", type=Path, required=True)
     p_rep = sub.add_parser("report", help="print the results tables")
     p_rep.add_argument("--write", action="store_true",
                        help="replace the tables between the RESULTS markers of docs/results.md")
@@ -566,7 +619,9 @@ def main(argv: list[str] | None = None) -> int:
         run_all(args.only, args.budget, args.threads)
     elif args.cmd == "pack" and args.dir:
         for out in args.dir:
-            print(f"packed {pack_dir(out)}")
+            print(f"packed {out} into {pack_dir(out, args.into)}")
+    elif args.cmd == "collect":
+        print(f"collected {len(args.files)} file(s) into {collect(args.files, args.into)}")
     elif args.cmd == "pack":
         for run in RUNS:
             if fnmatch.fnmatchcase(run.id, args.only) and (run.out / "summary.json").is_file():

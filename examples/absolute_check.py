@@ -14,7 +14,7 @@ median pelvis depth errors and the absolute MPJPE relative to the distance.
 default running median (``poselift.absolute.DEFAULT_SCALE_WINDOW`` frames).
 
 Usage:
-    python examples/absolute_check.py ratio [--data /work/shared/data]
+    python examples/absolute_check.py ratio [--data ../shared/data]
     python examples/absolute_check.py depth [--clips 40] [--weights sr_tcn.coco sr.coco]
                                             [--scale-window 31]
 """
@@ -22,6 +22,7 @@ Usage:
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ from poselift.absolute import (
 from poselift.camera import Camera, look_at, project, world_to_camera
 from poselift.data import get_input_layout, load_bandai, protocol_motion
 from poselift.lift_result import absolute_result, check_absolute
+
+REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def upright(p: np.ndarray) -> np.ndarray:
@@ -135,7 +139,8 @@ def get_weights_temporal(name: str) -> bool:
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("command", choices=("ratio", "depth"))
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"directory holding bandai/ (default: {DEFAULT_DATA})")
     p.add_argument("--clips", type=int, default=40)
     p.add_argument("--frames", type=int, default=300)
     p.add_argument("--seed", type=int, default=0)

@@ -14,7 +14,7 @@
    flagged rare marked) with matplotlib, and print the errors.
 
 Data: Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0). Usage:
-    python examples/absolute_example.py [--data /work/shared/data] [--out OUT_DIR]
+    python examples/absolute_example.py [--data ../shared/data] [--out OUT_DIR]
                                         [--png docs/img/absolute_trajectory.png]
 """
 
@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 from pathlib import Path
 
 import numpy as np
@@ -34,6 +35,7 @@ from poselift.data import get_input_layout, load_bandai
 from poselift.lift_result import absolute_result, check_absolute
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 CLIP = "dataset-2_walk-turn-left_elderly_001"
 FOCAL, SIZE, SEED = 1400.0, (1920, 1080), 17
 
@@ -65,7 +67,8 @@ def make_detections(data: Path, out: Path) -> tuple[Path, np.ndarray, Camera]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"directory holding bandai/ (default: {DEFAULT_DATA})")
     p.add_argument("--out", type=Path, default=Path("poselift-absolute"))
     p.add_argument("--png", type=Path, default=REPO / "docs" / "img" / "absolute_trajectory.png")
     p.add_argument("--height", type=float, default=1.58,

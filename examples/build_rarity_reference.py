@@ -18,12 +18,13 @@ Measured and stored in the file's ``info`` (and printed):
 Data: Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0): the reference is CC BY-NC 4.0 too.
 
 Usage:
-    python examples/build_rarity_reference.py [--data /work/shared/data] [--poses 5000]
+    python examples/build_rarity_reference.py [--data ../shared/data] [--poses 5000]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -37,6 +38,7 @@ from poselift.rarity import occurrence
 from poselift.rarity_flag import RarityReference, canonical_poses
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 OUT = REPO / "src" / "poselift" / "assets" / "rarity_reference.npz"
 SEED = 2020
 PERCENT = 10.0
@@ -50,7 +52,8 @@ def per_joint(q: np.ndarray, r: np.ndarray, sigma: float) -> np.ndarray:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"directory holding bandai/ (default: {DEFAULT_DATA})")
     p.add_argument("--poses", type=int, default=5000)
     p.add_argument("--sigma", type=float, default=0.1)
     p.add_argument("--threads", type=int, default=1)

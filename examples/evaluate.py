@@ -10,7 +10,7 @@ Examples:
     python examples/evaluate.py --checkpoint runs/sr_p1/checkpoint.pt --out runs/sr_p1/eval
     python examples/evaluate.py --checkpoint runs/fc/checkpoint.pt runs/sfs/checkpoint.pt \
         runs/sr/checkpoint.pt --labels FC SFS SR --protocol p1-style p3-rare10 --out runs/fig5
-    python examples/evaluate.py --checkpoint /tmp/quick/checkpoint.pt --quick --out /tmp/ev
+    python examples/evaluate.py --checkpoint runs/quick/checkpoint.pt --quick --out runs/quick/eval
 
 Outputs in --out: <label>_<protocol>.json (the full evaluate() result plus provenance),
 <label>_<protocol>.md, report.md (summary + every table), and, when matplotlib is

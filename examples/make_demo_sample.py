@@ -17,12 +17,13 @@ for it, plus the mocap's 3D for checking:
 Data: Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0): the sample is non-commercial too.
 
 Usage:
-    python examples/make_demo_sample.py [--data /work/shared/data]
+    python examples/make_demo_sample.py [--data ../shared/data]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +33,7 @@ from poselift.camera import project, rig_cameras, world_to_camera
 from poselift.data import get_input_layout, load_bandai
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 OUT = REPO / "src" / "poselift" / "assets" / "demo_bow.npz"
 CLIP, CAMERA, SEED = "dataset-1_bow_old_001", 1, 2020
 OCCLUDED_JOINT, OCCLUDED_FRAMES = 9, slice(60, 90)  # COCO left wrist
@@ -39,7 +41,8 @@ OCCLUDED_JOINT, OCCLUDED_FRAMES = 9, slice(60, 90)  # COCO left wrist
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"directory holding bandai/ (default: {DEFAULT_DATA})")
     p.add_argument("--out", type=Path, default=OUT)
     args = p.parse_args(argv)
     clip = load_bandai(args.data).to_y_up().select([CLIP]).clips[0]

@@ -12,13 +12,14 @@ occurrence) and the whole P1 test split (``p1-style``, frame step 4), through th
 weights through :func:`poselift.lift`.
 
 Usage:
-    python examples/rarity_check.py [--data /work/shared/data] [--weights sr.coco sr.h36m]
+    python examples/rarity_check.py [--data ../shared/data] [--weights sr.coco sr.h36m]
                                     [--png docs/img/lifted_rarity_deciles.png]
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import time
 from pathlib import Path
 
@@ -31,6 +32,7 @@ from poselift.models import get_weights
 from poselift.rarity_flag import pose_rarity
 
 REPO = Path(__file__).resolve().parents[1]
+DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 
 
 def deciles(occ: np.ndarray, err: np.ndarray) -> list[float]:
@@ -42,7 +44,8 @@ def deciles(occ: np.ndarray, err: np.ndarray) -> list[float]:
 
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    p.add_argument("--data", type=Path, default=DEFAULT_DATA,
+                   help=f"directory holding bandai/ (default: {DEFAULT_DATA})")
     p.add_argument("--weights", nargs="+", default=["sr.coco", "sr.h36m"])
     p.add_argument("--sets", nargs="+", default=["p3-rare10", "p1-style"])
     p.add_argument("--threads", type=int, default=1)

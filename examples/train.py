@@ -2,15 +2,15 @@
 
 Single-frame models train on FrameDataset-style samples, temporal models on windows of
 ``receptive_field`` frames through ``model.strided_twin()``. The defaults are the recipe of
-../shared/design/NOTES.md: Adam (amsgrad), lr 1e-3 x0.95 per epoch, batch 1024, L1 loss, flip
-augmentation, BatchNorm momentum 0.1 -> 0.001, 8 epochs of 302,928 P1 samples, seed 4321,
-test-time flip averaging; plus precise BatchNorm statistics after every epoch.
+the reference measurements (docs/results.md): Adam (amsgrad), lr 1e-3 x0.95 per epoch, batch
+1024, L1 loss, flip augmentation, BatchNorm momentum 0.1 -> 0.001, 8 epochs of 302,928 P1
+samples, seed 4321, test-time flip averaging; plus precise BatchNorm statistics after every epoch.
 
 Examples:
     python examples/train.py --model sr --protocol p1-style --out runs/sr_p1
     python examples/train.py --model fc --protocol p3-rare10 --max-samples 2423424 --out runs/fc
     python examples/train.py --model sr_tcn --config "filter_widths=(3,3,3)" --out runs/srtcn
-    python examples/train.py --model sr --quick --synthetic --out /tmp/quick      # CI-sized
+    python examples/train.py --model sr --quick --synthetic --out runs/quick      # CI-sized
     torchrun --nproc_per_node 2 examples/train.py --model sr --threads 1 --out runs/ddp
 
 See docs/training.md for every flag, the log format, resuming and distributed training.

@@ -33,8 +33,8 @@ def fake_result(runs_dir: Path, run_id: str, protocol: str, mpjpe: float) -> Non
 
 
 def repack(runs_dir: Path, run_id: str) -> None:
-    """Pack a run's directory into runs/<id>.json as ablations.py does (the report reads only
-    the packed records)."""
+    """Pack a run's directory into runs/ablations/<table>.json as ablations.py does (the report
+    reads only the packed records)."""
     module = sys.modules["ablations"]
     run = next(r for r in module.RUNS if r.id == run_id)
     assert run.out == runs_dir / run_id
@@ -172,3 +172,25 @@ def test_runner_skips_a_run_another_runner_holds_and_takes_over_stale_locks(
             held = [first, second]
     assert held == [True, False]
     assert not (tmp_path / ablations.RUNS[0].id / ".runner.lock").exists()
+
+
+def test_pack_stores_one_portable_record_per_run_in_its_tables_file(
+    ablations: ModuleType, tmp_path: Path
+) -> None:
+    (tmp_path / "t4-g2").mkdir()
+    args = {"data": str(ablations.REPO.parent / "shared" / "data"), "threads": 1,
+            "command": f"{sys.executable} {ablations.REPO / 'examples' / 'train.py'} --out x"}
+    (tmp_path / "t4-g2" / "args.json").write_text(json.dumps(args))
+    fake_result(tmp_path, "t4-g3", "p1-style", 30.0)
+    repack(tmp_path, "t4-g2")
+    path = tmp_path / "ablations" / "table4.json"
+    records = json.loads(path.read_text())
+    assert list(records) == ["t4-g3", "t4-g2"]  # the second run joined the first one's file
+    assert records["t4-g2"]["args"] == {"data": "../shared/data", "threads": 1,
+                                        "command": "python examples/train.py --out x"}
+    assert records["t4-g3"]["eval"]["p1-style"]["mpjpe"] == 30.0
+    # a reference row (t2-sr shown in Table 4) reads the run's record in Table 2's file
+    fake_result(tmp_path, "t2-sr", "p1-style", 23.0)
+    assert (tmp_path / "ablations" / "table2.json").is_file()
+    ref = next(r for r in ablations.table_runs("4") if r.id == "t2-sr")
+    assert ablations._load(ref, "p1-style")["mpjpe"] == 23.0

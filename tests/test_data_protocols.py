@@ -95,7 +95,7 @@ def test_sizes_follow_the_meta_formula(root: Path):
 
 def _rig_camera_points(root: Path, d, i: int) -> np.ndarray:
     """Sample ``i``'s H36M-17 joints in its camera's coordinates, re-derived in plain numpy
-    from PROTOCOLS.md's rig description (4 cameras at 45/135/225/315 deg, 5 m from the
+    from docs/protocols.md's rig description (4 cameras at 45/135/225/315 deg, 5 m from the
     pelvis, 1.6 m high, looking at the pelvis at 0.9 m)."""
     with np.load(root / "bandai" / "bandai_h36m17.npz") as z:
         world = z[str(d.clip[i])][d.frame[i]].astype(np.float64)
@@ -117,7 +117,7 @@ def test_sample_layout_and_independent_projection(root: Path):
     row = {n: (c, s) for n, _, c, s, _ in CLIPS}
     assert all((c, s) == row[n] for n, c, s in zip(d.clip, d.content, d.style, strict=True))
     assert d.image_size == (1000, 1000) and (d.image_sizes == 1000).all()
-    # independent numpy re-derivation of sample 13 from PROTOCOLS.md's rig description
+    # independent numpy re-derivation of sample 13 from docs/protocols.md's rig description
     i = 13
     cam = _rig_camera_points(root, d, i)
     uv = 1145.0 * cam[:, :2] / cam[:, 2:] + 500.0

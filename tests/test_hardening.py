@@ -644,7 +644,29 @@ def test_23_ctrl_c_is_one_line_and_leaves_nothing(tmp_path, ckpts, capsys, monke
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy"]
 
 
+def _catches_sigint(pid: int) -> bool | None:
+    """Whether process ``pid`` has a handler for SIGINT (Linux: /proc); None if unknown."""
+    import signal
+
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    caught = int(next(s for s in status.splitlines() if s.startswith("SigCgt:")).split()[1], 16)
+    return bool(caught >> (signal.SIGINT - 1) & 1)
+
+
 def test_23_sigint_in_a_real_process(tmp_path):
+    """Ctrl-C in a real process: exit 130, one line, no output file.
+
+    Deterministic by waiting for events, never for a delay: a child inherits an *ignored*
+    SIGINT from a parent started in the background of a non-interactive shell (``cmd &``, some
+    CI runners), and Python then installs no handler, so the signal was lost and the job ran to
+    its end (exit 0). The child therefore gets SIGINT's default back before it starts (Python
+    then installs its handler), the test waits for the first progress line (we are inside the
+    lifting loop, far from its end) and, on Linux, checks the handler is installed before it
+    sends the signal.
+    """
     import signal
     import subprocess
     import sys
@@ -655,13 +677,19 @@ def test_23_sigint_in_a_real_process(tmp_path):
                              "-o", str(tmp_path / "o.npy"), "--progress", "on",
                              "--batch-size", "16", "--independent"],
                             stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
                             env={**os.environ, "OMP_NUM_THREADS": "1"})
-    assert proc.stderr is not None
-    line = proc.stderr.readline()  # the first progress line: we are inside lift
-    assert line.startswith("lifting: "), line
-    proc.send_signal(signal.SIGINT)
-    rest = proc.stderr.read()
-    assert proc.wait(timeout=60) == 130, rest
+    try:
+        assert proc.stderr is not None
+        line = proc.stderr.readline()  # the first progress line: we are inside lift
+        assert line.startswith("lifting: ") and "(100%" not in line, line
+        assert _catches_sigint(proc.pid) in (True, None), "the child has no SIGINT handler"
+        proc.send_signal(signal.SIGINT)
+        _, rest = proc.communicate(timeout=60)
+    finally:
+        proc.kill()
+        proc.wait()
+    assert proc.returncode == 130, rest
     last = [s for s in rest.replace("\r", "\n").splitlines() if s.strip()][-1]
     assert last == "poselift: error: interrupted" and "Traceback" not in rest
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy"]

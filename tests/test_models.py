@@ -250,7 +250,7 @@ def test_parameter_counts_match_the_papers():
     n = sum(p.numel() for p in sr_tcn.parameters())
     assert abs(n - 3.61e6) / 3.61e6 < 0.05, n  # paper Sec. 5.2
     fc = sum(p.numel() for p in create_model("fc").parameters())
-    assert abs(fc - 4.29e6) / 4.29e6 < 0.01, fc  # official FC (NOTES.md)
+    assert abs(fc - 4.29e6) / 4.29e6 < 0.01, fc  # official FC (docs/results.md)
 
 
 def test_unsafe_checkpoint_is_refused_and_not_executed(tmp_path):

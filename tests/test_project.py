@@ -57,9 +57,19 @@ def test_readme_quickstart_has_exactly_two_commands_and_ci_runs_the_test_one():
     commands = _readme_commands()
     assert len(commands) == 2, commands
     assert all("\n" not in c for c in commands)
-    ci = (REPO / ".ci" / "run").read_text().splitlines()
-    assert commands[1] in ci, "the README's test command must appear verbatim in .ci/run"
-    assert commands[0].endswith("&& poselift demo"), "the main job is the demo"
+    demo, test = commands
+    assert demo.endswith("&& poselift demo"), "the main job is the demo"
+    # a user's install line keeps the user's torch; the project's build command pins the CPU wheel
+    assert "torch" not in demo.split("&&")[0], demo
+    assert test.startswith("python -m pip install torch==2.13.0 "), test
+    ci = [s for s in (REPO / ".ci" / "run").read_text().splitlines()
+          if s.strip() and not s.lstrip().startswith("#")]
+    assert ci[-1] == test, "the README's test command must be .ci/run's last command, verbatim"
+    # ... run inside a virtual environment that .ci/run creates and activates itself
+    venv = next(i for i, s in enumerate(ci) if s.startswith("python -m venv "))
+    assert any(s.startswith("source ") and s.endswith("/bin/activate\"") for s in ci[venv:-1])
+    assert ci[0] == "set -euo pipefail"
+    assert "bash .ci/package " in "\n".join(ci), "the packaging check runs in CI"
 
 
 def test_public_api_surface():
@@ -160,3 +170,36 @@ def test_examples_use_public_names_only():
 def test_train_script_stays_thin():
     lines = (REPO / "examples" / "train.py").read_text().count("\n")
     assert lines < 500, f"examples/train.py has {lines} lines: move library logic into poselift"
+
+
+def test_mypy_passes_without_the_optional_extras():
+    """Every third-party module src/poselift imports besides the runtime dependencies is an
+    optional extra: mypy must not need it installed (CI type-checks without the extras)."""
+    import ast
+    import tomllib
+
+    config = tomllib.loads((REPO / "pyproject.toml").read_text())
+    ignored = {m.removesuffix(".*") for o in config["tool"]["mypy"]["overrides"]
+               if o.get("ignore_missing_imports") for m in o["module"]}
+    runtime = {"torch", "numpy", "scipy", "typing_extensions", "poselift"}
+    imported = set()
+    for p in (REPO / "src" / "poselift").rglob("*.py"):
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                imported |= {a.name.split(".")[0] for a in node.names}
+            elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+                imported.add(node.module.split(".")[0])
+    optional = imported - runtime - set(sys.stdlib_module_names)
+    assert optional, "the scan found no optional import at all: is it still scanning src?"
+    assert optional <= ignored, f"optional imports mypy would need installed: {optional - ignored}"
+
+
+def test_cli_version(capsys):
+    import pytest
+
+    from poselift.cli import main
+
+    with pytest.raises(SystemExit) as exit_info:
+        main(["--version"])
+    assert exit_info.value.code == 0
+    assert capsys.readouterr().out == f"poselift {poselift.__version__}\n"

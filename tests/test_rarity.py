@@ -285,7 +285,7 @@ def test_bad_inputs_raise_clear_errors() -> None:
 
 
 def _bandai_camera_poses(data: Path, clips: int, step: int) -> Any:
-    """Root-relative camera-coordinate poses of the PROTOCOLS.md rig (4 cameras)."""
+    """Root-relative camera-coordinate poses of the docs/protocols.md rig (4 cameras)."""
     arrays = np.load(data / "bandai" / "bandai_h36m17.npz")
     with open(data / "bandai" / "bandai_h36m17_meta.tsv", newline="") as f:
         names = [row["name"] for row in csv.DictReader(f, delimiter="\t")]

@@ -20,7 +20,7 @@ COCO_NAMES = [
 def test_builtin_layouts_match_protocols_and_coco_order():
     h36m = poselift.get_skeleton("h36m")
     assert h36m.num_joints == 17 and list(h36m.joints) == H36M_NAMES
-    # parents as in PROTOCOLS.md / VideoPose3D's h36m skeleton
+    # parents as in docs/protocols.md / VideoPose3D's h36m skeleton
     assert h36m.parents == (-1, 0, 1, 2, 0, 4, 5, 0, 7, 8, 9, 8, 11, 12, 8, 14, 15)
     assert list(get_skeleton("coco").joints) == COCO_NAMES
     mpi = get_skeleton("mpi_inf_3dhp")

@@ -18,7 +18,7 @@ Conventions (see ``docs/camera.md``):
 Functions taking arrays accept numpy arrays or torch tensors and return the same kind; the
 camera's parameters are stored as torch tensors and cast to the points' dtype and device.
 
-The deterministic evaluation rig of PROTOCOLS.md is :data:`H36M_LIKE` (a :class:`RigSpec`,
+The deterministic evaluation rig of docs/protocols.md is :data:`H36M_LIKE` (a :class:`RigSpec`,
 built with :func:`rig_cameras`); :class:`RandomRig` samples cameras around it for training.
 """
 
@@ -626,7 +626,7 @@ class RigSpec:
 
 
 H36M_LIKE = RigSpec()
-"""The ``h36m-like`` evaluation rig of PROTOCOLS.md: 4 cameras at 45/135/225/315 degrees,
+"""The ``h36m-like`` evaluation rig of docs/protocols.md: 4 cameras at 45/135/225/315 degrees,
 5 m from the pelvis, 1.6 m high, looking at (p.x, 0.9, p.z); 1000 x 1000 pixels,
 fx = fy = 1145, cx = cy = 500, no distortion."""
 

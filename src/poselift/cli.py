@@ -592,6 +592,9 @@ def _cmd_export(args: argparse.Namespace) -> int:
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="poselift",
                                 description="Lift 2D human keypoints to metric 3D poses.")
+    from poselift._version import __version__
+
+    p.add_argument("--version", action="version", version=f"poselift {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
     lf = sub.add_parser("lift", help="lift a keypoint file (.npy, .npz, .json / COCO results)")
     lf.add_argument("input", metavar="INPUT",

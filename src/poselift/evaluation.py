@@ -8,7 +8,7 @@ The scoring and reporting layer, on top of :mod:`poselift.prediction` (which
   model's predictions at the test samples;
 - :func:`predict_protocol`: predictions for any :class:`~poselift.data.ProtocolData`,
   its pixels turned into model inputs by the model's input contract, as ``lift`` does;
-- :func:`evaluate`: the protocol metrics of PROTOCOLS.md (MPJPE, P-MPJPE in millimetres,
+- :func:`evaluate`: the protocol metrics of docs/protocols.md (MPJPE, P-MPJPE in millimetres,
   PCK@150 mm and AUC in percent, overall and per content, and MPJPE by occurrence decile
   when occurrence values are available) as a JSON-ready dict; :func:`markdown_report`
   renders it as markdown tables;
@@ -46,7 +46,7 @@ __all__ = ["ARM_JOINTS", "LIMB_JOINTS_13", "MISSING_SEED", "TestSet", "evaluate"
            "missing_scores", "predict_protocol", "predict_test_set"]
 
 PCK_THRESHOLD_MM = 150.0
-"""PCK threshold of the reports, millimetres (PROTOCOLS.md)."""
+"""PCK threshold of the reports, millimetres (docs/protocols.md)."""
 
 
 MISSING_SEED = 7
@@ -198,7 +198,7 @@ def load_test_set(
         progress: progress messages on stderr.
 
     Examples:
-        >>> ts = load_test_set("p1-style", "/work/shared/data", temporal=True)  # doctest: +SKIP
+        >>> ts = load_test_set("p1-style", "../shared/data", temporal=True)  # doctest: +SKIP
         >>> len(ts.samples), len(ts.frames)  # doctest: +SKIP
         (118440, 472116)
     """

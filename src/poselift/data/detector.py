@@ -161,7 +161,7 @@ class DetectorModel:
         face_kept: ``(low, high)`` range of the per-sample probability that a turned-away face
             point is reported all the same (detectors guess a face on the back of a head: 29%
             of the face points of a subject facing away scored 0.3 or more in the real
-            detections of NOTES.md); default (0, 0): always lost.
+            detections we measured); default (0, 0): always lost.
         truncate: lose joints outside the picture ``[0, w] x [0, h]`` (default True).
         noise: ``(low, high)`` range of the per-sample noise factor ``c`` (default (0, 0.6));
             None: no noise.

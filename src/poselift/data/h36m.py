@@ -43,7 +43,7 @@ __all__ = [
 ]
 
 H36M_32_TO_17 = (0, 1, 2, 3, 6, 7, 8, 12, 13, 14, 15, 17, 18, 19, 25, 26, 27)
-"""Indices of the 17 kept joints among Human3.6M's 32 (PROTOCOLS.md)."""
+"""Indices of the 17 kept joints among Human3.6M's 32 (docs/protocols.md)."""
 
 H36M_SUBJECTS = ("S1", "S5", "S6", "S7", "S8", "S9", "S11")
 """Subjects with calibrated cameras (and mocap) in the public release."""

@@ -325,7 +325,7 @@ def load_bandai(
     ``F`` equal to the TSV's ``frames``. Clips come in the TSV's order.
 
     Args:
-        root: directory holding ``bandai/`` (e.g. ``/work/shared/data``) or the ``bandai``
+        root: directory holding ``bandai/`` (e.g. ``../shared/data``) or the ``bandai``
             directory itself.
         names: read only these clips (default: all in the TSV).
         on_bad: ``"raise"`` (default) raises :class:`DataError` on the first problem;
@@ -340,7 +340,7 @@ def load_bandai(
             mismatch, or an unreadable file.
 
     Examples:
-        >>> ms = load_bandai("/work/shared/data", names=["dataset-2_walk_normal_001"])
+        >>> ms = load_bandai("../shared/data", names=["dataset-2_walk_normal_001"])
         ... # doctest: +SKIP
         >>> ms["dataset-2_walk_normal_001"].poses.shape  # doctest: +SKIP
         (273, 17, 3)

@@ -1,4 +1,4 @@
-"""Evaluation protocols on the Bandai mocap (PROTOCOLS.md) and on Human3.6M.
+"""Evaluation protocols on the Bandai mocap (docs/protocols.md) and on Human3.6M.
 
 :func:`load_protocol` builds the test (or training) samples of a protocol: every
 ``(frame, camera)`` pair of the selected clips, projected through the deterministic
@@ -96,9 +96,9 @@ H36M_PROTOCOLS = ("h36m-subject", "h36m-cross-action", "h36m-rare10", "h36m-rare
 DEFAULT_FRAME_STEP = 4
 """Default frame subsampling of the Bandai protocols (train and test)."""
 P3_REFERENCE_STEP = 5
-"""P3 occurrence reference: every 5th P1 training frame, all cameras (PROTOCOLS.md)."""
+"""P3 occurrence reference: every 5th P1 training frame, all cameras (docs/protocols.md)."""
 P3_SIGMA = 0.1
-"""P3 occurrence falloff, metres, the same for every joint (PROTOCOLS.md)."""
+"""P3 occurrence falloff, metres, the same for every joint (docs/protocols.md)."""
 NOISE_SIGMA = 4.0
 """Standard deviation of the ``"noisy"`` inputs, pixels per coordinate."""
 NOISE_SEED = 6_2023
@@ -390,7 +390,7 @@ def protocol_motion(name: str, root: str | Path, split: Split, *,
         A :class:`~poselift.data.mocap.MotionSet`.
 
     Examples:
-        >>> ms = protocol_motion("p1-style", "/work/shared/data", "train")  # doctest: +SKIP
+        >>> ms = protocol_motion("p1-style", "../shared/data", "train")  # doctest: +SKIP
         >>> len(ms)  # doctest: +SKIP
         2359
     """
@@ -652,13 +652,13 @@ def load_protocol(
     progress: Progress = False,
     layout: str | InputLayout = "h36m",
 ) -> ProtocolData:
-    """Samples of a Bandai evaluation protocol (PROTOCOLS.md), through the ``h36m-like`` rig.
+    """Samples of a Bandai evaluation protocol (docs/protocols.md), through the ``h36m-like`` rig.
 
     Args:
         name: one of :data:`PROTOCOLS`: ``"p1-style"``, ``"p2-cross-set"``, ``"p3-rare10"``,
             ``"p3-rare20"``, or the validation split inside P1 train ``"val-style"``,
             ``"val-rare10"``, ``"val-rare20"`` (for model selection).
-        root: the directory holding ``bandai/`` (e.g. ``/work/shared/data``).
+        root: the directory holding ``bandai/`` (e.g. ``../shared/data``).
         split: ``"train"`` or ``"test"``. P3 train is P1 train; val-rare train is
             val-style train.
         inputs: ``"gt"`` projected joints, or ``"noisy"`` (plus seeded 4 px Gaussian noise).
@@ -684,7 +684,7 @@ def load_protocol(
         FileNotFoundError: no Bandai data under ``root``.
 
     Examples:
-        >>> test = load_protocol("p1-style", "/work/shared/data", "test")  # doctest: +SKIP
+        >>> test = load_protocol("p1-style", "../shared/data", "test")  # doctest: +SKIP
         >>> len(test), test.keypoints2d.shape[1:], test.image_size  # doctest: +SKIP
         (118440, (17, 2), (1000, 1000))
     """

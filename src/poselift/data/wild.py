@@ -1,7 +1,7 @@
 """The world outside the rig: training recipes and test conditions, one ingredient at a time.
 
 What videos and detectors hand to a lifter differs from the clean evaluation rig in many ways
-at once (NOTES.md, "Real-world findings"). This module names each way as an *ingredient* and
+at once (docs/wild.md). This module names each way as an *ingredient* and
 builds both sides from the same pieces:
 
 - :func:`training_augmentation`: the augmentation of a training recipe by name: ``"rig"``
@@ -97,7 +97,7 @@ follows from how much of the frame the person fills."""
 FACE_KEPT = (0.0, 0.6)
 """Per-sample probability range that a turned-away face point is reported anyway (the
 ``face`` ingredient): real detectors guess a face on the back of a head now and then (29 % of
-turned-away face points scored 0.3 or more in NOTES.md's real detections). Always losing them
+turned-away face points scored 0.3 or more in the real detections we measured). Always losing them
 taught the lifter that a visible face means a frontal view (clean P1 +8.8 mm after 4 epochs);
 a share reported keeps the left/right limb order as the cue (measured in docs/wild.md)."""
 
@@ -279,7 +279,7 @@ def _override(obj: Any, path: list[str], value: Any) -> Any:
 _RIG_CAMERA = RandomRig(distance=(5.0, 5.0), height=(1.6, 1.6), azimuth_deg=(0.0, 360.0),
                         target_height=(0.9, 0.9), focal=(1145.0, 1145.0),
                         center_offset=(0.0, 0.0), roll_deg=(0.0, 0.0))
-"""The evaluation rig's camera (PROTOCOLS.md) at any azimuth."""
+"""The evaluation rig's camera (docs/protocols.md) at any azimuth."""
 
 CONDITIONS: dict[str, str] = {
     "rig": "the evaluation rig's camera (5 m, 1.6 m high, 1145 px) at a random azimuth",

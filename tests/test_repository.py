@@ -45,6 +45,8 @@ def test_the_machine_path_pattern():
 def test_no_tracked_file_holds_an_absolute_machine_path():
     found = []
     for name in _tracked():
+        if name == "tests/test_repository.py":  # the pattern's own examples
+            continue
         data = (REPO / name).read_bytes()
         found += [f"{name}: {m.group().decode(errors='replace')}..."
                   for m in MACHINE_PATH.finditer(data)]

@@ -188,7 +188,7 @@ def test_read_alphapose(tmp_path):
     f = tmp_path / "alphapose-results.json"
     f.write_text(json.dumps(entries))
     d = read_alphapose(f, "halpe_26")
-    assert d.frame.tolist() == [2, 2, 5] and d.frames.tolist() == [2, 3, 4, 5]
+    assert d.frame.tolist() == [2, 2, 5] and d.frames.tolist() == [2, 5]
     assert detect_format(f) is None  # a COCO-results-like list: AlphaPose must be named
     assert read_detections(f, "halpe_26", format="alphapose").frame.tolist() == [2, 2, 5]
     f.write_text(json.dumps([{**entries[0], "image_id": "frame.jpg"}]))

@@ -30,7 +30,7 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import torch
@@ -398,7 +398,11 @@ def write_bvh(path: str | os.PathLike[str], bvh: BVH, *, decimals: int = 6) -> P
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"{target}: directory {str(directory)!r} does not exist")
-    atomic_write(target, lambda f: f.write(text))
+
+    def write(f: IO[bytes]) -> None:
+        f.write(text)
+
+    atomic_write(target, write)
     return target
 
 

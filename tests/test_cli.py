@@ -433,7 +433,7 @@ def test_bvh_from_detections_has_every_frame_of_the_clip(tmp_path, ckpts):
     rng = np.random.default_rng(0)
     body = np.concatenate([rng.uniform(0, 1, (17, 2)) * [60, 170] + 300, np.ones((17, 1))], -1)
     for f in range(30):  # detected in frames 5..24 except 12; every frame has its file
-        moved = body + [3.0 * f, 0, 0]
+        moved = body + np.array([3.0 * f, 0, 0])
         moved[9:11, 1] -= 4.0 * f  # the wrists rise: the 3D pose changes from frame to frame
         people = [] if f < 5 or f > 24 or f == 12 else [moved]
         doc = {"people": [{"pose_keypoints_2d": p.ravel().tolist()} for p in people]}

@@ -686,7 +686,7 @@ def test_24_save_model_into_a_missing_directory(tmp_path):
 def _walk() -> np.ndarray:
     from poselift.data.synthetic import rest_pose
 
-    return np.stack([rest_pose() + [0.0, 0.0, 0.01 * f] for f in range(4)])
+    return np.stack([rest_pose() + np.array([0.0, 0.0, 0.01 * f]) for f in range(4)])
 
 
 def test_bvh_files_get_the_permissions_of_every_other_output(tmp_path):

@@ -72,6 +72,7 @@ from poselift.skeletons import get_skeleton
 
 __all__ = [
     "FORMATS",
+    "MAX_FRAME",
     "Detections",
     "Format",
     "Track",

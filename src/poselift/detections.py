@@ -13,12 +13,15 @@ layout of :mod:`poselift.skeletons`, pixels and a score per joint):
   style: ``[{"image_id": "17.jpg", "keypoints": [x, y, c] * J, "score"}]``);
 - :func:`read_detections`: any of these, the format recognised from the content.
 
-**Frame numbers.** Files and image ids are placed in time by the *last group of digits* in
-their name: OpenPose writes ``<video>_000000000012_keypoints.json`` (frame 12), AlphaPose
-names video frames ``12.jpg``; MMPose's video files carry a ``frame_id``. Numbers that are
-absent (a missing file, a frame without an entry) are frames in which nobody was found: they
-stay in the time line as missing, they are never skipped. A name without digits, or two
-files with the same number, is an error: the order would be a guess.
+**Frame numbers.** Files and image ids are placed in time by the group of digits that changes
+from name to name (when all names share the text around their digits), else by the *last
+group of digits* in their name: OpenPose writes ``<video>_000000000012_keypoints.json``
+(frame 12), AlphaPose names video frames ``12.jpg`` (``img_0012_cam2.jpg``: frame 12);
+MMPose's video files carry a ``frame_id``. Frame numbers are integers below
+:data:`MAX_FRAME` (2**62). Numbers that are absent (a missing file, a frame without an
+entry) are frames in which nobody was found: they stay in the time line as missing, they
+are never skipped. A name without digits, names that differ in more than one number, or two
+files with the same number is an error: the order would be a guess.
 
 **Tracking** (:func:`track`): detections are linked frame by frame into :class:`Track` s,
 as MMPose's pose tracker does (``mmpose.apis.inference_tracking``: greedy IoU/OKS matching
@@ -263,14 +266,15 @@ def _frame_int(value: Any, where: str) -> int:
         raise ValueError(f"{where}: expected an integer frame number, got {value!r}")
     n = int(value)
     if not -MAX_FRAME <= n < MAX_FRAME:
-        raise ValueError(f"{where}: frame number {value!r} is out of range (at most 2**62)")
+        raise ValueError(f"{where}: frame number {value!r} is out of range (frame numbers "
+                         "are below 2**62)")
     return n
 
 
 def _digits(text: str, where: str) -> int:
     if len(text.lstrip("0")) > 19:  # (int() of a huge digit string is slow, or refused)
         raise ValueError(f"{where}: frame number {text[:30]}{'...' if len(text) > 30 else ''} "
-                         "is out of range (at most 2**62)")
+                         "is out of range (frame numbers are below 2**62)")
     return _frame_int(int(text), where)
 
 

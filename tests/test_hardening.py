@@ -486,7 +486,7 @@ def test_15_cli_outputs_get_ordinary_permissions(tmp_path, ckpts, capsys):
 def test_16_demo_output_name_is_used_as_given(tmp_path, capsys, monkeypatch):
     import poselift.demo as demo
 
-    for target, match in [(tmp_path / "x.json", "output: expected a .npz file name"),
+    for target, match in [(tmp_path / "x.json", "unsupported -o type '.json'; expected .npz"),
                           (tmp_path, "is a directory"),
                           (tmp_path / "no" / "x.npz", "does not exist")]:
         code, err = _cli(capsys, "demo", "-o", target, "--no-png")

@@ -425,13 +425,13 @@ def _check_out(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
     """A CLIError unless ``path`` has a known suffix and can be written (nothing written)."""
     from poselift._files import check_output
 
-    if path.suffix.lower() not in suffixes:
-        raise CLIError(f"{path}: unsupported {what} type {path.suffix!r}; expected "
-                       f"{' or '.join(suffixes)}")
     try:
         check_output(path)
     except OSError as e:
         raise CLIError(f"{str(e).strip().splitlines()[0]} ({what})") from None
+    if path.suffix.lower() not in suffixes:
+        raise CLIError(f"{path}: unsupported {what} type {path.suffix!r}; expected "
+                       f"{' or '.join(suffixes)}")
 
 
 def _write_outputs(files: list[tuple[Path, Callable[[IO[bytes]], None]]]) -> None:

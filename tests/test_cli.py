@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -303,3 +304,145 @@ def test_progress_flag(tmp_path, ckpts, capsys):
     for mode in ("off", "auto"):  # auto: only for 20,000 frames or more
         assert _run(*args, "--progress", mode) == 0
         assert capsys.readouterr().err == ""
+
+
+# --- issue 29 (outputs all or nothing, messages) and issue 28 (whole result, BVH frames) ----
+
+
+def test_npy_output_of_several_equal_length_tracks_says_a_npy_holds_one_array(tmp_path, ckpts,
+                                                                             capsys):
+    entries = _coco_entries(_kp(5, seed=3), list(range(5)), track=1) + _coco_entries(
+        _kp(5, seed=4), list(range(5)), track=2)
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    assert _run("lift", tmp_path / "res.json", "-o", tmp_path / "x.npy", "--model",
+                ckpts["tcn"]) == 1
+    err = capsys.readouterr().err
+    assert "holds 2 tracks; a .npy file holds one array" in err
+    assert "different lengths" not in err and not (tmp_path / "x.npy").exists()
+
+
+def test_lift_leaves_no_output_when_the_bvh_path_is_a_directory(tmp_path, ckpts, capsys):
+    # was: y.npz written, then a raw error naming a temporary file
+    np.save(tmp_path / "k.npy", _kp(6))
+    (tmp_path / "t.bvh").mkdir()
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "y.npz", "--bvh",
+                tmp_path / "t.bvh", "--model", ckpts["tcn"]) == 1
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 't.bvh'}: is a directory" in err and ".tmp" not in err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy", "t.bvh"]
+
+
+def test_lift_checks_every_track_bvh_before_writing_any(tmp_path, ckpts, capsys):
+    entries = _coco_entries(_kp(5, seed=3), list(range(5)), track=1) + _coco_entries(
+        _kp(6, seed=4), list(range(6)), track=2)
+    (tmp_path / "res.json").write_text(json.dumps(entries))
+    (tmp_path / "t_2.bvh").mkdir()  # the second track's file cannot be written
+    assert _run("lift", tmp_path / "res.json", "-o", tmp_path / "y.json", "--bvh",
+                tmp_path / "t.bvh", "--model", ckpts["tcn"]) == 1
+    assert f"{tmp_path / 't_2.bvh'}: is a directory" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["res.json", "t_2.bvh"]
+
+
+def test_a_failing_later_write_leaves_earlier_outputs_untouched(tmp_path, ckpts, capsys,
+                                                                monkeypatch):
+    import poselift.cli as cli
+
+    np.save(tmp_path / "k.npy", _kp(6))
+    (tmp_path / "y.npz").write_bytes(b"old")
+
+    def full_disk(data):
+        def write(f):
+            f.write(data[:10])
+            raise OSError(28, "No space left on device")
+        return write
+
+    monkeypatch.setattr(cli, "_bytes_writer", full_disk)  # the BVH text: written after y.npz
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "y.npz", "--bvh",
+                tmp_path / "t.bvh", "--model", ckpts["tcn"]) == 1
+    err = capsys.readouterr().err
+    assert f"No space left on device: '{tmp_path / 't.bvh'}'" in err and ".tmp" not in err
+    assert (tmp_path / "y.npz").read_bytes() == b"old"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy", "y.npz"]
+
+
+@pytest.mark.parametrize(("argv", "match"), [
+    (["--png", "p.txt"], "p.txt: unsupported --png type '.txt'; expected .png"),
+    (["-o", "d.txt"], "d.txt: unsupported -o type '.txt'; expected .npz"),
+    (["--png", "missing/p.png"], "the output directory"),
+])
+def test_demo_checks_every_output_before_running(tmp_path, capsys, monkeypatch, argv, match):
+    import poselift.demo as demo
+
+    ran = []
+    monkeypatch.setattr(demo, "run_demo", lambda *a, **k: ran.append(1))
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "-o", "d.npz", *argv]) == 1
+    assert match in capsys.readouterr().err and not ran
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_demo_removes_its_npz_when_the_png_fails(tmp_path, capsys, monkeypatch):
+    import poselift.demo as demo
+
+    def half(output, png, **kwargs):
+        Path(output).write_bytes(b"npz")
+        raise RuntimeError("plot failed")
+
+    monkeypatch.setattr(demo, "run_demo", half)
+    monkeypatch.chdir(tmp_path)
+    assert main(["demo", "-o", "d.npz", "--png", "p.png"]) == 1
+    assert "plot failed" in capsys.readouterr().err and list(tmp_path.iterdir()) == []
+
+
+def test_lift_with_intrinsics_writes_the_whole_lift_result(tmp_path, ckpts):
+    from poselift.inference import lift_full
+
+    kp = _kp(12, seed=5)
+    kp[3, :, :] = np.nan  # a frame without any joint: not solved, reprojection NaN -> null
+    np.save(tmp_path / "k.npy", kp)
+    intr = (1000.0, 1000.0, 500.0, 500.0)
+    ref = lift_full(kp, model=ckpts["tcn"], intrinsics=intr, root="camera")
+    args = ["--model", ckpts["tcn"], "--intrinsics", *intr, "--root", "camera"]
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "y.npz", *args) == 0
+    with np.load(tmp_path / "y.npz") as z:
+        np.testing.assert_allclose(z["poses3d"], ref.poses, atol=1e-5)
+        np.testing.assert_allclose(z["trajectory"], ref.trajectory, atol=1e-5)
+        np.testing.assert_allclose(z["scale"], ref.scale, rtol=1e-6)
+        np.testing.assert_allclose(z["reprojection_px"], ref.reprojection_px, rtol=1e-5)
+        assert z["solved"].tolist() == ref.solved.tolist() and not z["solved"][3]
+        np.testing.assert_allclose(z["occurrence"], ref.rarity.occurrence, rtol=1e-6)
+        assert z["rare"].tolist() == ref.rarity.rare.tolist()
+        assert z["rare_groups"].tolist() == ref.rarity.rare_groups.tolist()
+        assert str(z["model"]) == str(ckpts["tcn"]) and str(z["root"]) == "camera"
+        assert float(z["height"]) == 1.7
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "y.json", "--bvh",
+                tmp_path / "y.bvh", "--fps", 25, *args) == 0
+    doc = json.loads((tmp_path / "y.json").read_text())  # strict JSON: NaN written as null
+    assert doc["fps"] == 25.0 and doc["weights"] == str(ckpts["tcn"]) and doc["height"] == 1.7
+    np.testing.assert_allclose(doc["trajectory"], ref.trajectory, atol=2e-6)
+    assert doc["reprojection_px"][3] is None and doc["solved"] == ref.solved.tolist()
+    assert doc["rare"] == ref.rarity.rare.tolist()
+
+
+def test_bvh_from_detections_has_every_frame_of_the_clip(tmp_path, ckpts):
+    from poselift.data import read_bvh
+    from poselift.data.bvh import bvh_to_h36m
+
+    folder = tmp_path / "op"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    body = np.concatenate([rng.uniform(0, 1, (17, 2)) * [60, 170] + 300, np.ones((17, 1))], -1)
+    for f in range(30):  # detected in frames 5..24 except 12; every frame has its file
+        moved = body + np.array([3.0 * f, 0, 0])
+        moved[9:11, 1] -= 4.0 * f  # the wrists rise: the 3D pose changes from frame to frame
+        people = [] if f < 5 or f > 24 or f == 12 else [moved]
+        doc = {"people": [{"pose_keypoints_2d": p.ravel().tolist()} for p in people]}
+        (folder / f"clip_{f:012d}_keypoints.json").write_text(json.dumps(doc))
+    assert _run("lift", folder, "--skeleton", "coco", "-o", tmp_path / "y.npz", "--bvh",
+                tmp_path / "y.bvh", "--model", ckpts["tcn"], "--min-track-length", 5) == 0
+    bvh = read_bvh(tmp_path / "y.bvh")
+    assert bvh.num_frames == 30  # was 19: only the frames in which the person was detected
+    pos = bvh_to_h36m(bvh, "poselift", units="cm")
+    np.testing.assert_allclose(pos[:5], np.repeat(pos[5:6], 5, 0), atol=1e-6)  # first held
+    np.testing.assert_allclose(pos[25:], np.repeat(pos[24:25], 5, 0), atol=1e-6)  # last held
+    assert np.abs(pos[12] - pos[11]).max() > 0  # inside the track: the interpolated pose

@@ -188,7 +188,7 @@ def test_read_alphapose(tmp_path):
     f = tmp_path / "alphapose-results.json"
     f.write_text(json.dumps(entries))
     d = read_alphapose(f, "halpe_26")
-    assert d.frame.tolist() == [2, 2, 5] and d.frames.tolist() == [2, 3, 4, 5]
+    assert d.frame.tolist() == [2, 2, 5] and d.frames.tolist() == [2, 5]
     assert detect_format(f) is None  # a COCO-results-like list: AlphaPose must be named
     assert read_detections(f, "halpe_26", format="alphapose").frame.tolist() == [2, 2, 5]
     f.write_text(json.dumps([{**entries[0], "image_id": "frame.jpg"}]))
@@ -355,8 +355,9 @@ def test_cli_tracks_with_npz_output_and_independent_frames(tmp_path):
     assert main(["lift", str(folder), "--skeleton", "body_25", "-o", str(out),
                  "--independent"]) == 0
     with np.load(out) as z:
-        assert sorted(z.files) == ["image_id_0", "image_id_1", "poses3d_0", "poses3d_1",
-                                   "track_id_0", "track_id_1"]
+        assert sorted(z.files) == ["coordinates", "image_id_0", "image_id_1", "model",
+                                   "poses3d_0", "poses3d_1", "root", "skeleton", "track_id_0",
+                                   "track_id_1", "units", "weights"]
         assert z["poses3d_0"].shape == (20, 17, 3) and z["image_id_1"].tolist() == list(
             range(20))
         np.testing.assert_allclose(z["poses3d_0"], poselift.lift(
@@ -490,3 +491,168 @@ def test_every_detector_path_in_the_docs_runs(tmp_path, monkeypatch):
             poses = scope["poses"]
             values = list(poses.values()) if isinstance(poses, dict) else [poses]
             assert values and all(np.asarray(p).shape[-2:] == (17, 3) for p in values), name
+
+
+# --- issue 29: frame numbers, messages, numpy scalars, tracker speed ------------------------
+
+
+def _alphapose_file(tmp_path: Path, ids: list, j: int = 17) -> Path:
+    f = tmp_path / "alphapose-results.json"
+    f.write_text(json.dumps([{"image_id": i, "category_id": 1, "score": 2.0,
+                              "keypoints": person(j, 10.0 * k).ravel().tolist()}
+                             for k, i in enumerate(ids)]))
+    return f
+
+
+def test_alphapose_reader_keeps_only_the_frames_present(tmp_path):
+    # was range(min, max): 3 million empty frames (26 s, 1.6 GB); an epoch-ms name: MemoryError
+    d = read_alphapose(_alphapose_file(tmp_path, ["0.jpg", "3000000.jpg"]), "coco")
+    assert d.frames.tolist() == [0, 3000000] and d.frame.tolist() == [0, 3000000]
+    d = read_alphapose(_alphapose_file(tmp_path, ["1733572800000.jpg", "1733572800040.jpg"]),
+                       "coco")
+    assert d.frames.tolist() == [1733572800000, 1733572800040]
+
+
+def test_alphapose_frame_is_the_number_that_changes_between_image_ids(tmp_path):
+    # img_0001_cam2.jpg was frame 2 (the last digits) for every image
+    ids = ["img_0001_cam2.jpg", "img_0002_cam2.jpg", "img_0002_cam2.jpg", "img_0010_cam2.jpg"]
+    d = read_alphapose(_alphapose_file(tmp_path, ids), "coco")
+    assert d.frame.tolist() == [1, 2, 2, 10] and d.frames.tolist() == [1, 2, 10]
+    with pytest.raises(ValueError, match=r"alphapose-results.json: image_id: .*differ in more "
+                                         r"than one number"):
+        read_alphapose(_alphapose_file(tmp_path, ["img_1_cam1.jpg", "img_2_cam2.jpg"]), "coco")
+
+
+def test_openpose_folder_frame_is_the_number_that_changes(tmp_path):
+    for f in (3, 4, 6):
+        doc = {"people": [{"pose_keypoints_2d": as_openpose(person(25, 10.0 * f))}]}
+        (tmp_path / f"run2_{f:04d}_cam7_keypoints.json").write_text(json.dumps(doc))
+    assert read_openpose(tmp_path, "body_25").frames.tolist() == [3, 4, 6]
+
+
+@pytest.mark.parametrize(("ids", "match"), [
+    ([10**30], r"entry 0: image_id: frame number 1000000000000000000000000000000 is out of "
+               r"range"),
+    (["9999999999999999999999999.jpg"], r"entry 0: image_id: .*frame number 9{25} is out of "
+                                        r"range"),
+    ([True], r"entry 0: image_id: expected a file name or an integer, got True"),
+])
+def test_out_of_range_alphapose_ids_name_file_entry_and_field(tmp_path, ids, match):
+    f = _alphapose_file(tmp_path, ids)
+    with pytest.raises(ValueError, match=f"alphapose-results.json: {match}"):
+        read_alphapose(f, "coco")
+
+
+@pytest.mark.parametrize("frame_id", ["1e30", "Infinity", "NaN", "1.7", "\"3\"", "true"])
+def test_bad_mmpose_frame_ids_name_file_entry_and_field(tmp_path, frame_id):
+    inst = {"keypoints": [[1.0, 2.0]] * 17, "keypoint_scores": [0.9] * 17}
+    f = tmp_path / "video.json"
+    f.write_text(f'[{{"frame_id": 0, "instances": []}}, {{"frame_id": {frame_id}, '
+                 f'"instances": [{json.dumps(inst)}]}}]')
+    with pytest.raises(ValueError, match=r"video.json: entry 1: frame_id: (expected an integer "
+                                         r"frame number|frame number .* is out of range)"):
+        read_mmpose(f, "coco")
+
+
+def test_integral_float_frame_ids_are_frame_numbers(tmp_path):
+    f = tmp_path / "video.json"
+    f.write_text(json.dumps([{"frame_id": 3.0, "instances": []},
+                             {"frame_id": 4, "instances": []}]))
+    assert read_mmpose(f, "coco").frames.tolist() == [3, 4]
+
+
+def test_from_frames_refuses_fractional_frame_numbers():
+    empty = np.zeros((0, 17, 3))
+    with pytest.raises(ValueError, match=r"frame_numbers\[0\]: expected an integer frame "
+                                         r"number, got 1.5"):
+        Detections.from_frames([empty, empty], "coco", frame_numbers=[1.5, 2.7])
+    d = Detections.from_frames([empty, empty], "coco", frame_numbers=[np.int64(1), 2.0])
+    assert d.frames.tolist() == [1, 2]
+
+
+def test_huge_openpose_frame_number_names_the_file(tmp_path):
+    doc = {"people": []}
+    (tmp_path / f"v_{'9' * 25}_keypoints.json").write_text(json.dumps(doc))
+    (tmp_path / "v_000000000001_keypoints.json").write_text(json.dumps(doc))
+    with pytest.raises(ValueError, match=r"'v_9{25}_keypoints.json': frame number 9{25} is out "
+                                         r"of range"):
+        read_openpose(tmp_path, "body_25")
+
+
+def test_huge_frame_numbers_through_the_cli_are_one_line_naming_the_file(tmp_path, capsys):
+    f = _alphapose_file(tmp_path, [10**30])
+    assert main(["lift", str(f), "-o", str(tmp_path / "o.json"), "--format", "alphapose"]) == 1
+    err = capsys.readouterr().err
+    assert "alphapose-results.json: entry 0: image_id" in err and "please report" not in err
+    assert not (tmp_path / "o.json").exists()
+
+
+def test_deeply_nested_detector_json_is_a_value_error(tmp_path):
+    f = tmp_path / "video.json"
+    f.write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(ValueError, match=r"video.json: not readable: JSON nested too deeply"):
+        read_mmpose(f, "coco")
+    with pytest.raises(ValueError, match=r"nested too deeply"):
+        read_alphapose(f, "coco")
+
+
+def test_nested_openpose_keypoints_say_what_is_wrong(tmp_path):
+    # was: "expected 75 numbers ... got 75"
+    f = tmp_path / "v_000000000001_keypoints.json"
+    f.write_text(json.dumps({"people": [{"pose_keypoints_2d": [[1.0, 2.0, 0.9]] * 25}]}))
+    with pytest.raises(ValueError, match=r"people\[0\].pose_keypoints_2d: expected a flat list "
+                                         r"\[x0, y0, c0, x1, ...\] of 75 numbers, got a nested "
+                                         r"list of shape \(25, 3\)"):
+        read_openpose(f, "body_25")
+
+
+def test_track_takes_numpy_scalars():
+    per, _, _ = crossing()
+    dets = Detections.from_frames([np.stack(per[t]) for t in sorted(per)], "body_25")
+    ref = track(dets, max_gap=5, min_length=10, score_threshold=0.3)
+    got = track(dets, max_gap=np.int64(5), min_length=np.int32(10),
+                score_threshold=np.float32(0.3), min_similarity=np.float64(0.3))
+    assert [t.frames.tolist() for t in got] == [t.frames.tolist() for t in ref]
+    with pytest.raises(ValueError, match="max_gap: expected an int >= 0"):
+        track(dets, max_gap=np.float64(5.0))
+
+
+def _naive_similarity(last, valid_t, velocity, last_frame, frame, kp, valid_d):
+    """The module docstring's formula for one (track, detection) pair, joint by joint."""
+    pts = [last[j] for j in range(len(last)) if valid_t[j]]
+    size = max(max(max(p[0] for p in pts) - min(p[0] for p in pts),
+                   max(p[1] for p in pts) - min(p[1] for p in pts)), 1.0)
+    total, either, any_both = 0.0, 0, False
+    for j in range(len(last)):
+        if valid_t[j] or valid_d[j]:
+            either += 1
+        if valid_t[j] and valid_d[j]:
+            any_both = True
+            pred = last[j] + velocity * (frame - last_frame)
+            d2 = float(((pred - kp[j, :2]) ** 2).sum())
+            total += float(np.exp(-d2 / (2 * (0.1 * size) ** 2)))
+    return total / either if any_both else 0.0
+
+
+def test_vectorized_track_similarity_matches_the_formula_joint_by_joint():
+    from poselift.detections import _Open, _similarities
+
+    rng = np.random.default_rng(3)
+    tracks, naive_inputs = [], []
+    for k in range(6):
+        kp = np.concatenate([rng.uniform(0, 300, (17, 2)), np.ones((17, 1))], -1)
+        valid = rng.uniform(size=17) > 0.3
+        t = _Open(4, kp, valid, k)
+        t.velocity = rng.normal(0, 3, 2)
+        tracks.append(t)
+        naive_inputs.append((kp[:, :2], valid, t.velocity, 4))
+    dets = np.concatenate([rng.uniform(0, 300, (5, 17, 2)), np.ones((5, 17, 1))], -1)
+    dets[0] = tracks[2].last.tolist() and np.concatenate([tracks[2].predict(7), np.ones((17, 1))],
+                                                          -1)
+    dvalid = rng.uniform(size=(5, 17)) > 0.3
+    dvalid[1] = False
+    got = _similarities(tracks, 7, dets, dvalid)
+    ref = np.array([[_naive_similarity(*inp, 7, dets[d], dvalid[d]) for d in range(5)]
+                    for inp in naive_inputs])
+    np.testing.assert_allclose(got, ref, rtol=1e-12, atol=1e-15)
+    assert got[2, 0] > 0.5 and (got[:, 1] == 0).all()

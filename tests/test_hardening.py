@@ -486,7 +486,7 @@ def test_15_cli_outputs_get_ordinary_permissions(tmp_path, ckpts, capsys):
 def test_16_demo_output_name_is_used_as_given(tmp_path, capsys, monkeypatch):
     import poselift.demo as demo
 
-    for target, match in [(tmp_path / "x.json", "output: expected a .npz file name"),
+    for target, match in [(tmp_path / "x.json", "unsupported -o type '.json'; expected .npz"),
                           (tmp_path, "is a directory"),
                           (tmp_path / "no" / "x.npz", "does not exist")]:
         code, err = _cli(capsys, "demo", "-o", target, "--no-png")
@@ -706,3 +706,74 @@ def test_24_save_model_into_a_missing_directory(tmp_path):
         save_model(_sr(), tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == []
     assert poselift.save_model is save_model
+
+
+# --- issue 29: BVH permissions, numpy scalars, messages that say what is wrong --------------
+
+
+def _walk() -> np.ndarray:
+    from poselift.data.synthetic import rest_pose
+
+    return np.stack([rest_pose() + np.array([0.0, 0.0, 0.01 * f]) for f in range(4)])
+
+
+def test_bvh_files_get_the_permissions_of_every_other_output(tmp_path):
+    from poselift._files import new_file_mode
+    from poselift.data.bvh_export import poses_to_bvh, write_bvh
+
+    bvh = poses_to_bvh(_walk(), up="y")
+    old = os.umask(0o022)
+    try:
+        write_bvh(tmp_path / "new.bvh", bvh)  # was 0600 (mkstemp's mode)
+        assert stat.S_IMODE((tmp_path / "new.bvh").stat().st_mode) == new_file_mode() == 0o644
+        (tmp_path / "ro.bvh").write_text("old")
+        os.chmod(tmp_path / "ro.bvh", 0o444)
+        write_bvh(tmp_path / "ro.bvh", bvh)  # replaced, keeping its mode (was 0600)
+        assert stat.S_IMODE((tmp_path / "ro.bvh").stat().st_mode) == 0o444
+        assert (tmp_path / "ro.bvh").read_text().startswith("HIERARCHY")
+    finally:
+        os.umask(old)
+
+
+def test_save_bvh_onto_a_directory_names_the_directory(tmp_path):
+    from poselift.data.bvh_export import poses_to_bvh, write_bvh
+
+    (tmp_path / "d.bvh").mkdir()
+    with pytest.raises(IsADirectoryError, match=r"d.bvh: is a directory") as info:
+        write_bvh(tmp_path / "d.bvh", poses_to_bvh(_walk(), up="y"))
+    assert ".tmp" not in str(info.value) and sorted(os.listdir(tmp_path)) == ["d.bvh"]
+
+
+def test_bvh_fps_takes_numpy_scalars():
+    from poselift.data.bvh_export import poses_to_bvh
+
+    assert poses_to_bvh(_walk(), fps=np.float32(25)).fps == 25.0
+    assert poses_to_bvh(_walk(), fps=np.int64(50)).fps == 50.0
+    with pytest.raises(ValueError, match="fps: expected a positive number"):
+        poses_to_bvh(_walk(), fps=np.bool_(True))
+
+
+def test_pose_rarity_of_a_nan_pose_says_it_is_not_finite():
+    from poselift.rarity_flag import pose_rarity
+
+    with pytest.raises(ValueError, match=r"poses: expected finite values, found 51 NaN/inf"):
+        pose_rarity(np.full((17, 3), np.nan))  # was "pose has zero size"
+
+
+def test_pose_rarity_refuses_complex_poses():
+    from poselift.data.synthetic import rest_pose
+    from poselift.rarity_flag import pose_rarity
+
+    with pytest.raises(TypeError, match=r"poses: expected real numbers, got dtype complex128"):
+        pose_rarity(rest_pose().astype(complex))  # was scored with the imaginary part dropped
+
+
+def test_absurd_intrinsics_are_a_value_error_not_a_linalg_error():
+    from poselift.absolute import as_intrinsics, solve_translation
+
+    with pytest.raises(ValueError, match=r"intrinsics: fx, fy, cx, cy must be at most 1e\+08 "
+                                         r"pixels, got 1e\+300"):
+        as_intrinsics((1e300, 1e300, 500.0, 500.0))
+    body = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.1], [0.0, -0.5, 0.0], [-0.2, 0.4, -0.1]])
+    with pytest.raises(ValueError, match="intrinsics"):  # was LinAlgError from the solver
+        solve_translation(body, np.full((4, 2), 500.0), (1e300, 1e300, 500.0, 500.0))

@@ -246,7 +246,7 @@ def test_cli_errors_are_one_line(tmp_path, scene, capsys):
         (["--intrinsics", "1", "2", "3"], "--intrinsics: expected four numbers"),
         (["--intrinsics", str(tmp_path / "none.json")], "no such file (--intrinsics)"),
         (["--intrinsics", "1100", "1100", "960", "540", "--height", "9"], "height: expected"),
-        (["--bvh", str(tmp_path / "x.txt")], "--bvh expects a .bvh file name"),
+        (["--bvh", str(tmp_path / "x.txt")], "unsupported --bvh type '.txt'; expected .bvh"),
     ]
     for extra, message in cases:
         capsys.readouterr()

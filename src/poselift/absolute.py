@@ -97,6 +97,7 @@ _H36M_BONES_LEGS = ((1, 2), (2, 3), (4, 5), (5, 6))
 _H36M_TRUNK = ((0, 7), (7, 8), (8, 9), (9, 10))
 _MIN_DEPTH = 1e-3  # metres: a joint must stay this far in front of the camera
 _MIN_NOISE_PX = 0.5
+_MAX_PIXELS = 1e8  # intrinsics beyond this (a 1e8 px focal length) overflow the solver's squares
 
 
 # --------------------------------------------------------------------------------------------
@@ -132,8 +133,9 @@ def as_intrinsics(intrinsics: object) -> np.ndarray[Any, Any]:
         ``(3, 3)`` float64 numpy array.
 
     Raises:
-        ValueError: wrong shape, non-positive focal lengths, a last row other than
-            ``(0, 0, 1)``, skew, or a camera with distortion (undistort the keypoints first).
+        ValueError: wrong shape, non-positive focal lengths, values beyond 1e8 pixels, a last
+            row other than ``(0, 0, 1)``, skew, or a camera with distortion (undistort the
+            keypoints first).
 
     Examples:
         >>> as_intrinsics((1145.0, 1145.0, 500.0, 500.0)).tolist()
@@ -166,6 +168,9 @@ def as_intrinsics(intrinsics: object) -> np.ndarray[Any, Any]:
     if not (arr[0, 0] > 0 and arr[1, 1] > 0):
         raise ValueError(f"intrinsics: expected positive focal lengths fx, fy in pixels, got "
                          f"{arr[0, 0]}, {arr[1, 1]}")
+    if np.abs(arr).max() > _MAX_PIXELS:
+        raise ValueError(f"intrinsics: fx, fy, cx, cy must be at most {_MAX_PIXELS:g} pixels, "
+                         f"got {arr[0, 0]:g}, {arr[1, 1]:g}, {arr[0, 2]:g}, {arr[1, 2]:g}")
     return arr
 
 

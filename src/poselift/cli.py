@@ -7,15 +7,29 @@ Subcommands:
   array ``(J, 2|3)``, ``(T, J, 2|3)`` or ``(N, T, J, 2|3)``), ``.npz`` (key ``keypoints2d``
   or its only array; optional ``scores``) or ``.json`` (``{"keypoints2d": [...],
   "scores": [...]}`` or a COCO keypoint result file: a list of ``{"image_id",
-  "keypoints": [x, y, v] * 17, "score"[, "track_id"]}``). OUTPUT is ``.npy``, ``.npz`` or
-  ``.json``, written atomically (nothing is left behind on failure).
+  "keypoints": [x, y, v] * 17, "score"[, "track_id"]}``). OUTPUT is ``.npy`` (the poses),
+  ``.npz`` or ``.json`` (the poses and the metadata: units, coordinates, ``root``,
+  ``model`` and the ``weights`` it resolved to, ``height`` and ``fps`` when used). With the
+  absolute-3D flags (``--intrinsics``, ``--height``, ...) the whole
+  :class:`~poselift.lift_result.LiftResult` is written per frame: ``scale``,
+  ``trajectory``, ``solved``, ``reprojection_px`` (NaN/null where no joint was valid),
+  ``occurrence``, ``rare``, ``group_occurrence``, ``rare_groups``; in ``.npz`` under these
+  names (``<name>_<i>`` for track ``i``), in ``.json`` beside each result's
+  ``keypoints3d`` (or as top-level arrays beside ``poses3d``).
+  ``--bvh OUT.bvh`` also writes a BVH animation per sequence with *every* frame of the
+  video, from the first to the last frame number of the input: a frame in which the
+  track was not detected holds the lifted (interpolated) pose inside the track, the
+  track's first pose before it appears and its last pose after it is lost.
+  Outputs are all or nothing: every output path is checked (known extension, existing
+  writable directory, not a directory) before anything is read or lifted, and all are
+  written to temporary files that are renamed into place only when all are complete.
 - ``models``: list the model zoo and the shipped pretrained weights.
 - ``export WEIGHTS OUT.pt2|OUT.onnx``: the model with its normalization, pixels ``(B, 17, 3)``
   (x, y, score) in, metres out, as a ``torch.export`` archive or an ONNX model
   (:func:`poselift.export.export_model`; ONNX needs ``poselift[onnx]``).
 - ``demo``: lift the bundled sample sequence (a held-out mocap clip as COCO keypoints), print
   a summary, write ``poselift-demo.npz`` and, with matplotlib (``poselift[viz]``), a PNG of
-  the 2D input beside the 3D output.
+  the 2D input beside the 3D output (both paths checked first; on failure neither is left).
 
 COCO result files: entries with a ``track_id`` form one sequence per track, ordered by
 ``image_id`` (lifted with the temporal model); without ``track_id`` there must be one person
@@ -88,11 +102,13 @@ class _Input:
 
     def __init__(self, arrays: list[np.ndarray[Any, Any]], *, independent: bool,
                  coco: list[dict[str, Any]] | None = None,
-                 scores: np.ndarray[Any, Any] | None = None) -> None:
+                 scores: np.ndarray[Any, Any] | None = None,
+                 clip: tuple[int, int] | None = None) -> None:
         self.arrays = arrays  # one array, or one (T, 17, 3) per COCO track / (N, 17, 3)
         self.independent = independent
         self.coco = coco  # per array: {"image_id": [...], "track_id": ... or None}
         self.scores = scores
+        self.clip = clip  # first and last frame number of the video (tracks), or None
 
 
 def _array(value: Any, where: str, *, allow_bool: bool = False) -> np.ndarray[Any, Any]:
@@ -172,7 +188,10 @@ def _read_coco(entries: list[Any], path: Path) -> _Input:
                 raise CLIError(f"{path}: track {track!r} has several detections in one image")
             arrays.append(np.stack([r[1] for r in items]))
             labels.append({"image_id": ids, "track_id": track, "frames": frames})
-        return _Input(arrays, independent=False, coco=labels)
+        numbered = [lab["frames"] for lab in labels]
+        clip = None if any(f is None for f in numbered) else (
+            min(f[0] for f in numbered), max(f[-1] for f in numbered))
+        return _Input(arrays, independent=False, coco=labels, clip=clip)
     seen: set[str] = set()
     for image_id, _, _ in rows:
         if str(image_id) in seen:
@@ -283,7 +302,8 @@ def _read_tracks(path: Path, args: argparse.Namespace) -> _Input:
     covered = ", ".join(f"{t.track_id}: {t.num_detections}" for t in tracks[:8])
     print(f"{len(tracks)} track(s) in {dets.frames.size} frame(s) of {path} (detected frames "
           f"per track {covered}{', ...' if len(tracks) > 8 else ''})")
-    return _Input(arrays, independent=False, coco=labels)
+    return _Input(arrays, independent=False, coco=labels,
+                  clip=(int(dets.frames[0]), int(dets.frames[-1])))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -305,50 +325,127 @@ def _atomic_write(path: Path, write: Callable[[IO[bytes]], None]) -> None:
     atomic_write(path, write)
 
 
-def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input, *,
-           coordinates: str = "camera (x right, y down, z forward), pelvis at the origin"
-           ) -> None:
+_FIELDS = ("poses3d", "scale", "trajectory", "solved", "reprojection_px", "occurrence",
+           "rare", "group_occurrence", "rare_groups")
+"""What the CLI writes per frame: the poses and, with the absolute-3D flags, the rest of the
+:class:`poselift.lift_result.LiftResult` (the rarity flattened: ``occurrence``, ``rare``,
+``group_occurrence``, ``rare_groups``)."""
+
+
+def _result_fields(res: Any) -> dict[str, np.ndarray[Any, Any]]:
+    """The per-frame arrays of a :class:`~poselift.lift_result.LiftResult` (numpy)."""
+    out: dict[str, np.ndarray[Any, Any]] = {
+        "poses3d": np.asarray(res.poses, dtype=np.float32),
+        "scale": np.asarray(res.scale, dtype=np.float32)}
+    if res.trajectory is not None:
+        out["trajectory"] = np.asarray(res.trajectory, dtype=np.float32)
+        out["solved"] = np.asarray(res.solved, dtype=bool)
+        out["reprojection_px"] = np.asarray(res.reprojection_px, dtype=np.float32)
+    if res.rarity is not None:
+        out["occurrence"] = np.asarray(res.rarity.occurrence, dtype=np.float32)
+        out["rare"] = np.asarray(res.rarity.rare, dtype=bool)
+        out["group_occurrence"] = np.asarray(res.rarity.group_occurrence, dtype=np.float32)
+        out["rare_groups"] = np.asarray(res.rarity.rare_groups, dtype=bool)
+    return out
+
+
+def _json_value(a: np.ndarray[Any, Any]) -> Any:
+    """A JSON value: floats rounded to 6 decimals, NaN as null."""
+    if a.dtype == bool:
+        return a.tolist()
+    r = np.round(a.astype(np.float64), 6)
+    if np.isfinite(r).all():
+        return r.tolist()
+    obj = r.astype(object)
+    obj[~np.isfinite(r)] = None
+    return obj.tolist()
+
+
+def _writer(path: Path, results: list[dict[str, np.ndarray[Any, Any]]], inp: _Input,
+            meta: dict[str, Any]) -> Callable[[IO[bytes]], None]:
+    """The function that writes the output ``path`` (.npy, .npz or .json); nothing written yet.
+
+    ``results``: per input array, the per-frame fields (:data:`_FIELDS`, ``poses3d`` first).
+    ``meta``: units, skeleton, coordinates, root, height, model, weights, fps (None: left out).
+    """
     suffix = path.suffix.lower()
+    info = {k: v for k, v in meta.items() if v is not None}
     if suffix == ".npy":
-        if len(poses) != 1:
-            raise CLIError(f"{path}: {len(poses)} tracks of different lengths cannot be one "
-                           ".npy array; write .npz or .json")
-        _atomic_write(path, lambda f: np.save(f, poses[0], allow_pickle=False))
-        return
+        if len(results) != 1:
+            raise CLIError(f"{path}: the input holds {len(results)} tracks; a .npy file holds "
+                           "one array: write .npz or .json (one set of arrays per track)")
+        pose_array = results[0]["poses3d"]
+
+        def save(f: IO[bytes]) -> None:
+            np.save(f, pose_array, allow_pickle=False)
+
+        return save
     if suffix == ".npz":
-        arrays: dict[str, Any] = {}
-        if inp.coco is None:
-            arrays["poses3d"] = poses[0]
-        elif inp.coco[0]["track_id"] is None:
-            arrays["poses3d"] = poses[0]
-            arrays["image_id"] = np.asarray(inp.coco[0]["image_id"])
+        arrays: dict[str, Any] = {k: np.asarray(v) for k, v in info.items()}
+        if inp.coco is None or inp.coco[0]["track_id"] is None:
+            arrays.update(results[0])
+            if inp.coco is not None:
+                arrays["image_id"] = np.asarray(inp.coco[0]["image_id"])
         else:
-            for i, (p, lab) in enumerate(zip(poses, inp.coco, strict=True)):
-                arrays[f"poses3d_{i}"] = p
+            for i, (res, lab) in enumerate(zip(results, inp.coco, strict=True)):
+                arrays.update({f"{k}_{i}": v for k, v in res.items()})
                 arrays[f"image_id_{i}"] = np.asarray(lab["image_id"])
                 arrays[f"track_id_{i}"] = np.asarray(lab["track_id"])
-        _atomic_write(path, lambda f: np.savez(f, **arrays))
-        return
-    units = {"units": "metres", "skeleton": "h36m", "coordinates": coordinates}
-    doc: Any
+        def savez(f: IO[bytes]) -> None:
+            np.savez(f, **arrays)
+
+        return savez
+    doc: dict[str, Any] = dict(info)
     if inp.coco is None:
-        doc = {**units, "poses3d": np.round(poses[0], 6).tolist()}
+        for k, v in results[0].items():
+            doc[k] = _json_value(v)
     else:
-        results = []
-        for p, lab in zip(poses, inp.coco, strict=True):
-            for image_id, pose in zip(lab["image_id"], p, strict=True):
+        items = []
+        for res, lab in zip(results, inp.coco, strict=True):
+            per = {("keypoints3d" if k == "poses3d" else k): _json_value(v)
+                   for k, v in res.items()}
+            for t, image_id in enumerate(lab["image_id"]):
                 item: dict[str, Any] = {"image_id": image_id}
                 if lab["track_id"] is not None:
                     item["track_id"] = lab["track_id"]
-                item["keypoints3d"] = np.round(pose, 6).tolist()
-                results.append(item)
-        doc = {**units, "results": results}
-    payload = json.dumps(doc).encode("utf-8")
+                item.update({k: v[t] for k, v in per.items()})
+                items.append(item)
+        doc["results"] = items
+    return _bytes_writer(json.dumps(doc).encode("utf-8"))
 
-    def dump(f: IO[bytes]) -> None:
-        f.write(payload)
 
-    _atomic_write(path, dump)
+def _bytes_writer(data: bytes) -> Callable[[IO[bytes]], None]:
+    def write(f: IO[bytes]) -> None:
+        f.write(data)
+
+    return write
+
+
+def _check_out(path: Path, what: str, suffixes: tuple[str, ...]) -> None:
+    """A CLIError unless ``path`` has a known suffix and can be written (nothing written)."""
+    from poselift._files import check_output
+
+    try:
+        check_output(path)
+    except OSError as e:
+        raise CLIError(f"{str(e).strip().splitlines()[0]} ({what})") from None
+    if path.suffix.lower() not in suffixes:
+        raise CLIError(f"{path}: unsupported {what} type {path.suffix!r}; expected "
+                       f"{' or '.join(suffixes)}")
+
+
+def _write_outputs(files: list[tuple[Path, Callable[[IO[bytes]], None]]]) -> None:
+    """All outputs or none (:func:`poselift._files.write_all`); errors name the user's path."""
+    from poselift._files import write_all
+
+    names = [str(Path(os.path.abspath(p))) for p, _ in files]
+    if len(set(names)) != len(names):
+        dup = next(n for n in names if names.count(n) > 1)
+        raise CLIError(f"{dup}: named twice as an output")
+    try:
+        write_all(files)
+    except OSError as e:
+        raise CLIError(str(e).strip().splitlines()[0]) from None
 
 
 # ---------------------------------------------------------------------------------------------
@@ -357,67 +454,105 @@ def _write(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input, *,
 
 
 def _cmd_lift(args: argparse.Namespace) -> int:
-    from poselift.inference import Lifter
+    from poselift.inference import DEFAULT_WEIGHTS, Lifter, default_model_skeleton
     from poselift.skeletons import get_skeleton
 
     src, dst = Path(args.input), Path(args.output)
-    if dst.suffix.lower() not in _SUFFIXES:
-        raise CLIError(f"{dst}: unsupported output type {dst.suffix!r}; expected .npy, .npz "
-                       "or .json")
-    out_dir = dst.parent if str(dst.parent) else Path(".")
-    if not out_dir.is_dir():
-        raise CLIError(f"{dst}: output directory {str(out_dir)!r} does not exist")
+    _check_out(dst, "output", _SUFFIXES)  # every output is checked before anything is read
     get_skeleton(args.skeleton)  # an unknown layout: one line listing the known ones
-    absolute = _absolute_options(args)  # before reading: bad camera options fail fast
+    absolute, height = _absolute_options(args)  # before reading: bad options fail fast
     inp = _read_tracks(src, args) if _is_detector_output(src, args.format) else _read(src)
     if args.bvh and inp.independent:
         raise CLIError(f"{args.bvh}: --bvh needs a sequence (a track), but the images of "
                        f"{src} have no track_id and are lifted independently")
+    bvh_names = _bvh_names(Path(args.bvh), inp) if args.bvh else []
+    for name in bvh_names:
+        _check_out(name, "--bvh", (".bvh",))
     lifter = Lifter(args.model, device=args.device, batch_size=args.batch_size,
                     score_threshold=args.score_threshold, flip_test=args.flip_test,
                     progress={"auto": None, "on": True, "off": False}[args.progress])
     image_size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
     temporal = False if (args.independent or inp.independent) else None
 
-    def one(arr: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    def one(arr: np.ndarray[Any, Any]) -> dict[str, np.ndarray[Any, Any]]:
         single = bool(absolute) and inp.independent and arr.ndim == 3  # unrelated images
-        out = lifter.lift(arr[:, None] if single else arr, skeleton=args.skeleton,
-                          image_size=image_size, scores=inp.scores, temporal=temporal,
-                          **absolute)
-        res = np.asarray(out, dtype=np.float32)
-        return res[:, 0] if single else res
+        x = arr[:, None] if single else arr
+        if absolute:
+            res = _result_fields(lifter.lift_full(
+                x, skeleton=args.skeleton, image_size=image_size, scores=inp.scores,
+                temporal=temporal, **absolute))
+        else:
+            res = {"poses3d": np.asarray(lifter.lift(
+                x, skeleton=args.skeleton, image_size=image_size, scores=inp.scores,
+                temporal=temporal), dtype=np.float32)}
+        return {k: v[:, 0] for k, v in res.items()} if single else res
 
-    poses = []
+    results, spans = [], []
     for i, arr in enumerate(inp.arrays):
         frames = inp.coco[i].get("frames") if inp.coco is not None and temporal is None else None
-        poses.append(_lift_track(one, arr, frames))
-    _write(dst, poses, inp, coordinates=_COORDINATES[args.root])
-    frames = sum(int(np.prod(p.shape[:-2])) for p in poses)
-    print(f"lifted {frames} pose(s) from {src} -> {dst}")
+        res, span = _lift_track(one, arr, frames, inp.clip if args.bvh else None)
+        results.append(res)
+        spans.append(span)
+    uses_temporal = temporal is None and any(a.ndim >= 3 for a in inp.arrays)
+    weights = args.model
+    if args.model == "default":
+        weights = DEFAULT_WEIGHTS.get((default_model_skeleton(args.skeleton), uses_temporal),
+                                      "default")
+    meta = {"units": "metres", "skeleton": "h36m", "coordinates": _COORDINATES[args.root],
+            "root": args.root, "height": height, "model": args.model,
+            "weights": str(weights), "fps": args.fps if args.bvh else None}
+    files = [(dst, _writer(dst, results, inp, meta))]
     if args.bvh:
-        _write_bvh_files(Path(args.bvh), poses, inp, args)
+        files += _bvh_writers(bvh_names, spans, args)
+    _write_outputs(files)
+    frames_out = sum(int(np.prod(r["poses3d"].shape[:-2])) for r in results)
+    print(f"lifted {frames_out} pose(s) from {src} -> {dst}")
+    if bvh_names:
+        print(f"wrote {', '.join(str(n) for n in bvh_names)}")
     return 0
 
 
-def _lift_track(lift: Callable[[np.ndarray[Any, Any]], np.ndarray[Any, Any]],
-                kp: np.ndarray[Any, Any], frames: list[int] | None) -> np.ndarray[Any, Any]:
+def _lift_track(lift: Callable[[np.ndarray[Any, Any]], dict[str, np.ndarray[Any, Any]]],
+                kp: np.ndarray[Any, Any], frames: list[int] | None,
+                clip: tuple[int, int] | None = None
+                ) -> tuple[dict[str, np.ndarray[Any, Any]], np.ndarray[Any, Any]]:
     """Lift a ``(T, 17, 3)`` track whose rows are at ``frames`` (sorted; None: consecutive).
 
     Skipped frames are inserted as missing (NaN, score 0) so that the temporal model sees
-    the true timing; gaps longer than :data:`MAX_GAP` frames split the track. Returns one
-    pose per row of ``kp``.
+    the true timing; gaps longer than :data:`MAX_GAP` frames split the track. Returns the
+    fields (:data:`_FIELDS`) of each row of ``kp``, and the poses of every frame from the
+    track's first to its last (for BVH: interpolated where it was not detected, the last
+    pose held over a gap that split it), extended to ``clip`` (first and last frame of the
+    video) by holding the first and the last pose.
     """
     if frames is None or len(frames) < 2:
-        return lift(kp)
-    starts = [0] + [i for i in range(1, len(frames)) if frames[i] - frames[i - 1] > MAX_GAP + 1]
-    parts = []
-    for a, b in zip(starts, [*starts[1:], len(frames)], strict=True):
-        rows = [f - frames[a] for f in frames[a:b]]
-        full = np.full((rows[-1] + 1, *kp.shape[1:]), np.nan)
-        full[..., 2] = 0.0
-        full[rows] = kp[a:b]
-        parts.append(lift(full)[rows])
-    return np.concatenate(parts)
+        res = lift(kp)
+        span = res["poses3d"]
+        first = last = None if frames is None or not frames else frames[0]
+    else:
+        starts = [0] + [i for i in range(1, len(frames))
+                        if frames[i] - frames[i - 1] > MAX_GAP + 1]
+        parts: list[dict[str, np.ndarray[Any, Any]]] = []
+        pieces: list[np.ndarray[Any, Any]] = []
+        for a, b in zip(starts, [*starts[1:], len(frames)], strict=True):
+            rows = [f - frames[a] for f in frames[a:b]]
+            full = np.full((rows[-1] + 1, *kp.shape[1:]), np.nan)
+            full[..., 2] = 0.0
+            full[rows] = kp[a:b]
+            out = lift(full)
+            parts.append({k: v[rows] for k, v in out.items()})
+            if pieces:  # a gap that split the track: hold the last pose
+                held = frames[a] - frames[a - 1] - 1
+                pieces.append(np.repeat(pieces[-1][-1:], held, axis=0))
+            pieces.append(out["poses3d"])
+        res = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]}
+        span = np.concatenate(pieces)
+        first, last = frames[0], frames[-1]
+    if clip is not None and first is not None and last is not None and span.ndim == 3:
+        before, after = max(first - clip[0], 0), max(clip[1] - last, 0)
+        span = np.concatenate([np.repeat(span[:1], before, 0), span,
+                               np.repeat(span[-1:], after, 0)])
+    return res, span
 
 
 # ---------------------------------------------------------------------------------------------
@@ -480,8 +615,12 @@ def _read_matrix(value: str, what: str) -> Any:
     return _array(data, str(path))
 
 
-def _absolute_options(args: argparse.Namespace) -> dict[str, Any]:
-    """Keyword arguments of ``Lifter.lift`` for the absolute-3D flags ({} when none is set)."""
+def _absolute_options(args: argparse.Namespace) -> tuple[dict[str, Any], float | None]:
+    """``Lifter.lift_full`` keyword arguments of the absolute-3D flags, and the height.
+
+    The arguments are ``{}`` when no flag is set; the height is the standing height in
+    metres the poses are scaled to (None: unscaled).
+    """
     from poselift.lift_result import check_absolute
 
     intrinsics: Any = None
@@ -498,15 +637,10 @@ def _absolute_options(args: argparse.Namespace) -> dict[str, Any]:
             raise CLIError(f"--intrinsics: expected four numbers fx fy cx cy (pixels) or a "
                            f"file, got {len(args.intrinsics)} values")
     extrinsics = None if args.extrinsics is None else _read_matrix(args.extrinsics, "extrinsics")
-    check_absolute(intrinsics=intrinsics, root=args.root, height=args.height,
-                   extrinsics=extrinsics)  # ValueError: one line naming the argument
+    options = check_absolute(intrinsics=intrinsics, root=args.root, height=args.height,
+                             extrinsics=extrinsics)  # ValueError: one line naming the argument
     if args.bvh:
-        bvh = Path(args.bvh)
-        if bvh.suffix.lower() != ".bvh":
-            raise CLIError(f"{bvh}: --bvh expects a .bvh file name")
-        parent = bvh.parent if str(bvh.parent) else Path(".")
-        if not parent.is_dir():
-            raise CLIError(f"{bvh}: output directory {str(parent)!r} does not exist")
+        _check_out(Path(args.bvh), "--bvh", (".bvh",))
         if not (args.fps > 0 and np.isfinite(args.fps)):
             raise CLIError(f"--fps: expected a positive number, got {args.fps}")
     out: dict[str, Any] = {}
@@ -518,41 +652,75 @@ def _absolute_options(args: argparse.Namespace) -> dict[str, Any]:
         out["height"] = args.height
     if extrinsics is not None:
         out["extrinsics"] = extrinsics
-    return out
+    return out, options.height
 
 
-def _write_bvh_files(path: Path, poses: list[np.ndarray[Any, Any]], inp: _Input,
-                     args: argparse.Namespace) -> None:
-    """One BVH animation per lifted sequence (``OUT_<track>.bvh`` for several tracks)."""
-    from poselift.data.bvh_export import UpAxis, poses_to_bvh, write_bvh
+def _sequences(span: np.ndarray[Any, Any]) -> list[np.ndarray[Any, Any]]:
+    """``(T, 17, 3)`` sequences of a lifted array: one pose, one sequence or ``N`` of them."""
+    return [span] if span.ndim == 3 else ([span[None]] if span.ndim == 2 else list(span))
 
-    up: UpAxis = "y" if args.root == "world" else "-y"
-    written = []
-    for i, p in enumerate(poses):
-        seqs = [p] if p.ndim == 3 else ([p[None]] if p.ndim == 2 else list(p))
-        for k, seq in enumerate(seqs):
+
+def _bvh_names(path: Path, inp: _Input) -> list[Path]:
+    """The BVH files of ``--bvh path``: one per sequence (``OUT_<track>[_<k>].bvh``)."""
+    names = []
+    for i, arr in enumerate(inp.arrays):
+        count = arr.shape[0] if arr.ndim == 4 else 1
+        for k in range(count):
             name = path
-            if len(poses) > 1:
+            if len(inp.arrays) > 1:
                 label = inp.coco[i]["track_id"] if inp.coco is not None else i
                 safe = re.sub(r"[^A-Za-z0-9_.-]", "_", str(label))
                 name = path.with_name(f"{path.stem}_{safe}{path.suffix}")
-            if len(seqs) > 1:
+            if count > 1:
                 name = name.with_name(f"{name.stem}_{k}{name.suffix}")
-            written.append(str(write_bvh(name, poses_to_bvh(seq, fps=args.fps, up=up))))
-    print(f"wrote {', '.join(written)}")
+            names.append(name)
+    return names
+
+
+def _bvh_writers(names: list[Path], spans: list[np.ndarray[Any, Any]],
+                 args: argparse.Namespace) -> list[tuple[Path, Callable[[IO[bytes]], None]]]:
+    """One BVH animation per lifted sequence, every frame of the video (see _lift_track)."""
+    from poselift.data.bvh_export import UpAxis, bvh_text, poses_to_bvh
+
+    up: UpAxis = "y" if args.root == "world" else "-y"
+    seqs = [seq for span in spans for seq in _sequences(span)]
+    out = []
+    for name, seq in zip(names, seqs, strict=True):
+        text = bvh_text(poses_to_bvh(seq, fps=args.fps, up=up)).encode("ascii")
+        out.append((name, _bytes_writer(text)))
+    return out
 
 
 def _cmd_demo(args: argparse.Namespace) -> int:
     from poselift.demo import run_demo
 
-    for target in (args.output, args.png):
-        if target is not None:
-            parent = Path(target).parent
-            if str(parent) and not parent.is_dir():
-                raise CLIError(f"{target}: output directory {str(parent)!r} does not exist")
-    run_demo(args.output, None if args.no_png else args.png, temporal_model=args.model,
-             single_frame_model=args.single_frame_model, device=args.device)
+    png = None if args.no_png else args.png
+    targets = [(Path(args.output), "-o", (".npz",))]
+    if png is not None:
+        targets.append((Path(png), "--png", (".png",)))
+    for target, what, suffixes in targets:
+        _check_out(target, what, suffixes)  # every output checked before anything is written
+    if len(targets) == 2 and os.path.abspath(targets[0][0]) == os.path.abspath(targets[1][0]):
+        raise CLIError(f"{args.output}: named twice as an output")
+    before = {t: _identity(t) for t, _, _ in targets}
+    try:
+        run_demo(args.output, png, temporal_model=args.model,
+                 single_frame_model=args.single_frame_model, device=args.device)
+    except BaseException:  # all or nothing: remove what this run wrote
+        for target, old in before.items():
+            if _identity(target) != old:
+                target.unlink(missing_ok=True)
+        raise
     return 0
+
+
+def _identity(path: Path) -> tuple[int, int, int] | None:
+    """(inode, size, mtime) of an existing file, None if there is none: did a run write it?"""
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _cmd_models(args: argparse.Namespace) -> int:

@@ -13,12 +13,15 @@ layout of :mod:`poselift.skeletons`, pixels and a score per joint):
   style: ``[{"image_id": "17.jpg", "keypoints": [x, y, c] * J, "score"}]``);
 - :func:`read_detections`: any of these, the format recognised from the content.
 
-**Frame numbers.** Files and image ids are placed in time by the *last group of digits* in
-their name: OpenPose writes ``<video>_000000000012_keypoints.json`` (frame 12), AlphaPose
-names video frames ``12.jpg``; MMPose's video files carry a ``frame_id``. Numbers that are
-absent (a missing file, a frame without an entry) are frames in which nobody was found: they
-stay in the time line as missing, they are never skipped. A name without digits, or two
-files with the same number, is an error: the order would be a guess.
+**Frame numbers.** Files and image ids are placed in time by the group of digits that changes
+from name to name (when all names share the text around their digits), else by the *last
+group of digits* in their name: OpenPose writes ``<video>_000000000012_keypoints.json``
+(frame 12), AlphaPose names video frames ``12.jpg`` (``img_0012_cam2.jpg``: frame 12);
+MMPose's video files carry a ``frame_id``. Frame numbers are integers below
+:data:`MAX_FRAME` (2**62). Numbers that are absent (a missing file, a frame without an
+entry) are frames in which nobody was found: they stay in the time line as missing, they
+are never skipped. A name without digits, names that differ in more than one number, or two
+files with the same number is an error: the order would be a guess.
 
 **Tracking** (:func:`track`): detections are linked frame by frame into :class:`Track` s,
 as MMPose's pose tracker does (``mmpose.apis.inference_tracking``: greedy IoU/OKS matching
@@ -72,6 +75,7 @@ from poselift.skeletons import get_skeleton
 
 __all__ = [
     "FORMATS",
+    "MAX_FRAME",
     "Detections",
     "Format",
     "Track",
@@ -176,7 +180,7 @@ class Detections:
         """
         sk = get_skeleton(skeleton)
         numbers = list(range(len(per_frame))) if frame_numbers is None else \
-            [int(f) for f in frame_numbers]
+            [_frame_int(f, f"frame_numbers[{i}]") for i, f in enumerate(frame_numbers)]
         if len(numbers) != len(per_frame):
             raise ValueError(f"frame_numbers: expected one per frame ({len(per_frame)}), got "
                              f"{len(numbers)}")
@@ -248,6 +252,30 @@ class Track:
 # ---------------------------------------------------------------------------------------------
 
 _DIGITS = re.compile(r"\d+")
+MAX_FRAME = 2**62
+"""Frame numbers are integers in ``[-MAX_FRAME, MAX_FRAME)``; anything larger is no frame
+number (and would not fit the ``int64`` arrays with room to compute spans)."""
+
+
+def _frame_int(value: Any, where: str) -> int:
+    """``value`` as a frame number: an integer (integral floats such as ``3.0`` too)."""
+    if isinstance(value, bool) or not isinstance(value, int | float | np.integer | np.floating):
+        raise ValueError(f"{where}: expected an integer frame number, got {value!r}")
+    if isinstance(value, float | np.floating) and not (np.isfinite(value)
+                                                        and float(value).is_integer()):
+        raise ValueError(f"{where}: expected an integer frame number, got {value!r}")
+    n = int(value)
+    if not -MAX_FRAME <= n < MAX_FRAME:
+        raise ValueError(f"{where}: frame number {value!r} is out of range (frame numbers "
+                         "are below 2**62)")
+    return n
+
+
+def _digits(text: str, where: str) -> int:
+    if len(text.lstrip("0")) > 19:  # (int() of a huge digit string is slow, or refused)
+        raise ValueError(f"{where}: frame number {text[:30]}{'...' if len(text) > 30 else ''} "
+                         "is out of range (frame numbers are below 2**62)")
+    return _frame_int(int(text), where)
 
 
 def frame_number(name: str) -> int:
@@ -258,7 +286,7 @@ def frame_number(name: str) -> int:
             (AlphaPose), a path (only the last component counts).
 
     Raises:
-        ValueError: the name has no digits.
+        ValueError: the name has no digits, or its number is 2**62 or more.
 
     Examples:
         >>> frame_number("video_000000000012_keypoints.json"), frame_number("out/3.jpg")
@@ -270,7 +298,44 @@ def frame_number(name: str) -> int:
     found = _DIGITS.findall(base)
     if not found:
         raise ValueError(f"{name!r}: cannot tell the frame number (no digits in the name)")
-    return int(found[-1])
+    return _digits(found[-1], repr(name))
+
+
+def _frame_numbers(names: Sequence[str]) -> list[int]:
+    """The frame numbers of the files or image ids of one video.
+
+    When all names share the text around their digits, the frame number is the group of
+    digits that changes from name to name (``img_0001_cam2.jpg``, ``img_0002_cam2.jpg``:
+    frames 1 and 2, not 2 and 2); otherwise, and for a single name, it is the last group of
+    digits (:func:`frame_number`).
+
+    Args:
+        names: file names or image ids (paths: only the last component counts).
+
+    Raises:
+        ValueError: a name without digits, a number of 2**62 or more, or names that differ in
+            more than one number (which one counts the frames would be a guess).
+
+    Examples:
+        >>> _frame_numbers(["img_0001_cam2.jpg", "img_0002_cam2.jpg", "img_0010_cam2.jpg"])
+        [1, 2, 10]
+        >>> _frame_numbers(["v_000000000012_keypoints.json", "v_000000000013_keypoints.json"])
+        [12, 13]
+    """
+    last = [frame_number(n) for n in names]
+    bases = [Path(str(n)).name for n in names]
+    if len(bases) < 2 or len({tuple(_DIGITS.split(b)) for b in bases}) != 1:
+        return last
+    groups = [_DIGITS.findall(b) for b in bases]
+    varying = [k for k in range(len(groups[0])) if len({g[k].lstrip("0") for g in groups}) > 1]
+    if len(varying) > 1:
+        raise ValueError(f"{names[0]!r}, {names[1]!r}, ...: the names differ in more than one "
+                         "number; cannot tell which one is the frame number (one video per "
+                         "file or folder)")
+    if not varying:
+        return last
+    k = varying[0]
+    return [_digits(g[k], repr(n)) for g, n in zip(groups, names, strict=True)]
 
 
 def _load_json(path: Path) -> Any:
@@ -279,6 +344,8 @@ def _load_json(path: Path) -> Any:
             return json.load(f)
     except json.JSONDecodeError as e:
         raise ValueError(f"{path}: not valid JSON ({e})") from None
+    except RecursionError:
+        raise ValueError(f"{path}: not readable: JSON nested too deeply") from None
     except (OSError, UnicodeDecodeError) as e:
         raise ValueError(f"{path}: unreadable ({type(e).__name__}: {e})") from None
 
@@ -289,8 +356,11 @@ def _json_files(folder: Path) -> list[tuple[int, Path]]:
     if not files:
         raise ValueError(f"{folder}: no .json files in the folder")
     numbered: dict[int, Path] = {}
-    for p in files:
-        n = frame_number(p.name)
+    try:
+        numbers = _frame_numbers([p.name for p in files])
+    except ValueError as e:
+        raise ValueError(f"{folder}: {e}") from None
+    for n, p in zip(numbers, files, strict=True):
         if n in numbered:
             raise ValueError(f"{folder}: {numbered[n].name} and {p.name} have the same frame "
                              f"number {n}; one video per folder")
@@ -303,13 +373,16 @@ def _person(values: Any, sk_name: str, j: int, where: str, *, pairs: bool = Fals
     """``(J, 3)`` from ``[x, y, c] * J`` (or, with ``pairs``, ``[[x, y]] * J`` + scores)."""
     try:
         arr = np.asarray(values, dtype=np.float64)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError, RecursionError):
         raise ValueError(f"{where}: expected numbers") from None
     if pairs:
         if arr.ndim != 2 or arr.shape[1] < 2:
             raise ValueError(f"{where}: expected a list of [x, y] per joint, got shape "
                              f"{arr.shape}")
         return arr
+    if arr.ndim != 1:
+        raise ValueError(f"{where}: expected a flat list [x0, y0, c0, x1, ...] of {3 * j} "
+                         f"numbers, got a nested list of shape {arr.shape}")
     if arr.ndim != 1 or arr.size % 3 or arr.size // 3 != j:
         n = arr.size // 3 if arr.ndim == 1 and arr.size % 3 == 0 else None
         hint = f" ({_HINTS[n]}?)" if n in _HINTS else ""
@@ -372,10 +445,8 @@ def read_openpose(path: str | Path, skeleton: str) -> Detections:
 
 
 def _frame_or_zero(name: str) -> int:
-    try:
-        return frame_number(name)
-    except ValueError:
-        return 0
+    """The frame number of a single file's name; 0 when the name has no digits."""
+    return frame_number(name) if _DIGITS.search(Path(name).name) else 0
 
 
 def _mmpose_instances(items: Any, sk_name: str, j: int, where: str) -> np.ndarray[Any, Any]:
@@ -390,7 +461,7 @@ def _mmpose_instances(items: Any, sk_name: str, j: int, where: str) -> np.ndarra
         xy = _person(inst["keypoints"], sk_name, j, f"{where}[{i}].keypoints", pairs=True)
         try:
             sc = np.asarray(inst["keypoint_scores"], dtype=np.float64).reshape(-1)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError, RecursionError):
             raise ValueError(f"{where}[{i}].keypoint_scores: expected numbers") from None
         if len(xy) != j or sc.size != j:
             hint = f" ({_HINTS[len(xy)]}?)" if len(xy) in _HINTS else ""
@@ -462,10 +533,7 @@ def read_mmpose(path: str | Path, skeleton: str) -> Detections:
                                              for e in doc):
         seen: set[int] = set()
         for i, entry in enumerate(doc):
-            try:
-                n = int(entry["frame_id"])
-            except (TypeError, ValueError):
-                raise ValueError(f"{p}: entry {i}: frame_id: expected an integer") from None
+            n = _frame_int(entry["frame_id"], f"{p}: entry {i}: frame_id")
             if n in seen:
                 raise ValueError(f"{p}: frame_id {n} appears twice")
             seen.add(n)
@@ -486,8 +554,9 @@ def read_alphapose(path: str | Path, skeleton: str) -> Detections:
 
     A list of ``{"image_id": "17.jpg", "category_id": 1, "keypoints": [x, y, c] * J,
     "score": s, ...}``, one entry per person. ``image_id`` is the image's file name (for a
-    video, AlphaPose names frame ``k`` ``"k.jpg"``) or a number; the frame number is its last
-    group of digits (:func:`frame_number`). AlphaPose's ``idx`` field is not used as a track
+    video, AlphaPose names frame ``k`` ``"k.jpg"``) or a number; the frame number is the
+    group of digits that changes from id to id (``img_0001_cam2.jpg``: 1), else the last one
+    (:func:`frame_number`). AlphaPose's ``idx`` field is not used as a track
     id: without its tracker it holds detection indices, so :func:`track` links the people.
 
     Args:
@@ -495,12 +564,14 @@ def read_alphapose(path: str | Path, skeleton: str) -> Detections:
         skeleton: the model's layout: ``"coco"`` (17 points), ``"halpe_26"``.
 
     Returns:
-        :class:`Detections`; ``frames`` lists every frame number from the first to the last
-        image id that occurs (a video's frames without anybody are not in the file).
+        :class:`Detections`; ``frames`` lists the frame numbers of the image ids that occur
+        (a video's frames without anybody are not in the file: the numbers between are
+        missing frames, as for :func:`read_openpose`).
 
     Raises:
-        ValueError: unreadable file, wrong structure, no digits in an image id, or keypoint
-            counts that do not fit ``skeleton``.
+        ValueError: unreadable file, wrong structure, no digits in an image id, a frame
+            number of 2**62 or more, image ids that differ in more than one number, or
+            keypoint counts that do not fit ``skeleton``.
 
     Examples:
         >>> import json, tempfile
@@ -511,7 +582,7 @@ def read_alphapose(path: str | Path, skeleton: str) -> Detections:
         >>> _ = f.write_text(json.dumps([entry, {**entry, "image_id": "5.jpg"}]))
         >>> d = read_alphapose(f, "halpe_26")
         >>> d.frame.tolist(), d.frames.tolist()
-        ([3, 5], [3, 4, 5])
+        ([3, 5], [3, 5])
     """
     sk = get_skeleton(skeleton)
     p = Path(path)
@@ -521,30 +592,37 @@ def read_alphapose(path: str | Path, skeleton: str) -> Detections:
     if not isinstance(doc, list):
         raise ValueError(f"{p}: expected a list of AlphaPose results "
                          "[{'image_id', 'keypoints': [x, y, c] * J, 'score'}]")
-    by_frame: dict[int, list[np.ndarray[Any, Any]]] = {}
+    ids: list[Any] = []
+    found: list[np.ndarray[Any, Any]] = []
     for i, e in enumerate(doc):
         if not isinstance(e, dict) or "image_id" not in e or "keypoints" not in e:
             raise ValueError(f"{p}: entry {i}: expected {{'image_id', 'keypoints'}}")
         img = e["image_id"]
-        n = int(img) if isinstance(img, int) and not isinstance(img, bool) else \
-            _named_frame(img, f"{p}: entry {i}: image_id")
-        by_frame.setdefault(n, []).append(
-            _person(e["keypoints"], sk.name, sk.num_joints, f"{p}: entry {i}: keypoints"))
-    if not by_frame:
+        where = f"{p}: entry {i}: image_id"
+        if isinstance(img, str):
+            try:
+                frame_number(img)  # digits, in range
+            except ValueError as err:
+                raise ValueError(f"{where}: {err}") from None
+        elif isinstance(img, int) and not isinstance(img, bool):
+            img = _frame_int(img, where)
+        else:
+            raise ValueError(f"{where}: expected a file name or an integer, got {img!r}")
+        ids.append(img)
+        found.append(_person(e["keypoints"], sk.name, sk.num_joints, f"{p}: entry {i}: keypoints"))
+    if not found:
         raise ValueError(f"{p}: no detections in the file")
-    numbers = list(range(min(by_frame), max(by_frame) + 1))
-    people = [np.stack(by_frame[n]) if n in by_frame else np.zeros((0, sk.num_joints, 3))
-              for n in numbers]
-    return Detections.from_frames(people, sk.name, frame_numbers=numbers, source=str(p))
-
-
-def _named_frame(value: Any, where: str) -> int:
-    if not isinstance(value, str):
-        raise ValueError(f"{where}: expected a file name or an integer, got {value!r}")
+    names = sorted({v for v in ids if isinstance(v, str)})
     try:
-        return frame_number(value)
-    except ValueError as e:
-        raise ValueError(f"{where}: {e}") from None
+        named = dict(zip(names, _frame_numbers(names), strict=True))
+    except ValueError as err:
+        raise ValueError(f"{p}: image_id: {err}") from None
+    by_frame: dict[int, list[np.ndarray[Any, Any]]] = {}
+    for v, person in zip(ids, found, strict=True):
+        by_frame.setdefault(named[v] if isinstance(v, str) else v, []).append(person)
+    numbers = sorted(by_frame)
+    people = [np.stack(by_frame[n]) for n in numbers]
+    return Detections.from_frames(people, sk.name, frame_numbers=numbers, source=str(p))
 
 
 def detect_format(path: str | Path) -> str | None:
@@ -654,17 +732,32 @@ class _Open:
         return moved
 
 
-def _similarity(track: _Open, frame: int, kp: np.ndarray[Any, Any],
-                valid: np.ndarray[Any, Any]) -> float:
-    pred = track.predict(frame)
-    pts = track.last[track.valid]
-    size = max(float((pts.max(0) - pts.min(0)).max()), 1.0)
-    both = track.valid & valid
-    either = int((track.valid | valid).sum())
-    if not both.any():
-        return 0.0
-    d2 = ((pred[both] - kp[both, :2]) ** 2).sum(-1)
-    return float(np.exp(-d2 / (2 * (KAPPA * size) ** 2)).sum() / either)
+def _similarities(tracks: list[_Open], frame: int, kp: np.ndarray[Any, Any],
+                  valid: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``(T, D)`` keypoint similarity of each open track and each detection of a frame.
+
+    ``kp (D, J, 3)``, ``valid (D, J)``; the formula is in the module docstring (one numpy
+    expression over all pairs: 400 tracks x 400 detections cost milliseconds).
+    """
+    pred = np.stack([t.predict(frame) for t in tracks])  # (T, J, 2)
+    tvalid = np.stack([t.valid for t in tracks])  # (T, J)
+    last = np.stack([t.last for t in tracks])
+    lo = np.where(tvalid[..., None], last, np.inf).min(1)
+    hi = np.where(tvalid[..., None], last, -np.inf).max(1)
+    size = np.maximum((hi - lo).max(-1), 1.0)  # (T,)
+    both = tvalid[:, None] & valid[None]  # (T, D, J)
+    either = (tvalid[:, None] | valid[None]).sum(-1)
+    diff = np.where(both[..., None], pred[:, None] - kp[None, :, :, :2], 0.0)
+    d2 = (diff**2).sum(-1)
+    term = np.where(both, np.exp(-d2 / (2 * (KAPPA * size[:, None, None]) ** 2)), 0.0)
+    sim: np.ndarray[Any, Any] = term.sum(-1) / np.maximum(either, 1)
+    return np.where(both.any(-1), sim, 0.0)
+
+
+def _real(value: Any) -> bool:
+    """A real number: int, float or a numpy scalar of either (not bool)."""
+    return isinstance(value, int | float | np.integer | np.floating) and \
+        not isinstance(value, bool | np.bool_)
 
 
 def track(
@@ -710,13 +803,13 @@ def track(
     for name, value, lo in (("min_similarity", min_similarity, 0.0),
                             ("score_threshold", score_threshold, 0.0),
                             ("min_score", min_score, 0.0)):
-        if not isinstance(value, int | float) or isinstance(value, bool) or \
-                not np.isfinite(value) or value < lo:
+        if not _real(value) or not np.isfinite(value) or value < lo:
             raise ValueError(f"{name}: expected a number >= {lo}, got {value!r}")
     for name, ivalue, ilo in (("max_gap", max_gap, 0), ("min_keypoints", min_keypoints, 1),
                               ("min_length", min_length, 1)):
-        if not isinstance(ivalue, int) or isinstance(ivalue, bool) or ivalue < ilo:
+        if not isinstance(ivalue, int | np.integer) or isinstance(ivalue, bool) or ivalue < ilo:
             raise ValueError(f"{name}: expected an int >= {ilo}, got {ivalue!r}")
+    max_gap, min_keypoints, min_length = int(max_gap), int(min_keypoints), int(min_length)
     if not isinstance(detections, Detections):
         raise TypeError(f"detections: expected Detections, got {type(detections).__name__}")
     kp = detections.keypoints
@@ -725,14 +818,16 @@ def track(
     usable = valid.sum(-1) >= min_keypoints
     open_: list[_Open] = []
     done: list[_Open] = []
-    for f in detections.frames.tolist():
-        idx = np.flatnonzero((detections.frame == f) & usable)
+    starts = np.searchsorted(detections.frame, detections.frames, side="left")
+    ends = np.searchsorted(detections.frame, detections.frames, side="right")
+    for f, a, b in zip(detections.frames.tolist(), starts.tolist(), ends.tolist(), strict=True):
+        idx = a + np.flatnonzero(usable[a:b])
         alive = [t for t in open_ if f - t.frames[-1] - 1 <= max_gap]
         done.extend(t for t in open_ if f - t.frames[-1] - 1 > max_gap)
         open_ = alive
         taken: set[int] = set()
         if open_ and idx.size:
-            sim = np.array([[_similarity(t, f, kp[i], valid[i]) for i in idx] for t in open_])
+            sim = _similarities(open_, f, kp[idx], valid[idx])
             rows, cols = linear_sum_assignment(-sim)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 if sim[r, c] >= min_similarity and sim[r, c] > 0:

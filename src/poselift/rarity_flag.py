@@ -33,7 +33,15 @@ from typing import Any
 import numpy as np
 import torch
 
-from poselift._validation import Array, check_array, check_shape, like, to_numpy
+from poselift._validation import (
+    Array,
+    check_array,
+    check_finite,
+    check_real,
+    check_shape,
+    like,
+    to_numpy,
+)
 from poselift.absolute import height_chain
 from poselift.partitions import get_partition
 from poselift.rarity import Method, occurrence
@@ -62,7 +70,8 @@ def canonical_poses(poses: Array, chain: float) -> Array:
         ``(..., 17, 3)`` float64 poses, pelvis at the origin, same kind as ``poses``.
 
     Raises:
-        ValueError: a pose whose height chain is zero.
+        TypeError: ``poses`` not real numbers (complex, bool, strings).
+        ValueError: NaN/inf coordinates, or a pose whose height chain is zero.
 
     Examples:
         >>> from poselift.data.synthetic import rest_pose
@@ -73,6 +82,8 @@ def canonical_poses(poses: Array, chain: float) -> Array:
     """
     x = check_array(poses, "poses")
     check_shape(x, "poses", "(..., J, 3)", J=17)
+    check_real(x, "poses")
+    check_finite(x, "poses")  # (a NaN pose is not "of zero size")
     if isinstance(chain, bool) or not isinstance(chain, int | float) or not chain > 0:
         raise ValueError(f"chain: expected a positive length, got {chain!r}")
     p = to_numpy(x).astype(np.float64)
@@ -319,6 +330,10 @@ def pose_rarity(poses: Array, reference: RarityReference | None = None) -> PoseR
     Returns:
         A :class:`PoseRarity`: ``occurrence`` (whole pose), ``group_occurrence`` (per
         ``h36m-5`` group), ``rare`` / ``rare_groups`` flags below the thresholds.
+
+    Raises:
+        TypeError: ``poses`` not a real-valued array (complex, bool, strings).
+        ValueError: a wrong shape, NaN/inf coordinates, or a pose of zero size.
 
     Examples:
         >>> from poselift.data.synthetic import rest_pose

@@ -30,11 +30,12 @@ from __future__ import annotations
 import math
 import os
 from pathlib import Path
-from typing import Any, Literal
+from typing import IO, Any, Literal
 
 import numpy as np
 import torch
 
+from poselift._files import atomic_write
 from poselift._validation import Array, check_array, check_choice, check_shape, to_numpy
 from poselift.data.bvh import BVH, UNITS, register_bvh_mapping
 
@@ -226,8 +227,8 @@ def poses_to_bvh(
     _, p = _check_sequence(poses)
     check_choice(up, "up", tuple(_UP))
     unit = check_choice(units, "units", tuple(UNITS))
-    if isinstance(fps, bool) or not isinstance(fps, int | float) or not (
-            fps > 0 and math.isfinite(fps)):
+    if isinstance(fps, bool | np.bool_) or not isinstance(
+            fps, int | float | np.integer | np.floating) or not (fps > 0 and math.isfinite(fps)):
         raise ValueError(f"fps: expected a positive number of frames per second, got {fps!r}")
     p = p @ _UP[up].T
     length = _bone_lengths(p)
@@ -368,6 +369,9 @@ def bvh_text(bvh: BVH, *, decimals: int = 6) -> str:
 def write_bvh(path: str | os.PathLike[str], bvh: BVH, *, decimals: int = 6) -> Path:
     """Write ``bvh`` to ``path`` (atomically: a temporary file renamed into place).
 
+    The file gets the permissions of the other outputs (:mod:`poselift._files`): those of
+    the file it replaces, or ``0o666`` minus the umask for a new file.
+
     Args:
         path: the ``.bvh`` file to write; its directory must exist.
         bvh: a :class:`~poselift.data.bvh.BVH` (e.g. from :func:`poses_to_bvh`).
@@ -375,6 +379,10 @@ def write_bvh(path: str | os.PathLike[str], bvh: BVH, *, decimals: int = 6) -> P
 
     Returns:
         The path written.
+
+    Raises:
+        FileNotFoundError: the directory of ``path`` does not exist.
+        IsADirectoryError: ``path`` is a directory.
 
     Examples:
         >>> import tempfile, numpy as np
@@ -385,21 +393,16 @@ def write_bvh(path: str | os.PathLike[str], bvh: BVH, *, decimals: int = 6) -> P
         >>> read_bvh(out).num_frames
         1
     """
-    import tempfile
-
     target = Path(path)
-    text = bvh_text(bvh, decimals=decimals)
+    text = bvh_text(bvh, decimals=decimals).encode("ascii")
     directory = target.parent if str(target.parent) else Path(".")
     if not directory.is_dir():
         raise FileNotFoundError(f"{target}: directory {str(directory)!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=directory)
-    try:
-        with os.fdopen(fd, "w", encoding="ascii") as f:
-            f.write(text)
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+
+    def write(f: IO[bytes]) -> None:
+        f.write(text)
+
+    atomic_write(target, write)
     return target
 
 

@@ -156,7 +156,7 @@ def test_unreadable_and_missing_files(tmp_path, capsys):
 def test_default_model_without_weights_is_a_clear_error(tmp_path, capsys, monkeypatch):
     import poselift.inference as inf
 
-    monkeypatch.setattr(inf, "_weights_names", lambda: [])  # as if none were shipped
+    monkeypatch.setattr(inf, "list_weights", lambda: [])  # as if none were shipped
     np.save(tmp_path / "k.npy", _kp())
     assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "o.npy") == 1
     err = capsys.readouterr().err

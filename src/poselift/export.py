@@ -42,8 +42,8 @@ from torch import nn
 
 from poselift._files import atomic_write
 from poselift._validation import check_positive
-from poselift.inference import Lifter
 from poselift.models.inputs import InputContract
+from poselift.models.resolve import resolve_model
 from poselift.prediction import eval_model
 from poselift.skeletons import get_skeleton
 
@@ -208,7 +208,7 @@ def export_model(
             raise ValueError("model: 'default' is ambiguous here; name the weights (e.g. "
                              "'sr.coco' or 'sr_tcn.coco', poselift.list_weights()) or a "
                              "checkpoint path")
-        model = Lifter(model).model_for("coco", False)  # a name or path: its own skeleton
+        model = resolve_model(model)
     program = LiftingProgram(model, score_threshold=score_threshold,
                              image_size=image_size).eval()
     example = program.example_input()

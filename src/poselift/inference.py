@@ -41,8 +41,6 @@ Rules (see docs/inference.md):
 from __future__ import annotations
 
 import os
-import threading
-from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -62,6 +60,8 @@ from poselift._validation import (
 from poselift.absolute import DEFAULT_SMOOTHING
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.models.inputs import InputContract
+from poselift.models.registry import list_weights
+from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
 from poselift.skeletons import convert_keypoints, get_skeleton
 
@@ -165,82 +165,11 @@ def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, s
     return converted
 
 
-# ---------------------------------------------------------------------------------------------
-# model resolution and the thread-safe cache
-# ---------------------------------------------------------------------------------------------
-
-_CACHE: dict[tuple[str, str, str], nn.Module] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def _device(device: object) -> torch.device:
-    """``device`` as a ``torch.device`` this process can run a model on, else ``ValueError``."""
-    if device is None:
-        return torch.device("cpu")
-    dev: torch.device | None = None
-    if isinstance(device, str | torch.device):
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError):
-            pass
-    if dev is None:
-        raise ValueError(f"device: expected None, a torch.device or a device string such as "
-                         f"'cpu' or 'cuda:0', got {device!r}")
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "meta":
-        raise ValueError("device: 'meta' holds no data and cannot run a model; expected 'cpu' "
-                         "or an available accelerator")
-    backend: Any = (torch.backends.mps if dev.type == "mps"
-                    else getattr(torch, dev.type, None))
-    available = getattr(backend, "is_available", None)
-    if not callable(available) or not available():
-        raise ValueError(f"device: {str(dev)!r} is not available in this process (torch "
-                         f"{torch.__version__}); expected 'cpu' or an available accelerator")
-    count = getattr(backend, "device_count", None)
-    if dev.index is not None and callable(count) and dev.index >= int(count()):
-        raise ValueError(f"device: {str(dev)!r} does not exist; this process sees "
-                         f"{int(count())} {dev.type} device(s)")
-    return dev
-
-
-def _weights_names() -> list[str]:
-    from poselift.models import list_weights
-
-    return list_weights()
-
-
-def _load(kind: str, ref: str, device: torch.device) -> nn.Module:
-    """Load weights (``kind="weights"``) or a checkpoint file (``"path"``) once per device."""
-    key = (kind, ref, str(device))
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is None:
-            from poselift.models import create_model, get_weights, load_model
-
-            if kind == "weights":
-                entry = get_weights(ref)
-                cached = create_model(entry.model, weights=ref)
-            else:
-                cached = load_model(ref)
-            cached = cached.to(device).eval()
-            _CACHE[key] = cached
-        return cached
-
-
 def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
              ) -> nn.Module:
-    if isinstance(model, nn.Module):
-        return model
-    if isinstance(model, os.PathLike):
-        model = os.fspath(model)
-    if not isinstance(model, str):
-        raise TypeError(
-            f"model: expected 'default', a weights name, a checkpoint path or a torch.nn.Module, "
-            f"got {type(model).__name__}"
-        )
-    shipped = _weights_names()
-    if model == "default":
+    """``Lifter``'s model: ``"default"`` by (skeleton, temporal), else :func:`resolve_model`."""
+    if isinstance(model, str) and model == "default":
+        shipped = list_weights()
         name = DEFAULT_WEIGHTS.get((skeleton, temporal))
         kind = "temporal" if temporal else "single-frame"
         if name is None or name not in shipped:
@@ -249,23 +178,13 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
                 f"{name!r}; shipped weights: {shipped or 'none'}). Pretrained weights are not "
                 "part of this version; pass model= a checkpoint path or a torch.nn.Module"
             )
-        return _load("weights", name, device)
-    if model in shipped:
-        return _load("weights", model, device)
-    if Path(model).is_file():
-        return _load("path", str(Path(model).resolve()), device)
-    from poselift.models import list_models
-
-    if model in list_models():
-        raise ValueError(
-            f"model: {model!r} is an architecture without trained weights; pass a weights "
-            f"name ({shipped or 'none shipped'}), a checkpoint path, or "
-            f"poselift.create_model({model!r}, ...) after training it"
+        model = name
+    if not isinstance(model, str | os.PathLike | nn.Module):
+        raise TypeError(
+            f"model: expected 'default', a weights name, a checkpoint path or a torch.nn.Module, "
+            f"got {type(model).__name__}"
         )
-    raise ValueError(
-        f"model: expected 'default', a weights name ({shipped or 'none shipped'}), an existing "
-        f"checkpoint file or a torch.nn.Module, got {model!r}"
-    )
+    return resolve_model(model, device=device)
 
 
 class Lifter:
@@ -287,8 +206,8 @@ class Lifter:
             many frames; longer gaps reach a model with a score channel as missing joints,
             which it was trained on (default :data:`DEFAULT_MAX_GAP`; None: every gap).
 
-    Loaded models are cached per (model, device) for the whole process; loading is guarded
-    by a lock, so concurrent threads load a model once.
+    Loaded models are shared through :func:`poselift.models.resolve.resolve_model`'s cache
+    (per file version and device; ``clear_model_cache()`` empties it).
 
     Examples:
         >>> import numpy as np, torch, poselift
@@ -322,7 +241,7 @@ class Lifter:
                 f"torch.nn.Module, got {type(model).__name__}"
             )
         self.model = model
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.batch_size = int(batch_size)
         self.score_threshold = float(score_threshold)
         if not isinstance(flip_test, bool):

@@ -62,8 +62,10 @@ from poselift._validation import (
     check_shape,
     is_int,
 )
-from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, Lifter, WeightsUnavailableError
+from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, WeightsUnavailableError
 from poselift.models.inputs import InputContract
+from poselift.models.registry import list_weights
+from poselift.models.resolve import resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX
 from poselift.prediction import eval_model, small_call_threads
 from poselift.skeletons import get_skeleton
@@ -198,7 +200,7 @@ class StreamingLifter:
                     "(poselift.convert_keypoints) or pass a model of that skeleton")
             net = self._default(sk, device)
         else:
-            net = Lifter(model, device=device).model_for(sk, True)
+            net = resolve_model(model, device=device)
         contract = InputContract.of(net)
         if contract.skeleton != sk:
             raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, got "
@@ -236,8 +238,6 @@ class StreamingLifter:
         self._lock = threading.Lock()
 
     def _default(self, skeleton: str, device: str | torch.device | None) -> nn.Module:
-        from poselift.models import list_weights
-
         shipped = list_weights()
         name = DEFAULT_STREAMING_WEIGHTS.get(skeleton)
         if name is None or name not in shipped:
@@ -253,7 +253,7 @@ class StreamingLifter:
                 "its own, less smooth than a temporal model)", UserWarning, stacklevel=3)
             name = fallback
         self.weights = name
-        return Lifter(name, device=device).model_for(skeleton, False)
+        return resolve_model(name, device=device)
 
     def __repr__(self) -> str:
         model = self.weights or type(self.model).__name__

@@ -268,13 +268,13 @@ def test_device_and_batch_size_flags(tmp_path, ckpts, capsys, monkeypatch):
     import poselift._pipeline as pipeline
 
     seen = []
-    real = pipeline.predict_checked
+    real = poselift.core.predict_checked
 
     def recording(model, contract, inputs, **kwargs):
         seen.append((kwargs["batch_size"], next(model.parameters()).device))
         return real(model, contract, inputs, **kwargs)
 
-    monkeypatch.setattr(pipeline, "predict_checked", recording)
+    monkeypatch.setattr(poselift.core, "predict_checked", recording)
     kp = _kp(40, seed=10)
     np.save(tmp_path / "in.npy", kp)
     assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--model", ckpts["tcn"],

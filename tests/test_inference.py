@@ -132,10 +132,10 @@ def test_bbox_sequence_uses_one_median_scale():
                                lift(virtual, model=net, image_size=(1000, 1000)), atol=1e-5)
 
 
-def test_degenerate_bbox_is_an_error():
+def test_degenerate_bbox_is_nan_with_a_warning():
     kp = np.full((17, 2), 400.0)
-    with pytest.raises(ValueError, match="bounding box of size 0"):
-        lift(kp, model=_sr())
+    with pytest.warns(UserWarning, match="1 frame.* without a pose .* are NaN"):
+        assert np.isnan(lift(kp, model=_sr())).all()
 
 
 # --- missing joints ----------------------------------------------------------------------------
@@ -205,10 +205,11 @@ def test_never_visible_joint_in_sequence():
     np.testing.assert_allclose(got, _ref(net, x), atol=1e-5)
 
 
-def test_no_valid_joint_is_an_error():
+def test_no_valid_joint_is_nan_with_a_warning():
     kp = np.full((17, 2), np.nan)
-    with pytest.raises(ValueError, match="no valid keypoint"):
-        lift(kp, model=_sr(in_features=3), image_size=(1000, 1000))
+    with pytest.warns(UserWarning, match="without a pose"):
+        out = lift(kp, model=_sr(in_features=3), image_size=(1000, 1000))
+    assert out.shape == (17, 3) and np.isnan(out).all()
 
 
 # --- validation --------------------------------------------------------------------------------

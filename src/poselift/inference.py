@@ -40,7 +40,9 @@ Rules (see docs/inference.md):
 
 from __future__ import annotations
 
+import functools
 import os
+import warnings
 from typing import Any
 
 import numpy as np
@@ -51,13 +53,15 @@ from poselift._pipeline import lift_pixels, numpy_view
 from poselift._validation import (
     Array,
     check_array,
+    check_frames,
+    check_image_size,
     check_positive,
     check_real,
     check_shape,
     is_int,
-    is_number,
 )
 from poselift.absolute import DEFAULT_SMOOTHING
+from poselift.core import LiftingCore, valid_joints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
@@ -149,16 +153,14 @@ def default_model_skeleton(skeleton: str) -> str:
     return max(models, key=lambda m: (len(joints & set(get_skeleton(m).joints)), -models.index(m)))
 
 
-def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, src: str,
+def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *, src: str,
                     dst: str, threshold: float) -> np.ndarray[Any, Any]:
     """``(..., J_src, 2)`` pixels -> ``(..., J_dst, 2)`` by joint name, NaN where missing.
 
     Joints below ``threshold`` (or NaN) are invisible to the conversion recipes, so a built
     joint (e.g. the pelvis from the hips) only uses joints that ``lift`` would use.
     """
-    vis = np.isfinite(xy).all(-1)
-    if sc is not None:
-        vis &= np.nan_to_num(sc, nan=-1.0) >= threshold
+    vis = valid_joints(xy, sc, threshold)
     packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
     out = np.asarray(convert_keypoints(packed, src, dst))
     converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
@@ -250,10 +252,7 @@ class Lifter:
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress: expected None, True or False, got {progress!r}")
         self.progress = progress
-        if max_gap is not None and (not is_int(max_gap) or max_gap < 0):
-            raise ValueError(f"max_gap: expected None or a number of frames >= 0, got "
-                             f"{max_gap!r}")
-        self.max_gap = None if max_gap is None else int(max_gap)
+        self.max_gap = check_frames(max_gap, "max_gap")
 
     def __repr__(self) -> str:
         model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
@@ -331,13 +330,7 @@ class Lifter:
         if np.isinf(xy).any():
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
-        if image_size is not None:
-            ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
-                  and all(is_number(v) and bool(np.isfinite(v)) and v > 0 for v in image_size))
-            if not ok:
-                raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
-                                 f"finite numbers, got {image_size!r}")
-        size = None if image_size is None else (float(image_size[0]), float(image_size[1]))
+        size = check_image_size(image_size)
         if temporal is not None and not isinstance(temporal, bool):
             raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
         if temporal and lead == 0:
@@ -347,13 +340,16 @@ class Lifter:
 
         net = self.model_for(sk.name, seq)
         contract = InputContract.of(net)
+        convert = None
         if contract.skeleton != sk.name:
             if sk.name in {s for s, _ in DEFAULT_WEIGHTS}:  # a model layout: never converted
                 raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, "
                                  f"got skeleton={sk.name!r}")
-            # a detector layout: converted by joint name to what the model takes
-            xy = _convert_layout(xy, sc, sk.name, contract.skeleton, self.score_threshold)
-            sc, sk = None, get_skeleton(contract.skeleton)
+            # a detector layout: converted by joint name to what the model takes, chunk by
+            # chunk (_pipeline reads the caller's array in its own dtype)
+            convert = functools.partial(_convert_layout, src=sk.name, dst=contract.skeleton,
+                                        threshold=self.score_threshold)
+            sk = get_skeleton(contract.skeleton)
         if contract.out_skeleton != "h36m":
             raise ValueError(f"model: expected a model with H36M-17 output, got "
                              f"{contract.out_skeleton!r}")
@@ -371,12 +367,19 @@ class Lifter:
             raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                              f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
         xs = xy.reshape(-1, *xy.shape[-3:]) if seq else xy.reshape(-1, *xy.shape[-2:])
-        out = lift_pixels(net, contract, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
-                          sequences=seq, threshold=self.score_threshold, image_size=size,
-                          batch_size=self.batch_size, flip_test=self.flip_test,
-                          progress=self.progress, progress_min_frames=PROGRESS_MIN_FRAMES,
+        core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
+                           flip_test=self.flip_test)
+        out = lift_pixels(core, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
+                          sequences=seq, batch_size=self.batch_size, progress=self.progress,
+                          progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
                           max_gap=self.max_gap if contract.has_scores else None)
         result = out.reshape(*shape[:-1], *out.shape[-2:])
+        if bool(torch.isnan(out).any()):
+            frames = int(torch.isnan(out).flatten(-2).any(-1).sum())
+            warnings.warn(
+                f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
+                f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
+                "poses are NaN", UserWarning, stacklevel=2)
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
         res: np.ndarray[Any, Any] = result.numpy()

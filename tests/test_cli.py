@@ -265,7 +265,7 @@ def test_skeleton_h36m_flag(tmp_path, ckpts, capsys):
 
 
 def test_device_and_batch_size_flags(tmp_path, ckpts, capsys, monkeypatch):
-    import poselift._pipeline as pipeline
+    import poselift.core
 
     seen = []
     real = poselift.core.predict_checked

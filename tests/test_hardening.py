@@ -20,21 +20,21 @@ import pytest
 import torch
 
 import poselift
-import poselift.inference as inf
 from poselift.cli import MAX_GAP, main
 from poselift.inference import Lifter, lift
 from poselift.metrics import MetricAccumulator, auc3d, mpjpe, p_mpjpe, pck3d
 from poselift.models import (
     WeightsEntry,
+    clear_model_cache,
     create_model,
     get_weights,
     load_checkpoint,
     load_model,
     register_weights,
     save_model,
+    unregister_weights,
 )
 from poselift.models.checkpoint import atomic_save
-from poselift.models import clear_model_cache, unregister_weights
 from poselift.prediction import predict
 from poselift.rarity import OccurrenceScorer, occurrence, pose_similarity
 

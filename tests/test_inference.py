@@ -14,13 +14,19 @@ import pytest
 import torch
 
 import poselift
-import poselift.models.resolve
 import poselift.inference as inf
+import poselift.models.resolve
 from poselift._pipeline import fill_gaps
 from poselift.camera import normalize_screen
 from poselift.inference import TYPICAL_EXTENT_PX, Lifter, WeightsUnavailableError, lift
-from poselift.models import WeightsEntry, create_model, register_weights, save_model
-from poselift.models import clear_model_cache, unregister_weights
+from poselift.models import (
+    WeightsEntry,
+    clear_model_cache,
+    create_model,
+    register_weights,
+    save_model,
+    unregister_weights,
+)
 from poselift.prediction import predict
 
 torch.set_num_threads(1)

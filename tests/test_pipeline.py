@@ -14,7 +14,6 @@ import pytest
 import torch
 
 import poselift
-import poselift._pipeline as pipeline
 from poselift import Lifter, lift
 from poselift.models.inputs import InputContract
 from poselift.normalization import normalize_bbox

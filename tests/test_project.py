@@ -44,6 +44,7 @@ PUBLIC_API = {
     "register_partition",
     "register_skeleton",
     "shuffled_partition",
+    "to_absolute",
 }
 
 

@@ -16,8 +16,13 @@ import torch
 import poselift
 import poselift.inference as inf
 from poselift import lift
-from poselift.models import WeightsEntry, register_weights, save_model
-from poselift.models import clear_model_cache, unregister_weights
+from poselift.models import (
+    WeightsEntry,
+    clear_model_cache,
+    register_weights,
+    save_model,
+    unregister_weights,
+)
 from poselift.streaming import DEFAULT_STREAMING_WEIGHTS, StreamingLifter
 
 torch.set_num_threads(1)

@@ -132,15 +132,22 @@ class LiftingCore(nn.Module):
             ValueError: inputs that do not normalize to finite float32 (eager only).
         """
         x = torch.from_numpy(xy) if isinstance(xy, np.ndarray) else xy
-        ok = torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid
+        if isinstance(valid, np.ndarray):  # every joint valid (a clean pose): no mask
+            ok = None if valid.all() else torch.from_numpy(valid)
+        else:
+            ok = valid
         side = box_side(x, ok)
         pose = (side > 0) & (side < float("inf"))
-        ok = ok & pose.unsqueeze(-1)
+        if ok is not None:
+            ok = ok & pose.unsqueeze(-1)
+        elif not bool(pose.all()):
+            ok = pose.unsqueeze(-1).expand(x.shape[:-1])
         norm = self.contract.prepare(x, ok, image_size=self.image_size, check=False)
         assert isinstance(norm, torch.Tensor)
         inp = norm.float()  # inf where float32 overflows: refused just below
         if not torch.compiler.is_compiling() and not all_finite(inp):
-            biggest = float(x[ok].abs().max()) if bool(ok.any()) else 0.0
+            kept = x if ok is None else x[ok]
+            biggest = float(kept.abs().max()) if kept.numel() else 0.0
             raise ValueError(
                 "keypoints2d: the normalized keypoints are not finite in float32; expected "
                 "pixel coordinates of a plausible magnitude (largest |coordinate| "

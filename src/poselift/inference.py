@@ -67,6 +67,7 @@ from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
+from poselift.prediction import eval_model
 from poselift.skeletons import convert_keypoints, get_skeleton
 
 __all__ = [
@@ -253,6 +254,7 @@ class Lifter:
             raise TypeError(f"progress: expected None, True or False, got {progress!r}")
         self.progress = progress
         self.max_gap = check_frames(max_gap, "max_gap")
+        self._cores: tuple[nn.Module, tuple[float, float] | None, LiftingCore] | None = None
 
     def __repr__(self) -> str:
         model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
@@ -297,12 +299,29 @@ class Lifter:
             >>> Lifter(net).lift(kp, skeleton="coco", image_size=(1000, 1000)).shape
             (2, 20, 17, 3)
         """
-        if intrinsics is not None or height is not None or extrinsics is not None or \
-                root != "pelvis":  # absolute 3D (docs/absolute.md)
-            return self.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
-                                  scores=scores, temporal=temporal, intrinsics=intrinsics,
-                                  root=root, height=height, extrinsics=extrinsics,
-                                  rarity=False).poses
+        options = check_absolute(intrinsics=intrinsics, root=root, height=height,
+                                 extrinsics=extrinsics)
+        relative = self._relative(keypoints2d, skeleton, image_size, scores, temporal)
+        if options.plain:
+            return relative
+        return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
+                               scores=scores, score_threshold=self.score_threshold,
+                               rarity=False).poses
+
+    def _core(self, net: nn.Module, size: tuple[float, float] | None) -> LiftingCore:
+        """The lifting core of ``net``, kept while ``net`` is in eval mode (small calls)."""
+        kept = self._cores
+        if kept is not None and kept[0] is net and kept[1] == size and eval_model(net) is net:
+            return kept[2]
+        core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
+                           flip_test=self.flip_test)
+        self._cores = (net, size, core) if core.model is net else None
+        return core
+
+    def _relative(self, keypoints2d: Array, skeleton: str,
+                  image_size: tuple[int, int] | None, scores: Array | None,
+                  temporal: bool | None) -> Array:
+        """The root-relative poses of :meth:`lift` (what the network gives)."""
         x = check_array(keypoints2d, "keypoints2d")
         sk = get_skeleton(skeleton)
         dims = check_shape(x, "keypoints2d", "(..., J, C)", J=sk.num_joints)
@@ -367,8 +386,7 @@ class Lifter:
             raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                              f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
         xs = xy.reshape(-1, *xy.shape[-3:]) if seq else xy.reshape(-1, *xy.shape[-2:])
-        core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
-                           flip_test=self.flip_test)
+        core = self._core(net, size)
         out = lift_pixels(core, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
                           sequences=seq, batch_size=self.batch_size, progress=self.progress,
                           progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
@@ -379,7 +397,7 @@ class Lifter:
             warnings.warn(
                 f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
                 f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
-                "poses are NaN", UserWarning, stacklevel=2)
+                "poses are NaN", UserWarning, stacklevel=3)
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
         res: np.ndarray[Any, Any] = result.numpy()
@@ -414,8 +432,7 @@ class Lifter:
             raise TypeError(f"rarity: expected True or False, got {rarity!r}")
         options = check_absolute(intrinsics=intrinsics, root=root, height=height,
                                  extrinsics=extrinsics, smoothing=smoothing)
-        relative = self.lift(keypoints2d, skeleton=skeleton, image_size=image_size,
-                             scores=scores, temporal=temporal)
+        relative = self._relative(keypoints2d, skeleton, image_size, scores, temporal)
         return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
                                scores=scores, score_threshold=self.score_threshold,
                                rarity=rarity)

@@ -317,7 +317,7 @@ def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,
     if contract.has_scores:
         return
     if sequences:
-        seen = valid.any(1)  # (S, J): joints visible somewhere in their sequence
+        seen: np.ndarray[Any, Any] = np.asarray(valid.any(1))  # (S, J): seen in the sequence
         missing = int((~seen[seen.any(-1)]).sum()) * valid.shape[1]
     else:
         lifted = valid.sum(-1) >= 2

@@ -33,6 +33,9 @@ Rules (see docs/inference.md):
   ``(0, 0)`` with score 0 -- exactly the training representation of dropped joints -- which
   requires a model with a score channel (``in_features=3``); otherwise a ``ValueError`` is
   raised. Missing joints are never silently replaced by ``(0, 0)``.
+- **Frames without a pose** (fewer than two distinct valid joints after interpolation) are
+  NaN, with a ``UserWarning``: the rule of :mod:`poselift.core`, the same in
+  :class:`poselift.StreamingLifter` and the exported program, at any ``batch_size``.
 - **Memory.** Long inputs run in chunks of ``batch_size`` output frames, preprocessing
   included (:mod:`poselift._pipeline`): no float64 copy of the whole input, the same result.
   One frame at a time, without look-ahead: :class:`poselift.StreamingLifter`.

@@ -22,15 +22,18 @@ lift's rules restricted to the past:
   indefinitely, however long ago.
 - **missing frames** (the person not detected): push an all-NaN frame (or one with every
   score 0); every joint is then held and the track's timing is kept.
-- **no pose yet**: until a track has had a valid keypoint, and for frames whose box has
-  size 0 in the model's window (a single distinct point), ``push`` returns NaN for that
-  frame where ``lift`` would raise.
+- **no pose**: a frame whose valid joints (after holding) span a box of size 0 -- none yet
+  in the track, one, or several at one pixel -- gives NaN, as ``lift`` and the exported
+  program do for it (the rule of :mod:`poselift.core`, whose
+  :class:`~poselift.core.LiftingCore` all three run).
+- **errors**: a push that raises records nothing, on any of its tracks.
 
 Several tracks (people) are independent streams, keyed by any hashable ``track_id``; one
 ``push`` may take a frame of several tracks at once (one forward pass for all of them).
 
 A push costs one forward pass of the network over one receptive field (the strided form of
-a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`), on one
+a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`, through
+:meth:`poselift.core.LiftingCore.windows`), on one
 intra-op thread (:func:`poselift.prediction.small_call_threads`). Only the last
 ``2 * receptive_field - 1`` frames of a track are kept.
 

@@ -51,6 +51,7 @@ from typing import Any
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import TypedDict, Unpack
 
 from poselift._pipeline import lift_pixels, numpy_view
 from poselift._validation import (
@@ -80,6 +81,8 @@ __all__ = [
     "PROGRESS_MIN_FRAMES",
     "TYPICAL_EXTENT_PX",
     "VIRTUAL_IMAGE_SIZE",
+    "LiftArguments",
+    "LiftOptions",
     "Lifter",
     "WeightsUnavailableError",
     "default_model_skeleton",
@@ -117,6 +120,38 @@ training (docs/inference.md). None: every gap."""
 
 PROGRESS_MIN_FRAMES = 20_000
 """With ``progress=None``, inputs of at least this many frames show a progress bar."""
+
+
+class LiftOptions(TypedDict, total=False):
+    """The per-call keyword arguments of :meth:`Lifter.lift`, defined once.
+
+    :func:`lift`, :meth:`Lifter.lift_full` and :func:`lift_full` take them as they are
+    (their defaults and meaning: :func:`lift`).
+    """
+
+    skeleton: str
+    image_size: tuple[int, int] | None
+    scores: Array | None
+    temporal: bool | None
+    intrinsics: object
+    root: str
+    height: float | None
+    extrinsics: object
+
+
+class LiftArguments(LiftOptions, total=False):
+    """:class:`LiftOptions` and the :class:`Lifter` settings: every keyword of :func:`lift`."""
+
+    model: str | os.PathLike[str] | nn.Module
+    device: str | torch.device | None
+    batch_size: int
+    score_threshold: float
+    flip_test: bool
+    max_gap: int | None
+
+
+_ABSOLUTE = ("intrinsics", "root", "height", "extrinsics")
+_LIFTER = ("model", "device", "batch_size", "score_threshold", "flip_test", "max_gap")
 
 
 class WeightsUnavailableError(LookupError):
@@ -406,22 +441,12 @@ class Lifter:
         res: np.ndarray[Any, Any] = result.numpy()
         return res
 
-    def lift_full(
-        self,
-        keypoints2d: Array,
-        *,
-        skeleton: str = "coco",
-        image_size: tuple[int, int] | None = None,
-        scores: Array | None = None,
-        temporal: bool | None = None,
-        intrinsics: object = None,
-        root: str = "pelvis",
-        height: float | None = None,
-        extrinsics: object = None,
-        rarity: bool = True,
-        smoothing: float | None = DEFAULT_SMOOTHING,
-    ) -> LiftResult:
-        """Lift and return a :class:`~poselift.lift_result.LiftResult` (see :func:`lift_full`).
+    def lift_full(self, keypoints2d: Array, *, rarity: bool = True,
+                  smoothing: float | None = DEFAULT_SMOOTHING,
+                  **options: Unpack[LiftOptions]) -> LiftResult:
+        """:meth:`lift` + :func:`~poselift.lift_result.to_absolute` (see :func:`lift_full`).
+
+        ``options``: :meth:`lift`'s keyword arguments (:class:`LiftOptions`).
 
         Examples:
             >>> import numpy as np, poselift
@@ -433,31 +458,25 @@ class Lifter:
         """
         if not isinstance(rarity, bool):
             raise TypeError(f"rarity: expected True or False, got {rarity!r}")
-        options = check_absolute(intrinsics=intrinsics, root=root, height=height,
-                                 extrinsics=extrinsics, smoothing=smoothing)
-        relative = self._relative(keypoints2d, skeleton, image_size, scores, temporal)
-        return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
-                               scores=scores, score_threshold=self.score_threshold,
-                               rarity=rarity)
+        call: dict[str, Any] = dict(options)
+        absolute = {k: call.pop(k) for k in _ABSOLUTE if k in call}
+        checked = check_absolute(**absolute, smoothing=smoothing)  # before any lifting
+        relative = self.lift(keypoints2d, **call)
+        return absolute_result(relative, keypoints2d, skeleton=call.get("skeleton", "coco"),
+                               options=checked, scores=call.get("scores"),
+                               score_threshold=self.score_threshold, rarity=rarity)
 
 
 def lift(
     keypoints2d: Array,
     *,
-    skeleton: str = "coco",
-    image_size: tuple[int, int] | None = None,
-    scores: Array | None = None,
     model: str | os.PathLike[str] | nn.Module = "default",
     device: str | torch.device | None = None,
     batch_size: int = 4096,
-    temporal: bool | None = None,
     score_threshold: float = 0.3,
     flip_test: bool = False,
-    intrinsics: object = None,
-    root: str = "pelvis",
-    height: float | None = None,
-    extrinsics: object = None,
     max_gap: int | None = DEFAULT_MAX_GAP,
+    **options: Unpack[LiftOptions],
 ) -> Array:
     """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
 
@@ -514,53 +533,25 @@ def lift(
     """
     lifter = Lifter(model, device=device, batch_size=batch_size,
                     score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
-    return lifter.lift(keypoints2d, skeleton=skeleton, image_size=image_size, scores=scores,
-                       temporal=temporal, intrinsics=intrinsics, root=root, height=height,
-                       extrinsics=extrinsics)
+    return lifter.lift(keypoints2d, **options)
 
 
-def lift_full(
-    keypoints2d: Array,
-    *,
-    skeleton: str = "coco",
-    image_size: tuple[int, int] | None = None,
-    scores: Array | None = None,
-    model: str | os.PathLike[str] | nn.Module = "default",
-    device: str | torch.device | None = None,
-    batch_size: int = 4096,
-    temporal: bool | None = None,
-    score_threshold: float = 0.3,
-    flip_test: bool = False,
-    intrinsics: object = None,
-    root: str = "pelvis",
-    height: float | None = None,
-    extrinsics: object = None,
-    rarity: bool = True,
-    smoothing: float | None = DEFAULT_SMOOTHING,
-    max_gap: int | None = DEFAULT_MAX_GAP,
-) -> LiftResult:
+def lift_full(keypoints2d: Array, *, rarity: bool = True,
+              smoothing: float | None = DEFAULT_SMOOTHING,
+              **arguments: Unpack[LiftArguments]) -> LiftResult:
     """Like :func:`lift`, returning the poses with their trajectory, scale and rarity.
 
+    ``lift_full(kp, **arguments)`` is ``to_absolute(lift(kp, **arguments), kp, ...)``
+    (:func:`poselift.lift_result.to_absolute`).
+
     Args:
-        keypoints2d: see :func:`lift` (and the other arguments up to ``extrinsics``).
-        skeleton: see :func:`lift`.
-        image_size: see :func:`lift`.
-        scores: see :func:`lift`.
-        model: see :func:`lift`.
-        device: see :func:`lift`.
-        batch_size: see :func:`lift`.
-        temporal: see :func:`lift`.
-        score_threshold: see :func:`lift`.
-        flip_test: see :func:`lift`.
-        intrinsics: see :func:`lift`; without it there is no trajectory.
-        root: see :func:`lift`.
-        height: see :func:`lift`.
-        extrinsics: see :func:`lift`.
+        keypoints2d: see :func:`lift`.
         rarity: also score how rare each lifted pose is among the training poses
             (:func:`poselift.rarity_flag.pose_rarity`; about 0.25 ms per pose).
         smoothing: trajectory smoothing, metres per frame^2
             (:func:`poselift.absolute.smooth_trajectory`), ``None`` = per-frame solutions.
-        max_gap: see :func:`lift`.
+        **arguments: every keyword argument of :func:`lift` (:class:`LiftArguments`);
+            without ``intrinsics`` there is no trajectory.
 
     Returns:
         A :class:`~poselift.lift_result.LiftResult`: ``poses`` (what :func:`lift` returns),
@@ -574,9 +565,6 @@ def lift_full(
         >>> res.poses.shape, res.trajectory.shape, res.height, bool(res.trajectory[2] > 0)
         ((17, 3), (3,), 1.7, True)
     """
-    lifter = Lifter(model, device=device, batch_size=batch_size,
-                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
-    return lifter.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
-                            scores=scores, temporal=temporal, intrinsics=intrinsics, root=root,
-                            height=height, extrinsics=extrinsics, rarity=rarity,
-                            smoothing=smoothing)
+    call: dict[str, Any] = dict(arguments)
+    settings = {k: call.pop(k) for k in _LIFTER if k in call}
+    return Lifter(**settings).lift_full(keypoints2d, rarity=rarity, smoothing=smoothing, **call)

@@ -120,12 +120,16 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         # the median of an odd window: the middle of its sorted values (not torch.median:
         # ONNX has no median; contiguous: exports without a guard on the length). Frames
         # without a box are NaN, sorted last, and not counted: the median of the others.
-        padded = torch.where(padded > 0, padded, torch.full((), float("nan"),
-                                                             dtype=padded.dtype))
-        windows = padded.unfold(-1, window, 1).contiguous()
-        count = (~torch.isnan(windows)).sum(-1, keepdim=True)
-        middle = ((count - 1) // 2).clamp(min=0)
-        side = windows.sort(-1).values.gather(-1, middle)[..., 0][..., :t]
+        if torch.compiler.is_compiling() or not bool((padded > 0).all()):
+            padded = torch.where(padded > 0, padded, torch.full((), float("nan"),
+                                                                 dtype=padded.dtype))
+            windows = padded.unfold(-1, window, 1).contiguous()
+            count = (~torch.isnan(windows)).sum(-1, keepdim=True)
+            middle = ((count - 1) // 2).clamp(min=0)
+            side = windows.sort(-1).values.gather(-1, middle)[..., 0][..., :t]
+        else:  # every frame has a box (the usual case): the middle of each window
+            windows = padded.unfold(-1, window, 1).contiguous()
+            side = windows.sort(-1).values[..., window // 2][..., :t]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)

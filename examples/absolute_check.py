@@ -37,7 +37,6 @@ from poselift.absolute import (
 )
 from poselift.camera import Camera, look_at, project, world_to_camera
 from poselift.data import get_input_layout, load_bandai, protocol_motion
-from poselift.lift_result import absolute_result, check_absolute
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -115,10 +114,8 @@ def cmd_depth(args: argparse.Namespace) -> None:
             for (_, kp, pc, K, h), lifted in zip(scenes, relative, strict=True):
                 height = (h if h is not None else fallback) if label == "true" else None
                 # = poselift.lift_full(kp, ..., intrinsics=K, root="camera", height=height)
-                opts = check_absolute(intrinsics=K, root="camera", height=height,
-                                      scale_window=window)
-                res = absolute_result(lifted, kp, skeleton="coco", options=opts,
-                                      rarity=False)
+                res = poselift.to_absolute(lifted, kp, intrinsics=K, root="camera",
+                                           height=height, scale_window=window, rarity=False)
                 d = (np.asarray(res.trajectory)[:, 2] - pc[:, 0, 2]) / pc[:, 0, 2]
                 errs.append(np.median(np.abs(d)))
                 signed.append(np.median(d))

@@ -32,7 +32,6 @@ import poselift
 from poselift.camera import Camera, look_at, project, world_to_camera
 from poselift.cli import main as poselift_cli
 from poselift.data import get_input_layout, load_bandai
-from poselift.lift_result import absolute_result, check_absolute
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -102,9 +101,9 @@ def main(argv: list[str] | None = None) -> int:
           f"{int(rare.sum())} frame(s) flagged rare; BVH: {bvh}")
     # the design choice of docs/absolute.md: the body's size by one median over the clip
     # instead of the running median
-    whole = absolute_result(poselift.lift(kp), kp, skeleton="coco", rarity=False,
-                            options=check_absolute(intrinsics=np.asarray(cam.K), root="camera",
-                                                   height=args.height, scale_window=None))
+    whole = poselift.to_absolute(poselift.lift(kp), kp, intrinsics=np.asarray(cam.K),
+                                 root="camera", height=args.height, scale_window=None,
+                                 rarity=False)
     dz1 = (np.asarray(whole.trajectory)[:, 2] - truth[:, 0, 2]) / truth[:, 0, 2]
     print(f"with one median of the body's size over the clip instead: depth error median "
           f"{100 * np.median(np.abs(dz1)):.1f}%, max {100 * np.abs(dz1).max():.1f}%")

@@ -157,7 +157,7 @@ def test_unreadable_and_missing_files(tmp_path, capsys):
 def test_default_model_without_weights_is_a_clear_error(tmp_path, capsys, monkeypatch):
     import poselift.inference as inf
 
-    monkeypatch.setattr(inf, "_weights_names", lambda: [])  # as if none were shipped
+    monkeypatch.setattr(inf, "list_weights", lambda: [])  # as if none were shipped
     np.save(tmp_path / "k.npy", _kp())
     assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "o.npy") == 1
     err = capsys.readouterr().err
@@ -266,16 +266,16 @@ def test_skeleton_h36m_flag(tmp_path, ckpts, capsys):
 
 
 def test_device_and_batch_size_flags(tmp_path, ckpts, capsys, monkeypatch):
-    import poselift._pipeline as pipeline
+    import poselift.core
 
     seen = []
-    real = pipeline.predict_checked
+    real = poselift.core.predict_checked
 
     def recording(model, contract, inputs, **kwargs):
         seen.append((kwargs["batch_size"], next(model.parameters()).device))
         return real(model, contract, inputs, **kwargs)
 
-    monkeypatch.setattr(pipeline, "predict_checked", recording)
+    monkeypatch.setattr(poselift.core, "predict_checked", recording)
     kp = _kp(40, seed=10)
     np.save(tmp_path / "in.npy", kp)
     assert _run("lift", tmp_path / "in.npy", "-o", tmp_path / "o.npy", "--model", ckpts["tcn"],

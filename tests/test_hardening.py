@@ -20,21 +20,21 @@ import pytest
 import torch
 
 import poselift
-import poselift.inference as inf
 from poselift.cli import MAX_GAP, main
 from poselift.inference import Lifter, lift
 from poselift.metrics import MetricAccumulator, auc3d, mpjpe, p_mpjpe, pck3d
 from poselift.models import (
     WeightsEntry,
+    clear_model_cache,
     create_model,
     get_weights,
     load_checkpoint,
     load_model,
     register_weights,
     save_model,
+    unregister_weights,
 )
 from poselift.models.checkpoint import atomic_save
-from poselift.models.registry import _WEIGHTS
 from poselift.prediction import predict
 from poselift.rarity import OccurrenceScorer, occurrence, pose_similarity
 
@@ -615,7 +615,7 @@ def test_22_flipped_bytes_in_weights_are_refused(tmp_path):
     (tmp_path / "bad.pt").write_bytes(bytes(data))
     load_model(tmp_path / "bad.pt")  # a plain checkpoint path has no card to check against
     register_weights(WeightsEntry("sr.test-tampered", tmp_path / "bad.pt", shipped.meta))
-    inf._CACHE.clear()
+    clear_model_cache()
     try:
         card_sha = shipped.meta["storage"]["sha256"][:12]
         with pytest.raises(ValueError, match=r"weights 'sr.test-tampered': .* has SHA-256 .*"
@@ -624,8 +624,8 @@ def test_22_flipped_bytes_in_weights_are_refused(tmp_path):
         with pytest.raises(ValueError, match="damaged or was replaced"):
             lift(_kp(), model="sr.test-tampered")
     finally:
-        _WEIGHTS.unregister("sr.test-tampered")
-        inf._CACHE.clear()
+        unregister_weights("sr.test-tampered")
+        clear_model_cache()
 
 
 # --- 23: Ctrl-C --------------------------------------------------------------------------------

@@ -15,11 +15,18 @@ import torch
 
 import poselift
 import poselift.inference as inf
+import poselift.models.resolve
 from poselift._pipeline import fill_gaps
 from poselift.camera import normalize_screen
 from poselift.inference import TYPICAL_EXTENT_PX, Lifter, WeightsUnavailableError, lift
-from poselift.models import WeightsEntry, create_model, register_weights, save_model
-from poselift.models.registry import _WEIGHTS
+from poselift.models import (
+    WeightsEntry,
+    clear_model_cache,
+    create_model,
+    register_weights,
+    save_model,
+    unregister_weights,
+)
 from poselift.prediction import predict
 
 torch.set_num_threads(1)
@@ -131,10 +138,10 @@ def test_bbox_sequence_uses_one_median_scale():
                                lift(virtual, model=net, image_size=(1000, 1000)), atol=1e-5)
 
 
-def test_degenerate_bbox_is_an_error():
+def test_degenerate_bbox_is_nan_with_a_warning():
     kp = np.full((17, 2), 400.0)
-    with pytest.raises(ValueError, match="bounding box of size 0"):
-        lift(kp, model=_sr())
+    with pytest.warns(UserWarning, match="1 frame.* without a pose .* are NaN"):
+        assert np.isnan(lift(kp, model=_sr())).all()
 
 
 # --- missing joints ----------------------------------------------------------------------------
@@ -204,10 +211,11 @@ def test_never_visible_joint_in_sequence():
     np.testing.assert_allclose(got, _ref(net, x), atol=1e-5)
 
 
-def test_no_valid_joint_is_an_error():
+def test_no_valid_joint_is_nan_with_a_warning():
     kp = np.full((17, 2), np.nan)
-    with pytest.raises(ValueError, match="no valid keypoint"):
-        lift(kp, model=_sr(in_features=3), image_size=(1000, 1000))
+    with pytest.warns(UserWarning, match="without a pose"):
+        out = lift(kp, model=_sr(in_features=3), image_size=(1000, 1000))
+    assert out.shape == (17, 3) and np.isnan(out).all()
 
 
 # --- validation --------------------------------------------------------------------------------
@@ -227,7 +235,7 @@ def test_no_valid_joint_is_an_error():
         ({"batch_size": 0}, r"batch_size: expected a positive int"),
         ({"model": 3}, r"model: expected 'default'"),
         ({"model": "sr"}, r"'sr' is an architecture without trained weights"),
-        ({"model": "no-such-thing"}, r"model: expected 'default'.*'no-such-thing'"),
+        ({"model": "no-such-thing"}, r"model: expected .*'no-such-thing'"),
     ],
 )
 def test_validation_errors_name_the_argument(kwargs, match):
@@ -246,7 +254,7 @@ def test_scores_given_twice():
 
 
 def test_default_without_shipped_weights_raises_clearly(monkeypatch: pytest.MonkeyPatch):
-    monkeypatch.setattr(inf, "_weights_names", lambda: [])  # as if none were shipped
+    monkeypatch.setattr(inf, "list_weights", lambda: [])  # as if none were shipped
     with pytest.raises(WeightsUnavailableError, match=r"single-frame weights.*'sr\.coco'"):
         lift(_kp(), skeleton="coco")
     with pytest.raises(WeightsUnavailableError, match=r"temporal weights.*'sr_tcn\.h36m'"):
@@ -260,10 +268,10 @@ def random_weights(tmp_path):
     path = tmp_path / "random.pt"
     save_model(net, path)
     register_weights(WeightsEntry("sr.test-random", path, {"note": "random init, test only"}))
-    inf._CACHE.clear()
+    clear_model_cache()
     yield net, path
-    _WEIGHTS.unregister("sr.test-random")
-    inf._CACHE.clear()
+    unregister_weights("sr.test-random")
+    clear_model_cache()
 
 
 def test_weights_name_path_and_module_agree(random_weights, monkeypatch):
@@ -289,7 +297,7 @@ def test_model_loaded_once_per_device_across_threads(random_weights, monkeypatch
         calls.append(p)
         return real(p)
 
-    monkeypatch.setattr(poselift.models, "load_model", counting)
+    monkeypatch.setattr(poselift.models.resolve, "load_model", counting)
     kp = _kp(seed=12)
     results = []
     errors = []
@@ -505,3 +513,33 @@ def test_device_argument(random_weights):
     if not torch.cuda.is_available():
         with pytest.raises(ValueError, match="device: 'cuda' is not available"):
             lift(kp, model=path, device="cuda")
+
+
+def test_checkpoint_overwritten_at_the_same_path_is_not_served_stale(tmp_path):
+    """Issue 29 row 7: the model cache is keyed on the file's identity, not its path."""
+    from poselift.models import clear_model_cache, resolve_model
+
+    path = tmp_path / "net.pt"
+    kp = np.random.default_rng(0).uniform(300, 700, (3, 17, 2))
+    torch.manual_seed(0)
+    first = poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                                  hidden=32).eval()
+    torch.manual_seed(1)
+    second = poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                                   hidden=32).eval()
+    poselift.save_model(first, path)
+    a = lift(kp, model=str(path), temporal=False)
+    assert resolve_model(path) is resolve_model(str(path))  # cached while unchanged
+    poselift.save_model(second, path)  # the same path, another file
+    b = lift(kp, model=str(path), temporal=False)
+    np.testing.assert_allclose(a, lift(kp, model=first, temporal=False), atol=1e-6)
+    np.testing.assert_allclose(b, lift(kp, model=second, temporal=False), atol=1e-6)
+    assert np.abs(a - b).max() > 1e-3
+    clear_model_cache()
+
+
+def test_load_model_takes_a_weights_name():
+    net = poselift.load_model("sr.coco")
+    ref = poselift.create_model("sr", weights="sr.coco")
+    x = torch.randn(2, 17, 3)
+    assert torch.equal(net(x), ref(x)) and not net.training

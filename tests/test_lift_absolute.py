@@ -261,3 +261,21 @@ def test_cli_errors_are_one_line(tmp_path, scene, capsys):
     assert main(["lift", str(coco), "-o", str(tmp_path / "o.json"), "--bvh",
                  str(tmp_path / "y.bvh")]) == 1
     assert "--bvh needs a sequence" in capsys.readouterr().err
+
+
+def test_lift_full_is_lift_then_to_absolute():
+    """Issue 27: a public to_absolute; lift_full = lift + to_absolute (no lift <-> lift_full)."""
+    from poselift.demo import load_demo_sample
+
+    kp = np.asarray(load_demo_sample()["keypoints2d"], np.float64)[:30]
+    K = (1000.0, 1000.0, 500.0, 500.0)
+    full = poselift.lift_full(kp, intrinsics=K, root="camera", height=1.8, rarity=False)
+    rel = poselift.lift(kp)
+    again = poselift.to_absolute(rel, kp, intrinsics=K, root="camera", height=1.8,
+                                 rarity=False)
+    np.testing.assert_array_equal(again.poses, full.poses)
+    np.testing.assert_array_equal(again.trajectory, full.trajectory)
+    np.testing.assert_array_equal(poselift.lift(kp, intrinsics=K, root="camera", height=1.8),
+                                  full.poses)
+    with pytest.raises(TypeError, match="rarity"):
+        poselift.to_absolute(rel, kp, rarity=1)

@@ -14,8 +14,7 @@ import pytest
 import torch
 
 import poselift
-import poselift._pipeline as pipeline
-from poselift import lift
+from poselift import Lifter, lift
 from poselift.models.inputs import InputContract
 from poselift.normalization import normalize_bbox
 from poselift.prediction import predict
@@ -102,13 +101,13 @@ def test_chunks_give_the_model_exactly_the_whole_sequences_inputs(monkeypatch):
     padded = InputContract.of(net).pad(torch.from_numpy(whole)).numpy()  # (1, 40 + r - 1, ..)
     seen = []
 
-    real = pipeline.predict_checked
+    real = poselift.core.predict_checked
 
     def recording(model, contract, inputs, **kwargs):
         seen.append(inputs.numpy().copy())
         return real(model, contract, inputs, **kwargs)
 
-    monkeypatch.setattr(pipeline, "predict_checked", recording)
+    monkeypatch.setattr(poselift.core, "predict_checked", recording)
     lift(kp, model=net, skeleton="coco", batch_size=6)
     # ceil(40 / 6) chunks; chunk c: bit-identical to the padded whole sequence's frames
     # 6c .. 6c + 6 + r - 1 (its outputs and their receptive fields)
@@ -142,17 +141,42 @@ def test_independent_frames_in_chunks_and_input_dtypes():
     np.testing.assert_array_equal(kp, before)
 
 
-def test_errors_from_the_mask_name_the_sequence_or_pose():
+def test_frames_without_a_pose_are_nan_at_any_batch_size():
+    """Issue 29 row 3: one rule for frames with fewer than two valid joints, any batch size.
+
+    Before: an error at batch sizes 1-2 and a fabricated pose at the default batch size.
+    """
     net = _model("causal")
     kp = _sequences(2, 12, seed=5)
-    kp[1] = np.nan
+    kp[1] = np.nan  # a sequence without any valid joint: no pose anywhere
     kp[0, 6:9] = np.nan  # empty frames in sequence 0 are filled from the others
-    with pytest.raises(ValueError, match="no valid keypoint in frame 0 of sequence 1"):
-        lift(kp, model=net, batch_size=4)
-    frames = _sequences(1, 12, seed=6)[0, :5]
-    frames[4, :, 2] = 0.0
-    with pytest.raises(ValueError, match="no valid keypoint in pose 4"):
-        lift(frames, model=_model("single"), temporal=False, batch_size=2)
+    outs = [lift(kp, model=net, batch_size=b) for b in (1, 2, 4, 4096)]
+    assert np.isnan(outs[0][1]).all() and np.isfinite(outs[0][0]).all()
+    for out in outs[1:]:
+        np.testing.assert_allclose(out, outs[0], atol=1e-5)  # NaN where NaN
+    frames = _sequences(1, 12, seed=6)[0, :6]
+    frames[:, 6, 2] = 1.0  # every joint valid except the ones emptied below
+    frames[4, :, 2] = 0.0  # no valid joint
+    frames[2, 1:, 2] = 0.0  # one valid joint
+    frames[3, :, :2] = 500.0  # every joint at one pixel: a box of size 0
+    single = _model("single")
+    outs = [lift(frames, model=single, temporal=False, batch_size=b) for b in (1, 2, 4096)]
+    for out in outs:
+        assert np.isnan(out[[2, 3, 4]]).all() and np.isfinite(out[[0, 1, 5]]).all()
+        np.testing.assert_allclose(out, outs[0], atol=1e-6)
+    np.testing.assert_allclose(outs[0][5], lift(frames[5], model=single), atol=1e-6)
+
+
+def test_a_long_absence_with_max_gap_is_nan_not_a_box_error():
+    """Issue 29 row 3: a 120-frame absence with max_gap=30 raised a bounding-box error."""
+    net = _model("causal")
+    kp = _sequences(1, 200, seed=8)[0]
+    kp[:, 6, 2] = 1.0
+    kp[40:160] = np.nan
+    for b in (7, 4096):
+        out = Lifter(net, max_gap=30, batch_size=b).lift(kp)
+        assert np.isnan(out[40:160]).all()  # a gap longer than max_gap is not filled
+        assert np.isfinite(out[:40]).all() and np.isfinite(out[160:]).all()
 
 
 def test_long_input_memory_stays_bounded():

@@ -44,6 +44,7 @@ PUBLIC_API = {
     "register_partition",
     "register_skeleton",
     "shuffled_partition",
+    "to_absolute",
 }
 
 
@@ -203,3 +204,30 @@ def test_cli_version(capsys):
         main(["--version"])
     assert exit_info.value.code == 0
     assert capsys.readouterr().out == f"poselift {poselift.__version__}\n"
+
+
+# Private names still imported across modules, outside issue 27's rooms (left to their owners).
+PRIVATE_IMPORTS_LEFT = {
+    ("poselift.data.bvh", "poselift.data.mocap._BadData"),
+    ("poselift.data.h36m", "poselift.data.mocap._BadData"),
+    ("poselift.models.row_plan", "poselift.nn._sr_core"),
+    ("poselift.models.temporal", "poselift.models.single_frame._check_in_features"),
+    ("poselift.rarity", "poselift._rarity_lattice"),
+}
+
+
+def test_no_module_imports_another_modules_private_name():
+    """``from m import _x`` across modules (issue 27); public names of private modules are fine."""
+    import ast
+
+    src = REPO / "src"
+    found = set()
+    for p in (src / "poselift").rglob("*.py"):
+        mod = ".".join(p.relative_to(src).with_suffix("").parts).removesuffix(".__init__")
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.ImportFrom) and node.module and \
+                    node.module.startswith("poselift"):
+                for a in node.names:
+                    if a.name.startswith("_") and not a.name.startswith("__"):
+                        found.add((mod, f"{node.module}.{a.name}"))
+    assert found <= PRIVATE_IMPORTS_LEFT, sorted(found - PRIVATE_IMPORTS_LEFT)

@@ -383,3 +383,74 @@ def test_occurrence_extremes_are_finite_or_refused(scale, sigma, odd):
     except ValueError:
         return
     assert np.isfinite(occ).all() and np.all((occ >= 0) & (occ <= 1))
+
+
+# --- one lifting core: lift, Lifter, StreamingLifter and the exported program agree ------------
+
+
+@cache
+def _core_models() -> dict[str, Any]:
+    """Small untrained COCO models with a score channel and their exported programs (once)."""
+    from poselift.export import export_model
+
+    torch.manual_seed(0)
+    single = create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                          hidden=32).eval()
+    causal = create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                          causal=True, channels=16, filter_widths=(3, 3)).eval()
+    out: dict[str, Any] = {"single": single, "causal": causal}
+    folder = Path(tempfile.mkdtemp())
+    for name, net in (("single", single), ("causal", causal)):
+        export_model(net, folder / f"{name}.pt2", check=False)
+        out[f"{name}.pt2"] = torch.export.load(folder / f"{name}.pt2").module()
+    return out
+
+
+@st.composite
+def _validity(draw: Any) -> np.ndarray:
+    """(T, 17) validity: frames with 0, 1, 2, some or all valid joints, and long gaps."""
+    t = draw(st.integers(1, 14))
+    kinds = draw(st.lists(st.sampled_from(["none", "one", "two", "some", "all", "all"]),
+                          min_size=t, max_size=t))
+    rng = np.random.default_rng(draw(st.integers(0, 2**16)))
+    valid = np.zeros((t, 17), bool)
+    for i, kind in enumerate(kinds):
+        count = {"none": 0, "one": 1, "two": 2, "all": 17}.get(kind, int(rng.integers(3, 17)))
+        valid[i, rng.permutation(17)[:count]] = True
+    if draw(st.booleans()) and t > 4:  # a long absence
+        a = draw(st.integers(0, t - 4))
+        valid[a : a + 4] = False
+    return valid
+
+
+@settings(FAST, max_examples=12)  # + two small exports (a few seconds) once per session
+@given(valid=_validity(), batch=st.sampled_from([1, 2, 5, 4096]))
+def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
+    """Issue 27: the same poses, and NaN for the same frames, on all four paths."""
+    import warnings
+
+    from poselift import Lifter, StreamingLifter
+
+    models = _core_models()
+    t = valid.shape[0]
+    rng = np.random.default_rng(t)
+    kp = np.concatenate([rng.uniform(350, 650, (t, 17, 2)), np.where(valid, 0.9, 0.1)[..., None]],
+                        -1)
+    no_pose = valid.sum(-1) < 2
+    event(f"frames without a pose: {int(no_pose.sum())}")
+    x = torch.from_numpy(kp).float()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name in ("single", "causal"):
+            net = models[name]
+            temporal = name == "causal"
+            want = Lifter(net, batch_size=batch, max_gap=0).lift(kp, temporal=temporal)
+            np.testing.assert_array_equal(np.isnan(want).all((-2, -1)), no_pose)
+            once = lift(kp, model=net, max_gap=0, temporal=temporal)
+            got_export = models[f"{name}.pt2"](x[None] if temporal else x)
+            stream = StreamingLifter("coco", net, max_gap=0)
+            pushed = np.stack([stream.push(f) for f in kp])
+            for got in (once, (got_export[0] if temporal else got_export).numpy(), pushed):
+                np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+                np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), atol=1e-4,
+                                           rtol=0)

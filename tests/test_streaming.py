@@ -16,8 +16,13 @@ import torch
 import poselift
 import poselift.inference as inf
 from poselift import lift
-from poselift.models import WeightsEntry, register_weights, save_model
-from poselift.models.registry import _WEIGHTS
+from poselift.models import (
+    WeightsEntry,
+    clear_model_cache,
+    register_weights,
+    save_model,
+    unregister_weights,
+)
 from poselift.streaming import DEFAULT_STREAMING_WEIGHTS, StreamingLifter
 
 torch.set_num_threads(1)
@@ -294,8 +299,8 @@ def test_default_falls_back_to_the_single_frame_weights_with_a_warning(monkeypat
     assert stream.weights == "sr.coco" and stream.receptive_field == 1
     kp = _walk(2, seed=16)
     np.testing.assert_allclose(stream.push(kp[0]), lift(kp[0], skeleton="coco"), atol=1e-6)
-    monkeypatch.setattr(inf, "_weights_names", lambda: [])
-    monkeypatch.setattr(poselift.models, "list_weights", lambda: [])
+    monkeypatch.setattr(inf, "list_weights", lambda: [])
+    monkeypatch.setattr(poselift.streaming, "list_weights", lambda: [])
     with pytest.raises(inf.WeightsUnavailableError, match="no shipped streaming weights"):
         StreamingLifter("coco")
 
@@ -314,5 +319,5 @@ def test_default_uses_the_causal_weights_once_shipped(tmp_path, monkeypatch):
         kp = _walk(12, seed=17)
         np.testing.assert_allclose(_push_all(stream, kp), lift(kp, model=net), atol=2e-5)
     finally:
-        _WEIGHTS.unregister("sr_tcn.test-causal")
-        inf._CACHE.clear()
+        unregister_weights("sr_tcn.test-causal")
+        clear_model_cache()

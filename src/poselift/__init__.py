@@ -20,6 +20,7 @@ from poselift._version import __version__ as __version__
 from poselift.inference import Lifter as Lifter
 from poselift.inference import lift as lift
 from poselift.inference import lift_full as lift_full
+from poselift.lift_result import to_absolute as to_absolute
 from poselift.models import create_model as create_model
 from poselift.models import list_models as list_models
 from poselift.models import list_weights as list_weights
@@ -70,4 +71,5 @@ __all__ = [
     "register_skeleton",
     "save_model",
     "shuffled_partition",
+    "to_absolute",
 ]

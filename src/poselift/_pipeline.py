@@ -29,11 +29,10 @@ from typing import Any
 
 import numpy as np
 import torch
-from torch import nn
 
-from poselift._validation import all_finite
+from poselift.core import LiftingCore, valid_joints
 from poselift.models.inputs import InputContract
-from poselift.prediction import eval_model, predict_checked, small_call_threads
+from poselift.prediction import small_call_threads
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
@@ -43,7 +42,8 @@ _MASK_CHUNK = 8192
 
 Convert = Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any] | None], np.ndarray[Any, Any]]
 """``(xy (..., J_src, 2) float64, scores (..., J_src) | None) -> (..., J, 2)`` pixels of the
-model's layout, NaN where missing (a detector layout converted by joint name)."""
+model's layout, NaN where missing (a detector layout converted by joint name, chunk by
+chunk)."""
 
 
 def numpy_view(x: np.ndarray[Any, Any] | torch.Tensor) -> np.ndarray[Any, Any]:
@@ -136,10 +136,7 @@ class _Reader:
         sc = None if self.sc is None else np.asarray(self.sc[index], dtype=np.float64)
         if self.convert is not None:
             xy, sc = self.convert(xy, sc), None
-        valid = np.asarray(np.isfinite(xy).all(-1))
-        if sc is not None:
-            valid &= np.nan_to_num(sc, nan=-1.0) >= self.threshold
-        return xy, valid
+        return xy, np.asarray(valid_joints(xy, sc, self.threshold))
 
 
 def _anchors(valid: np.ndarray[Any, Any], starts: np.ndarray[Any, Any],
@@ -172,16 +169,12 @@ def _anchor_values(read: _Reader, s: int, t: np.ndarray[Any, Any]) -> np.ndarray
 
 
 def lift_pixels(
-    net: nn.Module,
-    contract: InputContract,
+    core: LiftingCore,
     xy: np.ndarray[Any, Any],
     scores: np.ndarray[Any, Any] | None,
     *,
     sequences: bool,
-    threshold: float,
-    image_size: tuple[float, float] | None,
     batch_size: int,
-    flip_test: bool,
     progress: bool | None,
     progress_min_frames: int,
     convert: Convert | None = None,
@@ -190,16 +183,12 @@ def lift_pixels(
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
     Args:
-        net: the model (its contract is ``contract``).
-        contract: the model's input contract.
+        core: the lifting core (model, contract, score threshold, image size, flip test).
         xy: ``(S, T, J_src, 2)`` sequences (``sequences=True``) or ``(N, J_src, 2)`` frames
             lifted independently; any real dtype, not copied as a whole.
         scores: ``(S, T, J_src)`` / ``(N, J_src)`` or None.
         sequences: interpolate missing joints over time (sequences) or not (frames).
-        threshold: joints scoring below it are missing.
-        image_size: ``(width, height)`` for ``"screen"`` models, or None.
         batch_size: output frames per chunk (and forward pass).
-        flip_test: flip averaging.
         progress: progress bar (None: for inputs of ``progress_min_frames`` or more).
         progress_min_frames: see ``progress``.
         convert: maps the caller's layout to the model's (see :data:`Convert`).
@@ -207,15 +196,15 @@ def lift_pixels(
             score channel get longer gaps as missing joints); None: every gap.
 
     Returns:
-        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin.
+        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin; NaN for frames
+        without a pose (:mod:`poselift.core`).
 
     Raises:
-        ValueError: a sequence/pose without any valid keypoint, missing joints for a model
-            without a score channel, inputs that do not normalize to finite float32, or a
-            model giving NaN/inf.
+        ValueError: missing joints for a model without a score channel, inputs that do not
+            normalize to finite float32, or a model giving NaN/inf.
     """
-    net = eval_model(net)  # once, not per chunk
-    read = _Reader(xy, scores, threshold, convert)
+    contract = core.contract
+    read = _Reader(xy, scores, core.score_threshold, convert)
     lead = xy.shape[:2] if sequences else xy.shape[:1]
     joints = get_skeleton(contract.skeleton).num_joints
     valid = np.empty((*lead, joints), bool)
@@ -228,7 +217,7 @@ def lift_pixels(
             where = (s, slice(a, b)) if sequences else slice(a, b)
             frames_read = read(where)
             valid[where] = frames_read[1]
-    _check_valid(valid, sequences, threshold, contract)
+    _check_valid(valid, sequences, core.score_threshold, contract)
     if sequences or flat > min(batch_size, _MASK_CHUNK):
         frames_read = None  # else one chunk of frames (a few poses): read once, not twice
 
@@ -239,20 +228,18 @@ def lift_pixels(
         # one thread for the normalization too: waking a second one for a reduction over a
         # few joints cost more than the whole network pass (~0.1 ms)
         with small_call_threads(flat):
-            return _run(net, contract, pix[:, None], ok[:, None], image_size, flip_test,
-                        batch_size)[:, 0]
+            return _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
     out = torch.empty(*lead, out_joints, 3)
     with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
         if not sequences:
             for a in range(0, flat, batch_size):
                 b = min(flat, a + batch_size)
                 pix, ok = read(slice(a, b))
-                out[a:b] = _run(net, contract, pix[:, None], ok[:, None], image_size,
-                                flip_test, batch_size)[:, 0]
+                out[a:b] = _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
                 bar.update(b - a)
             return out
         n_seq, frames = lead
-        whole = contract.input_norm == "screen" and image_size is None  # one scale per sequence
+        whole = contract.input_norm == "screen" and core.image_size is None  # one scale/sequence
         if frames <= batch_size or whole:
             per = max(1, batch_size // frames)
             for s in range(0, n_seq, per):
@@ -260,12 +247,11 @@ def lift_pixels(
                 pix, ok = read(slice(s, e))
                 for i in range(e - s):
                     ok[i] = fill_gaps(pix[i], ok[i], np.arange(frames), max_gap=max_gap)
-                out[s:e] = _run(net, contract, pix, ok, image_size, flip_test, batch_size)
+                out[s:e] = _run(core, pix, ok, batch_size)
                 bar.update((e - s) * frames)
             return out
         for s in range(n_seq):
-            _lift_long(read, s, valid[s], net, contract, image_size, batch_size, flip_test,
-                       out[s], bar, max_gap)
+            _lift_long(read, s, valid[s], core, batch_size, out[s], bar, max_gap)
     return out
 
 
@@ -279,9 +265,8 @@ def _context(contract: InputContract) -> tuple[int, int, int, int]:
     return left, r - 1 - left, left if scale else 0, r - 1 - left if scale else 0
 
 
-def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Module,
-               contract: InputContract, image_size: tuple[float, float] | None,
-               batch_size: int, flip_test: bool, out: torch.Tensor, bar: ProgressBar,
+def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: LiftingCore,
+               batch_size: int, out: torch.Tensor, bar: ProgressBar,
                max_gap: int | None = None) -> None:
     """One long sequence in chunks of ``batch_size`` output frames, each with its context.
 
@@ -290,6 +275,7 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Modul
     whose box scales take frames ``[i0 - sl, i1 + sr)``, whose gaps take the anchors.
     """
     frames = valid.shape[0]
+    contract = core.contract
     left, right, sl, sr = _context(contract)
     o0 = np.arange(0, frames, batch_size)
     o1 = np.minimum(o0 + batch_size, frames)
@@ -301,78 +287,42 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], net: nn.Modul
         pix, ok = read((s, slice(a, b)))
         ok = fill_gaps(pix, ok, np.arange(a, b), (prev[c], _anchor_values(read, s, prev[c])),
                        (nxt[c], _anchor_values(read, s, nxt[c])), max_gap)
-        inp = _inputs(contract, pix[None], ok[None], image_size)
+        inp, pose = core.inputs(pix[None], ok[None])
         inp = inp[:, int(i0[c]) - a : int(i1[c]) - a]
+        pose = pose[:, int(o0[c]) - a : int(o1[c]) - a]
         missing = (left - int(o0[c] - i0[c]), right - int(i1[c] - o1[c]))  # at the ends
         if any(missing):
             full = contract.pad(inp)  # (left, right) edge copies: keep the missing ones
             inp = full[:, left - missing[0] : full.shape[1] - (right - missing[1])]
-        out[o0[c] : o1[c]] = _predict(net, contract, inp, flip_test, int(o1[c] - o0[c]),
-                                      padded=contract.temporal)[0]
+        out[o0[c] : o1[c]] = core.outputs(inp, pose, batch_size=int(o1[c] - o0[c]),
+                                          padded=contract.temporal)[0]
         bar.update(int(o1[c] - o0[c]))
 
 
-def _run(net: nn.Module, contract: InputContract, pix: np.ndarray[Any, Any],
-         ok: np.ndarray[Any, Any], image_size: tuple[float, float] | None, flip_test: bool,
+def _run(core: LiftingCore, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
          batch_size: int) -> torch.Tensor:
     """``(S, T, J, 2)`` filled pixels -> ``(S, T, J_out, 3)`` root-relative poses."""
-    inp = _inputs(contract, pix, ok, image_size)
-    return _predict(net, contract, inp, flip_test, batch_size)
-
-
-def _inputs(contract: InputContract, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
-            image_size: tuple[float, float] | None) -> torch.Tensor:
-    """``(S, T, J, 2)`` filled pixels -> ``(S, T, J, C)`` float32 model inputs."""
-    norm = contract.prepare(torch.from_numpy(pix), ok, image_size=image_size)
-    assert isinstance(norm, torch.Tensor)
-    inp = norm.float()  # inf where float32 overflows: refused just below
-    if not all_finite(inp):
-        biggest = float(np.abs(pix[ok]).max()) if ok.any() else 0.0
-        raise ValueError(
-            "keypoints2d: the normalized keypoints are not finite in float32; expected "
-            "pixel coordinates of a plausible magnitude and a body spread over more than "
-            f"a pixel (largest |coordinate| {biggest:.3g})")
-    return inp
-
-
-def _predict(net: nn.Module, contract: InputContract, inp: torch.Tensor, flip_test: bool,
-             batch_size: int, padded: bool = False) -> torch.Tensor:
-    """``(S, T, J, C)`` model inputs -> ``(S, T', J_out, 3)`` root-relative poses."""
-    lead = inp.shape[:2]
-    if not contract.temporal:  # frames one by one
-        inp = inp.reshape(-1, *inp.shape[-2:])
-    with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-        y = predict_checked(net, contract, inp, batch_size=batch_size, flip_test=flip_test,
-                            padded=padded)
-    if not all_finite(y):
-        bad = int((~torch.isfinite(y)).sum())
-        raise ValueError(
-            f"model: gave {bad} NaN/inf output value(s) for finite inputs; its weights "
-            "may hold NaN/inf (a diverged training run?)")
-    root = get_skeleton(contract.out_skeleton).root
-    y = y - y[..., root : root + 1, :]
-    if not contract.temporal:
-        y = y.reshape(*lead, *y.shape[-2:])
-    return y if y.dtype == torch.float32 else y.float()
+    inp, pose = core.inputs(pix, ok)
+    return core.outputs(inp, pose, batch_size=batch_size)
 
 
 def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,
                  contract: InputContract) -> None:
-    """``lift``'s errors about missing joints, from the validity mask alone."""
+    """``lift``'s error about missing joints for a model without a score channel.
+
+    Counted in the frames that have a pose: sequences with some valid joint (a joint never
+    valid in such a sequence), single frames with at least two valid joints. Frames without
+    a pose are NaN (:mod:`poselift.core`), not an error.
+    """
+    if contract.has_scores:
+        return
     if sequences:
-        seen = valid.any(1)  # (S, J): joints visible somewhere in their sequence
-        empty = np.flatnonzero(~seen.any(-1))
-        if len(empty):
-            raise ValueError(f"keypoints2d: no valid keypoint in frame 0 of sequence "
-                             f"{int(empty[0])} (all NaN or score < {threshold})")
-        missing = int((~seen).sum()) * valid.shape[1]
+        seen: np.ndarray[Any, Any] = np.asarray(valid.any(1))  # (S, J): seen in the sequence
+        missing = int((~seen[seen.any(-1)]).sum()) * valid.shape[1]
     else:
-        empty = np.flatnonzero(~valid.any(-1))
-        if len(empty):
-            raise ValueError(f"keypoints2d: no valid keypoint in pose {int(empty[0])} (all NaN "
-                             f"or score < {threshold})")
-        missing = int((~valid).sum())
-    if missing and not contract.has_scores:
+        lifted = valid.sum(-1) >= 2
+        missing = int((~valid[lifted]).sum())
+    if missing:
         never = " and never visible in their sequence" if sequences else ""
         raise ValueError(
             f"keypoints2d: {missing} joint(s) are missing (score < {threshold} or NaN){never}"

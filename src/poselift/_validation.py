@@ -241,3 +241,37 @@ def like(result: np.ndarray[Any, Any], reference: Array) -> Array:
     if isinstance(reference, torch.Tensor):
         return torch.from_numpy(np.ascontiguousarray(result)).to(reference.device)
     return result
+
+
+def check_image_size(image_size: object) -> tuple[float, float] | None:
+    """``image_size`` as ``(width, height)`` floats, or None; else ``ValueError``.
+
+    Examples:
+        >>> check_image_size((1920, 1080)), check_image_size(None)
+        ((1920.0, 1080.0), None)
+        >>> check_image_size((0, 5))
+        Traceback (most recent call last):
+        ...
+        ValueError: image_size: expected (width, height) in pixels, two positive finite ...
+    """
+    if image_size is None:
+        return None
+    ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
+          and all(is_number(v) and bool(np.isfinite(v)) and v > 0 for v in image_size))
+    if not ok:
+        raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
+                         f"finite numbers, got {image_size!r}")
+    assert isinstance(image_size, tuple | list)
+    return float(image_size[0]), float(image_size[1])
+
+
+def check_frames(value: object, name: str) -> int | None:
+    """A number of frames ``>= 0`` as an int, or None; else ``ValueError`` naming ``name``.
+
+    Examples:
+        >>> check_frames(3, "max_gap"), check_frames(None, "max_gap")
+        (3, None)
+    """
+    if value is not None and (not is_int(value) or value < 0):
+        raise ValueError(f"{name}: expected None or a number of frames >= 0, got {value!r}")
+    return None if value is None else int(value)

@@ -49,6 +49,8 @@ __all__ = [
     "as_extrinsics",
     "as_intrinsics",
     "camera_to_world_points",
+    "check_height",
+    "check_smoothing",
     "estimate_height",
     "height_chain",
     "metric_scale",
@@ -290,7 +292,13 @@ def height_chain(poses: Array) -> Array:
     return _like(np.asarray(legs + trunk), check_array(poses, "poses"))
 
 
-def _check_height(height: object) -> float:
+def check_height(height: object) -> float:
+    """A standing height in metres (0.5-2.6) as a float; None: :data:`DEFAULT_HEIGHT`.
+
+    Examples:
+        >>> check_height(None), check_height(1.8)
+        (1.7, 1.8)
+    """
     if height is None:
         return DEFAULT_HEIGHT
     if isinstance(height, bool) or not isinstance(height, int | float | np.integer | np.floating):
@@ -361,7 +369,7 @@ def metric_scale(poses: Array, height: float | None = None, *,
         >>> np.round(metric_scale(grow, 1.641, window=3), 3).tolist()[:3]
         [1.25, 1.212, 1.177]
     """
-    h = _check_height(height)
+    h = check_height(height)
     x = check_array(poses, "poses")
     check_shape(x, "poses", "(..., T, J, 3)", J=17)
     if window is None:
@@ -706,7 +714,13 @@ def solve_translation(
 # --------------------------------------------------------------------------------------------
 
 
-def _check_smoothing(smoothing: object) -> float | None:
+def check_smoothing(smoothing: object) -> float | None:
+    """Trajectory smoothing: None (off) or a positive finite number (metres per frame^2).
+
+    Examples:
+        >>> check_smoothing(None), check_smoothing(2)
+        (None, 2.0)
+    """
     if smoothing is None:
         return None
     if isinstance(smoothing, bool) or not isinstance(smoothing, int | float) or \
@@ -801,7 +815,7 @@ def smooth_trajectory(
     check_shape(x, "trajectory", "(T, 3)")
     h = check_array(information, "information")
     check_shape(h, "information", "(T, 3, 3)", T=int(x.shape[0]))
-    q = _check_smoothing(smoothing)
+    q = check_smoothing(smoothing)
     if q is None:
         raise ValueError("smoothing: expected a positive number of metres per frame^2, got None")
     if isinstance(noise_px, bool) or not isinstance(noise_px, int | float) or \
@@ -862,7 +876,7 @@ def solve_trajectory(
         >>> fit.solved.tolist()[3:6], bool(np.abs(traj - path).max() < 1e-6)
         ([True, False, True], True)
     """
-    q = _check_smoothing(smoothing)
+    q = check_smoothing(smoothing)
     fit = solve_translation(points3d, keypoints2d, intrinsics, weights=weights,
                             min_joints=min_joints, robust_scale=robust_scale)
     p_in = check_array(points3d, "points3d")

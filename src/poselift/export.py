@@ -15,12 +15,24 @@ T). The normalization is the model's own input contract
 - ``"bbox"`` models (the shipped ones): each frame's box of valid joints centred and scaled;
   temporal models take the sliding median scale over their receptive field and are
   edge-padded, one output per input frame;
+- a frame with fewer than two distinct valid joints has no pose: NaN, as in ``lift`` and
+  :class:`~poselift.StreamingLifter` (the rule of :mod:`poselift.core`, whose
+  :class:`~poselift.core.LiftingCore` this program is);
 - unlike ``lift``, the program does **not** interpolate missing joints over time (a
-  temporal program sees each missing joint as missing in its frame), and it does not check
-  its input: a frame with fewer than two distinct valid joints gives NaN (``lift`` raises).
+  temporal program sees each missing joint as missing in its frame: ``lift(...,
+  max_gap=0)`` does the same), and it does not check its input (coordinates that overflow
+  float32 give NaN or inf where ``lift`` raises).
 
 So a single-frame program equals ``lift(keypoints, temporal=False)`` on the same input, and a
-temporal program equals ``lift`` on sequences without missing joints (tested within 1e-4 m).
+temporal program equals ``lift(keypoints, max_gap=0)`` (tested within 1e-4 m, frames without
+a pose included). The program's outputs do not require grad (its parameters are frozen
+copies), so ``.numpy()`` works on them.
+
+**Streaming with an exported causal program**: the program has no state; to get what
+:class:`~poselift.StreamingLifter` gives for the newest frame, feed it the last
+``2 R - 1`` frames of the track (53 for the shipped 27-frame causal weights: the ``R``
+frames of the window and, for the sliding median box scale of the window's first frame,
+``R - 1`` before it; fewer at the start of a track) and take its last output frame.
 
 :func:`export_model` writes the program with ``torch.export`` (``.pt2``, load with
 ``torch.export.load(path).module()``) or as ONNX (``.onnx``, needs the optional
@@ -30,10 +42,12 @@ frames). The CLI: ``poselift export WEIGHTS OUT.pt2|OUT.onnx``.
 
 from __future__ import annotations
 
+import copy
 import importlib.util
 import json
 import os
 import tempfile
+import warnings
 from pathlib import Path
 from typing import IO, Any
 
@@ -41,10 +55,8 @@ import torch
 from torch import nn
 
 from poselift._files import atomic_write
-from poselift._validation import check_positive
-from poselift.inference import Lifter
-from poselift.models.inputs import InputContract
-from poselift.prediction import eval_model
+from poselift.core import LiftingCore
+from poselift.models.resolve import resolve_model
 from poselift.skeletons import get_skeleton
 
 __all__ = ["EXPORT_FORMATS", "LiftingProgram", "export_model"]
@@ -53,8 +65,11 @@ EXPORT_FORMATS = (".pt2", ".onnx")
 """File types :func:`export_model` writes: torch.export archives and ONNX models."""
 
 
-class LiftingProgram(nn.Module):
+class LiftingProgram(LiftingCore):
     """A lifting model that takes pixels and returns metres (see the module docs).
+
+    The :class:`~poselift.core.LiftingCore` of the model (its ``forward`` is the program),
+    with what export needs: an example input, dynamic shapes and a description.
 
     Args:
         model: a lifting model (e.g. :func:`poselift.create_model`), run in eval mode (a
@@ -65,7 +80,8 @@ class LiftingProgram(nn.Module):
 
     Shapes:
         single-frame: ``(B, J, 3)`` -> ``(B, 17, 3)``; temporal: ``(B, T, J, 3)`` ->
-        ``(B, T, 17, 3)``; float32 pixels with the score last.
+        ``(B, T, 17, 3)``; float32 pixels with the score last. NaN for frames with fewer
+        than two distinct valid joints.
 
     Examples:
         >>> import torch, poselift
@@ -79,43 +95,11 @@ class LiftingProgram(nn.Module):
 
     def __init__(self, model: nn.Module, *, score_threshold: float = 0.3,
                  image_size: tuple[float, float] | None = None) -> None:
-        super().__init__()
-        if not isinstance(model, nn.Module):
-            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
-        check_positive(score_threshold, "score_threshold", allow_zero=True)
-        contract = InputContract.of(model)
-        if contract.input_norm == "screen" and image_size is None:
+        super().__init__(model, score_threshold=score_threshold, image_size=image_size)
+        if self.contract.input_norm == "screen" and self.image_size is None:
             raise ValueError("image_size: required for a model with input_norm='screen'")
-        if image_size is not None and not (
-                isinstance(image_size, tuple | list) and len(image_size) == 2
-                and all(isinstance(v, int | float) and not isinstance(v, bool) and v > 0
-                        and v != float("inf") for v in image_size)):
-            raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
-                             f"finite numbers, got {image_size!r}")
-        if contract.input_norm == "bbox":
-            _ = contract.extent  # raises for a skeleton without a calibrated extent
-        self.model = eval_model(model)
-        self.contract = contract
-        self.score_threshold = float(score_threshold)
-        self.image_size = (None if image_size is None
-                           else (float(image_size[0]), float(image_size[1])))
-        self.root = get_skeleton(contract.out_skeleton).root
-
-    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Pixels ``(B, [T,] J, 3)`` -> root-relative metres ``(B, [T,] 17, 3)``."""
-        xy, score = keypoints[..., :2], keypoints[..., 2]
-        valid = (score >= self.score_threshold) & torch.isfinite(xy).all(-1)
-        xy = torch.where(valid.unsqueeze(-1), xy, torch.zeros((), dtype=xy.dtype))
-        c = self.contract
-        if c.temporal:
-            norm = c.prepare(xy, valid, image_size=self.image_size)
-            assert isinstance(norm, torch.Tensor)
-            y: torch.Tensor = self.model(c.pad(norm))
-        else:
-            norm = c.prepare(xy.unsqueeze(1), valid.unsqueeze(1), image_size=self.image_size)
-            assert isinstance(norm, torch.Tensor)
-            y = self.model(norm[:, 0])
-        return y - y[..., self.root : self.root + 1, :]
+        if self.contract.input_norm == "bbox":
+            _ = self.contract.extent  # raises for a skeleton without a calibrated extent
 
     def example_input(self, batch: int = 2, frames: int | None = None) -> torch.Tensor:
         """A plausible input: ``(batch, [frames,] J, 3)`` pixels of a standing body, score 1."""
@@ -163,6 +147,7 @@ def export_model(
     score_threshold: float = 0.3,
     image_size: tuple[float, float] | None = None,
     check: bool = True,
+    opset: int | None = None,
 ) -> LiftingProgram:
     """Export a model with its normalization (:class:`LiftingProgram`) to ``.pt2`` or ``.onnx``.
 
@@ -174,6 +159,8 @@ def export_model(
         image_size: ``(width, height)``, for ``"screen"`` models only.
         check: run the ``.pt2`` program on an example and compare it with the eager program
             (within 1e-4 m) before writing.
+        opset: ``.onnx``: the ONNX opset version (default: the exporter's); ignored for
+            ``.pt2``.
 
     Returns:
         The exported :class:`LiftingProgram` (eager).
@@ -203,23 +190,30 @@ def export_model(
     if not dest.parent.is_dir():
         raise FileNotFoundError(f"{dest}: the output directory {str(dest.parent)!r} does not "
                                 "exist")
+    if opset is not None and (isinstance(opset, bool) or not isinstance(opset, int) or
+                              opset < 1):
+        raise ValueError(f"opset: expected None or a positive int, got {opset!r}")
     if not isinstance(model, nn.Module):
         if isinstance(model, str) and model == "default":
             raise ValueError("model: 'default' is ambiguous here; name the weights (e.g. "
                              "'sr.coco' or 'sr_tcn.coco', poselift.list_weights()) or a "
                              "checkpoint path")
-        model = Lifter(model).model_for("coco", False)  # a name or path: its own skeleton
+        model = resolve_model(model)
     program = LiftingProgram(model, score_threshold=score_threshold,
                              image_size=image_size).eval()
+    frozen = copy.deepcopy(program)  # parameters without grad: outputs without grad
+    frozen.requires_grad_(False)
     example = program.example_input()
     meta = json.dumps(program.description(), default=str)
-    with torch.no_grad():
+    with torch.no_grad(), warnings.catch_warnings():
+        # the exporters' internal deprecation and tracing notices are not the user's concern
+        warnings.simplefilter("ignore")
         if suffix == ".pt2":
-            exported = torch.export.export(program, (example,),
+            exported = torch.export.export(frozen, (example,),
                                            dynamic_shapes=program.dynamic_shapes())
             if check:
                 probe = program.example_input(batch=3, frames=5)
-                diff = float((exported.module()(probe) - program(probe)).abs().max())
+                diff = float((exported.module()(probe) - frozen(probe)).abs().max())
                 if not diff <= 1e-4:
                     raise RuntimeError(f"export: the exported program differs from the eager "
                                        f"one by {diff:.3g} m")
@@ -227,11 +221,12 @@ def export_model(
                 exported, f, extra_files={"poselift.json": meta}))
         else:
             onnx_program = torch.onnx.export(
-                program, (example,), dynamic_shapes=program.dynamic_shapes(), dynamo=True,
-                input_names=["keypoints"], output_names=["poses3d"], verbose=False)
+                frozen, (example,), dynamic_shapes=program.dynamic_shapes(), dynamo=True,
+                input_names=["keypoints"], output_names=["poses3d"], verbose=False,
+                opset_version=opset)
             assert onnx_program is not None
             _save_onnx(onnx_program, dest, meta)
-    return program
+    return frozen
 
 
 def _save_onnx(onnx_program: Any, dest: Path, meta: str) -> None:

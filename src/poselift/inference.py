@@ -33,6 +33,9 @@ Rules (see docs/inference.md):
   ``(0, 0)`` with score 0 -- exactly the training representation of dropped joints -- which
   requires a model with a score channel (``in_features=3``); otherwise a ``ValueError`` is
   raised. Missing joints are never silently replaced by ``(0, 0)``.
+- **Frames without a pose** (fewer than two distinct valid joints after interpolation) are
+  NaN, with a ``UserWarning``: the rule of :mod:`poselift.core`, the same in
+  :class:`poselift.StreamingLifter` and the exported program, at any ``batch_size``.
 - **Memory.** Long inputs run in chunks of ``batch_size`` output frames, preprocessing
   included (:mod:`poselift._pipeline`): no float64 copy of the whole input, the same result.
   One frame at a time, without look-ahead: :class:`poselift.StreamingLifter`.
@@ -40,29 +43,35 @@ Rules (see docs/inference.md):
 
 from __future__ import annotations
 
+import functools
 import os
-import threading
-from pathlib import Path
+import warnings
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
+from typing_extensions import TypedDict, Unpack
 
 from poselift._pipeline import lift_pixels, numpy_view
 from poselift._validation import (
     Array,
     check_array,
+    check_frames,
+    check_image_size,
     check_positive,
     check_real,
     check_shape,
     is_int,
-    is_number,
 )
 from poselift.absolute import DEFAULT_SMOOTHING
+from poselift.core import LiftingCore, valid_joints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.models.inputs import InputContract
+from poselift.models.registry import list_weights
+from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
+from poselift.prediction import eval_model
 from poselift.skeletons import convert_keypoints, get_skeleton
 
 __all__ = [
@@ -72,6 +81,8 @@ __all__ = [
     "PROGRESS_MIN_FRAMES",
     "TYPICAL_EXTENT_PX",
     "VIRTUAL_IMAGE_SIZE",
+    "LiftArguments",
+    "LiftOptions",
     "Lifter",
     "WeightsUnavailableError",
     "default_model_skeleton",
@@ -109,6 +120,38 @@ training (docs/inference.md). None: every gap."""
 
 PROGRESS_MIN_FRAMES = 20_000
 """With ``progress=None``, inputs of at least this many frames show a progress bar."""
+
+
+class LiftOptions(TypedDict, total=False):
+    """The per-call keyword arguments of :meth:`Lifter.lift`, defined once.
+
+    :func:`lift`, :meth:`Lifter.lift_full` and :func:`lift_full` take them as they are
+    (their defaults and meaning: :func:`lift`).
+    """
+
+    skeleton: str
+    image_size: tuple[int, int] | None
+    scores: Array | None
+    temporal: bool | None
+    intrinsics: object
+    root: str
+    height: float | None
+    extrinsics: object
+
+
+class LiftArguments(LiftOptions, total=False):
+    """:class:`LiftOptions` and the :class:`Lifter` settings: every keyword of :func:`lift`."""
+
+    model: str | os.PathLike[str] | nn.Module
+    device: str | torch.device | None
+    batch_size: int
+    score_threshold: float
+    flip_test: bool
+    max_gap: int | None
+
+
+_ABSOLUTE = ("intrinsics", "root", "height", "extrinsics")
+_LIFTER = ("model", "device", "batch_size", "score_threshold", "flip_test", "max_gap")
 
 
 class WeightsUnavailableError(LookupError):
@@ -149,98 +192,25 @@ def default_model_skeleton(skeleton: str) -> str:
     return max(models, key=lambda m: (len(joints & set(get_skeleton(m).joints)), -models.index(m)))
 
 
-def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, src: str,
+def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *, src: str,
                     dst: str, threshold: float) -> np.ndarray[Any, Any]:
     """``(..., J_src, 2)`` pixels -> ``(..., J_dst, 2)`` by joint name, NaN where missing.
 
     Joints below ``threshold`` (or NaN) are invisible to the conversion recipes, so a built
     joint (e.g. the pelvis from the hips) only uses joints that ``lift`` would use.
     """
-    vis = np.isfinite(xy).all(-1)
-    if sc is not None:
-        vis &= np.nan_to_num(sc, nan=-1.0) >= threshold
+    vis = valid_joints(xy, sc, threshold)
     packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
     out = np.asarray(convert_keypoints(packed, src, dst))
     converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
     return converted
 
 
-# ---------------------------------------------------------------------------------------------
-# model resolution and the thread-safe cache
-# ---------------------------------------------------------------------------------------------
-
-_CACHE: dict[tuple[str, str, str], nn.Module] = {}
-_CACHE_LOCK = threading.Lock()
-
-
-def _device(device: object) -> torch.device:
-    """``device`` as a ``torch.device`` this process can run a model on, else ``ValueError``."""
-    if device is None:
-        return torch.device("cpu")
-    dev: torch.device | None = None
-    if isinstance(device, str | torch.device):
-        try:
-            dev = torch.device(device)
-        except (RuntimeError, ValueError):
-            pass
-    if dev is None:
-        raise ValueError(f"device: expected None, a torch.device or a device string such as "
-                         f"'cpu' or 'cuda:0', got {device!r}")
-    if dev.type == "cpu":
-        return dev
-    if dev.type == "meta":
-        raise ValueError("device: 'meta' holds no data and cannot run a model; expected 'cpu' "
-                         "or an available accelerator")
-    backend: Any = (torch.backends.mps if dev.type == "mps"
-                    else getattr(torch, dev.type, None))
-    available = getattr(backend, "is_available", None)
-    if not callable(available) or not available():
-        raise ValueError(f"device: {str(dev)!r} is not available in this process (torch "
-                         f"{torch.__version__}); expected 'cpu' or an available accelerator")
-    count = getattr(backend, "device_count", None)
-    if dev.index is not None and callable(count) and dev.index >= int(count()):
-        raise ValueError(f"device: {str(dev)!r} does not exist; this process sees "
-                         f"{int(count())} {dev.type} device(s)")
-    return dev
-
-
-def _weights_names() -> list[str]:
-    from poselift.models import list_weights
-
-    return list_weights()
-
-
-def _load(kind: str, ref: str, device: torch.device) -> nn.Module:
-    """Load weights (``kind="weights"``) or a checkpoint file (``"path"``) once per device."""
-    key = (kind, ref, str(device))
-    with _CACHE_LOCK:
-        cached = _CACHE.get(key)
-        if cached is None:
-            from poselift.models import create_model, get_weights, load_model
-
-            if kind == "weights":
-                entry = get_weights(ref)
-                cached = create_model(entry.model, weights=ref)
-            else:
-                cached = load_model(ref)
-            cached = cached.to(device).eval()
-            _CACHE[key] = cached
-        return cached
-
-
 def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
              ) -> nn.Module:
-    if isinstance(model, nn.Module):
-        return model
-    if isinstance(model, os.PathLike):
-        model = os.fspath(model)
-    if not isinstance(model, str):
-        raise TypeError(
-            f"model: expected 'default', a weights name, a checkpoint path or a torch.nn.Module, "
-            f"got {type(model).__name__}"
-        )
-    shipped = _weights_names()
-    if model == "default":
+    """``Lifter``'s model: ``"default"`` by (skeleton, temporal), else :func:`resolve_model`."""
+    if isinstance(model, str) and model == "default":
+        shipped = list_weights()
         name = DEFAULT_WEIGHTS.get((skeleton, temporal))
         kind = "temporal" if temporal else "single-frame"
         if name is None or name not in shipped:
@@ -249,23 +219,13 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
                 f"{name!r}; shipped weights: {shipped or 'none'}). Pretrained weights are not "
                 "part of this version; pass model= a checkpoint path or a torch.nn.Module"
             )
-        return _load("weights", name, device)
-    if model in shipped:
-        return _load("weights", model, device)
-    if Path(model).is_file():
-        return _load("path", str(Path(model).resolve()), device)
-    from poselift.models import list_models
-
-    if model in list_models():
-        raise ValueError(
-            f"model: {model!r} is an architecture without trained weights; pass a weights "
-            f"name ({shipped or 'none shipped'}), a checkpoint path, or "
-            f"poselift.create_model({model!r}, ...) after training it"
+        model = name
+    if not isinstance(model, str | os.PathLike | nn.Module):
+        raise TypeError(
+            f"model: expected 'default', a weights name, a checkpoint path or a torch.nn.Module, "
+            f"got {type(model).__name__}"
         )
-    raise ValueError(
-        f"model: expected 'default', a weights name ({shipped or 'none shipped'}), an existing "
-        f"checkpoint file or a torch.nn.Module, got {model!r}"
-    )
+    return resolve_model(model, device=device)
 
 
 class Lifter:
@@ -287,8 +247,8 @@ class Lifter:
             many frames; longer gaps reach a model with a score channel as missing joints,
             which it was trained on (default :data:`DEFAULT_MAX_GAP`; None: every gap).
 
-    Loaded models are cached per (model, device) for the whole process; loading is guarded
-    by a lock, so concurrent threads load a model once.
+    Loaded models are shared through :func:`poselift.models.resolve.resolve_model`'s cache
+    (per file version and device; ``clear_model_cache()`` empties it).
 
     Examples:
         >>> import numpy as np, torch, poselift
@@ -322,7 +282,7 @@ class Lifter:
                 f"torch.nn.Module, got {type(model).__name__}"
             )
         self.model = model
-        self.device = _device(device)
+        self.device = resolve_device(device)
         self.batch_size = int(batch_size)
         self.score_threshold = float(score_threshold)
         if not isinstance(flip_test, bool):
@@ -331,10 +291,8 @@ class Lifter:
         if progress is not None and not isinstance(progress, bool):
             raise TypeError(f"progress: expected None, True or False, got {progress!r}")
         self.progress = progress
-        if max_gap is not None and (not is_int(max_gap) or max_gap < 0):
-            raise ValueError(f"max_gap: expected None or a number of frames >= 0, got "
-                             f"{max_gap!r}")
-        self.max_gap = None if max_gap is None else int(max_gap)
+        self.max_gap = check_frames(max_gap, "max_gap")
+        self._cores: tuple[nn.Module, tuple[float, float] | None, LiftingCore] | None = None
 
     def __repr__(self) -> str:
         model = self.model if not isinstance(self.model, nn.Module) else type(self.model).__name__
@@ -379,12 +337,29 @@ class Lifter:
             >>> Lifter(net).lift(kp, skeleton="coco", image_size=(1000, 1000)).shape
             (2, 20, 17, 3)
         """
-        if intrinsics is not None or height is not None or extrinsics is not None or \
-                root != "pelvis":  # absolute 3D (docs/absolute.md)
-            return self.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
-                                  scores=scores, temporal=temporal, intrinsics=intrinsics,
-                                  root=root, height=height, extrinsics=extrinsics,
-                                  rarity=False).poses
+        options = check_absolute(intrinsics=intrinsics, root=root, height=height,
+                                 extrinsics=extrinsics)
+        relative = self._relative(keypoints2d, skeleton, image_size, scores, temporal)
+        if options.plain:
+            return relative
+        return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
+                               scores=scores, score_threshold=self.score_threshold,
+                               rarity=False).poses
+
+    def _core(self, net: nn.Module, size: tuple[float, float] | None) -> LiftingCore:
+        """The lifting core of ``net``, kept while ``net`` is in eval mode (small calls)."""
+        kept = self._cores
+        if kept is not None and kept[0] is net and kept[1] == size and eval_model(net) is net:
+            return kept[2]
+        core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
+                           flip_test=self.flip_test)
+        self._cores = (net, size, core) if core.model is net else None
+        return core
+
+    def _relative(self, keypoints2d: Array, skeleton: str,
+                  image_size: tuple[int, int] | None, scores: Array | None,
+                  temporal: bool | None) -> Array:
+        """The root-relative poses of :meth:`lift` (what the network gives)."""
         x = check_array(keypoints2d, "keypoints2d")
         sk = get_skeleton(skeleton)
         dims = check_shape(x, "keypoints2d", "(..., J, C)", J=sk.num_joints)
@@ -412,13 +387,7 @@ class Lifter:
         if np.isinf(xy).any():
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
-        if image_size is not None:
-            ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
-                  and all(is_number(v) and bool(np.isfinite(v)) and v > 0 for v in image_size))
-            if not ok:
-                raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
-                                 f"finite numbers, got {image_size!r}")
-        size = None if image_size is None else (float(image_size[0]), float(image_size[1]))
+        size = check_image_size(image_size)
         if temporal is not None and not isinstance(temporal, bool):
             raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
         if temporal and lead == 0:
@@ -428,13 +397,16 @@ class Lifter:
 
         net = self.model_for(sk.name, seq)
         contract = InputContract.of(net)
+        convert = None
         if contract.skeleton != sk.name:
             if sk.name in {s for s, _ in DEFAULT_WEIGHTS}:  # a model layout: never converted
                 raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, "
                                  f"got skeleton={sk.name!r}")
-            # a detector layout: converted by joint name to what the model takes
-            xy = _convert_layout(xy, sc, sk.name, contract.skeleton, self.score_threshold)
-            sc, sk = None, get_skeleton(contract.skeleton)
+            # a detector layout: converted by joint name to what the model takes, chunk by
+            # chunk (_pipeline reads the caller's array in its own dtype)
+            convert = functools.partial(_convert_layout, src=sk.name, dst=contract.skeleton,
+                                        threshold=self.score_threshold)
+            sk = get_skeleton(contract.skeleton)
         if contract.out_skeleton != "h36m":
             raise ValueError(f"model: expected a model with H36M-17 output, got "
                              f"{contract.out_skeleton!r}")
@@ -452,33 +424,29 @@ class Lifter:
             raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                              f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
         xs = xy.reshape(-1, *xy.shape[-3:]) if seq else xy.reshape(-1, *xy.shape[-2:])
-        out = lift_pixels(net, contract, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
-                          sequences=seq, threshold=self.score_threshold, image_size=size,
-                          batch_size=self.batch_size, flip_test=self.flip_test,
-                          progress=self.progress, progress_min_frames=PROGRESS_MIN_FRAMES,
+        core = self._core(net, size)
+        out = lift_pixels(core, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
+                          sequences=seq, batch_size=self.batch_size, progress=self.progress,
+                          progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
                           max_gap=self.max_gap if contract.has_scores else None)
         result = out.reshape(*shape[:-1], *out.shape[-2:])
+        if bool(torch.isnan(out).any()):
+            frames = int(torch.isnan(out).flatten(-2).any(-1).sum())
+            warnings.warn(
+                f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
+                f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
+                "poses are NaN", UserWarning, stacklevel=3)
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
         res: np.ndarray[Any, Any] = result.numpy()
         return res
 
-    def lift_full(
-        self,
-        keypoints2d: Array,
-        *,
-        skeleton: str = "coco",
-        image_size: tuple[int, int] | None = None,
-        scores: Array | None = None,
-        temporal: bool | None = None,
-        intrinsics: object = None,
-        root: str = "pelvis",
-        height: float | None = None,
-        extrinsics: object = None,
-        rarity: bool = True,
-        smoothing: float | None = DEFAULT_SMOOTHING,
-    ) -> LiftResult:
-        """Lift and return a :class:`~poselift.lift_result.LiftResult` (see :func:`lift_full`).
+    def lift_full(self, keypoints2d: Array, *, rarity: bool = True,
+                  smoothing: float | None = DEFAULT_SMOOTHING,
+                  **options: Unpack[LiftOptions]) -> LiftResult:
+        """:meth:`lift` + :func:`~poselift.lift_result.to_absolute` (see :func:`lift_full`).
+
+        ``options``: :meth:`lift`'s keyword arguments (:class:`LiftOptions`).
 
         Examples:
             >>> import numpy as np, poselift
@@ -490,32 +458,25 @@ class Lifter:
         """
         if not isinstance(rarity, bool):
             raise TypeError(f"rarity: expected True or False, got {rarity!r}")
-        options = check_absolute(intrinsics=intrinsics, root=root, height=height,
-                                 extrinsics=extrinsics, smoothing=smoothing)
-        relative = self.lift(keypoints2d, skeleton=skeleton, image_size=image_size,
-                             scores=scores, temporal=temporal)
-        return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
-                               scores=scores, score_threshold=self.score_threshold,
-                               rarity=rarity)
+        call: dict[str, Any] = dict(options)
+        absolute = {k: call.pop(k) for k in _ABSOLUTE if k in call}
+        checked = check_absolute(**absolute, smoothing=smoothing)  # before any lifting
+        relative = self.lift(keypoints2d, **call)
+        return absolute_result(relative, keypoints2d, skeleton=call.get("skeleton", "coco"),
+                               options=checked, scores=call.get("scores"),
+                               score_threshold=self.score_threshold, rarity=rarity)
 
 
 def lift(
     keypoints2d: Array,
     *,
-    skeleton: str = "coco",
-    image_size: tuple[int, int] | None = None,
-    scores: Array | None = None,
     model: str | os.PathLike[str] | nn.Module = "default",
     device: str | torch.device | None = None,
     batch_size: int = 4096,
-    temporal: bool | None = None,
     score_threshold: float = 0.3,
     flip_test: bool = False,
-    intrinsics: object = None,
-    root: str = "pelvis",
-    height: float | None = None,
-    extrinsics: object = None,
     max_gap: int | None = DEFAULT_MAX_GAP,
+    **options: Unpack[LiftOptions],
 ) -> Array:
     """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
 
@@ -572,53 +533,25 @@ def lift(
     """
     lifter = Lifter(model, device=device, batch_size=batch_size,
                     score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
-    return lifter.lift(keypoints2d, skeleton=skeleton, image_size=image_size, scores=scores,
-                       temporal=temporal, intrinsics=intrinsics, root=root, height=height,
-                       extrinsics=extrinsics)
+    return lifter.lift(keypoints2d, **options)
 
 
-def lift_full(
-    keypoints2d: Array,
-    *,
-    skeleton: str = "coco",
-    image_size: tuple[int, int] | None = None,
-    scores: Array | None = None,
-    model: str | os.PathLike[str] | nn.Module = "default",
-    device: str | torch.device | None = None,
-    batch_size: int = 4096,
-    temporal: bool | None = None,
-    score_threshold: float = 0.3,
-    flip_test: bool = False,
-    intrinsics: object = None,
-    root: str = "pelvis",
-    height: float | None = None,
-    extrinsics: object = None,
-    rarity: bool = True,
-    smoothing: float | None = DEFAULT_SMOOTHING,
-    max_gap: int | None = DEFAULT_MAX_GAP,
-) -> LiftResult:
+def lift_full(keypoints2d: Array, *, rarity: bool = True,
+              smoothing: float | None = DEFAULT_SMOOTHING,
+              **arguments: Unpack[LiftArguments]) -> LiftResult:
     """Like :func:`lift`, returning the poses with their trajectory, scale and rarity.
 
+    ``lift_full(kp, **arguments)`` is ``to_absolute(lift(kp, **arguments), kp, ...)``
+    (:func:`poselift.lift_result.to_absolute`).
+
     Args:
-        keypoints2d: see :func:`lift` (and the other arguments up to ``extrinsics``).
-        skeleton: see :func:`lift`.
-        image_size: see :func:`lift`.
-        scores: see :func:`lift`.
-        model: see :func:`lift`.
-        device: see :func:`lift`.
-        batch_size: see :func:`lift`.
-        temporal: see :func:`lift`.
-        score_threshold: see :func:`lift`.
-        flip_test: see :func:`lift`.
-        intrinsics: see :func:`lift`; without it there is no trajectory.
-        root: see :func:`lift`.
-        height: see :func:`lift`.
-        extrinsics: see :func:`lift`.
+        keypoints2d: see :func:`lift`.
         rarity: also score how rare each lifted pose is among the training poses
             (:func:`poselift.rarity_flag.pose_rarity`; about 0.25 ms per pose).
         smoothing: trajectory smoothing, metres per frame^2
             (:func:`poselift.absolute.smooth_trajectory`), ``None`` = per-frame solutions.
-        max_gap: see :func:`lift`.
+        **arguments: every keyword argument of :func:`lift` (:class:`LiftArguments`);
+            without ``intrinsics`` there is no trajectory.
 
     Returns:
         A :class:`~poselift.lift_result.LiftResult`: ``poses`` (what :func:`lift` returns),
@@ -632,9 +565,6 @@ def lift_full(
         >>> res.poses.shape, res.trajectory.shape, res.height, bool(res.trajectory[2] > 0)
         ((17, 3), (3,), 1.7, True)
     """
-    lifter = Lifter(model, device=device, batch_size=batch_size,
-                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
-    return lifter.lift_full(keypoints2d, skeleton=skeleton, image_size=image_size,
-                            scores=scores, temporal=temporal, intrinsics=intrinsics, root=root,
-                            height=height, extrinsics=extrinsics, rarity=rarity,
-                            smoothing=smoothing)
+    call: dict[str, Any] = dict(arguments)
+    settings = {k: call.pop(k) for k in _LIFTER if k in call}
+    return Lifter(**settings).lift_full(keypoints2d, rarity=rarity, smoothing=smoothing, **call)

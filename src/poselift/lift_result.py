@@ -1,7 +1,9 @@
 """What :meth:`poselift.Lifter.lift_full` returns: poses, trajectory, scale, rarity.
 
-:func:`absolute_result` turns the root-relative poses of :meth:`poselift.Lifter.lift` and the
-2D keypoints they were lifted from into a :class:`LiftResult` (docs/absolute.md):
+:func:`to_absolute` turns the root-relative poses of :func:`poselift.lift` and the 2D
+keypoints they were lifted from into a :class:`LiftResult` (docs/absolute.md);
+``lift_full(...)`` is ``to_absolute(lift(...), ...)``, so relative poses lifted once can be
+made absolute with other options without lifting again:
 
 - **scale**: with ``height``, ``intrinsics`` or ``root != "pelvis"`` the poses are rescaled
   to a person of standing height ``height`` (default
@@ -37,11 +39,11 @@ from poselift.absolute import (
     DEFAULT_SCALE_WINDOW,
     DEFAULT_SMOOTHING,
     MIN_JOINTS,
-    _check_height,
-    _check_smoothing,
     as_extrinsics,
     as_intrinsics,
     camera_to_world_points,
+    check_height,
+    check_smoothing,
     metric_scale,
     solve_trajectory,
 )
@@ -51,7 +53,8 @@ from poselift.data.layouts import get_input_layout, list_input_layouts
 from poselift.rarity_flag import PoseRarity, pose_rarity
 from poselift.skeletons import convert_keypoints, get_skeleton
 
-__all__ = ["ROOTS", "AbsoluteOptions", "LiftResult", "absolute_result", "check_absolute"]
+__all__ = ["ROOTS", "AbsoluteOptions", "LiftResult", "absolute_result", "check_absolute",
+           "to_absolute"]
 
 ROOTS = ("pelvis", "camera", "world")
 """Where the returned poses are: pelvis at the origin, camera coordinates, world coordinates."""
@@ -123,14 +126,14 @@ def check_absolute(
     elif r == "world":
         raise ValueError("root: 'world' needs extrinsics= (world-to-camera [R | t], "
                          "x_cam = R @ x_world + t, metres)")
-    h = None if height is None else _check_height(height)
+    h = None if height is None else check_height(height)
     if h is None and (K is not None or r != "pelvis"):
-        h = _check_height(None)
+        h = check_height(None)
     if scale_window is not None and (isinstance(scale_window, bool) or not isinstance(
             scale_window, int) or scale_window < 1 or scale_window % 2 == 0):
         raise ValueError(f"scale_window: expected None or an odd positive number of frames, "
                          f"got {scale_window!r}")
-    return AbsoluteOptions(r, K, ext, h, _check_smoothing(smoothing), scale_window)
+    return AbsoluteOptions(r, K, ext, h, check_smoothing(smoothing), scale_window)
 
 
 @dataclass(frozen=True, eq=False)
@@ -349,3 +352,62 @@ def absolute_result(
         reprojection_px=None if reproj is None else _out(shape(reproj, ()), rel_in),
         rarity=occ,
     )
+
+
+def to_absolute(
+    poses: Array,
+    keypoints2d: Array,
+    *,
+    skeleton: str = "coco",
+    scores: Array | None = None,
+    score_threshold: float = 0.3,
+    intrinsics: object = None,
+    root: str = "pelvis",
+    height: float | None = None,
+    extrinsics: object = None,
+    rarity: bool = True,
+    smoothing: float | None = DEFAULT_SMOOTHING,
+    scale_window: int | None = DEFAULT_SCALE_WINDOW,
+) -> LiftResult:
+    """Scale, trajectory and rarity of root-relative poses: ``lift_full = lift + to_absolute``.
+
+    Args:
+        poses: ``(..., 17, 3)`` root-relative poses from :func:`poselift.lift` (metres).
+        keypoints2d: ``(..., J, 2|3)`` the pixels they were lifted from (score last if 3).
+        skeleton: the keypoints' layout (as given to ``lift``).
+        scores: ``(..., J)`` scores (instead of a third channel).
+        score_threshold: keypoints scoring below it are missing (as in ``lift``).
+        intrinsics: the camera's ``(3, 3)`` K or ``(fx, fy, cx, cy)``; with it the root
+            trajectory is solved.
+        root: ``"pelvis"``, ``"camera"`` (needs ``intrinsics``) or ``"world"`` (needs
+            ``extrinsics`` too).
+        height: standing height in metres the poses are scaled to (see :func:`poselift.lift`).
+        extrinsics: world-to-camera ``[R | t]``, for ``root="world"``.
+        rarity: also score how rare each pose is among the training poses.
+        smoothing: trajectory smoothing, metres per frame^2; None: per-frame solutions.
+        scale_window: frames of the running median of the body's size (odd); None: one
+            median over each sequence (:func:`poselift.absolute.metric_scale`).
+
+    Returns:
+        A :class:`LiftResult`, what :func:`poselift.lift_full` returns for these arguments.
+
+    Raises:
+        ValueError / TypeError: bad options (naming the argument); a pose or a whole
+            sequence with too few valid joints to solve the translation.
+
+    Examples:
+        >>> import numpy as np, poselift
+        >>> kp = np.random.default_rng(0).uniform(300, 700, (17, 2))
+        >>> rel = poselift.lift(kp)
+        >>> res = to_absolute(rel, kp, intrinsics=(1000.0, 1000.0, 500.0, 500.0),
+        ...                   root="camera", rarity=False)
+        >>> res.poses.shape, bool(res.trajectory[2] > 0)
+        ((17, 3), True)
+    """
+    if not isinstance(rarity, bool):
+        raise TypeError(f"rarity: expected True or False, got {rarity!r}")
+    options = check_absolute(intrinsics=intrinsics, root=root, height=height,
+                             extrinsics=extrinsics, smoothing=smoothing,
+                             scale_window=scale_window)
+    return absolute_result(poses, keypoints2d, skeleton=skeleton, options=options,
+                           scores=scores, score_threshold=score_threshold, rarity=rarity)

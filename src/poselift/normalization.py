@@ -27,7 +27,7 @@ import torch
 
 from poselift._validation import Array
 
-__all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "normalize_bbox"]
+__all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "box_side", "normalize_bbox"]
 
 INPUT_NORMS = ("screen", "bbox")
 """Values of a model's ``config["input_norm"]``."""
@@ -43,9 +43,37 @@ TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
 at the eyes)."""
 
 
+def _box(x: torch.Tensor, valid: Array | None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Per frame the lower and upper corner ``(..., T, 2)`` of the valid keypoints' box."""
+    # few operations: on one pose their count, not their size, sets the time
+    if valid is None:
+        lo, hi = torch.aminmax(x, dim=-2)
+        return lo, hi
+    ok = (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool()
+    missing = ~ok.unsqueeze(-1)
+    return (x.masked_fill(missing, float("inf")).amin(-2),
+            x.masked_fill(missing, float("-inf")).amax(-2))
+
+
+def box_side(xy: torch.Tensor, valid: Array | None = None) -> torch.Tensor:
+    """The larger side ``(..., T)`` of each frame's box of valid keypoints, pixels.
+
+    0 for a frame with one valid keypoint (or several at one point), ``-inf`` for a frame
+    without any: a frame can be normalized by its own box when its side is positive.
+
+    Examples:
+        >>> import torch
+        >>> xy = torch.tensor([[[0.0, 0.0], [3.0, 4.0]]])
+        >>> box_side(xy).tolist(), box_side(xy, torch.tensor([[True, False]])).tolist()
+        ([4.0], [0.0])
+    """
+    lo, hi = _box(xy, valid)
+    return (hi - lo).amax(-1)
+
+
 def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
                    per_sequence: bool = False, window: int | None = None,
-                   causal: bool = False) -> Array:
+                   causal: bool = False, check: bool = True) -> Array:
     """Centre each frame's valid-keypoint box at 0 and scale its larger side to ``extent/500``.
 
     Args:
@@ -60,7 +88,12 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
             saw in training (one scale per training window); None: the whole sequence.
         causal: with ``window``, the window *ends* at its frame (the frame and the
             ``window - 1`` before it, the first frame repeated before the start), so a frame's
-            scale never depends on later frames (causal temporal models, streaming).
+            scale never depends on later frames (causal temporal models, streaming). Frames
+            whose box has size 0 (fewer than two distinct valid keypoints) do not count in
+            the window's median (the median of the others; NaN if none).
+        check: raise for a frame whose scale is not positive and finite; False: no check
+            (such frames give NaN or inf; :class:`poselift.core.LiftingCore` gives them no
+            pose).
 
     Returns:
         Normalized coordinates, same shape and kind as ``xy``.
@@ -73,14 +106,7 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     is_np = isinstance(xy, np.ndarray)
     x = torch.from_numpy(xy) if is_np else xy
     assert isinstance(x, torch.Tensor)
-    # few operations: on one pose their count, not their size, sets the time
-    if valid is None:
-        lo, hi = torch.aminmax(x, dim=-2)  # (..., T, 2)
-    else:
-        ok = (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool()
-        missing = ~ok.unsqueeze(-1)
-        lo = x.masked_fill(missing, float("inf")).amin(-2)
-        hi = x.masked_fill(missing, float("-inf")).amax(-2)
+    lo, hi = _box(x, valid)  # (..., T, 2)
     centre = (lo + hi).mul_(0.5)
     side = (hi - lo).amax(-1)  # (..., T)
     if per_sequence and window is not None and window > 1:
@@ -92,14 +118,23 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         padded = torch.cat([side[..., :1].expand(*side.shape[:-1], left), side,
                             side[..., -1:].expand(*side.shape[:-1], right)], -1)
         # the median of an odd window: the middle of its sorted values (not torch.median:
-        # ONNX has no median; contiguous: exports without a guard on the length)
-        windows = padded.unfold(-1, window, 1).contiguous()
-        side = windows.sort(-1).values[..., window // 2][..., :t]
+        # ONNX has no median; contiguous: exports without a guard on the length). Frames
+        # without a box are NaN, sorted last, and not counted: the median of the others.
+        if torch.compiler.is_compiling() or not bool((padded > 0).all()):
+            padded = torch.where(padded > 0, padded, torch.full((), float("nan"),
+                                                                 dtype=padded.dtype))
+            windows = padded.unfold(-1, window, 1).contiguous()
+            count = (~torch.isnan(windows)).sum(-1, keepdim=True)
+            middle = ((count - 1) // 2).clamp(min=0)
+            side = windows.sort(-1).values.gather(-1, middle)[..., 0][..., :t]
+        else:  # every frame has a box (the usual case): the middle of each window
+            windows = padded.unfold(-1, window, 1).contiguous()
+            side = windows.sort(-1).values[..., window // 2][..., :t]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
     traced = torch.compiler.is_compiling()  # exported/compiled: no data-dependent check
-    if not traced and side.numel() and not _positive_finite(side):
+    if check and not traced and side.numel() and not _positive_finite(side):
         bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
         raise ValueError(
             f"keypoints2d: bounding-box normalization needs at least two distinct valid "

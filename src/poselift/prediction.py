@@ -43,7 +43,7 @@ from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
 __all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_checked", "predict_windows",
-           "small_call_threads"]
+           "run_model", "small_call_threads"]
 
 SMALL_CALL_FRAMES = 32
 """Forward passes of at most this many output frames (poses) run on one intra-op thread
@@ -135,27 +135,56 @@ def _check_batch_size(batch_size: object) -> int:
     return int(batch_size)
 
 
+def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
+              flip_test: bool = False) -> torch.Tensor:
+    """One forward pass on the network's device and dtype, optionally flip-averaged.
+
+    The one implementation of test-time flip averaging: the input is mirrored
+    (:meth:`~poselift.models.inputs.InputContract.flip_inputs`), both go through the network
+    in one batch, the mirrored prediction is mirrored back and the two are averaged.
+
+    Args:
+        net: the network (its contract is ``contract``); run as it is (callers pass an
+            eval-mode model, :func:`eval_model`).
+        contract: the network's input contract.
+        x: ``(B, ..., J, C)`` model inputs.
+        flip_test: average with the mirrored input's mirrored prediction.
+
+    Returns:
+        ``(B, ..., J_out, 3)`` network outputs, on the network's device and dtype.
+
+    Examples:
+        >>> import torch, poselift
+        >>> net = poselift.create_model("sr", hidden=32).eval()
+        >>> c = InputContract.of(net)
+        >>> with torch.no_grad():
+        ...     run_model(net, c, torch.zeros(2, 17, 2), flip_test=True).shape
+        torch.Size([2, 17, 3])
+    """
+    device, dtype = _device_dtype(net)
+    x = x.to(device, dtype)
+    if not flip_test:
+        out: torch.Tensor = net(x)
+        return out
+    mirrored = contract.flip_inputs(x)
+    assert isinstance(mirrored, torch.Tensor)
+    y: torch.Tensor = net(torch.cat([x, mirrored], 0))
+    back = contract.flip_outputs(y[x.shape[0]:])
+    assert isinstance(back, torch.Tensor)
+    return (y[: x.shape[0]] + back) * 0.5
+
+
 class _Runner:
-    """Runs a network on batches, with optional flip averaging, on its device and dtype."""
+    """Runs a network on batches (:func:`run_model`)."""
 
     def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool) -> None:
         self.net = net
         self.contract = contract
         self.flip_test = flip_test
-        self.device, self.dtype = _device_dtype(net)
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, ..., J, C)`` inputs -> network outputs ``(B, ..., J_out, 3)``."""
-        x = x.to(self.device, self.dtype)
-        if not self.flip_test:
-            out: torch.Tensor = self.net(x)
-            return out
-        mirrored = self.contract.flip_inputs(x)
-        assert isinstance(mirrored, torch.Tensor)
-        y: torch.Tensor = self.net(torch.cat([x, mirrored], 0))
-        back = self.contract.flip_outputs(y[x.shape[0]:])
-        assert isinstance(back, torch.Tensor)
-        return (y[: x.shape[0]] + back) * 0.5
+        return run_model(self.net, self.contract, x, flip_test=self.flip_test)
 
 
 @torch.no_grad()

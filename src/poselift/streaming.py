@@ -22,15 +22,18 @@ lift's rules restricted to the past:
   indefinitely, however long ago.
 - **missing frames** (the person not detected): push an all-NaN frame (or one with every
   score 0); every joint is then held and the track's timing is kept.
-- **no pose yet**: until a track has had a valid keypoint, and for frames whose box has
-  size 0 in the model's window (a single distinct point), ``push`` returns NaN for that
-  frame where ``lift`` would raise.
+- **no pose**: a frame whose valid joints (after holding) span a box of size 0 -- none yet
+  in the track, one, or several at one pixel -- gives NaN, as ``lift`` and the exported
+  program do for it (the rule of :mod:`poselift.core`, whose
+  :class:`~poselift.core.LiftingCore` all three run).
+- **errors**: a push that raises records nothing, on any of its tracks.
 
 Several tracks (people) are independent streams, keyed by any hashable ``track_id``; one
 ``push`` may take a frame of several tracks at once (one forward pass for all of them).
 
 A push costs one forward pass of the network over one receptive field (the strided form of
-a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`), on one
+a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`, through
+:meth:`poselift.core.LiftingCore.windows`), on one
 intra-op thread (:func:`poselift.prediction.small_call_threads`). Only the last
 ``2 * receptive_field - 1`` frames of a track are kept.
 
@@ -55,17 +58,20 @@ from torch import nn
 from poselift._pipeline import fill_gaps, numpy_view
 from poselift._validation import (
     Array,
-    all_finite,
     check_array,
+    check_frames,
+    check_image_size,
     check_positive,
     check_real,
     check_shape,
-    is_int,
 )
-from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, Lifter, WeightsUnavailableError
+from poselift.core import LiftingCore, valid_joints
+from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, WeightsUnavailableError
 from poselift.models.inputs import InputContract
+from poselift.models.registry import list_weights
+from poselift.models.resolve import resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX
-from poselift.prediction import eval_model, small_call_threads
+from poselift.prediction import small_call_threads
 from poselift.skeletons import get_skeleton
 
 __all__ = ["DEFAULT_STREAMING_WEIGHTS", "StreamingLifter"]
@@ -99,6 +105,13 @@ class _Track:
         self.valid[:-1] = self.valid[1:]
         self.xy[-1], self.valid[-1] = xy, valid
         self.count += 1
+
+    def copy(self) -> _Track:
+        """An independent copy (a push works on copies and keeps them only on success)."""
+        new = _Track.__new__(_Track)
+        new.xy, new.valid, new.count = self.xy.copy(), self.valid.copy(), self.count
+        new.anchor_t, new.anchor_xy = self.anchor_t.copy(), self.anchor_xy.copy()
+        return new
 
     def filled(self, max_gap: int | None = None
                ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -175,20 +188,11 @@ class StreamingLifter:
         max_gap: int | None = DEFAULT_MAX_GAP,
     ) -> None:
         sk = get_skeleton(skeleton).name
-        if max_gap is not None and (not is_int(max_gap) or max_gap < 0):
-            raise ValueError(f"max_gap: expected None or a number of frames >= 0, got "
-                             f"{max_gap!r}")
-        self.max_gap = None if max_gap is None else int(max_gap)
+        self.max_gap = check_frames(max_gap, "max_gap")
         check_positive(score_threshold, "score_threshold", allow_zero=True)
         if not isinstance(flip_test, bool):
             raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
-        if image_size is not None:
-            ok = (isinstance(image_size, tuple | list) and len(image_size) == 2 and all(
-                isinstance(v, int | float | np.integer | np.floating) and not isinstance(v, bool)
-                and bool(np.isfinite(v)) and v > 0 for v in image_size))
-            if not ok:
-                raise ValueError(f"image_size: expected (width, height) in pixels, two positive "
-                                 f"finite numbers, got {image_size!r}")
+        size = check_image_size(image_size)
         self.weights: str | None = None
         if isinstance(model, str) and model == "default":
             if sk not in DEFAULT_STREAMING_WEIGHTS:
@@ -198,7 +202,7 @@ class StreamingLifter:
                     "(poselift.convert_keypoints) or pass a model of that skeleton")
             net = self._default(sk, device)
         else:
-            net = Lifter(model, device=device).model_for(sk, True)
+            net = resolve_model(model, device=device)
         contract = InputContract.of(net)
         if contract.skeleton != sk:
             raise ValueError(f"skeleton: the model takes {contract.skeleton!r} keypoints, got "
@@ -208,36 +212,33 @@ class StreamingLifter:
                              f"{contract.out_skeleton!r}")
         if contract.temporal and not contract.causal:
             ahead = contract.receptive_field - 1 - (contract.receptive_field - 1) // 2
+            causal = sorted(set(DEFAULT_STREAMING_WEIGHTS.values()) & set(list_weights()))
             raise ValueError(
                 f"model: a streaming lifter needs a model that does not look ahead; this "
-                f"temporal model's window is centred (it needs {ahead} later frames). Use a "
-                "causal model (poselift.create_model(..., causal=True)) or a single-frame one")
-        if contract.input_norm == "screen" and image_size is None:
+                f"temporal model's window is centred (it needs {ahead} later frames). Use "
+                f"causal weights ({', '.join(map(repr, causal)) or 'none shipped'}, or "
+                "model='default'), a causal checkpoint you trained, or single-frame weights")
+        if contract.input_norm == "screen" and size is None:
             raise ValueError("image_size: required for a model with input_norm='screen' (a "
                              "stream cannot take one box scale over the whole sequence)")
         if contract.input_norm == "bbox" and sk not in TYPICAL_EXTENT_PX:
             raise ValueError(f"skeleton: bounding-box normalization is calibrated for "
                              f"{sorted(TYPICAL_EXTENT_PX)}, not {sk!r}")
-        self.model: nn.Module = eval_model(net)
+        self._core = LiftingCore(net, score_threshold=score_threshold, image_size=size,
+                                 flip_test=flip_test)
+        self.model: nn.Module = self._core.model
         self.skeleton = sk
-        self.score_threshold = float(score_threshold)
-        self.image_size = None if image_size is None else (float(image_size[0]),
-                                                           float(image_size[1]))
+        self.score_threshold = self._core.score_threshold
+        self.image_size = size
         self.flip_test = flip_test
         self.receptive_field = contract.receptive_field if contract.temporal else 1
         self._contract = contract
-        make_twin = getattr(self.model, "strided_twin", None)
-        self._net: nn.Module = (make_twin() if contract.temporal and callable(make_twin)
-                                else self.model)
         self._joints = get_skeleton(sk).num_joints
-        self._root = get_skeleton(contract.out_skeleton).root
         self._length = 2 * self.receptive_field - 1  # the window and its first frame's scale
         self._tracks: dict[Hashable, _Track] = {}
         self._lock = threading.Lock()
 
     def _default(self, skeleton: str, device: str | torch.device | None) -> nn.Module:
-        from poselift.models import list_weights
-
         shipped = list_weights()
         name = DEFAULT_STREAMING_WEIGHTS.get(skeleton)
         if name is None or name not in shipped:
@@ -253,7 +254,7 @@ class StreamingLifter:
                 "its own, less smooth than a temporal model)", UserWarning, stacklevel=3)
             name = fallback
         self.weights = name
-        return Lifter(name, device=device).model_for(skeleton, False)
+        return resolve_model(name, device=device)
 
     def __repr__(self) -> str:
         model = self.weights or type(self.model).__name__
@@ -308,11 +309,11 @@ class StreamingLifter:
         if np.isinf(xy).any():
             raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
-        valid = np.asarray(np.isfinite(xy).all(-1))
-        if dims["C"] == 3:
-            valid &= np.nan_to_num(arr[..., 2], nan=-1.0) >= self.score_threshold
+        valid = valid_joints(xy, arr[..., 2] if dims["C"] == 3 else None, self.score_threshold)
         with self._lock:
-            tracks = [self._tracks.get(i) or _Track(self._length, self._joints) for i in ids]
+            # copies: a push that raises records nothing, on any of its tracks
+            tracks = [self._tracks[i].copy() if i in self._tracks
+                      else _Track(self._length, self._joints) for i in ids]
             if not self._contract.has_scores:
                 for n, track in enumerate(tracks):
                     seen = track.seen() | valid[n]
@@ -322,10 +323,10 @@ class StreamingLifter:
                             f"have not been seen yet (score < {self.score_threshold} or NaN); "
                             "this model has no score channel (in_features=2), so they cannot "
                             "be lifted honestly; use a model with a score channel")
-            for i, track, f_xy, f_ok in zip(ids, tracks, xy, valid, strict=True):
+            for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True):
                 track.push(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
-                self._tracks[i] = track
             out = self._lift(tracks)
+            self._tracks.update(zip(ids, tracks, strict=True))
         result = torch.from_numpy(out if many else out[0])
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
@@ -359,51 +360,15 @@ class StreamingLifter:
                       ) -> np.ndarray[Any, Any]:
         """Fill the rows of ``out`` of the tracks with a pose (see :meth:`_lift`)."""
         c, r = self._contract, self.receptive_field
-        windows, rows = [], []
-        for n, track in enumerate(tracks):
+        windows, poses = [], []
+        for track in tracks:
             pix, ok = track.filled(self.max_gap)
-            if not ok[-1].any():
-                continue  # no joint seen yet: no pose
-            try:
-                norm = c.prepare(pix[None], ok[None], image_size=self.image_size)
-            except ValueError:  # a box of size 0 in the window (lift would raise): no pose
-                continue
-            win = torch.from_numpy(np.asarray(norm))
+            inp, pose = self._core.inputs(pix[None], ok[None])
             if c.temporal:
-                win = c.pad(win)[:, -r:] if win.shape[1] < r else win[:, -r:]
+                inp = c.pad(inp)[:, -r:] if inp.shape[1] < r else inp[:, -r:]
             else:
-                win = win[:, -1]
-            win = win.float()
-            if not all_finite(win):
-                raise ValueError(
-                    "keypoints: the normalized keypoints are not finite in float32; expected "
-                    "pixel coordinates of a plausible magnitude")
-            windows.append(win)
-            rows.append(n)
-        if not rows:
-            return out
-        batch = torch.cat(windows)
-        with torch.inference_mode():
-            y = self._forward(batch)
-        y = y - y[..., self._root : self._root + 1, :]
-        out[rows] = y.numpy()
+                inp = inp[:, -1]
+            windows.append(inp)
+            poses.append(pose[:, -1])
+        out[:] = self._core.windows(torch.cat(windows), torch.cat(poses)).numpy()
         return out
-
-    def _forward(self, batch: torch.Tensor) -> torch.Tensor:
-        """Model inputs ``(N, R, J, C)`` (or ``(N, J, C)``) -> ``(N, J_out, 3)``."""
-        device, dtype = next(((p.device, p.dtype) for p in self._net.parameters()),
-                             (torch.device("cpu"), torch.float32))
-        batch = batch.to(device, dtype)
-        if self.flip_test:
-            mirrored = self._contract.flip_inputs(batch)
-            assert isinstance(mirrored, torch.Tensor)
-            batch = torch.cat([batch, mirrored])
-        y: torch.Tensor = self._net(batch)
-        if self._contract.temporal:
-            y = y[:, -1]
-        if self.flip_test:
-            n = y.shape[0] // 2
-            back = self._contract.flip_outputs(y[n:])
-            assert isinstance(back, torch.Tensor)
-            y = (y[:n] + back) * 0.5
-        return y.float().cpu()

@@ -2,7 +2,10 @@
 
 - :mod:`~poselift.models.registry`: the tables (model builders, shipped weights);
 - :mod:`~poselift.models.checkpoint`: checkpoint files (safe load, atomic save);
-- :mod:`~poselift.models.factory`: :func:`create_model`, :func:`load_model`;
+- :mod:`~poselift.models.factory`: :func:`create_model`, :func:`load_model` (a file or a
+  weights name: ``load_model("sr.coco")``);
+- :mod:`~poselift.models.resolve`: :func:`resolve_model` (a name, a path or a module -> a
+  ready eval model, cached per file version and device) and :func:`clear_model_cache`;
 - :mod:`~poselift.models.inputs`: a model's input contract (normalization, score channel,
   flip, window padding);
 - :mod:`~poselift.models.single_frame`, :mod:`~poselift.models.temporal`: the networks;
@@ -31,11 +34,15 @@ from poselift.models.registry import list_weights as list_weights
 from poselift.models.registry import register_model as register_model
 from poselift.models.registry import register_weights as register_weights
 from poselift.models.registry import unregister_model as unregister_model
+from poselift.models.registry import unregister_weights as unregister_weights
+from poselift.models.resolve import clear_model_cache as clear_model_cache
+from poselift.models.resolve import resolve_model as resolve_model
 from poselift.models.zoo import weights_card as weights_card
 
 __all__ = [
     "ModelEntry",
     "WeightsEntry",
+    "clear_model_cache",
     "create_model",
     "get_model_entry",
     "get_weights",
@@ -45,7 +52,9 @@ __all__ = [
     "load_model",
     "register_model",
     "register_weights",
+    "resolve_model",
     "save_model",
     "unregister_model",
+    "unregister_weights",
     "weights_card",
 ]

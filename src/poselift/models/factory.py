@@ -22,12 +22,12 @@ from torch.nn.modules.module import register_module_parameter_registration_hook
 
 from poselift.models.checkpoint import load_checkpoint
 from poselift.models.registry import (
-    _MODELS,
-    _WEIGHTS,
     LEGACY_CONFIG,
     UNIVERSAL_CONFIG,
     ModelEntry,
     get_model_entry,
+    get_weights,
+    list_weights,
 )
 from poselift.normalization import INPUT_NORMS
 
@@ -63,10 +63,10 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
         config.pop("name", None)
     else:
         raise ValueError(f"name: config says {config['name']!r} but model {name!r} was asked")
-    entry = _MODELS.get(name)
+    entry = get_model_entry(name)
     if weights is not None:
         wname = weights if "." in weights else f"{name}.{weights}"
-        w = _WEIGHTS.get(wname)
+        w = get_weights(wname)
         if w.model != name:
             raise ValueError(f"weights: {wname!r} belong to model {w.model!r}, not {name!r}")
         verify_weights_file(wname, w.path, w.meta)
@@ -177,7 +177,14 @@ def _check_state(path: str | os.PathLike[str], name: str, config: Mapping[str, A
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
-    """Load a model saved with :func:`save_model`, in eval mode, with ``.meta`` attached.
+    """Load shipped weights by name, or a model saved with :func:`save_model`, in eval mode.
+
+    ``path``: a weights name (:func:`list_weights`, e.g. ``"sr.coco"``: the same as
+    ``create_model("sr", weights="sr.coco")``, checked against its model card) or a checkpoint
+    file. A string that names registered weights is read as the name; pass a
+    ``pathlib.Path`` for a file of the same name. The model has ``.meta`` attached (the
+    checkpoint's metadata). Each call returns a new model (for a shared, cached one see
+    :func:`poselift.models.resolve.resolve_model`).
 
     Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
     with a ``ValueError``. Before the model is allocated, its config is built on the
@@ -195,7 +202,11 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
         >>> x = torch.randn(2, 17, 2)
         >>> torch.equal(poselift.load_model(path)(x), model(x))
         True
+        >>> poselift.load_model("sr.coco").config["skeleton"]              # by weights name
+        'coco'
     """
+    if isinstance(path, str) and path in list_weights():
+        return create_model(get_weights(path).model, weights=path)
     payload = load_checkpoint(path)
     config = dict(payload["config"])
     name = config.pop("name", None)

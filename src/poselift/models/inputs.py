@@ -194,6 +194,7 @@ class InputContract:
         *,
         image_size: tuple[float, float] | Array | None = None,
         scale: Scale = "auto",
+        check: bool = True,
     ) -> Array:
         """Pixels -> model inputs: normalize, zero the missing joints, add the score channel.
 
@@ -206,6 +207,8 @@ class InputContract:
                 model gets bounding-box normalization with one scale per sequence.
                 Ignored by ``"bbox"`` models.
             scale: how the bounding-box scale is taken along T (:data:`Scale`).
+            check: raise for a frame without a box (below); False: such frames give
+                non-finite values where valid (the lifting core's rule takes them).
 
         Returns:
             ``(..., T, J, in_features)``, same kind and dtype as ``keypoints``.
@@ -239,15 +242,16 @@ class InputContract:
             if self.input_norm == "screen":  # no image size: one scale per sequence
                 scale = "sequence"
             if scale == "frame":
-                norm = normalize_bbox(xy, ok, extent=extent)
+                norm = normalize_bbox(xy, ok, extent=extent, check=check)
             elif scale == "window" and self.causal and self.receptive_field == 1:
-                norm = normalize_bbox(xy, ok, extent=extent)  # a causal window of one frame
+                # a causal window of one frame
+                norm = normalize_bbox(xy, ok, extent=extent, check=check)
             elif scale == "window":
                 norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True,
                                       window=self.receptive_field if self.receptive_field > 1
-                                      else None, causal=self.causal)
+                                      else None, causal=self.causal, check=check)
             elif scale in ("sample", "sequence"):
-                norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True)
+                norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True, check=check)
             else:
                 raise ValueError(f"scale: expected one of 'auto', 'frame', 'sample', 'window', "
                                  f"'sequence', got {scale!r}")

@@ -36,6 +36,7 @@ __all__ = [
     "register_model",
     "register_weights",
     "unregister_model",
+    "unregister_weights",
 ]
 
 Builder = Callable[..., nn.Module]
@@ -165,6 +166,11 @@ def register_weights(entry: WeightsEntry, *, overwrite: bool = False) -> Weights
         raise ValueError(f"weights name must look like '<model>.<tag>', got {entry.name!r}")
     _MODELS.get(entry.model)
     return _WEIGHTS.register(entry.name, entry, overwrite=overwrite)
+
+
+def unregister_weights(name: str) -> None:
+    """Remove weights ``name`` from the registry (for tests and interactive experiments)."""
+    _WEIGHTS.unregister(name)
 
 
 def get_weights(name: str) -> WeightsEntry:

@@ -257,7 +257,8 @@ class TemporalNet(nn.Module):
         return twin
 
 
-def _check_temporal(skeleton: str, partition: str | None, default: str) -> str:
+def _partition_or_default(skeleton: str, partition: str | None, default: str) -> str:
+    """``partition``, else ``"<skeleton>-<default>"`` (an unknown skeleton raises)."""
     sk = get_skeleton(skeleton).name
     return partition if partition is not None else f"{sk}-{default}"
 
@@ -281,7 +282,7 @@ def tcn(
 ) -> nn.Module:
     """VideoPose3D's temporal model with dense convolutions."""
     return TemporalNet(sr=False, skeleton=skeleton,
-                       partition=_check_temporal(skeleton, partition, "1"),
+                       partition=_partition_or_default(skeleton, partition, "1"),
                        out_skeleton=out_skeleton, filter_widths=filter_widths,
                        channels=channels, dropout=dropout, causal=causal,
                        in_features=in_features)
@@ -309,7 +310,7 @@ def sr_tcn(
 ) -> nn.Module:
     """The temporal model with SR convolutions over the body partition's groups."""
     return TemporalNet(sr=True, skeleton=skeleton,
-                       partition=_check_temporal(skeleton, partition, "5"),
+                       partition=_partition_or_default(skeleton, partition, "5"),
                        out_skeleton=out_skeleton, filter_widths=filter_widths,
                        channels=channels, dropout=dropout, causal=causal,
                        context_dim=context_dim, combine=combine, context_init=context_init,

@@ -1,0 +1,241 @@
+"""The lifting core: pixels to metres, in one place, for ``lift``, streaming and export.
+
+:class:`LiftingCore` is an ``nn.Module`` built on a model and its
+:class:`~poselift.models.inputs.InputContract`. Everything that turns detector pixels into
+root-relative metres is here, once:
+
+1. **validity** (:func:`valid_joints`): a joint is valid when its x, y are finite and its
+   score (if any) is at least ``score_threshold``;
+2. **the rule for frames without a pose**: a frame whose valid joints span a box of size 0
+   -- no valid joint, one, or several at one pixel -- **has no pose: its output is NaN**.
+   Its joints enter the model (e.g. the windows of its temporal neighbours) as missing
+   (``(0, 0)``, score 0) and it does not count in the sliding median box scale. The rule
+   is the same for ``lift`` (any batch size), :class:`~poselift.StreamingLifter` and the
+   exported program, since all three call this module;
+3. **prepare** (:meth:`~poselift.models.inputs.InputContract.prepare`): normalization,
+   missing joints at ``(0, 0)``, the score channel; float32 inputs that overflow are an
+   error (eager) -- the exported program has no checks (NaN);
+4. **pad** (:meth:`~poselift.models.inputs.InputContract.pad`), the **network**, **flip
+   averaging** (:func:`poselift.prediction.run_model`) and **root-relative** output
+   (:func:`root_relative`).
+
+Around it, :class:`poselift.Lifter` adds chunking and the interpolation of missing joints
+over time (``max_gap``), :class:`poselift.StreamingLifter` its ring buffer of frames; the
+exported program (:mod:`poselift.export`) is this module's :meth:`LiftingCore.forward`.
+
+Examples:
+    >>> import torch, poselift
+    >>> net = poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+    ...                             hidden=32)                                  # untrained!
+    >>> core = LiftingCore(net)
+    >>> kp = torch.rand(3, 17, 3) * 400 + 300                   # x, y, score (all valid)
+    >>> kp[1, :, 2] = 0.0                                       # no valid joint: no pose
+    >>> y = core(kp)
+    >>> y.shape, torch.isnan(y[1]).all().item(), torch.isfinite(y[[0, 2]]).all().item()
+    (torch.Size([3, 17, 3]), True, True)
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from poselift._validation import all_finite, check_image_size, check_positive
+from poselift.models.inputs import InputContract
+from poselift.normalization import box_side
+from poselift.prediction import eval_model, predict_checked, run_model
+from poselift.skeletons import get_skeleton
+
+__all__ = ["LiftingCore", "root_relative", "valid_joints"]
+
+
+def valid_joints(xy: Any, scores: Any, threshold: float) -> Any:
+    """``(..., J)`` bool: finite x, y and (with ``scores``) a score ``>= threshold``.
+
+    numpy in, numpy out; torch in, torch out. A NaN score is below every threshold.
+
+    Examples:
+        >>> import numpy as np
+        >>> xy = np.array([[1.0, 2.0], [np.nan, 0.0], [3.0, 4.0]])
+        >>> valid_joints(xy, np.array([0.9, 0.9, 0.1]), 0.3).tolist()
+        [True, False, False]
+    """
+    if isinstance(xy, torch.Tensor):
+        ok = torch.isfinite(xy).all(-1)
+        return ok if scores is None else ok & (scores >= threshold)
+    ok = np.isfinite(xy).all(-1)
+    if scores is not None:
+        ok &= np.asarray(scores) >= threshold
+    return ok
+
+
+def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
+    """``(..., J, 3)`` poses with the skeleton's root joint moved to the origin.
+
+    Examples:
+        >>> import torch
+        >>> root_relative(torch.ones(17, 3), "h36m").abs().sum().item()
+        0.0
+    """
+    root = get_skeleton(skeleton).root
+    return poses - poses[..., root : root + 1, :]
+
+
+class LiftingCore(nn.Module):
+    """Pixels to root-relative metres with one model (see the module docs).
+
+    Args:
+        model: a lifting model (e.g. :func:`poselift.create_model`), run in eval mode (a
+            model in training mode is copied, never switched).
+        score_threshold: joints scoring below it are missing (default 0.3, as ``lift``).
+        image_size: ``(width, height)`` for ``"screen"`` models; without it they take one
+            box scale per sequence. Ignored by ``"bbox"`` models.
+        flip_test: average with the mirrored input's mirrored prediction.
+
+    Shapes (:meth:`forward`, the exported program): single-frame ``(B, J, 3)`` ->
+    ``(B, 17, 3)``; temporal ``(B, T, J, 3)`` -> ``(B, T, 17, 3)``; pixels with the score
+    last.
+    """
+
+    def __init__(self, model: nn.Module, *, score_threshold: float = 0.3,
+                 image_size: tuple[float, float] | None = None,
+                 flip_test: bool = False) -> None:
+        super().__init__()
+        if not isinstance(model, nn.Module):
+            raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+        check_positive(score_threshold, "score_threshold", allow_zero=True)
+        if not isinstance(flip_test, bool):
+            raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
+        self.image_size = check_image_size(image_size)
+        self.contract = InputContract.of(model)
+        self.model = eval_model(model)
+        self.score_threshold = float(score_threshold)
+        self.flip_test = flip_test
+        self._twin: nn.Module | None = None
+
+    # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
+    def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
+        """Pixels and validity -> float32 model inputs and which frames have a pose.
+
+        Args:
+            xy: ``(S, T, J, 2)`` pixels (numpy or torch; missing joints any finite value).
+            valid: ``(S, T, J)`` bool.
+
+        Returns:
+            ``(S, T, J, C)`` float32 model inputs and ``(S, T)`` bool: the frame has a pose
+            (its valid joints span a box of positive size).
+
+        Raises:
+            ValueError: inputs that do not normalize to finite float32 (eager only).
+        """
+        x = torch.from_numpy(xy) if isinstance(xy, np.ndarray) else xy
+        if isinstance(valid, np.ndarray):  # every joint valid (a clean pose): no mask
+            ok = None if valid.all() else torch.from_numpy(valid)
+        else:
+            ok = valid
+        side = box_side(x, ok)
+        pose = (side > 0) & (side < float("inf"))
+        if ok is not None:
+            ok = ok & pose.unsqueeze(-1)
+        elif not bool(pose.all()):
+            ok = pose.unsqueeze(-1).expand(x.shape[:-1])
+        norm = self.contract.prepare(x, ok, image_size=self.image_size, check=False)
+        assert isinstance(norm, torch.Tensor)
+        inp = norm.float()  # inf where float32 overflows: refused just below
+        if not torch.compiler.is_compiling() and not all_finite(inp):
+            kept = x if ok is None else x[ok]
+            biggest = float(kept.abs().max()) if kept.numel() else 0.0
+            raise ValueError(
+                "keypoints2d: the normalized keypoints are not finite in float32; expected "
+                "pixel coordinates of a plausible magnitude (largest |coordinate| "
+                f"{biggest:.3g})")
+        return inp, pose
+
+    def outputs(self, inp: torch.Tensor, pose: torch.Tensor, *, batch_size: int = 4096,
+                padded: bool = False) -> torch.Tensor:
+        """Model inputs -> root-relative poses, NaN for frames without a pose.
+
+        Args:
+            inp: ``(S, T, J, C)`` from :meth:`inputs` (``padded``: with the receptive
+                field's context, ``T + R - 1`` frames).
+            pose: ``(S, T')`` which output frames have a pose.
+            batch_size: output frames per forward pass.
+            padded: temporal models: ``inp`` holds the context (no edge padding added).
+
+        Returns:
+            ``(S, T', J_out, 3)`` float32 on the CPU.
+
+        Raises:
+            ValueError: the model gives NaN/inf for finite inputs (e.g. NaN weights).
+        """
+        c = self.contract
+        lead = inp.shape[:2]
+        if not c.temporal:  # frames one by one
+            inp = inp.reshape(-1, *inp.shape[-2:])
+        with torch.inference_mode():  # faster than no_grad; the caller copies the result out
+            y = predict_checked(self.model, c, inp, batch_size=batch_size,
+                                flip_test=self.flip_test, padded=padded)
+        if not c.temporal:
+            y = y.reshape(*lead, *y.shape[-2:])
+        return self._finish(y, pose, inp)
+
+    def windows(self, inp: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+        """``(N, R, J, C)`` windows (``(N, J, C)`` frames) -> ``(N, J_out, 3)`` last-frame poses.
+
+        Temporal models run their strided form
+        (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`), built once. ``pose``:
+        ``(N,)``.
+        """
+        net = self.model
+        if self.contract.temporal:
+            if self._twin is None:
+                make_twin = getattr(self.model, "strided_twin", None)
+                self._twin = make_twin() if callable(make_twin) else self.model
+            net = self._twin
+        with torch.inference_mode():
+            y = run_model(net, self.contract, inp, flip_test=self.flip_test)
+        if self.contract.temporal:
+            y = y[:, -1]
+        return self._finish(y.cpu(), pose, inp)
+
+    def _finish(self, y: torch.Tensor, pose: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
+        if not all_finite(y):
+            bad = int((~torch.isfinite(y)).sum())
+            biggest = float(inp.abs().max())
+            cause = ("inputs of an implausible magnitude (a keypoint far outside the body's box?)"
+                     if biggest > 1e3 else "its weights may hold NaN/inf (a diverged training "
+                     "run?)")
+            raise ValueError(
+                f"model: gave {bad} NaN/inf output value(s) for finite inputs (largest |model "
+                f"input| {biggest:.3g}); {cause}")
+        y = root_relative(y if y.dtype == torch.float32 else y.float(),
+                          self.contract.out_skeleton)
+        if bool(pose.all()):
+            return y
+        return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))
+
+    # --- the whole program (export) ----------------------------------------------------------
+    def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
+        """Pixels ``(B, [T,] J, 3)`` -> root-relative metres ``(B, [T,] 17, 3)``.
+
+        No interpolation over time: a temporal program sees each missing joint as missing
+        in its frame (fill gaps beforehand to match ``lift``).
+        """
+        xy, score = keypoints[..., :2], keypoints[..., 2]
+        valid = valid_joints(xy, score, self.score_threshold)
+        xy = torch.where(valid.unsqueeze(-1), xy, torch.zeros((), dtype=xy.dtype))
+        c = self.contract
+        if not c.temporal:
+            xy, valid = xy.unsqueeze(1), valid.unsqueeze(1)
+        inp, pose = self.inputs(xy, valid)
+        if c.temporal:
+            y = run_model(self.model, c, c.pad(inp), flip_test=self.flip_test)
+        else:
+            y = run_model(self.model, c, inp[:, 0], flip_test=self.flip_test)
+            pose = pose[:, 0]
+        y = root_relative(y, c.out_skeleton)
+        return torch.where(pose.reshape(*pose.shape, 1, 1), y,
+                           torch.full((), float("nan"), dtype=y.dtype))

@@ -1,0 +1,173 @@
+"""One lifting core (poselift.core) behind lift, StreamingLifter and the exported program.
+
+The references are independent of each other's code paths: ``lift`` on whole sequences
+(chunked pipeline), ``StreamingLifter.push`` frame by frame (ring buffer, strided network),
+and the ``torch.export`` program (traced, no Python checks). They must give the same poses,
+and NaN for the same frames (fewer than two distinct valid joints), whatever the batch size.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+
+import numpy as np
+import pytest
+import torch
+
+import poselift
+from poselift import Lifter, StreamingLifter, lift
+from poselift.core import LiftingCore
+from poselift.demo import load_demo_sample
+from poselift.export import export_model
+
+torch.set_num_threads(1)
+
+
+def _frames(t: int = 40) -> np.ndarray:
+    """(t, 17, 3) COCO pixels with scores, with frames of 0 and 1 valid joints and a long gap."""
+    kp = np.asarray(load_demo_sample()["keypoints2d"], dtype=np.float64)[:t].copy()
+    kp[..., 2] = np.maximum(kp[..., 2], 0.5)  # every joint valid, then the holes below
+    kp[5, :, 2] = 0.0  # no valid joint
+    kp[6, 1:, 2] = 0.1  # one valid joint
+    kp[7, :, :2] = np.nan  # no valid joint (NaN)
+    kp[8, :, :2] = kp[8, 0, :2]  # every joint at one pixel: a box of size 0
+    kp[20:31, :, 2] = 0.0  # a long absence
+    kp[12:15, 3, 2] = 0.0  # single joints missing
+    kp[33, 9:, :2] = np.nan
+    return kp
+
+
+NO_POSE = [5, 6, 7, 8, *range(20, 31)]
+
+
+def _quiet(fn, *args, **kwargs):
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        return fn(*args, **kwargs)
+
+
+def _assert_same(a: np.ndarray, b: np.ndarray, atol: float) -> None:
+    np.testing.assert_array_equal(np.isnan(a), np.isnan(b))
+    np.testing.assert_allclose(np.nan_to_num(a), np.nan_to_num(b), atol=atol, rtol=0)
+
+
+def _small(kind: str) -> torch.nn.Module:
+    """A small untrained COCO model with a score channel (fast to export)."""
+    torch.manual_seed(0)
+    if kind == "single":
+        return poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                                     hidden=32).eval()
+    return poselift.create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                                 causal=True, channels=24, filter_widths=(3, 3)).eval()
+
+
+@pytest.mark.parametrize("weights", [
+    "small-single", "small-causal",
+    pytest.param("sr.coco", marks=pytest.mark.slow),  # 10-15 s per export of shipped weights
+    pytest.param("sr_tcn.coco-causal", marks=pytest.mark.slow),
+])
+def test_lift_stream_and_export_give_the_same_poses_and_nans(weights, tmp_path):
+    """The done-when test of issue 27: single-frame and causal weights, three paths."""
+    kp = _frames()
+    if weights.startswith("small-"):
+        weights = _small(weights.split("-")[1])
+    net = poselift.models.resolve_model(weights)
+    temporal = net.receptive_field > 1
+    # lift: whole sequence, no interpolation (the program has none), several batch sizes
+    lifted = [_quiet(Lifter(weights, max_gap=0, batch_size=b).lift, kp, temporal=temporal)
+              for b in (1, 2, 7, 4096)]
+    assert np.isnan(lifted[0][NO_POSE]).all()
+    keep = np.setdiff1d(np.arange(len(kp)), NO_POSE)
+    assert np.isfinite(lifted[0][keep]).all()
+    for other in lifted[1:]:
+        _assert_same(other, lifted[0], 1e-5)
+    # StreamingLifter: frame by frame, no look-ahead, the same rule
+    stream = StreamingLifter("coco", weights, max_gap=0)
+    pushed = np.stack([stream.push(f) for f in kp])
+    _assert_same(pushed, lifted[0], 1e-4)
+    # the exported program (torch.export), one call on the whole sequence / all frames
+    export_model(weights, tmp_path / "p.pt2")
+    program = torch.export.load(tmp_path / "p.pt2").module()
+    x = torch.from_numpy(kp).float()
+    got = program(x[None])[0] if temporal else program(x)
+    assert not got.requires_grad
+    _assert_same(got.numpy(), lifted[0], 1e-4)
+
+
+def test_exported_program_gives_nan_for_a_frame_without_valid_joints(tmp_path):
+    """Issue 29 row 2: the exported program gave a plausible pose (NaN is documented)."""
+    net = _small("single")
+    export_model(net, tmp_path / "sr.pt2")
+    program = torch.export.load(tmp_path / "sr.pt2").module()
+    kp = torch.from_numpy(_frames()[:3]).float()
+    kp[1, :, 2] = 0.0  # no valid joint
+    kp[2, 1:, 2] = 0.0  # one valid joint
+    out = program(kp)
+    assert torch.isfinite(out[0]).all() and torch.isnan(out[1:]).all()
+    assert not out.requires_grad  # issue 29: .numpy() failed
+    out.numpy()
+
+
+def test_stream_with_max_gap_agrees_with_lift_on_the_frames_so_far():
+    """Issue 29 row 3: StreamingLifter(max_gap=2) gave NaN where lift gave a pose."""
+    kp = _frames()
+    kp[:, :, 2] = np.where(np.arange(40)[:, None] % 5 == 2, 0.0, 0.9)  # short absences
+    kp[20:26, :, 2] = 0.0  # a longer one
+    stream = StreamingLifter("coco", "sr_tcn.coco-causal", max_gap=2)
+    for t in range(len(kp)):
+        got = stream.push(kp[t])
+        want = _quiet(lift, kp[: t + 1], model="sr_tcn.coco-causal", max_gap=2)[-1]
+        _assert_same(got, want, 1e-4)
+
+
+@pytest.mark.parametrize("bad", [1e100, np.inf])
+def test_a_push_that_raises_records_nothing(bad):
+    """Issue 29 row 8: a rejected frame was recorded and broke the next 26 pushes."""
+    kp = _frames()[:30]
+    kp[..., 2] = 0.9
+    stream = StreamingLifter("coco", "sr_tcn.coco-causal")
+    ref = StreamingLifter("coco", "sr_tcn.coco-causal")
+    for f in kp[:10]:
+        stream.push(f)
+        ref.push(f)
+        stream.push(f, track_id="other")
+    frame = kp[10].copy()
+    frame[0, 0] = bad
+    with pytest.raises(ValueError, match="keypoints"):
+        stream.push(frame)
+    two = np.stack([kp[10], frame])
+    with pytest.raises(ValueError, match="keypoints"):  # the good track's frame neither
+        stream.push(two, track_id=["other", 0])
+    for f in kp[10:]:
+        np.testing.assert_array_equal(stream.push(f), ref.push(f))
+    ref_other = StreamingLifter("coco", "sr_tcn.coco-causal")
+    for f in kp[:10]:
+        ref_other.push(f)
+    np.testing.assert_array_equal(stream.push(kp[10], track_id="other"), ref_other.push(kp[10]))
+
+
+def test_an_extreme_coordinate_gets_the_same_answer_from_push_and_lift():
+    """Issue 29 row 8: at 1e40, push gave NaN where lift gave a pose."""
+    kp = _frames()[:12]
+    kp[..., 2] = 0.9
+    kp[11, 0, 0] = 1e40
+    stream = StreamingLifter("coco", "sr_tcn.coco-causal")
+    for f in kp[:11]:
+        stream.push(f)
+    try:
+        want = lift(kp, model="sr_tcn.coco-causal")[-1]
+    except ValueError as err:
+        with pytest.raises(ValueError, match=re.escape(str(err))):
+            stream.push(kp[11])
+    else:
+        _assert_same(stream.push(kp[11]), want, 1e-4)
+
+
+def test_core_forward_equals_lift_on_single_frames():
+    net = poselift.models.resolve_model("sr.coco")
+    kp = _frames()[:10]
+    core = LiftingCore(net)
+    with torch.no_grad():
+        got = core(torch.from_numpy(kp).float()).numpy()
+    _assert_same(got, _quiet(lift, kp, model=net, temporal=False), 1e-5)

@@ -14,6 +14,7 @@ REPO = Path(__file__).resolve().parents[1]
 # Removing or renaming a public name is a visible decision: update this list, API.md and
 # CHANGELOG.md together.
 PUBLIC_API = {
+    "KeypointWarning",
     "Lifter",
     "Partition",
     "lift",

@@ -20,6 +20,7 @@ from poselift._version import __version__ as __version__
 from poselift.inference import Lifter as Lifter
 from poselift.inference import lift as lift
 from poselift.inference import lift_full as lift_full
+from poselift.keypoint_checks import KeypointWarning as KeypointWarning
 from poselift.lift_result import to_absolute as to_absolute
 from poselift.models import create_model as create_model
 from poselift.models import list_models as list_models
@@ -41,6 +42,7 @@ from poselift.skeletons import register_skeleton as register_skeleton
 from poselift.streaming import StreamingLifter as StreamingLifter
 
 __all__ = [
+    "KeypointWarning",
     "Lifter",
     "Partition",
     "SRConv1d",

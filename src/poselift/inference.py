@@ -66,7 +66,9 @@ from poselift._validation import (
 )
 from poselift.absolute import DEFAULT_SMOOTHING
 from poselift.core import LiftingCore, valid_joints
+from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
+from poselift.metrics import FAR_FROM_PELVIS
 from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
@@ -204,6 +206,16 @@ def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *
     out = np.asarray(convert_keypoints(packed, src, dst))
     converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
     return converted
+
+
+def _unmasked(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """A masked array's values with its masked entries as NaN (a masked coordinate or score
+    makes its joint missing)."""
+    mask = np.ma.getmaskarray(x)
+    data = np.ma.getdata(x).astype(np.result_type(x.dtype, np.float32))
+    data[mask] = np.nan
+    out: np.ndarray[Any, Any] = data
+    return out
 
 
 def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
@@ -361,6 +373,10 @@ class Lifter:
                   temporal: bool | None) -> Array:
         """The root-relative poses of :meth:`lift` (what the network gives)."""
         x = check_array(keypoints2d, "keypoints2d")
+        if isinstance(x, np.ma.MaskedArray):  # masked joints are missing joints
+            x = _unmasked(x)
+        if isinstance(scores, np.ma.MaskedArray):
+            scores = _unmasked(scores)
         sk = get_skeleton(skeleton)
         dims = check_shape(x, "keypoints2d", "(..., J, C)", J=sk.num_joints)
         lead, chans = dims["..."], dims["C"]
@@ -388,6 +404,11 @@ class Lifter:
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         size = check_image_size(image_size)
+        if xy.size:
+            inspect_keypoints(xy, sc, sk, sequences=lead > 0 and temporal is not False,
+                              threshold=self.score_threshold,
+                              scores_name="scores" if scores is not None else
+                              "keypoints2d[..., 2]")
         if temporal is not None and not isinstance(temporal, bool):
             raise TypeError(f"temporal: expected None, True or False, got {temporal!r}")
         if temporal and lead == 0:
@@ -436,6 +457,13 @@ class Lifter:
                 f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
                 f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
                 "poses are NaN", UserWarning, stacklevel=3)
+        far = (out - out[..., :1, :]).norm(dim=-1).amax(-1) > FAR_FROM_PELVIS
+        if bool(far.any()):
+            warnings.warn(
+                f"poses: {int(far.sum())} of {far.numel()} lifted frame(s) have a joint more "
+                f"than {FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is "
+                f"probably outside what the model was trained on (check the layout and the "
+                f"missing joints, or try temporal=False)", UserWarning, stacklevel=3)
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
         res: np.ndarray[Any, Any] = result.numpy()

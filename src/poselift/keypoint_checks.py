@@ -15,7 +15,8 @@ argument and what was expected:
 - :func:`upright_fraction`: how many frames show the shoulders above the hips and the ankles
   below them (a wrong layout, y pointing up or x and y swapped turn most frames over).
 
-:func:`poselift.lift` runs them on every call (``KeypointWarning`` for the warnings).
+:func:`inspect_keypoints` runs them all on a bounded sample of frames; :func:`poselift.lift`
+calls it on every input (``KeypointWarning`` for the warnings).
 
 Examples:
     >>> import numpy as np
@@ -28,6 +29,7 @@ Examples:
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -40,6 +42,7 @@ __all__ = [
     "KeypointWarning",
     "check_pixel_units",
     "check_score_range",
+    "inspect_keypoints",
     "jumping_frames",
     "upright_fraction",
 ]
@@ -239,3 +242,82 @@ def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
         a, a_ok = mid(ank)
         upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
     return float(upright[both].mean())
+
+
+SAMPLE_FRAMES = 2048
+"""Frames :func:`inspect_keypoints` looks at, at most (spread over the input; the first ones of
+each sequence for the jump check), so that the checks cost little on long inputs."""
+
+
+def inspect_keypoints(xy: NDArray, scores: NDArray | None, skeleton: Skeleton, *,
+                      sequences: bool, threshold: float = 0.3,
+                      scores_name: str = "scores") -> None:
+    """Every check of this module on an input of :func:`poselift.lift`; raise or warn.
+
+    Args:
+        xy: ``(J, 2)``, ``(T, J, 2)`` or ``(N, T, J, 2)`` pixels as given (any float dtype,
+            NaN: missing).
+        scores: the matching scores or None.
+        skeleton: the declared layout.
+        sequences: the leading axes hold sequences (the jump check applies).
+        threshold: scores below it mark missing joints.
+        scores_name: how the scores were given (``"scores"`` or ``"keypoints2d[..., 2]"``).
+
+    Raises:
+        ValueError: normalized coordinates, negative scores.
+
+    Warns:
+        KeypointWarning: scores on another scale, frames that jump between bodies, most
+        frames turned over.
+
+    Examples:
+        >>> import numpy as np, warnings
+        >>> from poselift.skeletons import get_skeleton
+        >>> from poselift.data.synthetic import rest_pose
+        >>> pose = rest_pose()[:, :2] * [1, -1] * 300 + 500
+        >>> inspect_keypoints(pose, None, get_skeleton("h36m"), sequences=False)   # fine
+        >>> with warnings.catch_warnings(record=True) as w:
+        ...     warnings.simplefilter("always")
+        ...     inspect_keypoints(pose * [1, -1] + [0, 1000], None, get_skeleton("h36m"),
+        ...                       sequences=False)
+        >>> print(w[0].message)                                   # doctest: +ELLIPSIS
+        keypoints2d: 1 of 1 frames (100%) are upside down or lying ...
+    """
+    j = xy.shape[-2]
+    flat = xy.reshape(-1, j, 2)
+    sflat = None if scores is None else scores.reshape(-1, j)
+    if len(flat) > SAMPLE_FRAMES:
+        pick = np.linspace(0, len(flat) - 1, SAMPLE_FRAMES).round().astype(np.int64)
+        flat = flat[pick]
+        sflat = None if sflat is None else sflat[pick]
+    f64 = np.asarray(flat, dtype=np.float64)
+    s64 = None if sflat is None else np.asarray(sflat, dtype=np.float64)
+    check_pixel_units(f64, s64, "keypoints2d", threshold)
+    text = check_score_range(s64, scores_name)
+    if text is not None:
+        warnings.warn(text, KeypointWarning, stacklevel=3)
+    upright = upright_fraction(f64, s64, skeleton, threshold)
+    if upright is not None and upright < UPRIGHT_SHARE:
+        n = int(_valid(f64, s64, threshold).any(-1).sum())
+        warnings.warn(
+            f"keypoints2d: {round((1 - upright) * n)} of {n} frames ({(1 - upright):.0%}) are "
+            f"upside down or lying (shoulders not above the hips, or ankles above them) for "
+            f"skeleton={skeleton.name!r}: is the layout right, and are the coordinates pixels "
+            f"with x first and y pointing down? People lying or upside down are not what lift "
+            f"was trained on", KeypointWarning, stacklevel=3)
+    if sequences and xy.ndim >= 3 and xy.shape[-3] > 1:
+        seqs = xy.reshape(-1, *xy.shape[-3:])
+        sc_seqs = None if scores is None else scores.reshape(-1, *scores.shape[-2:])
+        n = max(2, SAMPLE_FRAMES // max(len(seqs), 1))
+        shares = [jumping_frames(np.asarray(seqs[k, :n], dtype=np.float64),
+                                 None if sc_seqs is None else
+                                 np.asarray(sc_seqs[k, :n], dtype=np.float64), threshold)
+                  for k in range(min(len(seqs), SAMPLE_FRAMES // 2))]
+        worst = max(shares)
+        if worst > JUMP_SHARE:
+            warnings.warn(
+                f"keypoints2d: the body jumps by more than its own size between {worst:.0%} of "
+                f"consecutive frames: are these several people of one image rather than the "
+                f"frames of a video? Lift one image's people as independent poses with "
+                f"temporal=False (shape (people, J, C)); a video's frames must follow one "
+                f"person (poselift.detections.track)", KeypointWarning, stacklevel=3)

@@ -121,7 +121,7 @@ def test_trc_lift_full_absolute(tmp_path):
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"fps": 0}, "fps"), ({"fps": float("nan")}, "fps"), ({"up": "x"}, "up"),
     ({"units": "cm"}, "units"), ({"markers": ("a",) * 17}, "distinct"),
-    ({"markers": ("a b",) + tuple("bcdefghijklmnopq")}, "blanks"),
+    ({"markers": ("a b", *"bcdefghijklmnopq")}, "blanks"),
 ])
 def test_trc_bad_arguments(tmp_path, kwargs, match):
     with pytest.raises(ValueError, match=match):
@@ -142,8 +142,9 @@ def test_trc_bad_poses(tmp_path):
 
 # --- joint angles on hand-built poses --------------------------------------------------------
 
-def _standing(up=np.array([0.0, -1.0, 0.0]), left=np.array([1.0, 0.0, 0.0])):
+def _standing(up=(0.0, -1.0, 0.0), left=(1.0, 0.0, 0.0)):
     """A standing pose facing `forward = left x up`, straight limbs, arms hanging."""
+    up, left = np.asarray(up), np.asarray(left)
     down = -up
     p = np.zeros((17, 3))
     p[4], p[1] = 0.1 * left, -0.1 * left           # hips

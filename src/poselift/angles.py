@@ -73,8 +73,9 @@ def _between(a: np.ndarray[Any, Any], b: np.ndarray[Any, Any]) -> np.ndarray[Any
     """Unsigned angle between vectors, degrees (NaN for a zero or missing vector)."""
     ua, ub = _unit(a), _unit(b)
     # atan2 of |cross| and dot: accurate near 0 and 180 degrees, unlike arccos
-    return np.degrees(np.arctan2(np.linalg.norm(np.cross(ua, ub), axis=-1),
-                                 np.sum(ua * ub, axis=-1)))
+    out: np.ndarray[Any, Any] = np.degrees(np.arctan2(np.linalg.norm(np.cross(ua, ub), axis=-1),
+                                                      np.sum(ua * ub, axis=-1)))
+    return out
 
 
 def joint_angles(poses: Array, *, up: str = "-y") -> dict[str, np.ndarray[Any, Any]]:

@@ -1,4 +1,4 @@
-"""TRC marker files of H36M-17 sequences, as OpenSim and Pose2Sim read them.
+r"""TRC marker files of H36M-17 sequences, as OpenSim and Pose2Sim read them.
 
 A TRC file ("track row column", from Motion Analysis Corp.) is the marker-trajectory file of
 OpenSim (scaling, inverse kinematics) and of Pose2Sim / Sports2D. :func:`write_trc` writes
@@ -7,9 +7,9 @@ the layout OpenSim's ``TRCFileAdapter`` parses and Pose2Sim's ``make_trc`` write
 
 .. code-block:: text
 
-    PathFileType  4  (X/Y/Z)  <file name>
-    DataRate  CameraRate  NumFrames  NumMarkers  Units  OrigDataRate  OrigDataStartFrame  OrigNumFrames
-    30  30  172  17  m  30  1  172
+    PathFileType 4 (X/Y/Z) <file name>
+    DataRate CameraRate NumFrames NumMarkers Units OrigDataRate OrigDataStartFrame OrigNumFrames
+    30 30 172 17 m 30 1 172
     Frame#  Time  Hip  <tab><tab>  RHip ...
     <tab><tab>  X1  Y1  Z1  X2  Y2  Z2 ...
     <blank line>
@@ -49,11 +49,11 @@ Examples:
     >>> poses = np.zeros((2, 17, 3)); poses[1, 10] = [0.0, -1.7, 3.0]   # camera coordinates
     >>> path = write_trc(f"{tempfile.mkdtemp()}/walk.trc", poses, fps=30)
     >>> lines = path.read_text().splitlines()
-    >>> lines[2].split("\\t")
+    >>> lines[2].split("\t")
     ['30', '30', '2', '17', 'm', '30', '1', '2']
-    >>> lines[3].split("\\t")[:5]
+    >>> lines[3].split("\t")[:5]
     ['Frame#', 'Time', 'Hip', '', '']
-    >>> lines[7].split("\\t")[:2], lines[7].split("\\t")[2 + 3 * 10:][:3]  # head top, Y up
+    >>> lines[7].split("\t")[:2], lines[7].split("\t")[2 + 3 * 10:][:3]  # head top, Y up
     (['2', '0.033333'], ['0.000000', '1.700000', '-3.000000'])
 """
 

@@ -1,4 +1,4 @@
-"""Pictures of lifted poses: the 2D input beside the 3D output (needs ``pip install "poselift[viz]"``).
+"""Pictures of lifted poses: the 2D input beside the 3D output (``pip install "poselift[viz]"``).
 
 - :func:`plot_lift`: a figure of a few frames, the 2D input above the 3D pose.
 - :func:`render_lift`: an animation (GIF, or MP4 with an ffmpeg binary) with one frame per
@@ -29,6 +29,7 @@ Examples:
 
 from __future__ import annotations
 
+import importlib
 import os
 import shutil
 import tempfile
@@ -266,18 +267,17 @@ def _writer(path: Path, fps: float) -> Any:
 
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        return animation.PillowWriter(fps=fps)
+        return animation.PillowWriter(fps=fps)  # type: ignore[arg-type]  # a float works
     if not animation.writers.is_available("ffmpeg"):
         try:
-            import imageio_ffmpeg
-
+            imageio_ffmpeg = importlib.import_module("imageio_ffmpeg")  # optional, untyped
             rcParams["animation.ffmpeg_path"] = imageio_ffmpeg.get_ffmpeg_exe()
         except (ImportError, RuntimeError):
             pass
     if not animation.writers.is_available("ffmpeg"):
         raise RuntimeError(f"{path}: writing {suffix} needs an ffmpeg binary (install ffmpeg, "
                            "or pip install imageio-ffmpeg); a .gif needs nothing more")
-    return animation.FFMpegWriter(fps=fps, codec="libx264",
+    return animation.FFMpegWriter(fps=fps, codec="libx264",  # type: ignore[arg-type]
                                   extra_args=["-pix_fmt", "yuv420p"])
 
 

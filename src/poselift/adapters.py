@@ -11,8 +11,9 @@
   ultralytics YOLO-pose (``result.keypoints.data``: ``(people, 17, 3)`` COCO x, y,
   confidence), RTMPose/rtmlib, MMPose ``pred_instances.keypoints`` and most other detectors
   return them -> one person per frame, ``(T, J, 3)``.
-- :func:`detections_from_arrays`: the same arrays as :class:`poselift.detections.Detections`,
-  to follow several people with :func:`poselift.detections.track`.
+- :func:`detections_from_arrays`: the same arrays as :class:`poselift.detections.Detections`
+  (through :meth:`~poselift.detections.Detections.from_frames`, after the conversions
+  above), to follow several people with :func:`poselift.detections.track`.
 
 Scores: a joint with score ``<= 0``, or a 2-channel joint at exactly ``(0, 0)`` (what
 ultralytics reports for a joint it did not find), is missing: NaN coordinates, score 0.
@@ -248,13 +249,6 @@ def detections_from_arrays(frames: Sequence[Any], *, skeleton: str = "coco",
     if isinstance(first_frame, bool) or not isinstance(first_frame, int) or first_frame < 0:
         raise ValueError(f"first_frame: expected a non-negative int, got {first_frame!r}")
     per_frame = _frames(frames, skeleton)
-    j = get_skeleton(skeleton).num_joints
-    numbers, kept = [], []
-    for t, people in enumerate(per_frame):
-        people = people[(people[..., 2] > 0).any(-1)]
-        numbers += [first_frame + t] * len(people)
-        kept.append(people)
-    keypoints = np.concatenate(kept) if kept else np.zeros((0, j, 3))
-    return Detections(skeleton, np.asarray(numbers, np.int64).reshape(-1), keypoints,
-                      np.arange(first_frame, first_frame + len(per_frame), dtype=np.int64),
-                      source="arrays")
+    people = [p[(p[..., 2] > 0).any(-1)] for p in per_frame]
+    return Detections.from_frames(people, skeleton, source="arrays", frame_numbers=range(
+        first_frame, first_frame + len(people)))

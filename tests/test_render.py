@@ -143,7 +143,10 @@ def test_cli_render_errors(tmp_path, capsys, argv, match):
 
 
 @pytest.mark.slow
-def test_cli_render_demo(tmp_path, capsys):
+def test_cli_render_demo(tmp_path, capsys, request):
+    expr = request.config.getoption("markexpr") or ""
+    if "slow" not in expr or "not slow" in expr:  # pyproject: slow runs only with -m slow
+        pytest.skip("slow: run with -m slow")
     out = tmp_path / "demo.gif"
     assert main(["render", "--demo", "-o", str(out)]) == 0
     assert "172 frames" in capsys.readouterr().out

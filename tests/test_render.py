@@ -128,6 +128,18 @@ def test_cli_render_keypoints_file(tmp_path, capsys):
         assert im.n_frames == 8
 
 
+def test_cli_render_stored_poses_are_not_lifted_again(tmp_path, capsys):
+    """The .npz of `poselift demo` (keypoints2d + poses3d) is drawn as stored."""
+    kp, p3 = _sample(4)
+    np.savez(tmp_path / "demo.npz", keypoints2d=kp, poses3d=p3, reference3d=p3)
+    out = tmp_path / "demo.gif"
+    assert main(["render", str(tmp_path / "demo.npz"), "-o", str(out), "--model",
+                 str(tmp_path / "no-such-model.pt")]) == 0  # a model would fail to load
+    assert "mocap reference dashed" in capsys.readouterr().out
+    with Image.open(out) as im:
+        assert im.n_frames == 4
+
+
 @pytest.mark.parametrize(("argv", "match"), [
     (["render", "--demo", "-o", "{d}/x.png"], "expected .gif or .mp4"),
     (["render", "--demo", "-o", "{d}/no/x.gif"], "does not exist"),

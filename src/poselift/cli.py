@@ -27,6 +27,9 @@ Subcommands:
 - ``export WEIGHTS OUT.pt2|OUT.onnx``: the model with its normalization, pixels ``(B, 17, 3)``
   (x, y, score) in, metres out, as a ``torch.export`` archive or an ONNX model
   (:func:`poselift.export.export_model`; ONNX needs ``poselift[onnx]``).
+- ``render INPUT -o OUT.gif|OUT.mp4`` (or ``render --demo``): lift one sequence and write an
+  animation with one frame per input frame, the 2D input beside the 3D skeleton
+  (:func:`poselift.viz.render_lift`; needs ``poselift[viz]``, MP4 also an ffmpeg binary).
 - ``demo``: lift the bundled sample sequence (a held-out mocap clip as COCO keypoints), print
   a summary, write ``poselift-demo.npz`` and, with matplotlib (``poselift[viz]``), a PNG of
   the 2D input beside the 3D output (both paths checked first; on failure neither is left).
@@ -757,6 +760,116 @@ def _cmd_export(args: argparse.Namespace) -> int:
     return 0
 
 
+_RENDER_NOTE = ("each frame shows the 2D input keypoints (pixels; missing joints not drawn, "
+                "low-score joints circled) beside the lifted 3D skeleton (metres, "
+                "pelvis-centred, left side blue, right side red{ref}){traj}; the title gives "
+                "the frame number and time")
+
+
+def _cmd_render(args: argparse.Namespace) -> int:
+    """``poselift render``: lift (or read) one sequence and write it as a GIF/MP4."""
+    from poselift.demo import load_demo_sample
+
+    dst = Path(args.output)
+    if dst.suffix.lower() not in (".gif", ".mp4"):
+        raise CLIError(f"{dst}: unsupported output type {dst.suffix!r}; expected .gif or .mp4")
+    out_dir = dst.parent if str(dst.parent) else Path(".")
+    if not out_dir.is_dir():
+        raise CLIError(f"{dst}: output directory {str(out_dir)!r} does not exist")
+    if (args.input is None) == (not args.demo):
+        raise CLIError("render: give either INPUT or --demo (the bundled sample)")
+    if args.fps is not None and not (np.isfinite(args.fps) and args.fps > 0):
+        raise CLIError(f"--fps: expected a positive number, got {args.fps}")
+    fps, ref, poses, title = args.fps, None, None, None
+    if args.demo:
+        sample = load_demo_sample()
+        kp = np.asarray(sample["keypoints2d"], np.float64)
+        ref = np.asarray(sample["poses3d"], np.float64)
+        fps = fps or float(sample["fps"])
+        title = f"poselift demo ({sample['clip']})"
+        skeleton = "coco"
+    else:
+        src = Path(args.input)
+        skeleton = args.skeleton
+        stored: dict[str, np.ndarray[Any, Any]] = {}
+        if src.suffix.lower() == ".npz" and src.is_file():
+            try:
+                with np.load(src, allow_pickle=False) as z:
+                    if {"keypoints2d", "poses3d"} <= set(z.files):  # `poselift demo` output
+                        stored = {k: _array(z[k], f"{src}: {k}") for k in
+                                  ("keypoints2d", "poses3d", "reference3d") if k in z.files}
+            except (OSError, ValueError, zipfile.BadZipFile, zlib.error, EOFError) as e:
+                raise CLIError(f"{src}: unreadable ({type(e).__name__})") from None
+        if stored:
+            kp, poses, ref = stored["keypoints2d"], stored["poses3d"], stored.get("reference3d")
+        else:
+            inp = _read(src)
+            if len(inp.arrays) != 1 or inp.independent or inp.arrays[0].ndim != 3:
+                raise CLIError(f"{src}: render draws one sequence (T, J, 2|3); this input "
+                               "holds several tracks or unrelated images")
+            kp = inp.arrays[0]
+            if inp.scores is not None:
+                if kp.shape[-1] != 2 or inp.scores.shape != kp.shape[:-1]:
+                    raise CLIError(f"{src}: scores: expected shape {kp.shape[:-1]} for "
+                                   f"keypoints {kp.shape}")
+                kp = np.concatenate([kp, inp.scores[..., None]], axis=-1)
+        fps = fps or 30.0
+    if poses is None:
+        from poselift.inference import Lifter
+
+        lifter = Lifter(args.model, device=args.device,
+                                 score_threshold=args.score_threshold)
+        size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
+        intrinsics = list(args.intrinsics) if args.intrinsics else None
+        result = lifter.lift_full(
+            kp, skeleton=skeleton, image_size=size, intrinsics=intrinsics,
+            root="camera" if intrinsics else "pelvis", height=args.height, rarity=False)
+        poses = np.asarray(result.poses, np.float64)
+    from poselift.viz import render_lift
+
+    try:
+        render_lift(dst, kp, poses, skeleton=skeleton, fps=fps, reference3d=ref, title=title,
+                    score_threshold=args.score_threshold)
+    except (ImportError, RuntimeError) as e:  # no matplotlib; .mp4 without ffmpeg
+        raise CLIError(str(e)) from None
+    t = int(np.asarray(poses).shape[0])
+    absolute = bool(np.nanmax(np.abs(np.asarray(poses)[:, 0]), initial=0.0) > 1e-6)
+    note = _RENDER_NOTE.format(
+        ref=", the mocap reference dashed" if ref is not None else "",
+        traj=" and the pelvis trajectory seen from above" if absolute else "")
+    print(f"wrote {dst}: {t} frames at {fps:g} fps ({t / fps:.1f} s), one per input frame; "
+          f"{note}")
+    return 0
+
+
+def _render_parser(sub: Any) -> None:
+    rd = sub.add_parser("render", help="write a GIF/MP4 of the 2D input beside the lifted 3D "
+                                       "skeleton, one frame per input frame")
+    rd.add_argument("input", metavar="INPUT", nargs="?",
+                    help="keypoints in pixels (.npy, .npz or .json, one sequence), or the "
+                         ".npz written by 'poselift demo' (drawn as stored, not lifted again)")
+    rd.add_argument("--demo", action="store_true", help="the bundled sample sequence")
+    rd.add_argument("-o", "--output", required=True, metavar="OUT",
+                    help=".gif (needs poselift[viz]) or .mp4 (also an ffmpeg binary, e.g. "
+                         "pip install imageio-ffmpeg)")
+    rd.add_argument("--skeleton", default="coco", metavar="LAYOUT",
+                    help="joint order of the input (default: coco)")
+    rd.add_argument("--fps", type=float, default=None,
+                    help="frames per second (default: the sample's, else 30)")
+    rd.add_argument("--intrinsics", type=float, nargs=4, metavar=("FX", "FY", "CX", "CY"),
+                    help="camera intrinsics (pixels): lift to absolute camera coordinates and "
+                         "draw the pelvis trajectory too")
+    rd.add_argument("--height", type=float, metavar="M",
+                    help="the person's standing height in metres (with --intrinsics)")
+    rd.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"),
+                    help="image size in pixels (default: normalize from the bounding box)")
+    rd.add_argument("--model", default="default",
+                    help="'default', a weights name or a checkpoint path")
+    rd.add_argument("--score-threshold", type=float, default=0.3)
+    rd.add_argument("--device", default=None, help="torch device (default: cpu)")
+    rd.set_defaults(func=_cmd_render)
+
+
 def _parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog="poselift",
                                 description="Lift 2D human keypoints to metric 3D poses.")
@@ -823,6 +936,7 @@ def _parser() -> argparse.ArgumentParser:
     ex.add_argument("--image-size", type=int, nargs=2, metavar=("W", "H"),
                     help="image size, for models with input_norm='screen' only")
     ex.set_defaults(func=_cmd_export)
+    _render_parser(sub)
     return p
 
 

@@ -65,3 +65,90 @@ def test_upright_fraction_catches_layout_and_axis_mistakes(demo):
     hidden = sc.copy()
     hidden[:, 5:7] = 0.0
     assert upright_fraction(xy, hidden, coco) is None
+
+
+# --- the traps through lift (issue 28): each failed silently before -----------------------
+
+
+def _lift_warnings(*args, **kwargs):
+    import warnings
+
+    import poselift
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        out = poselift.lift(*args, **kwargs)
+    return out, [str(w.message) for w in caught]
+
+
+@pytest.fixture(scope="module")
+def tiny():
+    import poselift
+
+    torch = pytest.importorskip("torch")
+    torch.manual_seed(0)
+    return poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                                 hidden=16).eval()
+
+
+def test_lift_refuses_normalized_coordinates_and_depth_scores(tiny):
+    import poselift
+
+    kp = load_demo_sample()["keypoints2d"][:20].astype(np.float64)
+    w, h = load_demo_sample()["image_size"]
+    with pytest.raises(ValueError, match="normalized"):
+        poselift.lift(kp / [w, h, 1], model=tiny)
+    depth = kp.copy()
+    depth[..., 2] = -0.2                                        # MediaPipe's z as a score
+    with pytest.raises(ValueError, match="depth"):
+        poselift.lift(depth, model=tiny)
+    _, caught = _lift_warnings(kp * [1, 1, 100], model=tiny)     # scores on a 0-100 scale
+    assert any("divide them by 100" in m for m in caught)
+    _, caught = _lift_warnings(kp, model=tiny)
+    assert caught == []                                         # the clean clip: silent
+
+
+def test_lift_honours_masked_arrays(tiny):
+    import poselift
+
+    kp = load_demo_sample()["keypoints2d"][:20].astype(np.float64)
+    masked = np.ma.masked_array(kp, mask=np.zeros(kp.shape, bool))
+    masked.mask[:, 9] = True                                     # the left wrist, masked
+    masked.data[:, 9, :2] = 0.0                                  # what hides under the mask
+    scored = kp.copy()
+    scored[:, 9, 2] = 0.0
+    np.testing.assert_array_equal(poselift.lift(masked, model=tiny),
+                                  poselift.lift(scored, model=tiny))
+    assert not np.allclose(poselift.lift(masked.data, model=tiny),
+                           poselift.lift(scored, model=tiny))
+
+
+def test_lift_warns_on_people_read_as_frames_and_turned_over_layouts(tiny):
+    kp = load_demo_sample()["keypoints2d"].astype(np.float64)
+    people = kp[[0, 50, 100]] + np.array([[[0, 0, 0]], [[700, 0, 0]], [[300, 600, 0]]])
+    tcn = __import__("poselift").create_model("sr_tcn", skeleton="coco", in_features=3,
+                                              input_norm="bbox", channels=16,
+                                              filter_widths=(3,)).eval()
+    _, caught = _lift_warnings(people, model=tcn)
+    assert any("several people of one image" in m for m in caught)
+    _, caught = _lift_warnings(people, model=tiny, temporal=False)  # the documented way
+    assert caught == []
+    _, caught = _lift_warnings(kp[:, :, [1, 0, 2]], model=tiny)        # x and y swapped
+    assert any("upside down or lying" in m for m in caught)
+    _, caught = _lift_warnings(kp * [1, -1, 1] + [0, 2000, 0], model=tiny)   # y pointing up
+    assert any("upside down or lying" in m for m in caught)
+
+
+def test_lift_warns_when_a_joint_lands_metres_from_the_pelvis(tiny):
+    import copy
+
+    import torch
+
+    kp = load_demo_sample()["keypoints2d"][:10].astype(np.float64)
+    wild = copy.deepcopy(tiny)
+    with torch.no_grad():
+        for p in wild.head.parameters():
+            p.mul_(1e4)
+    poses, caught = _lift_warnings(kp, model=wild)
+    assert np.linalg.norm(poses - poses[:, :1], axis=-1).max() > 1.5
+    assert any("more than 1.5 m from the pelvis" in m for m in caught)

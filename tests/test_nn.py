@@ -494,6 +494,33 @@ def test_bad_group_types_raise():
         SRLinear((2, True), (3, 3))
 
 
+def test_bias_must_be_a_bool():
+    """A truthy string such as 'yes' is not silently taken for True (issue 29)."""
+    for bad in ("yes", 1, None):
+        with pytest.raises(TypeError, match="bias: expected a bool"):
+            SRLinear((2, 3), (4, 4), bias=bad)
+        with pytest.raises(TypeError, match="bias: expected a bool"):
+            SRConv1d((2, 3), (4, 4), 3, bias=bad)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_meta_device_shape_inference_in_both_modes(config):
+    """Shapes on the meta device in train and eval mode, with and without autograd (eval
+    mode used to fail building the cached row form: repeat_interleave without output_size)."""
+    ins, outs = (3, 4, 3), (2, 3, 2)
+    if not _ok(config, ins):
+        pytest.skip("H larger than a group")
+    linear = SRLinear(ins, outs, device="meta", **config)
+    conv = SRConv1d(ins, outs, 3, stride=2, device="meta", **config)
+    x, xt = torch.empty(6, 10, device="meta"), torch.empty(2, 10, 9, device="meta")
+    for mode in (True, False):
+        for grad in (True, False):
+            with torch.set_grad_enabled(grad):
+                y, yt = linear.train(mode)(x), conv.train(mode)(xt)
+            assert y.shape == (6, 7) and y.device.type == "meta"
+            assert yt.shape == (2, 7, 4) and yt.device.type == "meta"
+
+
 def test_cat_allows_large_context():
     layer = SRLinear((2, 3), (4, 4), context_dim=7, combine="cat")
     assert layer(torch.randn(1, 5)).shape == (1, 8)

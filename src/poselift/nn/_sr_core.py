@@ -258,6 +258,8 @@ class SRBase(nn.Module):
                 f"{len(outs)} ({outs})"
             )
         h = check_int(context_dim, "context_dim", 0)
+        if not isinstance(bias, bool):
+            raise TypeError(f"bias: expected a bool, got {type(bias).__name__} ({bias!r})")
         if combine not in COMBINES:
             raise ValueError(f"combine: expected one of 'mul', 'cat', 'add', got {combine!r}")
         if context not in CONTEXTS:
@@ -505,9 +507,10 @@ class SRBase(nn.Module):
         if self._learned:
             context = self.effective_context_weight().flatten(1).t().contiguous()
             context_bias = None if self.context_bias is None else self.context_bias.detach()
-            expand = torch.repeat_interleave(
+            expand = torch.repeat_interleave(  # output_size: no sync, works on meta tensors
                 torch.arange(self.num_groups, device=context.device),
-                torch.tensor(self.out_groups, device=context.device))
+                torch.tensor(self.out_groups, device=context.device),
+                output_size=self.out_features)
         bias = None if self.bias is None else self.bias.detach()
         # a subclass's own gate (the library's is the sigmoid, called directly: faster)
         gate = torch.sigmoid if type(self).gate is SRBase.gate else self.gate

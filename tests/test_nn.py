@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from poselift.nn import GroupGather, GroupScatter, SRConv1d, SRLinear, split_width
+from poselift.nn import GroupGather, GroupScatter, SRConv1d, SRLinear, row_forms, split_width
 
 H36M5 = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 H36M5_OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
@@ -377,6 +377,79 @@ def test_gradcheck_float64(config):
     cp = tuple(p.detach().clone().requires_grad_() for p in conv_params)
     assert torch.autograd.gradcheck(lin, (x, *lp))
     assert torch.autograd.gradcheck(cnv, (xt, *cp))
+
+
+def _graph_ops(out: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind ``out``."""
+    seen, todo, names = set(), [out.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(node.name())
+        todo += [n for n, _ in node.next_functions]
+    return names
+
+
+ROW_CONFIGS = [dict(combine="mul", context_dim=1), dict(combine="mul", context_dim=1, bias=False),
+               dict(context_dim=0), dict(context_dim=0, bias=False)]
+
+
+@pytest.mark.parametrize("layout", ["linear", "conv-k1", "conv-k3-d2", "conv-k3-s3",
+                                    "conv-k2-s2-d3"])
+@pytest.mark.parametrize("config", ROW_CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_training_row_map_equals_general_path_with_gradients(config, layout):
+    """Training passes of the row-form configurations run their own backward
+    (``_GroupRows``): outputs and the gradients of the input and of every parameter equal
+    the general path's (float64; the general path is ``row_forms(0)``)."""
+    ins, outs = (3, 5, 4), (4, 2, 6)
+    if layout == "linear":
+        layer = SRLinear(ins, outs, context_init="random", dtype=F64, **config)
+        x = torch.randn(2, 7, 12, dtype=F64)
+    else:
+        k, s, d = {"conv-k1": (1, 1, 1), "conv-k3-d2": (3, 1, 2), "conv-k3-s3": (3, 3, 1),
+                   "conv-k2-s2-d3": (2, 2, 3)}[layout]
+        layer = SRConv1d(ins, outs, k, stride=s, dilation=d, context_init="random",
+                         dtype=F64, **config)
+        x = torch.randn(3, 12, 11, dtype=F64)
+    _randomize(layer, 3)
+    results = []
+    for rows_on in (True, False):
+        xg = x.clone().requires_grad_()
+        layer.zero_grad()
+        with row_forms(128 if rows_on else 0):
+            y = layer.train()(xg)
+        assert ("_GroupRowsBackward" in _graph_ops(y)) == rows_on
+        y.backward(torch.cos(torch.arange(y.numel(), dtype=F64)).reshape(y.shape))
+        results.append((y.detach(), xg.grad, {n: p.grad for n, p in layer.named_parameters()}))
+    (y1, gx1, gp1), (y0, gx0, gp0) = results
+    torch.testing.assert_close(y1, y0, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-12, atol=1e-12)
+    assert gp1.keys() == gp0.keys()
+    for name in gp0:
+        torch.testing.assert_close(gp1[name], gp0[name], rtol=1e-12, atol=1e-12, msg=name)
+    if layer.context_mask is not None:  # masked context entries get no gradient
+        assert torch.count_nonzero(gp1["context_weight"] * (1 - layer.context_mask)) == 0
+
+
+def test_training_row_map_only_for_what_it_computes():
+    """The other configurations, a subclass's own gate and ``torch.func`` transforms keep
+    the general path."""
+    x = torch.randn(4, 12, requires_grad=True)
+    for config in CONFIGS[2:]:
+        layer = SRLinear((3, 5, 4), (4, 2, 6), **config)
+        assert "_GroupRowsBackward" not in _graph_ops(layer(x))
+
+    class Tanh(SRLinear):
+        def gate(self, z: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(z)
+
+    layer = Tanh((3, 5, 4), (4, 2, 6))
+    assert "_GroupRowsBackward" not in _graph_ops(layer(x))
+    plain = SRLinear((3, 5, 4), (4, 2, 6), context_init="random")
+    jac = torch.func.jacrev(plain)(x.detach()[0])  # functorch: the general path, no error
+    assert jac.shape == (12, 12)
 
 
 @pytest.mark.slow  # ~17 s on 2 cores (inductor C++ compilation)

@@ -176,6 +176,14 @@ def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> tor
     """
     if frames == 1 and stride == 1:
         return x.reshape(-1, x.shape[2])
+    if dilation == 1 and stride == frames:  # windows side by side (the strided training form)
+        count = x.shape[1] // frames
+        if count * frames != x.shape[1]:
+            x = x.narrow(1, 0, count * frames)
+        # (B, T', k, C) -> (B, T', C, k): one transposing copy, whose backward is one too
+        # (unfold's backward fills zeros and adds the windows back)
+        return x.reshape(x.shape[0], count, frames, x.shape[2]).transpose(2, 3).reshape(
+            -1, x.shape[2] * frames)
     windows = x.unfold(1, frames, stride)  # (B, T', C, frames): a view
     if dilation > 1:
         windows = windows[..., ::dilation]

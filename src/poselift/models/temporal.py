@@ -185,8 +185,7 @@ class TemporalNet(nn.Module):
             x = res + self._stage(self.convs[2 * i + 1], self.bns[2 * i + 1], x)
         y = _time_major(self.shrink, x)
         y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
-        out: torch.Tensor = y.index_select(2, self._out_order)
-        return out
+        return y.index_select(2, self.get_buffer("_out_order"))
 
     def _stage(self, conv: nn.Module, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``."""

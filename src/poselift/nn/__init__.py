@@ -24,4 +24,5 @@ from poselift.nn.grouping import split_width as split_width
 from poselift.nn.sr_conv import SRConv1d as SRConv1d
 from poselift.nn.sr_linear import SRLinear as SRLinear
 
-__all__ = ["Dropout", "GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms", "split_width"]
+__all__ = ["Dropout", "GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms",
+           "split_width"]

@@ -635,8 +635,8 @@ class SRBase(nn.Module):
             return False
         if self._learned and type(self).gate is not SRBase.gate:
             return False
-        if (torch.compiler.is_compiling() or torch.jit.is_tracing()
-                or x.device.type == "meta"):
+        tracing = torch.jit.is_tracing()  # type: ignore[attr-defined, no-untyped-call]
+        if torch.compiler.is_compiling() or tracing or x.device.type == "meta":
             return False
         try:
             x.data_ptr()
@@ -654,7 +654,7 @@ class SRBase(nn.Module):
         weights_t = [w.flatten(1).t() for w in self.weights]
         taps = math.prod(self._kernel)
         context = self.effective_context_weight().flatten(1) if self._learned else None
-        out: torch.Tensor = _GroupRows.apply(
+        out: torch.Tensor = _GroupRows.apply(  # type: ignore[no-untyped-call]
             rows, context, self.context_bias if self._learned else None, self.bias,
             [d * taps for d in self.in_groups], list(self.out_groups), *weights_t)
         return out

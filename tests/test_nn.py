@@ -781,3 +781,46 @@ def test_split_width_properties(sizes, units, multiple):
     if all(units * s >= sum(sizes) for s in sizes):  # no group was topped up
         for w, s in zip(widths, sizes, strict=True):
             assert abs(w / multiple - units * s / sum(sizes)) < 1  # largest remainder
+
+
+# Dropout --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p", [0.25, 0.5, 0.1, 0.3])
+def test_dropout_rate_scale_and_gradient(p):
+    """Kept entries scaled by 1/(1-p), dropped at rate p (exact for multiples of 1/256, else
+    16-bit), the gradient is the same mask, and the masks are uniform over positions."""
+    from poselift.nn import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(p)
+    x = torch.ones(2000, 1000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    rate = 1.0 - kept.double().mean().item()
+    assert abs(rate - p) < 4 * math.sqrt(p * (1 - p) / y.numel())  # 4 sigma
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    y.backward(torch.full_like(y, 2.0))
+    torch.testing.assert_close(x.grad, 2.0 * y.detach())
+    # no structure: every column and every row position drops at the same rate
+    per_col = 1.0 - kept.double().mean(0)
+    assert abs(per_col.mean().item() - p) < 0.01 and per_col.std().item() < 0.05
+    assert isinstance(drop, nn.Dropout)
+
+
+def test_dropout_seeding_eval_and_edge_cases():
+    from poselift.nn import Dropout
+
+    drop = Dropout(0.25)
+    x = torch.randn(64, 33, dtype=F64)
+    torch.manual_seed(5)
+    a = drop(x)
+    torch.manual_seed(5)
+    assert torch.equal(drop(x), a) and a.dtype == F64  # the global generator, any dtype
+    assert drop.eval()(x) is x
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert torch.count_nonzero(Dropout(1.0).train()(x)) == 0
+    y = x.clone()
+    Dropout(0.5, inplace=True).train()(y)
+    assert torch.count_nonzero(y) < x.numel()
+    with pytest.raises(ValueError, match="dropout probability"):
+        Dropout(1.5)

@@ -745,6 +745,10 @@ def main() -> None:
                         help="comma-separated subset of: layer, conv, small, network, gate, "
                              "profile, train, recipes")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds (default 7; quick 2)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="calls per round (default 10; quick 2)")
     parser.add_argument("--train-threads", default="1,2",
                         help="thread counts of the train section")
     parser.add_argument("--official", default=None, metavar="DIR",
@@ -761,7 +765,9 @@ def main() -> None:
                         help="interleaved rounds in the recipes section")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    args.rounds, args.iters = (2, 2) if args.quick else (7, 10)
+    rounds, iters = (2, 2) if args.quick else (7, 10)
+    args.rounds = args.rounds or rounds
+    args.iters = args.iters or iters
     args.gate_steps = 30 if args.quick else 2000
     args.gate_seeds = (0,) if args.quick else (0, 1, 2)
     args.thread_list = [int(t) for t in args.train_threads.split(",") if t.strip()]

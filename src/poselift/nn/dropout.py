@@ -39,8 +39,8 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype,
     Examples:
         >>> _ = torch.manual_seed(0)
         >>> m = keep_mask((1000, 1000), 0.25, torch.float32)
-        >>> sorted(m.unique().tolist()) == [0.0, 4 / 3]
-        True
+        >>> [round(v, 4) for v in m.unique().tolist()]
+        [0.0, 1.3333]
         >>> abs(float((m == 0).float().mean()) - 0.25) < 0.002
         True
     """
@@ -75,8 +75,8 @@ class Dropout(nn.Dropout):
         >>> import torch
         >>> drop = Dropout(0.25)
         >>> y = drop(torch.ones(4, 1000))
-        >>> sorted(y.unique().tolist()) == [0.0, 4 / 3]
-        True
+        >>> [round(v, 4) for v in y.unique().tolist()]
+        [0.0, 1.3333]
         >>> bool((drop.eval()(torch.ones(3)) == 1).all())
         True
     """

@@ -16,27 +16,51 @@ Sections (all by default, or pick with --sections):
   (Adam step, batch 1024, L1 loss) and inference samples/s (batch 4096, eval, no_grad).
 - ``gate``: small synthetic regression trained with the SR gate normalized in different ways;
   reports training-mode vs evaluation-mode loss and the largest output difference.
+- ``profile``: one training step (forward, backward, Adam) of SRLinear, SRConv1d and the two
+  shipped architectures, per operation (torch.profiler), on the training path and on the
+  general path (``row_forms(0)`` and ``nn.Dropout``: what training ran before issue 26).
+- ``train``: training steps/s (batch 1024, Adam amsgrad, L1) and inference samples/s (batch
+  4096) of the SR network against a dense MLP of the same width (an ``nn.Linear`` stack),
+  poselift FC and, with ``--official DIR``, the official SRNet code (SR and FC), for 1 and 2
+  threads, interleaved rounds.
+- ``recipes``: end-to-end samples/s of the shipped recipes' training loop (``sr.coco``,
+  ``sr_tcn.coco-causal``: data + step, as examples/train.py runs them) with this tree's
+  poselift and, with ``--baseline-src DIR``, an older one, in two worker processes
+  (benchmarks/_recipe_worker.py) run in alternation; needs the Bandai data (``--data``).
 
 Usage::
 
     python benchmarks/bench_layers.py            # full run (~5 minutes on 2 cores)
     python benchmarks/bench_layers.py --quick    # seconds-long smoke run
+    python benchmarks/bench_layers.py --sections profile,train,recipes \
+        --official /path/to/srnet-official --baseline-src /path/to/old/src
+
+``--official`` is a folder holding the official code's ``common/`` (public repository
+ailingzengzzz/Split-and-Recombine-Net; not part of poselift); without it that comparison is
+skipped. On one thread, times are the process's CPU time (robust when other jobs share the
+machine); on two threads, wall time.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import json
 import os
 import statistics
+import subprocess
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
 from _machine import cpu_name
 from torch import nn
 
-from poselift.nn import GroupGather, SRConv1d, SRLinear, row_forms, split_width
+import poselift
+from poselift.nn import Dropout, GroupGather, SRConv1d, SRLinear, row_forms, split_width
 
 GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
@@ -449,19 +473,310 @@ def gate_section(args: argparse.Namespace) -> list[str]:
     return rows
 
 
+# --------------------------------------------------------------------------------------------
+# training-step sections: profile, train, recipes
+# --------------------------------------------------------------------------------------------
+
+def _clock() -> Callable[[], float]:
+    """CPU time of the process on one thread (robust on a shared machine), else wall time."""
+    return time.process_time if torch.get_num_threads() == 1 else time.perf_counter
+
+
+@contextlib.contextmanager
+def general_path(net: nn.Module) -> Iterator[None]:
+    """Run ``net`` as before issue 26: SR layers on the general path (autograd through every
+    op), ``nn.Dropout``'s own mask."""
+    swapped = [m for m in net.modules() if type(m) is Dropout]
+    for m in swapped:
+        m.__class__ = nn.Dropout
+    try:
+        with row_forms(0):
+            yield
+    finally:
+        for m in swapped:
+            m.__class__ = Dropout
+
+
+def _step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
+          y: torch.Tensor) -> None:
+    loss = F.l1_loss(net(x), y)
+    opt.zero_grad(set_to_none=True)
+    loss.backward()
+    opt.step()
+
+
+def _shipped(which: str, sr_input: str = "coco") -> tuple[nn.Module, nn.Module, torch.Tensor,
+                                                          torch.Tensor]:
+    """(model, network trained, inputs, targets) of a shipped architecture at batch 1024."""
+    torch.manual_seed(0)
+    config = dict(skeleton=sr_input, in_features=3, input_norm="bbox")
+    if which == "sr":
+        model = poselift.create_model("sr", **config)
+        return model, model, torch.randn(1024, 17, 3), torch.randn(1024, 17, 3)
+    model = poselift.create_model("sr_tcn", filter_widths=(3, 3, 3), causal=True, **config)
+    return (model, model.strided_twin(), torch.randn(1024, 27, 17, 3),  # type: ignore[operator]
+            torch.randn(1024, 1, 17, 3))
+
+
+def profile_section(args: argparse.Namespace) -> list[str]:
+    from torch.profiler import ProfilerActivity, profile
+
+    saved = torch.get_num_threads()
+    torch.set_num_threads(1)
+    clock = _clock()
+    widths = split_width(1024, SIZES)
+    cases: list[tuple[str, Callable[[], tuple[nn.Module, nn.Module, torch.Tensor,
+                                              torch.Tensor]]]] = [
+        ("SRLinear 1024 -> 1024, batch 1024",
+         lambda: (lambda m: (m, m, torch.randn(1024, 1024), torch.randn(1024, 1024)))(
+             SRLinear(widths, widths, context_init="random"))),
+        ("SRConv1d k=3 stride 3, (1024, 1024, 9)",
+         lambda: (lambda m: (m, m, torch.randn(1024, 1024, 9), torch.randn(1024, 1024, 3)))(
+             SRConv1d(widths, widths, 3, stride=3, context_init="random"))),
+        ("sr (sr.coco architecture), batch 1024", lambda: _shipped("sr")),
+        ("sr_tcn causal strided twin (sr_tcn.coco-causal), batch 1024",
+         lambda: _shipped("sr_tcn")),
+    ]
+    rows = ["### One training step per operation (one thread, CPU time)", "",
+            "Forward / backward / Adam (amsgrad) step in ms: median of interleaved rounds; "
+            "then the operations taking most of the step (torch.profiler self time, share of "
+            "the profiled steps).", ""]
+    steps = 1 if args.quick else 3
+    for label, make in cases:
+        model, net, x, y = make()
+        net.train()
+        opt = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+        parts: dict[str, list[tuple[float, float, float]]] = {"training path": [],
+                                                                "general path": []}
+        for _ in range(args.rounds):
+            for name in parts:
+                with general_path(net) if name == "general path" else contextlib.nullcontext():
+                    _step(net, opt, x, y)
+                    t0 = clock()
+                    loss = F.l1_loss(net(x), y)
+                    t1 = clock()
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    t2 = clock()
+                    opt.step()
+                    parts[name].append((t1 - t0, t2 - t1, clock() - t2))
+        rows += [f"#### {label}", "", "| path | forward ms | backward ms | Adam ms | step ms | "
+                 "general / training |", "|---|---|---|---|---|---|"]
+        totals = {k: statistics.median(sum(p) for p in v) for k, v in parts.items()}
+        for name, v in parts.items():
+            f, b, o = (statistics.median(c) * 1e3 for c in zip(*v, strict=True))
+            rows.append(f"| {name} | {f:.1f} | {b:.1f} | {o:.1f} | {totals[name] * 1e3:.1f} | "
+                        f"{totals['general path'] / totals[name]:.2f} |")
+        for name in parts:
+            with general_path(net) if name == "general path" else contextlib.nullcontext():
+                with profile(activities=[ProfilerActivity.CPU]) as prof:
+                    for _ in range(steps):
+                        _step(net, opt, x, y)
+            events = sorted(prof.key_averages(), key=lambda e: -e.self_cpu_time_total)
+            total = sum(e.self_cpu_time_total for e in events)
+            top = [f"{e.key} {100 * e.self_cpu_time_total / total:.0f}%" for e in events[:8]]
+            rows.append(f"\n{name}: " + ", ".join(top))
+        rows.append("")
+    torch.set_num_threads(saved)
+    return rows
+
+
+class DenseMLP(nn.Sequential):
+    """The SR network's layers as a plain ``nn.Linear`` stack of the same width (no
+    BatchNorm, no dropout, no residuals): 34 -> 1024 -> 4 x 1024 -> 51, LeakyReLU between."""
+
+    def __init__(self, hidden: int = 1024, blocks: int = 2) -> None:
+        layers: list[nn.Module] = [nn.Linear(34, hidden), nn.LeakyReLU()]
+        for _ in range(2 * blocks):
+            layers += [nn.Linear(hidden, hidden), nn.LeakyReLU()]
+        super().__init__(*layers, nn.Linear(hidden, 51))
+
+
+def _official(folder: str | None) -> dict[str, Callable[[], nn.Module]]:
+    """The official SRNet single-frame models (SR and FC), imported from ``folder``."""
+    if not folder:
+        return {}
+    sys.path.insert(0, str(Path(folder).resolve()))
+    saved = sys.argv
+    # the official modules parse the command line when imported
+    sys.argv = ["srnet", "--split", "others", "--recombine", "multiply", "--group", "5"]
+    try:
+        from common.common_pytorch.model.fc_baseline import (  # type: ignore[import-not-found]
+            TemporalModelOptimized1f as OfficialFC,
+        )
+        from common.common_pytorch.model.srnet import (  # type: ignore[import-not-found]
+            TemporalModelOptimized1f as OfficialSR,
+        )
+    finally:
+        sys.argv = saved
+    return {"official SR": lambda: OfficialSR(17, 2, 17, filter_widths=[1, 1, 1], dropout=0.25,
+                                              channels=1024),
+            "official FC": lambda: OfficialFC(17, 2, 17, filter_widths=[1, 1, 1], dropout=0.25,
+                                              channels=1024)}
+
+
+def train_section(args: argparse.Namespace) -> list[str]:
+    import warnings
+
+    warnings.filterwarnings("ignore", message="Using a non-full backward hook")
+    saved = torch.get_num_threads()
+    makers: dict[str, Callable[[], nn.Module]] = {
+        "poselift SR": lambda: poselift.create_model("sr"),
+        "poselift SR, general path": lambda: poselift.create_model("sr"),
+        "dense MLP (nn.Linear stack)": DenseMLP,
+        "poselift FC": lambda: poselift.create_model("fc"),
+        **_official(args.official),
+    }
+    rows = ["### Training and inference: SR network vs a dense MLP, FC and the official code",
+            "", "Single-frame h36m networks (17 x 2 in, 17 x 3 out, 1024 channels): training "
+            "samples/s (batch 1024, Adam amsgrad, L1), inference samples/s (batch 4096, eval, "
+            "no_grad); median of interleaved rounds. 'general path': the same SR network as "
+            "trained before issue 26 (row_forms(0), nn.Dropout).", ""]
+    for threads in args.thread_list:
+        torch.set_num_threads(threads)
+        clock = _clock()
+        nets, opts, inputs = {}, {}, {}
+        for name, make in makers.items():
+            torch.manual_seed(0)
+            nets[name] = make()
+            opts[name] = torch.optim.Adam(nets[name].parameters(), lr=1e-3, amsgrad=True)
+            official = name.startswith("official")
+            mlp = name.startswith("dense")
+            shape = (1, 17, 2) if official else ((34,) if mlp else (17, 2))
+            out = (1, 17, 3) if official else ((51,) if mlp else (17, 3))
+            inputs[name] = (torch.randn(1024, *shape), torch.randn(1024, *out),
+                            torch.randn(4096, *shape))
+        train_t: dict[str, list[float]] = {k: [] for k in nets}
+        infer_t: dict[str, list[float]] = {k: [] for k in nets}
+        for r in range(args.rounds):
+            for name, net in nets.items():
+                x, y, xi = inputs[name]
+                ctx = general_path(net) if name.endswith("general path") else \
+                    contextlib.nullcontext()
+                with ctx:
+                    net.train()
+                    if r == 0:
+                        _step(net, opts[name], x, y)
+                    start = clock()
+                    for _ in range(args.iters):
+                        _step(net, opts[name], x, y)
+                    train_t[name].append((clock() - start) / args.iters)
+                    net.eval()
+                    with torch.no_grad():
+                        if r == 0:
+                            net(xi)
+                        start = clock()
+                        for _ in range(max(1, args.iters // 2)):
+                            net(xi)
+                        infer_t[name].append((clock() - start) / max(1, args.iters // 2))
+        tr = {k: 1024 / statistics.median(v) for k, v in train_t.items()}
+        inf = {k: 4096 / statistics.median(v) for k, v in infer_t.items()}
+        sr = "poselift SR"
+        rows += [f"#### {threads} thread(s) ({'CPU' if threads == 1 else 'wall'} time)", "",
+                 "| network | params | train samples/s | SR train / this | infer samples/s | "
+                 "SR infer / this |", "|---|---|---|---|---|---|"]
+        for k, net in nets.items():
+            params = sum(p.numel() for p in net.parameters()) / 1e6
+            rows.append(f"| {k} | {params:.2f}M | {tr[k]:,.0f} | {tr[sr] / tr[k]:.2f} | "
+                        f"{inf[k]:,.0f} | {inf[sr] / inf[k]:.2f} |")
+        rows.append("")
+    torch.set_num_threads(saved)
+    return rows
+
+
+def recipes_section(args: argparse.Namespace) -> list[str]:
+    if not (Path(args.data) / "bandai").is_dir():
+        return [f"### Recipes: skipped (no Bandai data under {args.data})"]
+    worker = Path(__file__).with_name("_recipe_worker.py")
+    here = Path(__file__).resolve().parents[1] / "src"
+    trees = {"this tree": str(here)}
+    if args.baseline_src:
+        trees = {"baseline": str(Path(args.baseline_src).resolve()), **trees}
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    batches = 2 if args.quick else args.recipe_batches
+    rows = ["### End-to-end training loop of the shipped recipes (one thread, CPU time)", "",
+            f"examples/train.py's loop (wild-mix, batch 1024, Adam amsgrad, L1: data + step), "
+            f"{batches} batches per round, {args.recipe_rounds} interleaved rounds after one "
+            "warm-up round; samples/s = samples / (data + step CPU seconds), median over "
+            "rounds.", "", "| recipe | code | samples/s | data s per batch | step s per batch | "
+            "vs baseline |", "|---|---|---|---|---|---|"]
+    for recipe in ("sr.coco", "sr_tcn.coco-causal"):
+        procs = {name: subprocess.Popen(
+            [sys.executable, str(worker), recipe, str(args.data)], stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": src})
+            for name, src in trees.items()}
+        for p in procs.values():
+            assert p.stdout is not None
+            json.loads(p.stdout.readline())  # ready
+        results: dict[str, list[dict[str, float]]] = {k: [] for k in procs}
+
+        def run(p: subprocess.Popen[str], k: int) -> dict[str, float]:
+            assert p.stdin is not None and p.stdout is not None
+            p.stdin.write(f"run {k}\n")
+            p.stdin.flush()
+            out: dict[str, float] = json.loads(p.stdout.readline())
+            return out
+
+        for r in range(args.recipe_rounds + 1):
+            for name, p in procs.items():
+                res = run(p, 1 if r == 0 else batches)
+                if r:
+                    results[name].append(res)
+        for p in procs.values():
+            assert p.stdin is not None
+            p.stdin.write("quit\n")
+            p.stdin.flush()
+            p.wait(timeout=60)
+        rate = {k: statistics.median(x["samples"] / (x["data_cpu"] + x["step_cpu"]) for x in v)
+                for k, v in results.items()}
+        for name, v in results.items():
+            data = statistics.median(x["data_cpu"] for x in v) / batches
+            step = statistics.median(x["step_cpu"] for x in v) / batches
+            ratio = f"{rate[name] / rate['baseline']:.2f}" if "baseline" in rate else "-"
+            rows.append(f"| {recipe} | {name} | {rate[name]:,.0f} | {data:.3f} | {step:.3f} | "
+                        f"{ratio} |")
+    return rows
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="seconds-long smoke run")
     parser.add_argument("--sections", default="layer,conv,small,network,gate",
-                        help="comma-separated subset of: layer, conv, small, network, gate")
+                        help="comma-separated subset of: layer, conv, small, network, gate, "
+                             "profile, train, recipes")
     parser.add_argument("--threads", type=int, default=2, help="torch.set_num_threads")
+    parser.add_argument("--rounds", type=int, default=None,
+                        help="interleaved rounds (default 7; quick 2)")
+    parser.add_argument("--iters", type=int, default=None,
+                        help="calls per round (default 10; quick 2)")
+    parser.add_argument("--train-threads", default="1,2",
+                        help="thread counts of the train section")
+    parser.add_argument("--official", default=None, metavar="DIR",
+                        help="folder holding the official SRNet code's common/ (train section)")
+    parser.add_argument("--baseline-src", default=None, metavar="DIR",
+                        help="an older poselift's src/ for the recipes section, e.g. "
+                             "`git archive 7ace027 src | tar -x -C DIR/..`")
+    parser.add_argument("--data", default=str(Path(__file__).resolve().parents[2] / "shared"
+                                              / "data"),
+                        help="directory holding bandai/ (recipes section)")
+    parser.add_argument("--recipe-batches", type=int, default=4,
+                        help="batches per round in the recipes section")
+    parser.add_argument("--recipe-rounds", type=int, default=5,
+                        help="interleaved rounds in the recipes section")
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    args.rounds, args.iters = (2, 2) if args.quick else (7, 10)
+    rounds, iters = (2, 2) if args.quick else (7, 10)
+    args.rounds = args.rounds or rounds
+    args.iters = args.iters or iters
     args.gate_steps = 30 if args.quick else 2000
     args.gate_seeds = (0,) if args.quick else (0, 1, 2)
+    args.thread_list = [int(t) for t in args.train_threads.split(",") if t.strip()]
+    if args.quick:
+        args.recipe_rounds = 1
     sections = {"layer": layer_section, "conv": conv_section, "small": small_section,
-                "network": network_section, "gate": gate_section}
+                "network": network_section, "gate": gate_section,
+                "profile": profile_section, "train": train_section,
+                "recipes": recipes_section}
     chosen = [s.strip() for s in args.sections.split(",") if s.strip()]
     unknown = [s for s in chosen if s not in sections]
     if unknown:

@@ -17,7 +17,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from torch import nn
 
-from poselift.nn import GroupGather, GroupScatter, SRConv1d, SRLinear, split_width
+from poselift.nn import GroupGather, GroupScatter, SRConv1d, SRLinear, row_forms, split_width
 
 H36M5 = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 H36M5_OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
@@ -379,6 +379,79 @@ def test_gradcheck_float64(config):
     assert torch.autograd.gradcheck(cnv, (xt, *cp))
 
 
+def _graph_ops(out: torch.Tensor) -> set[str]:
+    """Names of the autograd nodes behind ``out``."""
+    seen, todo, names = set(), [out.grad_fn], set()
+    while todo:
+        node = todo.pop()
+        if node is None or node in seen:
+            continue
+        seen.add(node)
+        names.add(node.name())
+        todo += [n for n, _ in node.next_functions]
+    return names
+
+
+ROW_CONFIGS = [dict(combine="mul", context_dim=1), dict(combine="mul", context_dim=1, bias=False),
+               dict(context_dim=0), dict(context_dim=0, bias=False)]
+
+
+@pytest.mark.parametrize("layout", ["linear", "conv-k1", "conv-k3-d2", "conv-k3-s3",
+                                    "conv-k2-s2-d3"])
+@pytest.mark.parametrize("config", ROW_CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_training_row_map_equals_general_path_with_gradients(config, layout):
+    """Training passes of the row-form configurations run their own backward
+    (``_GroupRows``): outputs and the gradients of the input and of every parameter equal
+    the general path's (float64; the general path is ``row_forms(0)``)."""
+    ins, outs = (3, 5, 4), (4, 2, 6)
+    if layout == "linear":
+        layer = SRLinear(ins, outs, context_init="random", dtype=F64, **config)
+        x = torch.randn(2, 7, 12, dtype=F64)
+    else:
+        k, s, d = {"conv-k1": (1, 1, 1), "conv-k3-d2": (3, 1, 2), "conv-k3-s3": (3, 3, 1),
+                   "conv-k2-s2-d3": (2, 2, 3)}[layout]
+        layer = SRConv1d(ins, outs, k, stride=s, dilation=d, context_init="random",
+                         dtype=F64, **config)
+        x = torch.randn(3, 12, 11, dtype=F64)
+    _randomize(layer, 3)
+    results = []
+    for rows_on in (True, False):
+        xg = x.clone().requires_grad_()
+        layer.zero_grad()
+        with row_forms(128 if rows_on else 0):
+            y = layer.train()(xg)
+        assert ("_GroupRowsBackward" in _graph_ops(y)) == rows_on
+        y.backward(torch.cos(torch.arange(y.numel(), dtype=F64)).reshape(y.shape))
+        results.append((y.detach(), xg.grad, {n: p.grad for n, p in layer.named_parameters()}))
+    (y1, gx1, gp1), (y0, gx0, gp0) = results
+    torch.testing.assert_close(y1, y0, rtol=1e-12, atol=1e-12)
+    torch.testing.assert_close(gx1, gx0, rtol=1e-12, atol=1e-12)
+    assert gp1.keys() == gp0.keys()
+    for name in gp0:
+        torch.testing.assert_close(gp1[name], gp0[name], rtol=1e-12, atol=1e-12, msg=name)
+    if layer.context_mask is not None:  # masked context entries get no gradient
+        assert torch.count_nonzero(gp1["context_weight"] * (1 - layer.context_mask)) == 0
+
+
+def test_training_row_map_only_for_what_it_computes():
+    """The other configurations, a subclass's own gate and ``torch.func`` transforms keep
+    the general path."""
+    x = torch.randn(4, 12, requires_grad=True)
+    for config in CONFIGS[2:]:
+        layer = SRLinear((3, 5, 4), (4, 2, 6), **config)
+        assert "_GroupRowsBackward" not in _graph_ops(layer(x))
+
+    class Tanh(SRLinear):
+        def gate(self, z: torch.Tensor) -> torch.Tensor:
+            return torch.tanh(z)
+
+    layer = Tanh((3, 5, 4), (4, 2, 6))
+    assert "_GroupRowsBackward" not in _graph_ops(layer(x))
+    plain = SRLinear((3, 5, 4), (4, 2, 6), context_init="random")
+    jac = torch.func.jacrev(plain)(x.detach()[0])  # functorch: the general path, no error
+    assert jac.shape == (12, 12)
+
+
 @pytest.mark.slow  # ~17 s on 2 cores (inductor C++ compilation)
 def test_torch_compile_matches_eager():
     """A failure to compile is a failure (not a skip): the layers must stay compilable."""
@@ -492,6 +565,33 @@ def test_bad_group_types_raise():
         SRLinear(5, (3,))
     with pytest.raises(ValueError, match="in_groups"):
         SRLinear((2, True), (3, 3))
+
+
+def test_bias_must_be_a_bool():
+    """A truthy string such as 'yes' is not silently taken for True (issue 29)."""
+    for bad in ("yes", 1, None):
+        with pytest.raises(TypeError, match="bias: expected a bool"):
+            SRLinear((2, 3), (4, 4), bias=bad)
+        with pytest.raises(TypeError, match="bias: expected a bool"):
+            SRConv1d((2, 3), (4, 4), 3, bias=bad)
+
+
+@pytest.mark.parametrize("config", CONFIGS, ids=lambda c: "-".join(map(str, c.values())))
+def test_meta_device_shape_inference_in_both_modes(config):
+    """Shapes on the meta device in train and eval mode, with and without autograd (eval
+    mode used to fail building the cached row form: repeat_interleave without output_size)."""
+    ins, outs = (3, 4, 3), (2, 3, 2)
+    if not _ok(config, ins):
+        pytest.skip("H larger than a group")
+    linear = SRLinear(ins, outs, device="meta", **config)
+    conv = SRConv1d(ins, outs, 3, stride=2, device="meta", **config)
+    x, xt = torch.empty(6, 10, device="meta"), torch.empty(2, 10, 9, device="meta")
+    for mode in (True, False):
+        for grad in (True, False):
+            with torch.set_grad_enabled(grad):
+                y, yt = linear.train(mode)(x), conv.train(mode)(xt)
+            assert y.shape == (6, 7) and y.device.type == "meta"
+            assert yt.shape == (2, 7, 4) and yt.device.type == "meta"
 
 
 def test_cat_allows_large_context():
@@ -681,3 +781,46 @@ def test_split_width_properties(sizes, units, multiple):
     if all(units * s >= sum(sizes) for s in sizes):  # no group was topped up
         for w, s in zip(widths, sizes, strict=True):
             assert abs(w / multiple - units * s / sum(sizes)) < 1  # largest remainder
+
+
+# Dropout --------------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("p", [0.25, 0.5, 0.1, 0.3])
+def test_dropout_rate_scale_and_gradient(p):
+    """Kept entries scaled by 1/(1-p), dropped at rate p (exact for multiples of 1/256, else
+    16-bit), the gradient is the same mask, and the masks are uniform over positions."""
+    from poselift.nn import Dropout
+
+    torch.manual_seed(0)
+    drop = Dropout(p)
+    x = torch.ones(2000, 1000, requires_grad=True)
+    y = drop(x)
+    kept = y != 0
+    rate = 1.0 - kept.double().mean().item()
+    assert abs(rate - p) < 4 * math.sqrt(p * (1 - p) / y.numel())  # 4 sigma
+    torch.testing.assert_close(y[kept], torch.full_like(y[kept], 1 / (1 - p)))
+    y.backward(torch.full_like(y, 2.0))
+    torch.testing.assert_close(x.grad, 2.0 * y.detach())
+    # no structure: every column and every row position drops at the same rate
+    per_col = 1.0 - kept.double().mean(0)
+    assert abs(per_col.mean().item() - p) < 0.01 and per_col.std().item() < 0.05
+    assert isinstance(drop, nn.Dropout)
+
+
+def test_dropout_seeding_eval_and_edge_cases():
+    from poselift.nn import Dropout
+
+    drop = Dropout(0.25)
+    x = torch.randn(64, 33, dtype=F64)
+    torch.manual_seed(5)
+    a = drop(x)
+    torch.manual_seed(5)
+    assert torch.equal(drop(x), a) and a.dtype == F64  # the global generator, any dtype
+    assert drop.eval()(x) is x
+    assert torch.equal(Dropout(0.0).train()(x), x)
+    assert torch.count_nonzero(Dropout(1.0).train()(x)) == 0
+    y = x.clone()
+    Dropout(0.5, inplace=True).train()(y)
+    assert torch.count_nonzero(y) < x.numel()
+    with pytest.raises(ValueError, match="dropout probability"):
+        Dropout(1.5)

@@ -33,7 +33,7 @@ from torch import nn
 
 from poselift.models.registry import register_model
 from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form
-from poselift.nn import GroupGather, SRLinear, split_width
+from poselift.nn import Dropout, GroupGather, SRLinear, split_width
 from poselift.partitions import Partition, get_partition
 from poselift.skeletons import get_skeleton
 
@@ -116,11 +116,11 @@ class _Block(nn.Module):
             _Layer(kinds[0], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
-            nn.Dropout(dropout),
+            Dropout(dropout),
             _Layer(kinds[1], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -182,7 +182,7 @@ class SingleFrameNet(nn.Module):
             _Layer(kinds[0], in_groups, hid_groups, sr_layer),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(negative_slope),
-            nn.Dropout(dropout),
+            Dropout(dropout),
         )
         self.blocks = nn.Sequential(
             *(

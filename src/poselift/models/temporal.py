@@ -32,7 +32,7 @@ from torch import nn
 from poselift.models.registry import register_model
 from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form
 from poselift.models.single_frame import _check_in_features, matching_partition
-from poselift.nn import GroupGather, SRConv1d, split_width
+from poselift.nn import Dropout, GroupGather, SRConv1d, split_width
 from poselift.nn._sr_core import unfold_rows
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
@@ -127,7 +127,7 @@ class TemporalNet(nn.Module):
         self.expand = conv(in_groups, hid, widths[0], 1, False)
         self.expand_bn = nn.BatchNorm1d(channels)
         self.act = nn.LeakyReLU(0.01)
-        self.drop = nn.Dropout(dropout)
+        self.drop = Dropout(dropout)
         self.convs = nn.ModuleList()
         self.bns = nn.ModuleList()
         self._pads: list[int] = []
@@ -175,15 +175,24 @@ class TemporalNet(nn.Module):
         plan = self._row_plan.get(self, self._build_row_plan, rows)
         if plan is not None:
             return plan(keypoints)
-        x = self.gather(keypoints.flatten(2)).transpose(1, 2)
-        x = self.drop(self.act(self.expand_bn(self.expand(x))))
+        # activations stay time-major (B, T, C): windows unfold to rows, BatchNorm runs on
+        # (B*T, C) rows (the same statistics as over (B, C, T)), no layout change per layer
+        x = self.gather(keypoints.flatten(2))
+        x = self._stage(self.expand, self.expand_bn, x)
         for i in range(len(self._pads)):
-            res = self._residual(x, i, 2)
-            x = self.drop(self.act(self.bns[2 * i](self.convs[2 * i](x))))
-            x = res + self.drop(self.act(self.bns[2 * i + 1](self.convs[2 * i + 1](x))))
-        y = self.shrink(x).transpose(1, 2)
+            res = self._residual(x, i, 1)
+            x = self._stage(self.convs[2 * i], self.bns[2 * i], x)
+            x = res + self._stage(self.convs[2 * i + 1], self.bns[2 * i + 1], x)
+        y = _time_major(self.shrink, x)
         y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
-        out: torch.Tensor = y.index_select(2, self._out_order)
+        return y.index_select(2, self.get_buffer("_out_order"))
+
+    def _stage(self, conv: nn.Module, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
+        """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``."""
+        y = _time_major(conv, x)
+        shape = y.shape
+        y = norm(y.reshape(-1, shape[2]))
+        out: torch.Tensor = self.drop(self.act(y)).view(shape)
         return out
 
     def _residual(self, x: torch.Tensor, i: int, time_axis: int) -> torch.Tensor:
@@ -255,6 +264,15 @@ class TemporalNet(nn.Module):
                 theirs._buffers[key] = mine._buffers[key]
         twin.train(self.training)
         return twin
+
+
+def _time_major(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """A dense or SR convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``."""
+    if isinstance(conv, SRConv1d):
+        return conv.forward_time_major(x)
+    assert isinstance(conv, nn.Conv1d)
+    out: torch.Tensor = conv(x.transpose(1, 2)).transpose(1, 2)
+    return out
 
 
 def _partition_or_default(skeleton: str, partition: str | None, default: str) -> str:

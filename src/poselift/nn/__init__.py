@@ -4,6 +4,7 @@
 - :class:`SRConv1d`: the same over channels with a temporal convolution ("SR convolution").
 - :class:`GroupGather` / :class:`GroupScatter`: joint-major <-> group-after-group layouts.
 - :func:`split_width`: split a total width across groups in proportion to their sizes.
+- :class:`Dropout`: ``nn.Dropout`` with a cheaper random mask on the CPU.
 - :func:`row_forms`: the size up to which small eval inputs run fused row maps (or 0: off).
 
 See docs/layers.md.
@@ -16,10 +17,12 @@ Examples:
 """
 
 from poselift.nn._sr_core import row_forms as row_forms
+from poselift.nn.dropout import Dropout as Dropout
 from poselift.nn.grouping import GroupGather as GroupGather
 from poselift.nn.grouping import GroupScatter as GroupScatter
 from poselift.nn.grouping import split_width as split_width
 from poselift.nn.sr_conv import SRConv1d as SRConv1d
 from poselift.nn.sr_linear import SRLinear as SRLinear
 
-__all__ = ["GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms", "split_width"]
+__all__ = ["Dropout", "GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms",
+           "split_width"]

@@ -174,23 +174,63 @@ class SRConv1d(SRBase):
              bias: torch.Tensor | None) -> torch.Tensor:
         return F.conv1d(x, weight, bias, stride=self.stride, dilation=self.dilation)
 
-    def forward(self, input: torch.Tensor) -> torch.Tensor:
-        """Apply the layer: ``(B, sum(in_groups), T)`` -> ``(B, sum(out_groups), T')``."""
+    def _check_input(self, input: object, time_axis: int) -> torch.Tensor:
         if not isinstance(input, torch.Tensor):
             raise TypeError(f"input: expected a torch.Tensor, got {type(input).__name__}")
-        if input.dim() != 3 or input.shape[1] != self.in_features:
+        layout = "(B, {c}, T)" if time_axis == 2 else "(B, T, {c})"
+        if input.dim() != 3 or input.shape[3 - time_axis] != self.in_features:
             raise ValueError(
-                f"input: expected shape (B, {self.in_features}, T) (channels = sum(in_groups) "
-                f"= {self.in_features}), got {tuple(input.shape)}"
+                f"input: expected shape {layout.format(c=self.in_features)} (channels = "
+                f"sum(in_groups) = {self.in_features}), got {tuple(input.shape)}"
             )
-        if input.shape[2] < self.receptive_field:
+        if input.shape[time_axis] < self.receptive_field:
             raise ValueError(
                 f"input: expected at least receptive_field = {self.receptive_field} frames "
                 f"(kernel_size={self.kernel_size}, dilation={self.dilation}), got "
-                f"T = {input.shape[2]}"
+                f"T = {input.shape[time_axis]}"
             )
-        derived = self._derived()
+        return input
+
+    def forward_time_major(self, input: torch.Tensor) -> torch.Tensor:
+        """Apply the layer to time-major frames: ``(B, T, sum(in_groups))`` -> ``(B, T', O)``.
+
+        The same function as :meth:`forward` on ``input.transpose(1, 2)``, transposed back.
+        A network that keeps its activations time-major (each frame's channels contiguous)
+        saves the layout changes around every layer: in training the windows unfold to rows
+        with one copy and the output rows are the next layer's frames as they are, and a
+        BatchNorm over ``(B*T', C)`` rows has the same statistics as over ``(B, C, T')``.
+
+        Examples:
+            >>> import torch
+            >>> conv = SRConv1d([6, 4], [8, 8], kernel_size=3, stride=3)
+            >>> x = torch.randn(2, 9, 10)
+            >>> y = conv.forward_time_major(x)
+            >>> y.shape
+            torch.Size([2, 3, 16])
+            >>> torch.allclose(y, conv(x.transpose(1, 2)).transpose(1, 2), atol=1e-6)
+            True
+        """
+        self._check_input(input, 1)
+        batch, frames = input.shape[0], self.output_frames(input.shape[1])
+        if self._uses_group_rows(input):
+            rows = unfold_rows(input, self.receptive_field, self.stride, self.dilation)
+            return self._rows_map(rows).view(batch, frames, self.out_features)
+        return self._conv(input.transpose(1, 2), batch, frames).transpose(1, 2)
+
+    def forward(self, input: torch.Tensor) -> torch.Tensor:
+        """Apply the layer: ``(B, sum(in_groups), T)`` -> ``(B, sum(out_groups), T')``."""
+        self._check_input(input, 2)
         batch, frames = input.shape[0], self.output_frames(input.shape[2])
+        if self._uses_group_rows(input):  # training / autograd: the rows' own backward
+            rows = unfold_rows(input.transpose(1, 2), self.receptive_field, self.stride,
+                               self.dilation)
+            y = self._rows_map(rows)
+            return y.view(batch, frames, self.out_features).transpose(1, 2)
+        return self._conv(input, batch, frames)
+
+    def _conv(self, input: torch.Tensor, batch: int, frames: int) -> torch.Tensor:
+        """The cached row form (small eval inputs) or the general path; ``(B, C, T)``."""
+        derived = self._derived()
         row_form = self._row_form(derived, batch * frames)
         if row_form is not None:
             # each output frame's window as one row (channel-major, like the weights)

@@ -209,8 +209,10 @@ def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *
 
 
 def _unmasked(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """A masked array's values with its masked entries as NaN (a masked coordinate or score
-    makes its joint missing)."""
+    """A masked array's values with its masked entries as NaN.
+
+    A masked coordinate or score makes its joint missing.
+    """
     mask = np.ma.getmaskarray(x)
     data = np.ma.getdata(x).astype(np.result_type(x.dtype, np.float32))
     data[mask] = np.nan

@@ -108,7 +108,7 @@ def check_pixel_units(xy: NDArray, scores: NDArray | None, name: str,
             f"{name}: the coordinates look normalized (every frame's keypoints span less than "
             f"{MIN_EXTENT_PX:g} units, at most {np.nanmax(ext):.3g}); expected pixels: multiply "
             f"x by the image width and y by its height (for MediaPipe results, "
-            f"poselift.detections.from_mediapipe does it)")
+            f"poselift.adapters.from_mediapipe does it)")
 
 
 def check_score_range(scores: NDArray | None, name: str) -> str | None:

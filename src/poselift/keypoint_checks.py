@@ -29,6 +29,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 import warnings
 from typing import Any
 
@@ -72,6 +73,16 @@ class KeypointWarning(UserWarning):
     """
 
 
+@functools.lru_cache(maxsize=64)
+def _pairs(joints: tuple[str, ...]) -> tuple[list[int] | None, ...]:
+    """Indices of the left/right shoulders, hips and ankles of a layout (None: absent)."""
+    out: list[list[int] | None] = []
+    for word in ("shoulder", "hip", "ankle"):
+        idx = [joints.index(f"{s}_{word}") for s in ("left", "right") if f"{s}_{word}" in joints]
+        out.append(idx if len(idx) == 2 else None)
+    return tuple(out)
+
+
 def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
     ok: NDArray = np.asarray(np.isfinite(xy).all(-1))
     if scores is not None:
@@ -102,7 +113,10 @@ def check_pixel_units(xy: NDArray, scores: NDArray | None, name: str,
         >>> import numpy as np
         >>> check_pixel_units(np.array([[100.0, 50.0], [140.0, 300.0]]), None, "kp")  # fine
     """
-    ext = _extent(xy, _valid(xy, scores, threshold))
+    _pixel_units(_extent(xy, _valid(xy, scores, threshold)), name)
+
+
+def _pixel_units(ext: NDArray, name: str) -> None:
     if np.isfinite(ext).any() and np.nanmax(ext) < MIN_EXTENT_PX:
         raise ValueError(
             f"{name}: the coordinates look normalized (every frame's keypoints span less than "
@@ -214,16 +228,13 @@ def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
         >>> upright_fraction(pose * [1, -1], None, get_skeleton("h36m"))   # y pointing up
         0.0
     """
-    names = skeleton.joints
+    return _upright(xy, _valid(xy, scores, threshold), skeleton)
 
-    def pair(word: str) -> list[int] | None:
-        idx = [names.index(f"{s}_{word}") for s in ("left", "right") if f"{s}_{word}" in names]
-        return idx if len(idx) == 2 else None
 
-    sh, hip, ank = pair("shoulder"), pair("hip"), pair("ankle")
+def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
+    sh, hip, ank = _pairs(tuple(skeleton.joints))
     if sh is None or hip is None:
         return None
-    ok = _valid(xy, scores, threshold)
 
     def mid(idx: list[int]) -> tuple[NDArray, NDArray]:
         seen: NDArray = np.asarray(ok[..., idx].all(-1))
@@ -235,9 +246,8 @@ def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
     if not both.any():
         return None
     torso = s - h
-    with np.errstate(invalid="ignore", divide="ignore"):
-        cos = -torso[..., 1] / np.linalg.norm(torso, axis=-1)
-    upright = cos > 0.5
+    # upright: the torso within 60 degrees of the image's up (y down): -dy > |torso| / 2
+    upright = -torso[..., 1] > 0.5 * np.sqrt((torso**2).sum(-1))
     if ank is not None:
         a, a_ok = mid(ank)
         upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
@@ -292,13 +302,14 @@ def inspect_keypoints(xy: NDArray, scores: NDArray | None, skeleton: Skeleton, *
         sflat = None if sflat is None else sflat[pick]
     f64 = np.asarray(flat, dtype=np.float64)
     s64 = None if sflat is None else np.asarray(sflat, dtype=np.float64)
-    check_pixel_units(f64, s64, "keypoints2d", threshold)
+    ok = _valid(f64, s64, threshold)
+    _pixel_units(_extent(f64, ok), "keypoints2d")
     text = check_score_range(s64, scores_name)
     if text is not None:
         warnings.warn(text, KeypointWarning, stacklevel=3)
-    upright = upright_fraction(f64, s64, skeleton, threshold)
+    upright = _upright(f64, ok, skeleton)
     if upright is not None and upright < UPRIGHT_SHARE:
-        n = int(_valid(f64, s64, threshold).any(-1).sum())
+        n = int(ok.any(-1).sum())
         warnings.warn(
             f"keypoints2d: {round((1 - upright) * n)} of {n} frames ({(1 - upright):.0%}) are "
             f"upside down or lying (shoulders not above the hips, or ankles above them) for "

@@ -68,11 +68,12 @@ import json
 import os
 import re
 import sys
+import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import IO, Any
+from typing import IO, Any, TextIO
 
 import numpy as np
 
@@ -940,6 +941,12 @@ def _parser() -> argparse.ArgumentParser:
     return p
 
 
+def _show_warning(message: Warning | str, category: type[Warning], filename: str, lineno: int,
+                  file: TextIO | None = None, line: str | None = None) -> None:
+    """Warnings as one line, like the errors: ``poselift: warning: ...`` (no source lines)."""
+    print(f"poselift: warning: {message}", file=sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code.
 
@@ -949,7 +956,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     """
     try:
         args = _parser().parse_args(argv)
-        code: int = args.func(args)
+        with warnings.catch_warnings():
+            warnings.showwarning = _show_warning
+            code: int = args.func(args)
         return code
     except BrokenPipeError:  # e.g. `poselift models | head -1`: the reader left, not an error
         devnull = os.open(os.devnull, os.O_WRONLY)

@@ -117,7 +117,9 @@ def check_pixel_units(xy: NDArray, scores: NDArray | None, name: str,
 
 
 def _pixel_units(ext: NDArray, name: str) -> None:
-    if np.isfinite(ext).any() and np.nanmax(ext) < MIN_EXTENT_PX:
+    # a spread below two pixels in every frame, but a spread: all joints on one pixel is a
+    # frame without a pose (NaN, lift's rule), not a unit mistake
+    if np.isfinite(ext).any() and 0 < np.nanmax(ext) < MIN_EXTENT_PX:
         raise ValueError(
             f"{name}: the coordinates look normalized (every frame's keypoints span less than "
             f"{MIN_EXTENT_PX:g} units, at most {np.nanmax(ext):.3g}); expected pixels: multiply "

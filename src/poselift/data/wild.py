@@ -39,7 +39,7 @@ Examples:
     >>> aug.detector.face_away, aug.detector.noise
     ((-0.35, 0.1), None)
     >>> sorted(CONDITIONS)[:4]
-    ['bodies', 'face', 'high', 'lens']
+    ['bodies', 'face', 'high', 'jitter']
 """
 
 from __future__ import annotations

@@ -232,3 +232,14 @@ def test_no_module_imports_another_modules_private_name():
                     if a.name.startswith("_") and not a.name.startswith("__"):
                         found.add((mod, f"{node.module}.{a.name}"))
     assert found <= PRIVATE_IMPORTS_LEFT, sorted(found - PRIVATE_IMPORTS_LEFT)
+
+
+def test_import_poselift_does_not_import_scipy():
+    """scipy costs ~0.6 s to import: only the functions that need it import it (issue 28)."""
+    import subprocess
+    import sys
+
+    code = "import sys, poselift; print(sorted(m for m in sys.modules if m.startswith('scipy')))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True).stdout.strip()
+    assert out == "[]", out

@@ -31,8 +31,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import scipy.linalg
-import scipy.ndimage
 import torch
 
 from poselift._validation import Array, check_array, check_shape, like, to_numpy
@@ -382,6 +380,8 @@ def metric_scale(poses: Array, height: float | None = None, *,
         chain = to_numpy(height_chain(x)).astype(np.float64)
         if chain.size:
             size = (1,) * (chain.ndim - 1) + (window,)
+            import scipy.ndimage  # lazy: scipy is slow to import
+
             chain = scipy.ndimage.median_filter(chain, size=size, mode="nearest")
         est = HEIGHT_PER_CHAIN * chain
     if not np.all(est > 1e-6):
@@ -767,6 +767,8 @@ def _whittaker(t: np.ndarray[Any, Any], info: np.ndarray[Any, Any], q: float
                 for y in range(x, 3):
                     add(3 * (m + x) + k, 3 * (m + y) + k, np.full(n - 2, lam * coef[x] * coef[y]))
     rhs = np.einsum("fab,fb->fa", info, np.nan_to_num(t)).reshape(-1)
+    import scipy.linalg  # lazy: scipy is slow to import
+
     sol = scipy.linalg.solveh_banded(ab, rhs, lower=False)
     out: np.ndarray[Any, Any] = sol.reshape(n, 3)
     return out

@@ -69,7 +69,6 @@ from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
-from scipy.optimize import linear_sum_assignment
 
 from poselift.skeletons import get_skeleton
 
@@ -828,6 +827,8 @@ def track(
         taken: set[int] = set()
         if open_ and idx.size:
             sim = _similarities(open_, f, kp[idx], valid[idx])
+            from scipy.optimize import linear_sum_assignment  # lazy: 0.6 s to import
+
             rows, cols = linear_sum_assignment(-sim)
             for r, c in zip(rows.tolist(), cols.tolist(), strict=True):
                 if sim[r, c] >= min_similarity and sim[r, c] > 0:

@@ -197,7 +197,9 @@ def test_cli_outputs_are_all_or_nothing(kind, out_place, tracks, bvh, fail_at):
                 contextlib.redirect_stderr(err), contextlib.redirect_stdout(out):
             code = cli.main(argv)
         after = _snapshot(root)
-        message = err.getvalue()
+        # warnings about the (random) poses are one line each and not part of what is tested
+        message = "".join(line for line in err.getvalue().splitlines(keepends=True)
+                          if not line.startswith("poselift: warning: "))
         event(f"exit {code}")
         if code == 0:
             assert message == ""

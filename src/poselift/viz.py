@@ -265,9 +265,10 @@ def _writer(path: Path, fps: float) -> Any:
     """A matplotlib animation writer for ``path``'s suffix (GIF: Pillow; MP4: ffmpeg)."""
     from matplotlib import animation, rcParams
 
+    writers: Any = animation  # the stubs want an int fps, a float works (typed alike without them)
     suffix = path.suffix.lower()
     if suffix == ".gif":
-        return animation.PillowWriter(fps=fps)  # type: ignore[arg-type]  # a float works
+        return writers.PillowWriter(fps=fps)
     if not animation.writers.is_available("ffmpeg"):
         try:
             imageio_ffmpeg = importlib.import_module("imageio_ffmpeg")  # optional, untyped
@@ -277,8 +278,7 @@ def _writer(path: Path, fps: float) -> Any:
     if not animation.writers.is_available("ffmpeg"):
         raise RuntimeError(f"{path}: writing {suffix} needs an ffmpeg binary (install ffmpeg, "
                            "or pip install imageio-ffmpeg); a .gif needs nothing more")
-    return animation.FFMpegWriter(fps=fps, codec="libx264",  # type: ignore[arg-type]
-                                  extra_args=["-pix_fmt", "yuv420p"])
+    return writers.FFMpegWriter(fps=fps, codec="libx264", extra_args=["-pix_fmt", "yuv420p"])
 
 
 def render_lift(

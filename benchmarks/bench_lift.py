@@ -75,7 +75,7 @@ def sequence(frames: int, seed: int = 0) -> np.ndarray[Any, Any]:
 def model(temporal: bool, random: bool) -> torch.nn.Module:
     name = DEFAULT_WEIGHTS[("coco", temporal)]
     if not random and name in poselift.list_weights():
-        return poselift.create_model(name.split(".")[0], weights=name).eval()
+        return poselift.load_model(name).eval()
     if temporal:
         return poselift.create_model("sr_tcn", skeleton="coco", in_features=3,
                                      filter_widths=(3, 3, 3)).eval()

@@ -104,10 +104,8 @@ def main(argv: list[str] | None = None) -> int:
         if gap != "default":
             options["max_gap"] = gap
             label += f"@gap{gap if gap is not None else 'none'}"
-        model = poselift.load_model(path) if path.is_file() else ref
-        contract = InputContract.of(model if isinstance(model, torch.nn.Module)
-                                    else poselift.create_model(ref.split(".", 1)[0],
-                                                               weights=ref))
+        model = poselift.load_model(path if path.is_file() else ref)
+        contract = InputContract.of(model)
         t0 = time.perf_counter()
 
         def show(cond: str, r: dict[str, Any], label: str = label, t0: float = t0) -> None:

@@ -69,6 +69,7 @@ from poselift.core import LiftingCore, valid_joints
 from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.metrics import FAR_FROM_PELVIS
+from poselift.models.blend import blend_spec
 from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
@@ -94,11 +95,13 @@ __all__ = [
 
 DEFAULT_WEIGHTS: dict[tuple[str, bool], str] = {
     ("coco", False): "sr.coco",
-    ("coco", True): "sr_tcn.coco",
+    ("coco", True): "sr_tcn.coco+sr.coco",
     ("h36m", False): "sr.h36m",
-    ("h36m", True): "sr_tcn.h36m",
+    ("h36m", True): "sr_tcn.h36m+sr.h36m",
 }
-"""Weights used by ``model="default"``, by (input skeleton, temporal)."""
+"""Weights used by ``model="default"``, by (input skeleton, temporal). Sequences go through
+the temporal and the single-frame weights averaged (``"a+b"``, :mod:`poselift.models.blend`):
+better than either alone on the synthetic wild evaluation (docs/weights.md)."""
 
 DEFAULT_MODEL_SKELETON: dict[str, str] = {
     "body_25": "coco",
@@ -227,7 +230,8 @@ def _resolve(model: object, skeleton: str, temporal: bool, device: torch.device
         shipped = list_weights()
         name = DEFAULT_WEIGHTS.get((skeleton, temporal))
         kind = "temporal" if temporal else "single-frame"
-        if name is None or name not in shipped:
+        parts = (name,) if name is None else blend_spec(name) or (name,)
+        if any(part not in shipped for part in parts):
             raise WeightsUnavailableError(
                 f"model='default': no shipped {kind} weights for {skeleton!r} input (expected "
                 f"{name!r}; shipped weights: {shipped or 'none'}). Pretrained weights are not "

@@ -9,6 +9,8 @@
 - :mod:`~poselift.models.inputs`: a model's input contract (normalization, score channel,
   flip, window padding);
 - :mod:`~poselift.models.single_frame`, :mod:`~poselift.models.temporal`: the networks;
+  :mod:`~poselift.models.blend`: a temporal and a single-frame model averaged (``lift``'s
+  default for sequences, ``"sr_tcn.coco+sr.coco"``);
   :mod:`~poselift.models.zoo`: the shipped weights and their cards.
 
 Examples:
@@ -18,6 +20,7 @@ Examples:
     torch.Size([2, 17, 3])
 """
 
+from poselift.models import blend as blend
 from poselift.models import single_frame as single_frame
 from poselift.models import temporal as temporal
 from poselift.models import zoo as zoo

@@ -86,6 +86,9 @@ def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.
     _check_config(entry, config)
     model = entry.builder(**config)
     full = {"name": name, **entry.defaults, **config, **universal}
+    own = getattr(model, "input_contract", None)  # a model made of models: its parts decide
+    if own is not None:
+        full["input_norm"] = own.input_norm
     model.config = full  # type: ignore[assignment]
     if not hasattr(model, "receptive_field"):
         model.receptive_field = 1  # type: ignore[assignment]
@@ -207,6 +210,12 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
     """
     if isinstance(path, str) and path in list_weights():
         return create_model(get_weights(path).model, weights=path)
+    if isinstance(path, str) and not os.path.exists(path):
+        from poselift.models.blend import blend_spec
+
+        parts = blend_spec(path)
+        if parts is not None:  # "temporal+single": the two models averaged
+            return create_model("blend", temporal=parts[0], single=parts[1]).eval()
     payload = load_checkpoint(path)
     config = dict(payload["config"])
     name = config.pop("name", None)

@@ -145,7 +145,8 @@ class InputContract:
     def of(cls, model: nn.Module) -> InputContract:
         """The contract of a model built by :func:`poselift.create_model`.
 
-        Any module with a ``config`` dict, ``receptive_field`` and ``causal`` attributes works.
+        Any module with a ``config`` dict, ``receptive_field`` and ``causal`` attributes works;
+        a module with an ``input_contract`` attribute (an :class:`InputContract`) gives that.
 
         Examples:
             >>> import poselift
@@ -153,6 +154,9 @@ class InputContract:
             >>> InputContract.of(tcn).receptive_field
             9
         """
+        own = getattr(model, "input_contract", None)
+        if isinstance(own, InputContract):  # a model made of models (a blend) says it
+            return own
         config = getattr(model, "config", None)
         config = config if isinstance(config, Mapping) else {}
         r = int(getattr(model, "receptive_field", 1))

@@ -4,7 +4,9 @@
 :class:`poselift.StreamingLifter`, :func:`poselift.export.export_model`) gets its network:
 
 - a ``torch.nn.Module`` is returned as it is (its mode and device are the caller's);
-- a weights name (:func:`~poselift.models.list_weights`) or a checkpoint path is loaded once
+- a weights name (:func:`~poselift.models.list_weights`), a checkpoint path, or two of them
+  joined by ``+`` (a temporal and a single-frame model averaged, :mod:`poselift.models.blend`)
+  is loaded once
   per (file, device) and kept in a process-wide cache, in eval mode, so that repeated calls
   (one ``lift`` per frame) do not read the file again. The cache is keyed on the **file's
   identity** (device, inode, size, modification time), not on its name: a checkpoint
@@ -34,6 +36,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from poselift.models.blend import blend_spec
 from poselift.models.factory import create_model, load_model
 from poselift.models.registry import get_weights, list_models, list_weights
 
@@ -86,23 +89,28 @@ def resolve_device(device: object) -> torch.device:
     return dev
 
 
-def _identity(path: Path) -> tuple[int, ...]:
-    """What tells one version of a file from another: device, inode, size, mtime (ns)."""
-    st = path.stat()
-    return (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+def _identity(*paths: Path) -> tuple[int, ...]:
+    """What tells one version of files from another: device, inode, size, mtime (ns)."""
+    out: tuple[int, ...] = ()
+    for path in paths:
+        st = path.stat()
+        out += (st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+    return out
 
 
-def _load(kind: str, ref: str, path: Path, device: torch.device) -> nn.Module:
+def _load(kind: str, ref: str, paths: tuple[Path, ...], device: torch.device) -> nn.Module:
     key = (kind, ref, str(device))
     with _lock:
-        ident = _identity(path)
+        ident = _identity(*paths)
         hit = _cache.get(key)
         if hit is not None and hit[0] == ident:
             return hit[1]
         if kind == "weights":
             net = create_model(get_weights(ref).model, weights=ref)
+        elif kind == "blend":
+            net = load_model(ref)
         else:
-            net = load_model(path)
+            net = load_model(paths[0])
         net = net.to(device).eval()
         _cache[key] = (ident, net)  # replaces the entry of an older version of the file
         return net
@@ -141,11 +149,21 @@ def resolve_model(model: str | os.PathLike[str] | nn.Module, *,
     dev = resolve_device(device)
     shipped = list_weights()
     if model in shipped:
-        return _load("weights", model, get_weights(model).path, dev)
+        return _load("weights", model, (get_weights(model).path,), dev)
     path = Path(model)
     if path.is_file():
         resolved = path.resolve()
-        return _load("path", str(resolved), resolved, dev)
+        return _load("path", str(resolved), (resolved,), dev)
+    parts = blend_spec(model)
+    if parts is not None:
+        files = tuple(get_weights(p).path if p in shipped else Path(p).resolve() for p in parts)
+        missing = [p for p, f in zip(parts, files, strict=True) if not f.is_file()]
+        if missing:
+            raise ValueError(f"model: {model!r} blends two models (temporal+single) but "
+                             f"{missing} is neither a weights name ({shipped or 'none shipped'}) "
+                             "nor an existing checkpoint file")
+        ref = "+".join(p if p in shipped else str(f) for p, f in zip(parts, files, strict=True))
+        return _load("blend", ref, files, dev)
     if model in list_models():
         raise ValueError(
             f"model: {model!r} is an architecture without trained weights; pass a weights "

@@ -16,8 +16,8 @@ import torch
 import poselift
 from poselift.demo import load_demo_sample
 from poselift.inference import DEFAULT_WEIGHTS, Lifter
-from poselift.models.blend import blend_spec
 from poselift.models import get_weights, list_weights, load_checkpoint, load_model, weights_card
+from poselift.models.blend import blend_spec
 from poselift.models.zoo import CARDS_FILE, LICENCE, WEIGHTS_DIR, load_cards
 from poselift.streaming import DEFAULT_STREAMING_WEIGHTS
 

@@ -140,7 +140,7 @@ class TemporalBlend(nn.Module):
         """Lift ``(B, T, J, F)`` sequences to ``(B, T - receptive_field + 1, J_out, 3)``."""
         poses = self.temporal(keypoints)
         b, frames = poses.shape[:2]
-        taps = self._taps
+        taps = self.get_buffer("_taps")
         k = taps.shape[0]
         # the input frames the smoothed single-frame poses of the output frames need
         first = self._centre - self._before
@@ -150,11 +150,13 @@ class TemporalBlend(nn.Module):
         share = torch.full((b, frames + k - 1), self.single_weight, dtype=poses.dtype,
                            device=poses.device)
         if self.min_limbs > 0:
-            seen = x.index_select(2, self._limbs)[..., 2].gt(0).sum(-1).ge(self.min_limbs)
-            share = share * seen.to(poses.dtype)
-        smooth_single = sum(taps[i] * single[:, i:i + frames] for i in range(k))
-        smooth_share = sum(taps[i] * share[:, i:i + frames] for i in range(k))
-        assert isinstance(smooth_single, torch.Tensor) and isinstance(smooth_share, torch.Tensor)
+            limbs = x.index_select(2, self.get_buffer("_limbs"))
+            share = share * limbs[..., 2].gt(0).sum(-1).ge(self.min_limbs).to(poses.dtype)
+        smooth_single = taps[0] * single[:, :frames]
+        smooth_share = taps[0] * share[:, :frames]
+        for i in range(1, k):
+            smooth_single = smooth_single + taps[i] * single[:, i:i + frames]
+            smooth_share = smooth_share + taps[i] * share[:, i:i + frames]
         w = smooth_share[..., None, None]
         out: torch.Tensor = poses * (1 - w) + smooth_single * w
         return out

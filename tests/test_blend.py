@@ -181,3 +181,17 @@ def test_the_single_frame_share_needs_most_limb_joints_seen():
     torch.testing.assert_close(out[0, legs_out], temporal[0, legs_out], atol=1e-6, rtol=0)
     wrist_lost = slice(20 - r, 23 - r)
     assert (out[0, wrist_lost] - temporal[0, wrist_lost]).abs().amax() > 1e-3
+
+
+def test_a_one_frame_sequence_goes_through_the_single_frame_weights():
+    """MIN_TEMPORAL_FRAMES: with model='default' a 1-frame sequence is lifted frame by frame."""
+    from poselift.demo import load_demo_sample
+    from poselift.inference import MIN_TEMPORAL_FRAMES
+
+    assert MIN_TEMPORAL_FRAMES == 2
+    kp = np.asarray(load_demo_sample()["keypoints2d"], np.float64)[:2]
+    one = poselift.lift(kp[:1], skeleton="coco")
+    np.testing.assert_array_equal(one, poselift.lift(kp[:1], skeleton="coco", temporal=False))
+    assert np.abs(one - poselift.lift(kp[:1], skeleton="coco", temporal=True)).max() > 1e-4
+    two = poselift.lift(kp, skeleton="coco")  # two frames: the blend
+    np.testing.assert_array_equal(two, poselift.lift(kp, skeleton="coco", temporal=True))

@@ -65,7 +65,7 @@ from poselift._validation import (
     check_real,
     check_shape,
 )
-from poselift.core import LiftingCore, valid_joints
+from poselift.core import LiftingCore, detected_joints, far_joints
 from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, WeightsUnavailableError
 from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
@@ -309,7 +309,15 @@ class StreamingLifter:
         if np.isinf(xy).any():
             raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
-        valid = valid_joints(xy, arr[..., 2] if dims["C"] == 3 else None, self.score_threshold)
+        valid = detected_joints(xy, arr[..., 2] if dims["C"] == 3 else None,
+                                self.score_threshold)
+        far = far_joints(xy, valid)
+        if far.any():  # one text per set of joints: shown once by Python's default filter
+            names = sorted({get_skeleton(self.skeleton).joints[j] for j in np.nonzero(far)[-1]})
+            warnings.warn(
+                f"keypoints: a joint far from the others ({', '.join(names)}): a detector's "
+                "outlier, treated as missing", UserWarning, stacklevel=2)
+            valid &= ~far
         with self._lock:
             # copies: a push that raises records nothing, on any of its tracks
             tracks = [self._tracks[i].copy() if i in self._tracks

@@ -464,7 +464,6 @@ def _real_coco_poses() -> np.ndarray:
     """(N, 17, 3) COCO-17 points of real mocap poses, metres: the Bandai mocap of shared data
     (every 10th frame: waves, kicks, dances, bows, runs...) or, without it, the demo clip."""
     from conftest import SHARED_DATA
-
     from poselift.data.layouts import get_input_layout
     from poselift.demo import load_demo_sample
 

@@ -135,8 +135,10 @@ class _Reader:
 
     def __call__(self, index: Any, count: bool = False
                  ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
-        """Pixels and validity (:func:`poselift.core.valid_joints`) of the frames ``index``;
-        ``count``: add their far joints (:func:`poselift.core.far_joints`) to :attr:`far`."""
+        """Pixels and validity (:func:`poselift.core.valid_joints`) of the frames ``index``.
+
+        ``count``: add their far joints (:func:`poselift.core.far_joints`) to :attr:`far`.
+        """
         xy = np.array(self.xy[index], dtype=np.float64)  # a copy: gaps are filled in place
         sc = None if self.sc is None else np.asarray(self.sc[index], dtype=np.float64)
         if self.convert is not None:

@@ -4,8 +4,9 @@
 :class:`~poselift.models.inputs.InputContract`. Everything that turns detector pixels into
 root-relative metres is here, once:
 
-1. **validity** (:func:`valid_joints`): a joint is valid when its x, y are finite and its
-   score (if any) is at least ``score_threshold``;
+1. **validity** (:func:`valid_joints`): a joint is valid when its x, y are finite, its
+   score (if any) is at least ``score_threshold`` and it is not far from the frame's other
+   valid joints (:func:`far_joints`: a detector's outlier);
 2. **the rule for frames without a pose**: a frame whose valid joints span a box of size 0
    -- no valid joint, one, or several at one pixel -- **has no pose: its output is NaN**.
    Its joints enter the model (e.g. the windows of its temporal neighbours) as missing
@@ -49,8 +50,8 @@ from poselift.normalization import box_side
 from poselift.prediction import eval_model, predict_checked, run_model
 from poselift.skeletons import get_skeleton
 
-__all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "detected_joints", "far_joints",
-           "root_relative", "valid_joints"]
+__all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "detected_joints",
+           "far_joints", "root_relative", "valid_joints"]
 
 
 FAR_JOINT_FACTOR = 12.0

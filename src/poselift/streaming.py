@@ -85,6 +85,13 @@ DEFAULT_STREAMING_WEIGHTS: dict[str, str] = {
 weights of :data:`poselift.inference.DEFAULT_WEIGHTS` are used, with a warning."""
 
 
+def _check_not_nan(track_id: object) -> None:
+    """A NaN id is never equal to itself: each push would start a new track."""
+    if isinstance(track_id, float | np.floating) and track_id != track_id:
+        raise ValueError("track_id: NaN is not an id (NaN != NaN: every push would start a "
+                         "new track); use a number, a string or another hashable")
+
+
 class _Track:
     """One track's last ``length`` raw frames and, per joint, its last valid frame before."""
 
@@ -346,6 +353,7 @@ class StreamingLifter:
             if not isinstance(track_id, Hashable):
                 raise TypeError(f"track_id: expected a hashable id for one frame, got "
                                 f"{type(track_id).__name__}")
+            _check_not_nan(track_id)
             return [track_id]
         ids = list(track_id) if isinstance(track_id, Sequence | np.ndarray) and \
             not isinstance(track_id, str | bytes) else None
@@ -355,6 +363,8 @@ class StreamingLifter:
         if len(set(ids)) != n:
             raise ValueError(f"track_id: expected distinct ids (one frame per track and "
                              f"push), got {ids!r}")
+        for i in ids:
+            _check_not_nan(i)
         return [i.item() if isinstance(i, np.generic) else i for i in ids]
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:

@@ -424,9 +424,10 @@ def _validity(draw: Any) -> np.ndarray:
 
 
 @settings(FAST, max_examples=12)  # + two small exports (a few seconds) once per session
-@given(valid=_validity(), batch=st.sampled_from([1, 2, 5, 4096]))
-def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
-    """Issue 27: the same poses, and NaN for the same frames, on all four paths."""
+@given(valid=_validity(), batch=st.sampled_from([1, 2, 5, 4096]), outlier=st.booleans())
+def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch, outlier):
+    """Issue 27: the same poses, and NaN for the same frames, on all four paths; with
+    ``outlier`` a joint 5000 px from the others (issue 29: missing, on every path)."""
     import warnings
 
     from poselift import Lifter, StreamingLifter
@@ -436,6 +437,11 @@ def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
     rng = np.random.default_rng(t)
     kp = np.concatenate([rng.uniform(350, 650, (t, 17, 2)), np.where(valid, 0.9, 0.1)[..., None]],
                         -1)
+    if outlier:
+        kp[:, 9, 0] += 5000.0
+        far = valid[:, 9] & (valid.sum(-1) >= 8)  # judged frames: the joint is missing there
+        valid = valid & ~(far[:, None] & (np.arange(17) == 9))
+        event(f"frames with a far joint: {int(far.sum())}")
     no_pose = valid.sum(-1) < 2
     event(f"frames without a pose: {int(no_pose.sum())}")
     x = torch.from_numpy(kp).float()

@@ -133,7 +133,7 @@ def test_a_push_that_raises_records_nothing(bad):
         ref.push(f)
         stream.push(f, track_id="other")
     frame = kp[10].copy()
-    frame[0, 0] = bad
+    frame[:5, 0] = bad  # five joints: too many to be outliers of the others (far_joints)
     with pytest.raises(ValueError, match="keypoints"):
         stream.push(frame)
     two = np.stack([kp[10], frame])
@@ -171,3 +171,105 @@ def test_core_forward_equals_lift_on_single_frames():
     with torch.no_grad():
         got = core(torch.from_numpy(kp).float()).numpy()
     _assert_same(got, _quiet(lift, kp, model=net, temporal=False), 1e-5)
+
+
+# --- a joint far from the others (a detector's outlier) is missing, on every path ------------
+
+
+def _wrist_far_away() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The demo clip; with the left wrist 3000 px away at score 0.9; with it missing."""
+    kp = np.asarray(load_demo_sample()["keypoints2d"], dtype=np.float64)
+    far = kp.copy()
+    far[:, 9, 0] += 3000.0
+    far[:, 9, 2] = 0.9
+    missing = kp.copy()
+    missing[:, 9, 2] = 0.0
+    return kp, far, missing
+
+
+def _mm(a: np.ndarray, b: np.ndarray) -> float:
+    return float(np.linalg.norm(a - b, axis=-1).mean() * 1000)
+
+
+@pytest.mark.parametrize("temporal", [True, False])
+def test_a_wrist_3000_px_away_does_not_ruin_the_pose_in_lift(temporal):
+    """Issue 29: one wrist at +3000 px (score 0.9) gave ~440 mm error on the whole pose."""
+    clean, far, missing = _wrist_far_away()
+    want = _quiet(lift, clean, temporal=temporal)
+    with pytest.warns(UserWarning, match=r"172 frame\(s\) have a joint far from the others .*"
+                                         r"left_wrist in 172\): a detector's outlier, treated "
+                                         "as missing"):
+        got = lift(far, temporal=temporal)
+    # exactly the pose lifted with that wrist undetected, near the clean pose
+    _assert_same(got, _quiet(lift, missing, temporal=temporal), 1e-6)
+    assert _mm(got, want) < 60.0  # 45 / 17 mm (temporal / single frame); was 432 / 447 mm
+
+
+def test_a_wrist_3000_px_away_does_not_ruin_the_pose_in_a_stream():
+    clean, far, missing = _wrist_far_away()
+    stream = StreamingLifter("coco", "sr_tcn.coco-causal")
+    want = np.stack([stream.push(f) for f in clean])
+    stream.reset()
+    with pytest.warns(UserWarning, match=r"keypoints: a joint far from the others \(left_wrist\)"):
+        got = np.stack([stream.push(f) for f in far])
+    stream.reset()
+    _assert_same(got, np.stack([stream.push(f) for f in missing]), 1e-6)
+    assert _mm(got, want) < 60.0  # 52 mm; was 449 mm
+
+
+@pytest.mark.parametrize("weights", ["small-single", "small-causal"])
+def test_a_wrist_3000_px_away_is_missing_in_the_exported_program(weights, tmp_path):
+    """The rule is traced into the program: it agrees with lift on the outlier clip."""
+    _, far, missing = _wrist_far_away()
+    far, missing = far[:40], missing[:40]
+    net = _small(weights.split("-")[1])
+    temporal = weights.endswith("causal")
+    export_model(net, tmp_path / "p.pt2")
+    program = torch.export.load(tmp_path / "p.pt2").module()
+
+    def run(kp: np.ndarray) -> np.ndarray:
+        x = torch.from_numpy(kp).float()
+        return (program(x[None])[0] if temporal else program(x)).numpy()
+
+    want = _quiet(Lifter(net, max_gap=0).lift, far, temporal=temporal)
+    _assert_same(run(far), want, 1e-4)
+    _assert_same(run(far), run(missing), 1e-5)
+
+
+@pytest.mark.slow
+def test_a_wrist_3000_px_away_in_the_exported_shipped_program(tmp_path):
+    clean, far, _ = _wrist_far_away()
+    export_model("sr.coco", tmp_path / "p.pt2")
+    program = torch.export.load(tmp_path / "p.pt2").module()
+    got = program(torch.from_numpy(far).float()).numpy()
+    assert _mm(got, _quiet(lift, clean, temporal=False)) < 60.0  # 17 mm; was 447 mm
+
+
+def _far_joint_reference(xy: np.ndarray, valid: np.ndarray) -> np.ndarray:
+    """far_joints as a loop of numpy medians and quantiles (an independent reference)."""
+    from poselift.core import FAR_JOINT_FACTOR, FAR_JOINT_MIN_VALID
+
+    out = np.zeros(valid.shape, bool)
+    for i in np.ndindex(valid.shape[:-1]):
+        ok = valid[i]
+        if ok.sum() < FAR_JOINT_MIN_VALID:
+            continue
+        centre = np.median(xy[i][ok], axis=0)
+        dist = np.linalg.norm(xy[i] - centre, axis=-1)
+        out[i] = ok & (dist > FAR_JOINT_FACTOR * np.quantile(dist[ok], 0.75))
+    return out
+
+
+def test_far_joints_matches_a_loop_of_numpy_medians():
+    from poselift.core import far_joints
+
+    rng = np.random.default_rng(0)
+    xy = rng.normal(500.0, 100.0, (3, 600, 17, 2))
+    xy[rng.random((3, 600, 17)) < 0.05] *= rng.uniform(1.0, 40.0)  # some far, some not
+    valid = rng.random((3, 600, 17)) < 0.8
+    xy[~valid] = np.nan
+    want = _far_joint_reference(xy, valid)
+    assert 100 < want.sum() < 0.05 * valid.sum()
+    np.testing.assert_array_equal(far_joints(xy, valid), want)
+    got = far_joints(torch.from_numpy(xy).float(), torch.from_numpy(valid))
+    np.testing.assert_array_equal(got.numpy(), want)

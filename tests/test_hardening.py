@@ -11,6 +11,7 @@ from __future__ import annotations
 import copy
 import json
 import os
+import re
 import stat
 import threading
 from pathlib import Path
@@ -780,3 +781,52 @@ def test_absurd_intrinsics_are_a_value_error_not_a_linalg_error():
     body = np.array([[0.0, 0.0, 0.0], [0.3, 0.0, 0.1], [0.0, -0.5, 0.0], [-0.2, 0.4, -0.1]])
     with pytest.raises(ValueError, match="intrinsics"):  # was LinAlgError from the solver
         solve_translation(body, np.full((4, 2), 500.0), (1e300, 1e300, 500.0, 500.0))
+
+
+@pytest.mark.parametrize("frames", [None, 12])
+def test_intrinsics_in_normalized_units_are_named_not_the_joint_count(frames):
+    """Issue 29 row 14: ``intrinsics=(1.145, 1.145, .5, .5)`` with keypoints in pixels said
+    "needs at least 4 valid joints (at most 17)": every joint was valid."""
+    from poselift.demo import load_demo_sample
+
+    kp = load_demo_sample()["keypoints2d"]
+    kp = kp[0] if frames is None else kp[:frames]
+    with pytest.raises(ValueError, match=r"intrinsics: \(fx, fy, cx, cy\) = \(1\.145, 1\.145, "
+                                         r"0\.5, 0\.5\) put the keypoints .* degrees from the "
+                                         r"optical axis.* normalized units") as info:
+        poselift.lift_full(kp, intrinsics=(1.145, 1.145, 0.5, 0.5))
+    assert "valid joint" not in str(info.value)
+    # the same keypoints with the intrinsics in pixels are solved, 5.5 m away
+    fit = poselift.lift_full(kp, intrinsics=(1145.0, 1145.0, 500.0, 500.0))
+    assert np.all(fit.solved) and 3.0 < float(np.mean(fit.trajectory[..., 2])) < 9.0
+
+
+def test_a_principal_point_outside_the_image_is_named():
+    from poselift.demo import load_demo_sample
+
+    kp = load_demo_sample()["keypoints2d"][0]
+    with pytest.raises(ValueError, match=r"intrinsics: .* principal point \(cx, cy\)"):
+        poselift.lift_full(kp, intrinsics=(1145.0, 1145.0, 1e6, 500.0))
+
+
+def test_a_checkpoint_with_a_zero_batchnorm_variance_is_refused(tmp_path):
+    """Issue 29: ``running_var = 0`` lifted to poses of ~3e8 m without being refused."""
+    net = _sr()
+    key = next(k for k in net.state_dict() if k.endswith("running_var"))
+    kp = np.concatenate([_kp(3), np.full((3, 17, 1), 0.9)], -1)
+    for value in (0.0, -1e-3):
+        broken = copy.deepcopy(net)
+        broken.state_dict()[key][5] = value
+        save_model(broken, tmp_path / "bn.pt")
+        with pytest.raises(ValueError, match=rf"bn\.pt: state_dict\['{re.escape(key)}'\] \(a "
+                                             r"BatchNorm running variance\) holds 1 value\(s\) "
+                                             r"<= 0"):
+            load_model(tmp_path / "bn.pt")
+        clear_model_cache()
+        with pytest.raises(ValueError, match="BatchNorm running variance"):
+            lift(kp, model=tmp_path / "bn.pt")
+    # a tiny positive variance (the shipped sr_tcn.h36m holds 3e-8) is a variance
+    tiny = copy.deepcopy(net)
+    tiny.state_dict()[key][5] = 3e-8
+    save_model(tiny, tmp_path / "tiny.pt")
+    load_model(tmp_path / "tiny.pt")

@@ -424,9 +424,10 @@ def _validity(draw: Any) -> np.ndarray:
 
 
 @settings(FAST, max_examples=12)  # + two small exports (a few seconds) once per session
-@given(valid=_validity(), batch=st.sampled_from([1, 2, 5, 4096]))
-def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
-    """Issue 27: the same poses, and NaN for the same frames, on all four paths."""
+@given(valid=_validity(), batch=st.sampled_from([1, 2, 5, 4096]), outlier=st.booleans())
+def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch, outlier):
+    """Issue 27: the same poses, and NaN for the same frames, on all four paths; with
+    ``outlier`` a joint 5000 px from the others (issue 29: missing, on every path)."""
     import warnings
 
     from poselift import Lifter, StreamingLifter
@@ -436,6 +437,11 @@ def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
     rng = np.random.default_rng(t)
     kp = np.concatenate([rng.uniform(350, 650, (t, 17, 2)), np.where(valid, 0.9, 0.1)[..., None]],
                         -1)
+    if outlier:
+        kp[:, 9, 0] += 5000.0
+        far = valid[:, 9] & (valid.sum(-1) >= 8)  # judged frames: the joint is missing there
+        valid = valid & ~(far[:, None] & (np.arange(17) == 9))
+        event(f"frames with a far joint: {int(far.sum())}")
     no_pose = valid.sum(-1) < 2
     event(f"frames without a pose: {int(no_pose.sum())}")
     x = torch.from_numpy(kp).float()
@@ -454,3 +460,61 @@ def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch):
                 np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
                 np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), atol=1e-4,
                                            rtol=0)
+
+
+# --- the rule on far joints flags no joint of a real pose ---------------------------------------
+
+
+@cache
+def _real_coco_poses() -> np.ndarray:
+    """(N, 17, 3) COCO-17 points of real mocap poses, metres: the Bandai mocap of shared data
+    (every 10th frame: waves, kicks, dances, bows, runs...) or, without it, the demo clip."""
+    from conftest import SHARED_DATA
+    from poselift.data.layouts import get_input_layout
+    from poselift.demo import load_demo_sample
+
+    path = SHARED_DATA / "bandai" / "bandai_h36m17.npz"
+    if path.is_file():
+        with np.load(path) as z:
+            poses = np.concatenate([z[k][::10] for k in sorted(z.files)])
+    else:
+        poses = load_demo_sample()["poses3d"]
+    return np.asarray(get_input_layout("coco")(torch.from_numpy(poses.astype(np.float64))))
+
+
+def _rotation(yaw: float, pitch: float, roll: float) -> np.ndarray:
+    c, s = np.cos, np.sin
+    ry = np.array([[c(yaw), 0, s(yaw)], [0, 1, 0], [-s(yaw), 0, c(yaw)]])
+    rz = np.array([[c(roll), -s(roll), 0], [s(roll), c(roll), 0], [0, 0, 1]])
+    rx = np.array([[1, 0, 0], [0, c(pitch), -s(pitch)], [0, s(pitch), c(pitch)]])
+    return rx @ rz @ ry
+
+
+@settings(FAST, max_examples=60)
+@given(seed=st.integers(0, 2**32 - 1), yaw=st.floats(0, 2 * np.pi),
+       pitch=st.floats(-0.7, 1.4), roll=st.sampled_from([0.0, np.pi / 2, np.pi, -np.pi / 2]),
+       distance=st.floats(2.0, 8.0), focal=st.floats(300.0, 3000.0),
+       some=st.booleans())
+def test_far_joints_flags_no_joint_of_a_real_pose(seed, yaw, pitch, roll, distance, focal,
+                                                  some):
+    """Real poses (arms stretched, a leg raised, bows, dances) seen standing, lying or upside
+    down, from below to nearly overhead: no joint is far (all joints valid, or a random half
+    or more). 512 poses per example."""
+    from poselift.core import far_joints
+
+    rng = np.random.default_rng(seed)
+    poses = _real_coco_poses()
+    pts = poses[rng.integers(0, len(poses), 512)]
+    cam = (pts - pts[:, 11:13].mean(1, keepdims=True)) @ _rotation(yaw, pitch, roll).T
+    cam[..., 2] += distance
+    xy = focal * cam[..., :2] / cam[..., 2:] + 500.0
+    valid = np.ones(xy.shape[:2], bool)
+    if some:
+        valid = rng.random(valid.shape) < rng.uniform(0.5, 1.0)
+    far = far_joints(xy, valid)
+    assert not far.any(), f"flagged joints {np.unique(np.nonzero(far)[1]).tolist()}"
+    side = (xy.max(1) - xy.min(1)).max(-1)  # and a wrist 15 bodies away is flagged
+    xy[:, 9, 0] += 15.0 * side
+    valid[:, 9] = True
+    judged = valid.sum(-1) >= 8
+    assert far_joints(xy, valid)[judged, 9].all()

@@ -321,3 +321,21 @@ def test_default_uses_the_causal_weights_once_shipped(tmp_path, monkeypatch):
     finally:
         unregister_weights("sr_tcn.test-causal")
         clear_model_cache()
+
+
+def test_nan_track_ids_are_refused_not_a_new_track_per_push():
+    """Issue 29: NaN track ids created a new track per push (NaN != NaN)."""
+    import math
+
+    from poselift.demo import load_demo_sample
+
+    kp = load_demo_sample()["keypoints2d"][0]
+    stream = StreamingLifter("coco", "sr.coco")
+    for bad in (float("nan"), np.float32("nan"), math.nan):
+        with pytest.raises(ValueError, match="track_id: NaN is not an id"):
+            stream.push(kp, track_id=bad)
+        with pytest.raises(ValueError, match="track_id: NaN is not an id"):
+            stream.push(np.stack([kp, kp]), track_id=[1, bad])
+    assert stream.tracks == ()
+    stream.push(kp, track_id=2.5)  # other floats are ids
+    assert stream.tracks == (2.5,)

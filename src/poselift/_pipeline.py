@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poselift.core import LiftingCore, valid_joints
+from poselift.core import LiftingCore, detected_joints, far_joints
 from poselift.models.inputs import InputContract
 from poselift.prediction import small_call_threads
 from poselift.progress import ProgressBar
@@ -130,13 +130,26 @@ class _Reader:
     def __init__(self, xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None,
                  threshold: float, convert: Convert | None) -> None:
         self.xy, self.sc, self.threshold, self.convert = xy, sc, threshold, convert
+        self.far: np.ndarray[Any, Any] | None = None  # (J,) frames with joint j far
+        self.far_frames = 0  # frames with some far joint
 
-    def __call__(self, index: Any) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    def __call__(self, index: Any, count: bool = False
+                 ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+        """Pixels and validity (:func:`poselift.core.valid_joints`) of the frames ``index``.
+
+        ``count``: add their far joints (:func:`poselift.core.far_joints`) to :attr:`far`.
+        """
         xy = np.array(self.xy[index], dtype=np.float64)  # a copy: gaps are filled in place
         sc = None if self.sc is None else np.asarray(self.sc[index], dtype=np.float64)
         if self.convert is not None:
             xy, sc = self.convert(xy, sc), None
-        return xy, np.asarray(valid_joints(xy, sc, self.threshold))
+        ok = np.asarray(detected_joints(xy, sc, self.threshold))
+        far = np.asarray(far_joints(xy, ok))
+        if count:
+            rows = far.reshape(-1, far.shape[-1])
+            self.far = rows.sum(0) if self.far is None else self.far + rows.sum(0)
+            self.far_frames += int(rows.any(-1).sum())
+        return xy, ok & ~far
 
 
 def _anchors(valid: np.ndarray[Any, Any], starts: np.ndarray[Any, Any],
@@ -179,6 +192,7 @@ def lift_pixels(
     progress_min_frames: int,
     convert: Convert | None = None,
     max_gap: int | None = None,
+    on_far: Callable[[int, np.ndarray[Any, Any]], None] | None = None,
 ) -> torch.Tensor:
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
@@ -194,6 +208,9 @@ def lift_pixels(
         convert: maps the caller's layout to the model's (see :data:`Convert`).
         max_gap: sequences: interpolate only gaps of at most this many frames (models with a
             score channel get longer gaps as missing joints); None: every gap.
+        on_far: called once, before lifting, when some joint is far from the others
+            (:func:`poselift.core.far_joints`: treated as missing), with the number of frames
+            that have one and ``(J,)`` per joint the number of frames where it is far.
 
     Returns:
         ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin; NaN for frames
@@ -215,8 +232,10 @@ def lift_pixels(
         for a in range(0, length, _MASK_CHUNK):
             b = min(length, a + _MASK_CHUNK)
             where = (s, slice(a, b)) if sequences else slice(a, b)
-            frames_read = read(where)
+            frames_read = read(where, count=True)
             valid[where] = frames_read[1]
+    if on_far is not None and read.far is not None and read.far_frames:
+        on_far(read.far_frames, read.far)
     _check_valid(valid, sequences, core.score_threshold, contract)
     if sequences or flat > min(batch_size, _MASK_CHUNK):
         frames_read = None  # else one chunk of frames (a few poses): read once, not twice
@@ -325,7 +344,8 @@ def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,
     if missing:
         never = " and never visible in their sequence" if sequences else ""
         raise ValueError(
-            f"keypoints2d: {missing} joint(s) are missing (score < {threshold} or NaN){never}"
+            f"keypoints2d: {missing} joint(s) are missing (score < {threshold}, NaN or far from "
+            f"the other joints){never}"
             "; this model has no score channel (in_features=2), so they cannot be lifted "
             "honestly; use a model trained with a score channel or provide the joints"
         )

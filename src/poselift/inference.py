@@ -46,6 +46,7 @@ from __future__ import annotations
 import functools
 import os
 import warnings
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -65,7 +66,7 @@ from poselift._validation import (
     is_int,
 )
 from poselift.absolute import DEFAULT_SMOOTHING
-from poselift.core import LiftingCore, valid_joints
+from poselift.core import FAR_JOINT_FACTOR, LiftingCore, detected_joints
 from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.metrics import FAR_FROM_PELVIS
@@ -213,11 +214,22 @@ def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *
     Joints below ``threshold`` (or NaN) are invisible to the conversion recipes, so a built
     joint (e.g. the pelvis from the hips) only uses joints that ``lift`` would use.
     """
-    vis = valid_joints(xy, sc, threshold)
+    vis = detected_joints(xy, sc, threshold)  # far joints: judged in the model's layout
     packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
     out = np.asarray(convert_keypoints(packed, src, dst))
     converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
     return converted
+
+
+def _warn_far(joints: Sequence[str], frames: int, per_joint: np.ndarray[Any, Any]) -> None:
+    """``lift``'s warning about joints far from the others (treated as missing)."""
+    order = np.argsort(-per_joint, kind="stable")
+    named = ", ".join(f"{joints[j]} in {int(per_joint[j])}" for j in order if per_joint[j])
+    warnings.warn(
+        f"keypoints2d: {frames} frame(s) have a joint far from the others (more than "
+        f"{FAR_JOINT_FACTOR:g} times the upper quartile of the joints' distances from their "
+        f"median position; {named}): a detector's outlier, treated as missing",
+        UserWarning, stacklevel=5)
 
 
 def _unmasked(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -467,7 +479,8 @@ class Lifter:
         out = lift_pixels(core, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
                           sequences=seq, batch_size=self.batch_size, progress=self.progress,
                           progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
-                          max_gap=self.max_gap if contract.has_scores else None)
+                          max_gap=self.max_gap if contract.has_scores else None,
+                          on_far=functools.partial(_warn_far, sk.joints))
         result = out.reshape(*shape[:-1], *out.shape[-2:])
         if bool(torch.isnan(out).any()):
             frames = int(torch.isnan(out).flatten(-2).any(-1).sum())

@@ -227,6 +227,43 @@ def _observations(keypoints2d: Array, scores: Array | None, threshold: float
     return np.where(valid[..., None], xy, np.nan), w
 
 
+_MAX_OFF_AXIS = 20.0
+"""Keypoints whose median ``|u - cx| / fx`` (or in y) is beyond this (87 degrees from the
+optical axis) cannot have been seen through these intrinsics: they are not in pixels."""
+
+
+def _k_text(K: np.ndarray[Any, Any]) -> str:
+    return f"(fx, fy, cx, cy) = ({K[0, 0]:g}, {K[1, 1]:g}, {K[0, 2]:g}, {K[1, 2]:g})"
+
+
+def _check_intrinsics_fit(K: np.ndarray[Any, Any], xy: np.ndarray[Any, Any],
+                          w: np.ndarray[Any, Any]) -> None:
+    """Refuse intrinsics that put the keypoints beyond 87 degrees from the optical axis.
+
+    The median over the valid keypoints of ``max(|u - cx| / fx, |v - cy| / fy)`` (the
+    tangent of their angle from the axis) above :data:`_MAX_OFF_AXIS`: intrinsics in
+    normalized units (``fx = 1.145``) with keypoints in pixels, or a principal point in
+    another image. ``xy``: ``(..., J, 2)`` pixels, ``w``: ``(..., J)`` weights (0: missing).
+    """
+    seen = w > 0
+    if not seen.any():
+        return
+    u, v = xy[seen][:, 0], xy[seen][:, 1]
+    off = np.maximum(np.abs(u - K[0, 2]) / K[0, 0], np.abs(v - K[1, 2]) / K[1, 1])
+    typical = float(np.median(off))
+    if typical > _MAX_OFF_AXIS:
+        extent = float(max(np.ptp(u), np.ptp(v)))
+        hint = (" they look like normalized units (a fraction of the image size): give fx, fy, "
+                "cx, cy in pixels, e.g. fx = 1.145 x the image width" if
+                min(K[0, 0], K[1, 1]) < 0.05 * max(extent, 1.0) else
+                " check that the principal point (cx, cy) lies in the image the keypoints were "
+                "detected in")
+        raise ValueError(
+            f"intrinsics: {_k_text(K)} put the keypoints (pixels, spread over {extent:.0f} px) "
+            f"a median {np.degrees(np.arctan(typical)):.1f} degrees from the optical axis: no "
+            f"camera position projects the joints there with these intrinsics;{hint}")
+
+
 def _input_points(poses: np.ndarray[Any, Any], skeleton: str) -> np.ndarray[Any, Any]:
     """``(..., 17, 3)`` H36M-17 -> the 3D points of ``skeleton``'s keypoints (NaN: unknown).
 
@@ -301,6 +338,7 @@ def absolute_result(
     poses = metric
     if options.K is not None and seq.size:
         xy, w = _observations(keypoints2d, scores, score_threshold)
+        _check_intrinsics_fit(options.K, xy, w)
         nj = xy.shape[-2]
         xy = xy.reshape(s_count, n_frames, nj, 2)
         w = w.reshape(s_count, n_frames, nj)
@@ -313,6 +351,13 @@ def absolute_result(
         for s in range(s_count):
             if not ok[s].any():
                 counts = (w[s] > 0).sum(-1)
+                if counts.max() >= min_joints:  # enough joints: no camera position fits
+                    what = "the pose" if len(lead) == 0 else f"no frame of sequence {s}"
+                    raise ValueError(
+                        f"intrinsics: {what} can be placed in front of the camera so that it "
+                        f"projects onto its keypoints with K = {_k_text(options.K)} (pixels); "
+                        "check that the intrinsics belong to the camera and the image size the "
+                        "keypoints were detected in")
                 where = (f"the pose has {int(counts.max())} valid joint(s)" if len(lead) == 0
                          else f"no frame of sequence {s} has enough valid joints (at most "
                               f"{int(counts.max())})")

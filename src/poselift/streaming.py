@@ -65,7 +65,7 @@ from poselift._validation import (
     check_real,
     check_shape,
 )
-from poselift.core import LiftingCore, valid_joints
+from poselift.core import LiftingCore, detected_joints, far_joints
 from poselift.inference import DEFAULT_MAX_GAP, DEFAULT_WEIGHTS, WeightsUnavailableError
 from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
@@ -83,6 +83,13 @@ DEFAULT_STREAMING_WEIGHTS: dict[str, str] = {
 """Weights used by ``StreamingLifter(model="default")``, by input skeleton: causal SR-TCNs
 (27 frames). Until they are shipped (``poselift.list_weights()``), the single-frame default
 weights of :data:`poselift.inference.DEFAULT_WEIGHTS` are used, with a warning."""
+
+
+def _check_not_nan(track_id: object) -> None:
+    """A NaN id is never equal to itself: each push would start a new track."""
+    if isinstance(track_id, float | np.floating) and track_id != track_id:
+        raise ValueError("track_id: NaN is not an id (NaN != NaN: every push would start a "
+                         "new track); use a number, a string or another hashable")
 
 
 class _Track:
@@ -309,7 +316,15 @@ class StreamingLifter:
         if np.isinf(xy).any():
             raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
-        valid = valid_joints(xy, arr[..., 2] if dims["C"] == 3 else None, self.score_threshold)
+        valid = detected_joints(xy, arr[..., 2] if dims["C"] == 3 else None,
+                                self.score_threshold)
+        far = far_joints(xy, valid)
+        if far.any():  # one text per set of joints: shown once by Python's default filter
+            names = sorted({get_skeleton(self.skeleton).joints[j] for j in np.nonzero(far)[-1]})
+            warnings.warn(
+                f"keypoints: a joint far from the others ({', '.join(names)}): a detector's "
+                "outlier, treated as missing", UserWarning, stacklevel=2)
+            valid &= ~far
         with self._lock:
             # copies: a push that raises records nothing, on any of its tracks
             tracks = [self._tracks[i].copy() if i in self._tracks
@@ -338,6 +353,7 @@ class StreamingLifter:
             if not isinstance(track_id, Hashable):
                 raise TypeError(f"track_id: expected a hashable id for one frame, got "
                                 f"{type(track_id).__name__}")
+            _check_not_nan(track_id)
             return [track_id]
         ids = list(track_id) if isinstance(track_id, Sequence | np.ndarray) and \
             not isinstance(track_id, str | bytes) else None
@@ -347,6 +363,8 @@ class StreamingLifter:
         if len(set(ids)) != n:
             raise ValueError(f"track_id: expected distinct ids (one frame per track and "
                              f"push), got {ids!r}")
+        for i in ids:
+            _check_not_nan(i)
         return [i.item() if isinstance(i, np.generic) else i for i in ids]
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:

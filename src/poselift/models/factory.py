@@ -132,7 +132,8 @@ def _check_state(path: str | os.PathLike[str], name: str, config: Mapping[str, A
     The model is built on the ``meta`` device (shapes only, no memory), so a config asking
     for an absurd size (``hidden=10**9``) is refused before anything is allocated: the sizes
     it implies must equal those of the tensors actually stored in the file. Stored weights
-    must also be finite and floating point where the model's are.
+    must also be finite and floating point where the model's are, and BatchNorm running
+    variances positive.
     """
     limit = 2 * len(state) + 16  # parameters the build may register (re-assignments count)
     count = 0
@@ -177,6 +178,14 @@ def _check_state(path: str | os.PathLike[str], name: str, config: Mapping[str, A
             bad = int((~torch.isfinite(got)).sum())
             raise ValueError(f"{path}: state_dict[{key!r}] holds {bad} NaN/inf value(s); the "
                              "model would give NaN poses (a diverged training run?)")
+        if key.endswith("running_var") and got.is_floating_point() and \
+                not bool((got > 0).all()):
+            bad = int((got <= 0).sum())
+            raise ValueError(
+                f"{path}: state_dict[{key!r}] (a BatchNorm running variance) holds {bad} "
+                f"value(s) <= 0 (smallest {float(got.min()):.3g}); a variance must be positive "
+                "(with 0 the layer multiplies its input by 1/sqrt(eps) and the poses come out "
+                "thousands of km long): a damaged or hand-edited checkpoint")
 
 
 def load_model(path: str | os.PathLike[str]) -> nn.Module:
@@ -192,7 +201,8 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
     Uses ``torch.load(weights_only=True)`` only; a file holding anything else is refused
     with a ``ValueError``. Before the model is allocated, its config is built on the
     ``meta`` device and the sizes it implies are compared with the tensors stored in the
-    file (an absurd config is refused, not allocated); non-finite weights are refused.
+    file (an absurd config is refused, not allocated); non-finite weights and BatchNorm
+    running variances that are not positive are refused.
     Weights stored in reduced precision are cast back to the model's
     parameter dtype. A config key added after the checkpoint was written gets the value the
     checkpoint was trained with (:data:`~poselift.models.registry.LEGACY_CONFIG`).

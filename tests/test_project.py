@@ -163,7 +163,8 @@ def test_layers_import_downwards_only():
 
 def test_examples_use_public_names_only():
     pattern = re.compile(r"from poselift[\w.]* import [^\n]*\b_\w+|poselift(?:\.\w+)*\._[a-z]\w*")
-    scripts = sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py"))
+    scripts = [p for folder in ("examples", "tools", "benchmarks")
+               for p in sorted((REPO / folder).glob("*.py"))]
     for path in scripts:
         found = pattern.findall(path.read_text())
         assert not found, f"{path.name} uses private names: {found}"

@@ -27,7 +27,7 @@ SHIPPED = sorted(set(DEFAULT_WEIGHTS.values()) | set(DEFAULT_STREAMING_WEIGHTS.v
 
 def _ship_script() -> ModuleType:
     spec = importlib.util.spec_from_file_location("ship_weights",
-                                                  REPO / "examples" / "ship_weights.py")
+                                                  REPO / "tools" / "ship_weights.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     sys.modules["ship_weights"] = module
@@ -187,7 +187,7 @@ def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
         direct = poselift.lift(kp, skeleton="coco", temporal=temporal)
         assert got == pytest.approx(np.linalg.norm(direct - gt, axis=-1).mean() * 1000, abs=1e-3)
     # a held-out clip (elderly bow, a rare pose): the figures recorded in the cards when the
-    # weights were shipped (examples/ship_weights.py record_demo)
+    # weights were shipped (tools/ship_weights.py record_demo)
     assert err == pytest.approx(weights_card(DEFAULT_WEIGHTS[("coco", True)])["demo_mpjpe_mm"],
                                 abs=0.01)
     assert err_single == pytest.approx(
@@ -238,7 +238,7 @@ def test_demo_sample_is_reproducible_from_the_mocap(shared_data: Path, tmp_path:
     import subprocess
 
     out = tmp_path / "demo.npz"
-    subprocess.run([sys.executable, str(REPO / "examples" / "make_demo_sample.py"), "--data",
+    subprocess.run([sys.executable, str(REPO / "tools" / "make_demo_sample.py"), "--data",
                     str(shared_data), "--out", str(out)], check=True, capture_output=True)
     from poselift.demo import DEMO_SAMPLE
 

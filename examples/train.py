@@ -27,6 +27,7 @@ import os
 import shlex
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -231,8 +232,17 @@ def run_eval(model: nn.Module, test: TestSet, args: argparse.Namespace
     return evaluate(pred, test.samples), time.perf_counter() - start
 
 
-def main(argv: list[str] | None = None) -> int:
-    args = finalize_args(build_parser().parse_args(argv))
+# --------------------------------------------------------------------------------------------
+# the run, step by step: start -> model -> data -> optimizer and state -> loop -> summary
+# --------------------------------------------------------------------------------------------
+
+
+def start_run(args: argparse.Namespace) -> tuple[training.Distributed, training.RunFiles, Path]:
+    """Set up the process (device, threads, ranks), the output folder and the data root.
+
+    ``--synthetic`` writes the synthetic Bandai-format set under OUT/synthetic-data and trains
+    on it. A folder that already holds a run needs ``--resume``.
+    """
     d = training.Distributed(args.device)
     torch.set_num_threads(args.threads)
     out: Path = args.out
@@ -243,39 +253,59 @@ def main(argv: list[str] | None = None) -> int:
     if not args.resume and files.state.exists():
         raise SystemExit(f"{out} already holds a run: pass --resume to continue it or choose "
                          "another --out")
-    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
-
-    # --- data ---------------------------------------------------------------------------
-    root = args.data
+    root: Path = args.data
     if args.synthetic:
         root = out / "synthetic-data"
         if d.main:
             write_synthetic_bandai(root, seed=args.seed)
         d.barrier()
-    t_data = time.perf_counter()
+    return d, files, root
+
+
+def build_model(args: argparse.Namespace) -> nn.Module:
+    """The model to train: ``--model`` with ``--config`` (seeded), started from ``--init``."""
     torch.manual_seed(training.seed_of(args.seed, "init"))
     model = make_model(args)
     if args.init is not None:  # fine-tuning (a resumed run then loads its own checkpoint)
         _or_exit("--init", training.init_from, model, args.init)
-    base = base_protocol(args.protocol)
-    # the model's input contract: its skeleton is the input layout of the mocap's 2D (e.g.
-    # COCO-17 synthesized from H36M-17), its score channel marks the joints dropped
+    return model
+
+
+@dataclass
+class Data:
+    """What a run trains and is tested on (:func:`load_data`)."""
+
+    root: Path
+    aug: Augmentation | AugmentationMix
+    pipeline: str  # "fixed" (precomputed rig samples) or "dataset" (augmented on the fly)
+    clips: int  # training clips
+    source: training.RigSamples | training.AugmentedSamples
+    test: TestSet | None  # on the main process only
+
+
+def load_data(args: argparse.Namespace, model: nn.Module, root: Path, d: training.Distributed
+              ) -> Data:
+    """Training samples and test set in the model's input contract.
+
+    The contract's skeleton is the input layout of the mocap's 2D (e.g. COCO-17 synthesized
+    from H36M-17), its score channel marks the joints dropped. The ``fixed`` pipeline needs the
+    paper's setting (rig cameras, single-frame h36m input without scores or scale
+    augmentation); ``auto`` takes it when possible.
+    """
     contract = InputContract.of(model)
-    temporal = contract.temporal
     aug = make_augmentation(args, contract)
     layout = contract.skeleton
     if layout not in list_input_layouts():
         raise SystemExit(f"--config skeleton={layout!r}: no input layout of that name to make "
                          f"training inputs from (layouts: {list_input_layouts()})")
-    pipeline = args.pipeline
     fixed_ok = (args.cameras == "rig" and args.recipe is None and isinstance(aug, Augmentation)
-                and not temporal and aug.bone_scale is None and aug.global_scale is None
+                and not contract.temporal and aug.bone_scale is None and aug.global_scale is None
                 and layout == "h36m" and not contract.has_scores and aug.normalize == "screen")
-    if pipeline == "auto":
-        pipeline = "fixed" if fixed_ok else "dataset"
+    pipeline = ("fixed" if fixed_ok else "dataset") if args.pipeline == "auto" else args.pipeline
     if pipeline == "fixed" and not fixed_ok:
         raise SystemExit("--pipeline fixed needs --cameras rig, a single-frame h36m-input model "
                          "without a score channel and no bone_scale/global_scale augmentation")
+    base = base_protocol(args.protocol)
     train_motion = protocol_motion(base, root, "train")
     if args.train_clips_every > 1:
         train_motion = train_motion.select(list(train_motion.names[:: args.train_clips_every]))
@@ -291,80 +321,115 @@ def main(argv: list[str] | None = None) -> int:
         source = training.AugmentedSamples(dataset, d.device)
     test = None
     if d.main:
-        test = load_test_set(args.protocol, root, args.inputs, layout=layout, temporal=temporal,
-                             frame_step=args.test_frame_step, clips_every=args.test_clips_every)
-    data_seconds = time.perf_counter() - t_data
-    epoch_size = source.epoch_size
-    planned = args.epochs * epoch_size
-    if args.max_samples is not None:
-        planned = min(planned, args.max_samples)
-    say(d.main, f"model {args.model} {model.config} ({sum(p.numel() for p in model.parameters()):,}"
-                f" parameters, receptive field {model.receptive_field})")
-    say(d.main, f"data {root}: {len(train_motion)} training clips, {epoch_size:,} samples per "
-                f"epoch ({pipeline} pipeline, cameras {args.cameras}), "
-                f"{len(test.samples) if test is not None else 0:,} test samples; "
-                f"loaded in {data_seconds:.1f} s")
+        test = load_test_set(args.protocol, root, args.inputs, layout=layout,
+                             temporal=contract.temporal, frame_step=args.test_frame_step,
+                             clips_every=args.test_clips_every)
+    return Data(root, aug, pipeline, len(train_motion), source, test)
 
-    # --- model, optimizer, state ----------------------------------------------------------
-    model.to(d.device)
-    net: nn.Module = model.strided_twin() if temporal else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
-    scheduler = torch.optim.lr_scheduler.ExponentialLR(optimizer, gamma=args.lr_decay)
-    state: dict[str, Any] = {"epoch": 0, "batch": 0, "samples_seen": 0, "wall_time": 0.0,
-                             "epoch_sums": [0.0, 0.0, 0.0], "finished": False}
-    if args.resume and files.state.exists():
-        state = _or_exit("--resume", files.resume, model, optimizer, scheduler)
-        state["finished"] = state["epoch"] >= args.epochs or (
-            args.max_samples is not None
-            and args.max_samples - state["samples_seen"] < 2 * d.world)
-        say(d.main, f"resumed {out} at epoch {state['epoch'] + 1} batch {state['batch']} "
-                    f"({state['samples_seen']:,} samples seen)")
-        if d.main:  # drop log lines of epochs the checkpoint lacks
-            files.trim_log(state["epoch"])
-    elif args.resume:
-        say(d.main, f"--resume: no checkpoint in {out}, starting afresh")
-    train_net: nn.Module = net
-    if d.world > 1:
-        train_net = nn.parallel.DistributedDataParallel(
-            net, device_ids=[d.device.index] if d.device.type == "cuda" else None)
-    m0, m1 = args.bn_momentum
-    meta_base = {
+
+def run_metadata(args: argparse.Namespace, command: str, data: Data, d: training.Distributed
+                 ) -> dict[str, Any]:
+    """What every checkpoint records besides its progress: the command, the recipe (every
+    argument), the data, the versions and the commit."""
+    return {
         "command": command, "seed": args.seed, "protocol": args.protocol, "inputs": args.inputs,
-        "cameras": args.cameras, "pipeline": pipeline, "data_root": str(root.resolve()),
-        "synthetic": bool(args.synthetic), "epoch_size": epoch_size,
+        "cameras": args.cameras, "pipeline": data.pipeline, "data_root": str(data.root.resolve()),
+        "synthetic": bool(args.synthetic), "epoch_size": data.source.epoch_size,
         "recipe": {k: (str(v) if isinstance(v, Path) else (list(v) if isinstance(v, tuple)
                                                             else v))
                    for k, v in vars(args).items()},
-        "augmentation": repr(aug),
+        "augmentation": repr(data.aug),
         "world_size": d.world, "torch": str(torch.__version__),
         "poselift": str(poselift.__version__), "commit": training.git_commit(REPO),
         "training_data": "synthetic" if args.synthetic else BANDAI_CREDIT,
     }
 
-    def save(progress: dict[str, Any], metrics: dict[str, Any] | None, tag: str | None) -> None:
-        if d.main:
-            files.save(model, optimizer, scheduler, progress,
-                       keep_as=f"epoch_{tag}.pt" if tag is not None and args.keep_epochs else None,
-                       **meta_base, epoch=progress["epoch"], samples_seen=progress["samples_seen"],
-                       wall_time=round(progress["wall_time"], 2), metrics=metrics or {})
 
-    if d.main:
-        files.args.write_text(json.dumps(meta_base["recipe"], indent=1) + "\n")
+class Trainer:
+    """The training loop of one run (optimizer, schedule and progress ``state``).
 
-    # --- loop -----------------------------------------------------------------------------
-    run_start = time.perf_counter() - state["wall_time"]
-    stop_reason = None
-    last_metrics: dict[str, Any] | None = None
-    epoch = state["epoch"]
-    momentum = m0
-    if state["finished"]:
-        say(d.main, "the run is already finished; raise --epochs or --max-samples to continue")
-    while epoch < args.epochs and not state["finished"]:
-        batch_size = args.batch_size
+    Every epoch: batches of a seeded permutation (each rank trains on its shard), then precise
+    BatchNorm statistics, the lr decay, an evaluation, a checkpoint and a log line. The run
+    stops at ``--epochs``, ``--max-samples`` or ``--time-budget`` (mid-epoch: a checkpoint of
+    the exact position, continued by ``--resume``).
+    """
+
+    def __init__(self, args: argparse.Namespace, d: training.Distributed,
+                 files: training.RunFiles, model: nn.Module, net: nn.Module, data: Data,
+                 meta: dict[str, Any]) -> None:
+        self.args, self.d, self.files, self.model, self.net = args, d, files, model, net
+        self.source, self.test, self.meta = data.source, data.test, meta
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
+        self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer,
+                                                                gamma=args.lr_decay)
+        self.state = self.resume()
+        self.train_net: nn.Module = net
+        if d.world > 1:
+            self.train_net = nn.parallel.DistributedDataParallel(
+                net, device_ids=[d.device.index] if d.device.type == "cuda" else None)
+        epoch_size = self.source.epoch_size
+        self.planned = args.epochs * epoch_size
+        if args.max_samples is not None:
+            self.planned = min(self.planned, args.max_samples)
+        self.momentum = args.bn_momentum[0]
+        self.stop_reason: str | None = None
+        self.last_metrics: dict[str, Any] | None = None
+        self.run_start = 0.0
+
+    def resume(self) -> dict[str, Any]:
+        """The progress to start from: OUT's checkpoint with ``--resume``, else a fresh one."""
+        args, d, files = self.args, self.d, self.files
+        state: dict[str, Any] = {"epoch": 0, "batch": 0, "samples_seen": 0, "wall_time": 0.0,
+                                 "epoch_sums": [0.0, 0.0, 0.0], "finished": False}
+        if args.resume and files.state.exists():
+            state = _or_exit("--resume", files.resume, self.model, self.optimizer,
+                             self.scheduler)
+            state["finished"] = state["epoch"] >= args.epochs or (
+                args.max_samples is not None
+                and args.max_samples - state["samples_seen"] < 2 * d.world)
+            say(d.main, f"resumed {args.out} at epoch {state['epoch'] + 1} batch "
+                        f"{state['batch']} ({state['samples_seen']:,} samples seen)")
+            if d.main:  # drop log lines of epochs the checkpoint lacks
+                files.trim_log(state["epoch"])
+        elif args.resume:
+            say(d.main, f"--resume: no checkpoint in {args.out}, starting afresh")
+        return state
+
+    def save(self, metrics: dict[str, Any] | None, tag: str | None) -> None:
+        """Checkpoint model, optimizer, schedule and progress (``epoch_<tag>.pt`` kept too)."""
+        if self.d.main:
+            p = self.state
+            self.files.save(self.model, self.optimizer, self.scheduler, p,
+                            keep_as=(f"epoch_{tag}.pt" if tag is not None and
+                                     self.args.keep_epochs else None),
+                            **self.meta, epoch=p["epoch"], samples_seen=p["samples_seen"],
+                            wall_time=round(p["wall_time"], 2), metrics=metrics or {})
+
+    def run(self) -> None:
+        """Train epoch after epoch until the run is finished or stopped."""
+        self.run_start = time.perf_counter() - self.state["wall_time"]
+        if self.state["finished"]:
+            say(self.d.main,
+                "the run is already finished; raise --epochs or --max-samples to continue")
+        while self.state["epoch"] < self.args.epochs and not self.state["finished"]:
+            stats = self.train_epoch(self.state["epoch"])
+            if stats is None or not self.end_epoch(stats):
+                break
+
+    def _out_of_samples(self) -> bool:
+        """The sample budget is spent: fewer samples remain than one usable batch needs."""
+        return (self.args.max_samples is not None
+                and self.args.max_samples - self.state["samples_seen"] < 2 * self.d.world)
+
+    def train_epoch(self, epoch: int) -> dict[str, Any] | None:
+        """One epoch's batches (from ``state["batch"]`` on a resumed run); None when the time
+        budget stopped it mid-epoch (then its exact position is checkpointed)."""
+        args, d, state, source = self.args, self.d, self.state, self.source
+        epoch_size, batch_size = source.epoch_size, args.batch_size
         num_batches = math.ceil(epoch_size / batch_size)
         perm = torch.randperm(epoch_size, generator=torch.Generator().manual_seed(
             training.seed_of(args.seed, epoch)))
-        train_net.train()
+        self.train_net.train()
         loss_sum, err_sum, count = state["epoch_sums"]
         data_time = 0.0
         t_epoch = time.perf_counter()
@@ -374,6 +439,7 @@ def main(argv: list[str] | None = None) -> int:
                           stream=sys.stdout)
         b = state["batch"]
         budget_hit = False
+        m0, m1 = args.bn_momentum
         while b < num_batches:
             idx = perm[b * batch_size : (b + 1) * batch_size]
             if args.max_samples is not None:
@@ -386,9 +452,10 @@ def main(argv: list[str] | None = None) -> int:
             x, y = source.batch(shard, g)
             data_time += time.perf_counter() - t0
             torch.manual_seed(training.seed_of(args.seed, epoch, b, d.rank, "dropout"))
-            momentum = training.bn_momentum(m0, m1, state["samples_seen"] / planned)
-            training.set_bn_momentum(model, momentum)
-            loss_value, err_mm = training.train_step(train_net, optimizer, x, y, args.loss)
+            self.momentum = training.bn_momentum(m0, m1, state["samples_seen"] / self.planned)
+            training.set_bn_momentum(self.model, self.momentum)
+            loss_value, err_mm = training.train_step(self.train_net, self.optimizer, x, y,
+                                                     args.loss)
             loss_sum += loss_value * len(shard)
             err_sum += err_mm * len(shard)
             count += len(shard)
@@ -398,97 +465,132 @@ def main(argv: list[str] | None = None) -> int:
             bar.update(1, loss=loss_value,
                        samples_s=seen_epoch / max(time.perf_counter() - t_epoch, 1e-9))
             if args.time_budget is not None and (d.world == 1 or b % 10 == 0):
-                budget_hit = d.any(time.perf_counter() - run_start > args.time_budget)
+                budget_hit = d.any(time.perf_counter() - self.run_start > args.time_budget)
                 if budget_hit and b < num_batches:
                     break
-            if args.max_samples is not None and (
-                    args.max_samples - state["samples_seen"] < 2 * d.world):
+            if self._out_of_samples():
                 break
         bar.close()
         train_seconds = time.perf_counter() - t_epoch
-        state["wall_time"] = time.perf_counter() - run_start
+        state["wall_time"] = time.perf_counter() - self.run_start
         complete = b >= num_batches
         if complete and args.time_budget is not None:
-            budget_hit = d.any(time.perf_counter() - run_start > args.time_budget)
-        # the sample budget is spent when fewer samples remain than one usable batch needs
-        done_samples = (args.max_samples is not None
-                        and args.max_samples - state["samples_seen"] < 2 * d.world)
+            budget_hit = d.any(time.perf_counter() - self.run_start > args.time_budget)
+        done_samples = self._out_of_samples()
         if budget_hit and not complete and not done_samples:
-            # mid-epoch stop: checkpoint the exact position, no evaluation
             state.update(batch=b, epoch_sums=[loss_sum, err_sum, count])
-            training.sync_buffers(model, d)
-            save(state, last_metrics, None)
-            stop_reason = "time-budget"
+            training.sync_buffers(self.model, d)
+            self.save(self.last_metrics, None)
+            self.stop_reason = "time-budget"
             say(d.main, f"time budget of {args.time_budget} s reached in epoch {epoch + 1} "
                         f"(batch {b}/{num_batches}); checkpoint saved, continue with --resume")
-            break
-        # end of an epoch (or of the sample budget): precise BN, lr decay, eval, checkpoint
+            return None
+        return {"sums": [loss_sum, err_sum, count], "seen": seen_epoch, "data_time": data_time,
+                "train_seconds": train_seconds, "budget_hit": budget_hit,
+                "done_samples": done_samples}
+
+    def end_epoch(self, stats: dict[str, Any]) -> bool:
+        """Precise BN, lr decay, evaluation, checkpoint and log line after an epoch (or the
+        sample budget); False when the run ends here."""
+        args, d, state = self.args, self.d, self.state
+        epoch = state["epoch"]
         t_pbn = time.perf_counter()
-        training.precise_bn(net, source, args.precise_bn, batch_size, args.seed, epoch, d,
-                   args.precise_bn_mode)
-        training.sync_buffers(model, d)
+        training.precise_bn(self.net, self.source, args.precise_bn, args.batch_size, args.seed,
+                            epoch, d, args.precise_bn_mode)
+        training.sync_buffers(self.model, d)
         pbn_seconds = time.perf_counter() - t_pbn
-        lr = optimizer.param_groups[0]["lr"]
-        scheduler.step()
-        sums = d.sum([loss_sum, err_sum, count])
+        lr = self.optimizer.param_groups[0]["lr"]
+        self.scheduler.step()
+        sums = d.sum(stats["sums"])
         epoch += 1
-        finished = epoch >= args.epochs or done_samples
+        finished = epoch >= args.epochs or stats["done_samples"]
         state.update(epoch=epoch, batch=0, epoch_sums=[0.0, 0.0, 0.0], finished=finished)
         metrics: dict[str, Any] = {}
         eval_seconds = 0.0
-        if d.main and (epoch % args.eval_every == 0 or finished or budget_hit):
-            assert test is not None
-            result, eval_seconds = run_eval(model, test, args)
+        if d.main and (epoch % args.eval_every == 0 or finished or stats["budget_hit"]):
+            assert self.test is not None
+            result, eval_seconds = run_eval(self.model, self.test, args)
             metrics = {k: result[k] for k in ("samples", "mpjpe", "p_mpjpe", "pck", "auc")}
-            last_metrics = metrics
+            self.last_metrics = metrics
         d.barrier()
-        state["wall_time"] = time.perf_counter() - run_start
-        save(state, metrics or last_metrics, f"{epoch:03d}")
+        state["wall_time"] = time.perf_counter() - self.run_start
+        self.save(metrics or self.last_metrics, f"{epoch:03d}")
         if d.main:
-            line = {
-                "epoch": epoch, "epoch_fraction": round(seen_epoch / epoch_size, 6),
-                "samples_seen": state["samples_seen"],
-                "train_loss": sums[0] / max(sums[2], 1),
-                "train_mpjpe_mm": sums[1] / max(sums[2], 1),
-                "lr": lr, "bn_momentum": momentum,
-                "test": metrics or None, "train_seconds": round(train_seconds, 3),
-                "data_seconds": round(data_time, 3),
-                "samples_per_second": round(seen_epoch / max(train_seconds, 1e-9), 1),
-                "precise_bn_seconds": round(pbn_seconds, 3),
-                "eval_seconds": round(eval_seconds, 3), "wall_time": round(state["wall_time"], 3),
-                "threads": torch.get_num_threads(),
-            }
-            files.append_log(line)
-            test_txt = (f"test MPJPE {metrics['mpjpe']:.1f} mm P-MPJPE {metrics['p_mpjpe']:.1f} mm "
-                        f"(eval {eval_seconds:.1f} s)" if metrics else "no eval")
-            print(f"epoch {epoch}: train loss {line['train_loss']:.4f} "
-                  f"({line['train_mpjpe_mm']:.1f} mm), {line['samples_per_second']:,.0f} "
-                  f"samples/s (data {data_time:.1f} s of {train_seconds:.1f} s), {test_txt}",
-                  flush=True)
-        if done_samples:
-            stop_reason = "max-samples"
-        if budget_hit and not finished:
-            stop_reason = "time-budget"
+            self.log_epoch(epoch, stats, sums, lr, metrics, pbn_seconds, eval_seconds)
+        if stats["done_samples"]:
+            self.stop_reason = "max-samples"
+        if stats["budget_hit"] and not finished:
+            self.stop_reason = "time-budget"
             say(d.main, f"time budget reached after epoch {epoch}; continue with --resume")
-            break
-        if finished:
-            break
+            return False
+        return not finished
 
-    # --- summary --------------------------------------------------------------------------
-    summary: dict[str, Any] = {"epochs_done": state["epoch"], "samples_seen": state["samples_seen"],
-                               "wall_time": round(time.perf_counter() - run_start, 3),
-                               "stopped": stop_reason, "metrics": last_metrics,
-                               "data_load_seconds": round(data_seconds, 3),
-                               "world_size": d.world}
-    summary.update(training.replica_check(model, d))
-    if "replicas_identical" in summary:
-        say(d.main, f"replicas identical: {summary['replicas_identical']}")
+    def log_epoch(self, epoch: int, stats: dict[str, Any], sums: list[float], lr: float,
+                  metrics: dict[str, Any], pbn_seconds: float, eval_seconds: float) -> None:
+        """Append the epoch's line to OUT/log.jsonl and print a summary of it."""
+        train_seconds, seen, data_time = stats["train_seconds"], stats["seen"], stats["data_time"]
+        line = {
+            "epoch": epoch, "epoch_fraction": round(seen / self.source.epoch_size, 6),
+            "samples_seen": self.state["samples_seen"],
+            "train_loss": sums[0] / max(sums[2], 1),
+            "train_mpjpe_mm": sums[1] / max(sums[2], 1),
+            "lr": lr, "bn_momentum": self.momentum,
+            "test": metrics or None, "train_seconds": round(train_seconds, 3),
+            "data_seconds": round(data_time, 3),
+            "samples_per_second": round(seen / max(train_seconds, 1e-9), 1),
+            "precise_bn_seconds": round(pbn_seconds, 3),
+            "eval_seconds": round(eval_seconds, 3),
+            "wall_time": round(self.state["wall_time"], 3), "threads": torch.get_num_threads(),
+        }
+        self.files.append_log(line)
+        test_txt = (f"test MPJPE {metrics['mpjpe']:.1f} mm P-MPJPE {metrics['p_mpjpe']:.1f} mm "
+                    f"(eval {eval_seconds:.1f} s)" if metrics else "no eval")
+        print(f"epoch {epoch}: train loss {line['train_loss']:.4f} "
+              f"({line['train_mpjpe_mm']:.1f} mm), {line['samples_per_second']:,.0f} "
+              f"samples/s (data {data_time:.1f} s of {train_seconds:.1f} s), {test_txt}",
+              flush=True)
+
+    def summary(self, data_seconds: float) -> dict[str, Any]:
+        """OUT/summary.json: progress, stop reason, last metrics and the replica check."""
+        summary: dict[str, Any] = {
+            "epochs_done": self.state["epoch"], "samples_seen": self.state["samples_seen"],
+            "wall_time": round(time.perf_counter() - self.run_start, 3),
+            "stopped": self.stop_reason, "metrics": self.last_metrics,
+            "data_load_seconds": round(data_seconds, 3), "world_size": self.d.world}
+        summary.update(training.replica_check(self.model, self.d))
+        if "replicas_identical" in summary:
+            say(self.d.main, f"replicas identical: {summary['replicas_identical']}")
+        if self.d.main:
+            self.files.summary.write_text(json.dumps(summary, indent=1) + "\n")
+            say(True, f"done: {json.dumps(summary)}")
+        return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the arguments, build the model, load the data, train, write the summary."""
+    args = finalize_args(build_parser().parse_args(argv))
+    d, files, root = start_run(args)
+    command = shlex.join([sys.executable, *sys.argv]) if argv is None else shlex.join(argv)
+    t_data = time.perf_counter()
+    model = build_model(args)
+    data = load_data(args, model, root, d)
+    data_seconds = time.perf_counter() - t_data
+    n_test = len(data.test.samples) if data.test is not None else 0
+    say(d.main, f"model {args.model} {model.config} ({sum(p.numel() for p in model.parameters()):,}"
+                f" parameters, receptive field {model.receptive_field})")
+    say(d.main, f"data {root}: {data.clips} training clips, {data.source.epoch_size:,} samples "
+                f"per epoch ({data.pipeline} pipeline, cameras {args.cameras}), {n_test:,} test "
+                f"samples; loaded in {data_seconds:.1f} s")
+    model.to(d.device)
+    net: nn.Module = model.strided_twin() if InputContract.of(model).temporal else model
+    trainer = Trainer(args, d, files, model, net, data, run_metadata(args, command, data, d))
     if d.main:
-        files.summary.write_text(json.dumps(summary, indent=1) + "\n")
-        say(True, f"done: {json.dumps(summary)}")
+        files.args.write_text(json.dumps(trainer.meta["recipe"], indent=1) + "\n")
+    trainer.run()
+    trainer.summary(data_seconds)
     # release the DDP wrapper (its reducer holds the process group) before the group: a
     # wrapper destroyed after destroy_process_group() can abort the process at exit
-    del train_net
+    del trainer
     gc.collect()
     d.barrier()
     d.close()

@@ -1,4 +1,4 @@
-"""examples/ablations.py: the run grid and the generated results tables (no training)."""
+"""tools/ablations.py: the run grid and the generated results tables (no training)."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ REPO = Path(__file__).resolve().parents[1]
 
 @pytest.fixture
 def ablations(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ablations", REPO / "examples" / "ablations.py")
+    spec = importlib.util.spec_from_file_location("ablations", REPO / "tools" / "ablations.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     monkeypatch.setitem(sys.modules, "ablations", module)

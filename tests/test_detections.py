@@ -285,7 +285,7 @@ def test_short_and_low_score_tracks_are_dropped():
 
 @pytest.mark.parametrize(("kwargs", "match"), [
     ({"min_similarity": -1}, "min_similarity: expected a number >= 0"),
-    ({"max_gap": -1}, "max_gap: expected an int >= 0"),
+    ({"max_unseen_frames": -1}, "max_unseen_frames: expected an int >= 0"),
     ({"min_length": 0}, "min_length: expected an int >= 1"),
     ({"min_score": float("nan")}, "min_score: expected a number"),
 ])
@@ -609,12 +609,29 @@ def test_nested_openpose_keypoints_say_what_is_wrong(tmp_path):
 def test_track_takes_numpy_scalars():
     per, _, _ = crossing()
     dets = Detections.from_frames([np.stack(per[t]) for t in sorted(per)], "body_25")
-    ref = track(dets, max_gap=5, min_length=10, score_threshold=0.3)
-    got = track(dets, max_gap=np.int64(5), min_length=np.int32(10),
+    ref = track(dets, max_unseen_frames=5, min_length=10, score_threshold=0.3)
+    got = track(dets, max_unseen_frames=np.int64(5), min_length=np.int32(10),
                 score_threshold=np.float32(0.3), min_similarity=np.float64(0.3))
     assert [t.frames.tolist() for t in got] == [t.frames.tolist() for t in ref]
-    with pytest.raises(ValueError, match="max_gap: expected an int >= 0"):
-        track(dets, max_gap=np.float64(5.0))
+    with pytest.raises(ValueError, match="max_unseen_frames: expected an int >= 0"):
+        track(dets, max_unseen_frames=np.float64(5.0))
+
+
+def test_track_max_gap_is_the_deprecated_name_of_max_unseen_frames():
+    """Issue 27: ``max_gap`` meant three things; the tracker's is now ``max_unseen_frames``."""
+    base = np.zeros((17, 3))
+    base[:, 0], base[:, 1], base[:, 2] = np.arange(17) * 3, 10 * (np.arange(17) % 5), 1.0
+    step = np.array([2.0, 0.0, 0.0])
+    frames = [(base + 100 * step / 2 + t * step)[None] if t < 12 or t >= 16
+              else np.zeros((0, 17, 3)) for t in range(28)]  # unseen in frames 12-15
+    dets = Detections.from_frames(frames, "coco")
+    assert len(track(dets, max_unseen_frames=4)) == 1  # survives the 4 unseen frames
+    assert len(track(dets, max_unseen_frames=3)) == 2  # closed after 3: a new track
+    for old, tracks in ((4, 1), (3, 2)):
+        with pytest.warns(DeprecationWarning, match="max_unseen_frames"):
+            assert len(track(dets, max_gap=old)) == tracks
+    with pytest.raises(TypeError, match="max_unseen_frames"):
+        track(dets, max_unseen_frames=5, max_gap=5)
 
 
 def _naive_similarity(last, valid_t, velocity, last_frame, frame, kp, valid_d):

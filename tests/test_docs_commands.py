@@ -10,8 +10,8 @@ on the line just before a block:
 
 Python blocks of one page run in order in one namespace (later blocks may use names of
 earlier ones), bash blocks with ``bash -e`` in order; all in a temporary directory that holds
-links to the repository's ``examples/`` and ``docs/``, with ``poselift`` and ``python`` of
-this environment on the PATH.
+links to the repository's ``examples/``, ``tools/`` and ``docs/``, with ``poselift`` and
+``python`` of this environment on the PATH.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def blocks(page: Path) -> list[tuple[int, str, str, str, str]]:
 
 
 def _run_page(page: Path, tmp_path: Path, *, slow: bool) -> list[str]:
-    for name in ("examples", "docs"):
+    for name in ("examples", "tools", "docs"):
         (tmp_path / name).symlink_to(REPO / name)
     env = {**os.environ, "PYTHONPATH": str(REPO / "src"), "MPLBACKEND": "Agg",
            "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",

@@ -21,7 +21,7 @@ import pytest
 import torch
 
 import poselift
-from poselift.cli import MAX_GAP, main
+from poselift.cli import SPLIT_GAP, main
 from poselift.inference import Lifter, lift
 from poselift.metrics import MetricAccumulator, auc3d, mpjpe, p_mpjpe, pck3d
 from poselift.models import (
@@ -181,14 +181,24 @@ def test_03_gaps_in_image_ids_are_missing_frames_not_consecutive(tmp_path, ckpts
         np.testing.assert_allclose(z["poses3d_0"], ref, atol=1e-6)
         assert np.abs(z["poses3d_0"] - consecutive).max() > 1e-4  # the timing matters
         assert z["image_id_0"].tolist() == [f"img{f:04d}.jpg" for f in frames]
-    # a gap longer than MAX_GAP splits the track: each part lifted on its own
-    far = [0, 1, 2, 3 + MAX_GAP + 1, 4 + MAX_GAP + 1]
+    # a gap longer than SPLIT_GAP splits the track: each part lifted on its own
+    far = [0, 1, 2, 3 + SPLIT_GAP + 1, 4 + SPLIT_GAP + 1]
     (tmp_path / "far.json").write_text(json.dumps(_coco(kp[:5], far, track=1)))
     assert _cli(capsys, "lift", tmp_path / "far.json", "-o", tmp_path / "far.npy",
                 "--model", ckpts["tcn"])[0] == 0
     want = np.concatenate([lift(_with_v(kp[:3]), model=ckpts["tcn"]),
                            lift(_with_v(kp[3:5]), model=ckpts["tcn"])])
     np.testing.assert_allclose(np.load(tmp_path / "far.npy"), want, atol=1e-6)
+
+
+def test_max_gap_is_the_deprecated_name_of_split_gap():
+    """Issue 27: ``max_gap`` meant three things; the CLI's track-splitting gap is SPLIT_GAP."""
+    import poselift.cli
+
+    with pytest.warns(DeprecationWarning, match="SPLIT_GAP"):
+        assert poselift.cli.MAX_GAP == SPLIT_GAP == 30
+    with pytest.raises(AttributeError, match="MAX_GAPS"):
+        poselift.cli.MAX_GAPS  # noqa: B018
 
 
 def test_03_duplicate_frames_after_parsing_are_an_error(tmp_path, ckpts, capsys):

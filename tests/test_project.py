@@ -163,15 +163,29 @@ def test_layers_import_downwards_only():
 
 def test_examples_use_public_names_only():
     pattern = re.compile(r"from poselift[\w.]* import [^\n]*\b_\w+|poselift(?:\.\w+)*\._[a-z]\w*")
-    scripts = sorted((REPO / "examples").glob("*.py")) + sorted((REPO / "benchmarks").glob("*.py"))
+    scripts = [p for folder in ("examples", "tools", "benchmarks")
+               for p in sorted((REPO / folder).glob("*.py"))]
     for path in scripts:
         found = pattern.findall(path.read_text())
         assert not found, f"{path.name} uses private names: {found}"
 
 
 def test_train_script_stays_thin():
-    lines = (REPO / "examples" / "train.py").read_text().count("\n")
-    assert lines < 500, f"examples/train.py has {lines} lines: move library logic into poselift"
+    """Lines of code (docstrings, comments and blank lines not counted: the script is split
+    into documented steps a reader can follow, issue 27) stay under 500."""
+    import ast
+
+    text = (REPO / "examples" / "train.py").read_text()
+    docs: set[int] = set()
+    for node in ast.walk(ast.parse(text)):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body and \
+                isinstance(first := node.body[0], ast.Expr) and \
+                isinstance(first.value, ast.Constant) and isinstance(first.value.value, str):
+            docs.update(range(first.lineno, (first.end_lineno or first.lineno) + 1))
+    lines = sum(1 for i, line in enumerate(text.splitlines(), 1)
+                if i not in docs and line.strip() and not line.lstrip().startswith("#"))
+    assert lines < 500, f"examples/train.py has {lines} lines of code: move library logic " \
+                        "into poselift"
 
 
 def test_mypy_passes_without_the_optional_extras():

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import importlib.util
 import json
+import os
+import re
+import subprocess
 import sys
 from pathlib import Path
-from types import ModuleType
 
 import numpy as np
 import pytest
@@ -27,14 +28,22 @@ SHIPPED = sorted({part for name in (*DEFAULT_WEIGHTS.values(), *DEFAULT_STREAMIN
                   for part in (blend_spec(name) or (name,))})
 
 
-def _ship_script() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("ship_weights",
-                                                  REPO / "examples" / "ship_weights.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["ship_weights"] = module
-    spec.loader.exec_module(module)
-    return module
+def _ship(*args: str, data: Path, check: bool = True) -> subprocess.CompletedProcess[str]:
+    """Run tools/ship_weights.py (maintainer tooling: tested as a command, never imported)."""
+    env = {**os.environ, "PYTHONPATH": str(REPO / "src")}
+    proc = subprocess.run([sys.executable, str(REPO / "tools" / "ship_weights.py"), *args,
+                           "--data", str(data)], capture_output=True, text=True, env=env,
+                          cwd=REPO, timeout=1800, check=False)
+    if check:
+        assert proc.returncode == 0, f"{args}:\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
+    return proc
+
+
+def _largest_difference(proc: subprocess.CompletedProcess[str]) -> float:
+    """The mm figure of ``check``'s last line ("largest MPJPE difference from the card: X mm")."""
+    match = re.search(r"largest MPJPE difference from the card: ([0-9.]+) mm", proc.stdout)
+    assert match is not None, proc.stdout[-2000:]
+    return float(match.group(1))
 
 
 def test_every_default_weight_is_shipped_with_a_card():
@@ -148,22 +157,16 @@ def test_single_frame_weights_use_the_score_channel_for_missing_joints():
 
 @pytest.mark.data
 def test_card_metrics_reproduce_through_lift(shared_data: Path):
-    ship = _ship_script()
+    """``tools/ship_weights.py check`` recomputes a card's metrics through ``lift``."""
     for name in ("sr.coco", "sr.h36m"):  # single-frame: the full P1/P3 test sets
-        card = weights_card(name)
-        settings = (("p1-style", "gt", 0, False), ("p3-rare10", "gt", 0, False))
-        got = ship.measure(Lifter(name), card["input_skeleton"], False, root=shared_data,
-                           settings=settings, other=False, log=False)
-        for key, m in got.items():
-            assert abs(m["mpjpe"] - card["metrics"][key]["mpjpe"]) <= 0.02, (name, key)
+        proc = _ship("check", name, "--only", "p1-style/gt", "p3-rare10/gt", data=shared_data)
+        assert "p1-style/gt " in proc.stdout and "p3-rare10/gt " in proc.stdout  # measured
+        assert _largest_difference(proc) <= 0.02, name
     for name in ("sr_tcn.coco", "sr_tcn.h36m"):  # temporal: the CI slice stored in the card
-        card = weights_card(name)
-        every = card["check_clips_every"]
-        got = ship.measure(Lifter(name), card["input_skeleton"], True, root=shared_data,
-                           clips_every=every, settings=(("p1-style", "gt", 0, False),),
-                           other=False, log=False)
-        ref = card["check_metrics"]["p1-style/gt"]["mpjpe"]
-        assert abs(got["p1-style/gt"]["mpjpe"] - ref) <= 0.02, name
+        every = str(weights_card(name)["check_clips_every"])
+        proc = _ship("check", name, "--clips-every", every, "--only", "p1-style/gt",
+                     data=shared_data)
+        assert _largest_difference(proc) <= 0.02, name
 
 
 def test_cards_file_is_sorted_json():
@@ -194,7 +197,7 @@ def test_demo_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
         direct = poselift.lift(kp, skeleton="coco", temporal=temporal)
         assert got == pytest.approx(np.linalg.norm(direct - gt, axis=-1).mean() * 1000, abs=1e-3)
     # a held-out clip (elderly bow, a rare pose): the figures recorded in the cards when the
-    # weights were shipped (examples/ship_weights.py record_demo)
+    # weights were shipped (tools/ship_weights.py record_demo)
     # the default for sequences averages the temporal and the single-frame weights: a convex
     # mix of the two, so (up to the smoothing's few frames of motion) no worse than the mean
     # of their card figures
@@ -249,7 +252,7 @@ def test_demo_sample_is_reproducible_from_the_mocap(shared_data: Path, tmp_path:
     import subprocess
 
     out = tmp_path / "demo.npz"
-    subprocess.run([sys.executable, str(REPO / "examples" / "make_demo_sample.py"), "--data",
+    subprocess.run([sys.executable, str(REPO / "tools" / "make_demo_sample.py"), "--data",
                     str(shared_data), "--out", str(out)], check=True, capture_output=True)
     from poselift.demo import DEMO_SAMPLE
 
@@ -259,33 +262,27 @@ def test_demo_sample_is_reproducible_from_the_mocap(shared_data: Path, tmp_path:
             np.testing.assert_array_equal(new[key], shipped[key], err_msg=key)
 
 
-def test_comparison_table_puts_a_run_next_to_the_card():
-    ship = _ship_script()
-    got = {"p1-style/gt": {"mpjpe": 40.04}, "p1-style/other-bodies-cameras": {"mpjpe": 60.0}}
-    card = {"p1-style/gt": {"mpjpe": 41.33}}
-    rows = ship.comparison_table(got, card, "runs/x", "sr.coco").splitlines()
-    assert rows[0] == "| setting | runs/x MPJPE (mm) | sr.coco MPJPE (mm) | difference (mm) |"
-    assert rows[2] == "| p1-style/gt | 40.0 | 41.3 | -1.3 |"
-    assert rows[3] == "| p1-style/other-bodies-cameras | 60.0 | - | - |"
-
-
 @pytest.mark.data
-def test_compare_a_shipped_checkpoint_with_its_own_card(shared_data: Path, tmp_path: Path,
-                                                        capsys: pytest.CaptureFixture[str]):
+def test_compare_a_shipped_checkpoint_with_its_own_card(shared_data: Path, tmp_path: Path):
+    """``tools/ship_weights.py compare`` puts a run's figures next to a card's."""
     import shutil
 
-    ship = _ship_script()
     run = tmp_path / "run"
     run.mkdir()
     shutil.copy(get_weights("sr.h36m").path, run / "checkpoint.pt")
-    args = ["compare", "--run", str(run), "--data", str(shared_data), "--only", "p3-rare10/gt"]
-    assert ship.main([*args, "--name", "sr.h36m"]) == 0
-    row = capsys.readouterr().out.splitlines()[-1]
+    args = ["compare", "--run", str(run), "--only", "p3-rare10/gt"]
+    rows = _ship(*args, "--name", "sr.h36m", data=shared_data).stdout.splitlines()
+    assert rows[-3] == (f"| setting | {run} MPJPE (mm) | sr.h36m MPJPE (mm) | difference (mm) |")
     ref = weights_card("sr.h36m")["metrics"]["p3-rare10/gt"]["mpjpe"]
-    assert row.startswith(f"| p3-rare10/gt | {ref:.1f} | {ref:.1f} | ")
-    assert row.endswith(("| +0.0 |", "| -0.0 |"))
-    with pytest.raises(SystemExit, match="single-frame h36m model; sr.coco is a single-frame coco"):
-        ship.main([*args, "--name", "sr.coco"])
+    assert rows[-1].startswith(f"| p3-rare10/gt | {ref:.1f} | {ref:.1f} | ")
+    assert rows[-1].endswith(("| +0.0 |", "| -0.0 |"))
+    # every 40th clip: the card of single-frame weights holds no such slice: nothing to compare
+    row = _ship(*args, "--name", "sr.h36m", "--clips-every", "40",
+                data=shared_data).stdout.splitlines()[-1]
+    assert re.fullmatch(r"\| p3-rare10/gt \| [0-9.]+ \| - \| - \|", row), row
+    wrong = _ship(*args, "--name", "sr.coco", data=shared_data, check=False)
+    assert wrong.returncode != 0 and "Traceback" not in wrong.stderr
+    assert "single-frame h36m model; sr.coco is a single-frame coco" in wrong.stderr
 
 
 @pytest.mark.parametrize("name", SHIPPED)

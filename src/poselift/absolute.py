@@ -67,7 +67,7 @@ HEIGHT_PER_CHAIN = 1.041
 the 3,611 upright frames of all 3,076 clips (both legs straight to 0.5%, thorax within 5
 degrees and head within 10 degrees of vertical, both ankles on the floor; IQR 1.038-1.043),
 with the height taken as the head-top joint's height above the floor
-(``python examples/absolute_check.py ratio``)."""
+(``python tools/absolute_check.py ratio``)."""
 
 MIN_JOINTS = 4
 """Fewest valid joints with which a frame's translation is solved. Two distinct joints fix

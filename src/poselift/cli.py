@@ -41,7 +41,7 @@ as the joint's score (0 = not detected). ``image_id`` and ``track_id`` are integ
 string ids are ordered naturally (``frame_8`` before ``frame_12``). The frame number of an
 ``image_id`` is the integer itself or the last number in the string (when all ids of a track
 share the text around it); frames a track skips are lifted as missing (interpolated), and a
-gap of more than :data:`MAX_GAP` frames splits the track into sequences lifted separately.
+gap of more than :data:`SPLIT_GAP` frames splits the track into sequences lifted separately.
 
 Detector outputs (:mod:`poselift.detections`): INPUT a folder of OpenPose per-frame JSON
 files or MMPose per-image files, an MMPose prediction file, or (``--format alphapose``) an
@@ -79,17 +79,28 @@ import numpy as np
 
 from poselift._files import atomic_write
 
-__all__ = ["MAX_GAP", "main"]
+__all__ = ["SPLIT_GAP", "main"]
 
 _EXIT_INPUT = 1
 _EXIT_INTERRUPTED = 130
 _SUFFIXES = (".npy", ".npz", ".json")
-MAX_GAP = 30
+SPLIT_GAP = 30
 """A COCO track that skips at most this many frames is lifted as one sequence (the skipped
-frames as missing joints, interpolated); a longer gap splits it into separately lifted parts."""
+frames as missing joints, interpolated); a longer gap splits it into separately lifted parts.
+Detector output is tracked with the same limit (``track(..., max_unseen_frames=SPLIT_GAP)``):
+a person unseen for longer starts a new track. (Formerly ``MAX_GAP``, deprecated.)"""
 _DIGITS = re.compile(r"([0-9]+)")
 _FRAME = re.compile(r"^(.*?)([0-9]+)([^0-9]*)$", re.DOTALL)
 _INT64 = 2**63
+
+
+def __getattr__(name: str) -> Any:
+    """``MAX_GAP``: the deprecated old name of :data:`SPLIT_GAP` (a ``DeprecationWarning``)."""
+    if name == "MAX_GAP":
+        warnings.warn("poselift.cli.MAX_GAP is deprecated: use poselift.cli.SPLIT_GAP (the gap "
+                      "that splits a track)", DeprecationWarning, stacklevel=2)
+        return SPLIT_GAP
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class CLIError(Exception):
@@ -283,7 +294,7 @@ def _read_tracks(path: Path, args: argparse.Namespace) -> _Input:
     """Detections -> tracks (:func:`poselift.detections.track`) -> one array per track.
 
     Each array holds the track's detected frames; ``frames`` makes the lift insert the frames
-    it was not detected in as missing (tracks never skip more than :data:`MAX_GAP` frames, so
+    it was not detected in as missing (tracks never skip more than :data:`SPLIT_GAP` frames, so
     each is lifted as one sequence: exactly ``poselift.lift(track.keypoints)``).
     """
     from poselift.detections import read_detections, track
@@ -291,7 +302,7 @@ def _read_tracks(path: Path, args: argparse.Namespace) -> _Input:
     if not path.exists():
         raise CLIError(f"{path}: no such file or folder")
     dets = read_detections(path, args.skeleton, format=args.format)
-    tracks = track(dets, score_threshold=args.score_threshold, max_gap=MAX_GAP,
+    tracks = track(dets, score_threshold=args.score_threshold, max_unseen_frames=SPLIT_GAP,
                    min_length=args.min_track_length, min_score=args.min_track_score)
     if not tracks:
         raise CLIError(f"{path}: no track of at least {args.min_track_length} detections with "
@@ -523,7 +534,7 @@ def _lift_track(lift: Callable[[np.ndarray[Any, Any]], dict[str, np.ndarray[Any,
     """Lift a ``(T, 17, 3)`` track whose rows are at ``frames`` (sorted; None: consecutive).
 
     Skipped frames are inserted as missing (NaN, score 0) so that the temporal model sees
-    the true timing; gaps longer than :data:`MAX_GAP` frames split the track. Returns the
+    the true timing; gaps longer than :data:`SPLIT_GAP` frames split the track. Returns the
     fields (:data:`_FIELDS`) of each row of ``kp``, and the poses of every frame from the
     track's first to its last (for BVH: interpolated where it was not detected, the last
     pose held over a gap that split it), extended to ``clip`` (first and last frame of the
@@ -535,7 +546,7 @@ def _lift_track(lift: Callable[[np.ndarray[Any, Any]], dict[str, np.ndarray[Any,
         first = last = None if frames is None or not frames else frames[0]
     else:
         starts = [0] + [i for i in range(1, len(frames))
-                        if frames[i] - frames[i - 1] > MAX_GAP + 1]
+                        if frames[i] - frames[i - 1] > SPLIT_GAP + 1]
         parts: list[dict[str, np.ndarray[Any, Any]]] = []
         pieces: list[np.ndarray[Any, Any]] = []
         for a, b in zip(starts, [*starts[1:], len(frames)], strict=True):

@@ -1,6 +1,6 @@
 """``poselift demo``: lift the bundled sample sequence with the shipped weights.
 
-The sample (``poselift/assets/demo_bow.npz``, made by ``examples/make_demo_sample.py``) is a
+The sample (``poselift/assets/demo_bow.npz``, made by ``tools/make_demo_sample.py``) is a
 held-out clip of the Bandai mocap (CC BY-NC 4.0): an elderly-style bow, 172 frames at 30 fps,
 as COCO-17 keypoints in pixels with detector-like noise and scores (the left wrist "occluded"
 with score 0.05 in frames 60-89), plus the mocap's own 3D joints to compare against.

@@ -28,9 +28,9 @@ as MMPose's pose tracker does (``mmpose.apis.inference_tracking``: greedy IoU/OK
 with the previous frame, threshold 0.3), with three changes that keep two people who cross
 from swapping identities: the keypoints of each track are predicted at the new frame from its
 last velocity, the matching is a global assignment (Hungarian, :func:`scipy.optimize
-.linear_sum_assignment`) rather than greedy, and a track survives up to ``max_gap`` frames
-without detection. The similarity of a track and a detection is an object keypoint
-similarity (COCO's OKS with one spread for every joint):
+.linear_sum_assignment`) rather than greedy, and a track survives up to
+``max_unseen_frames`` frames without detection. The similarity of a track and a detection is
+an object keypoint similarity (COCO's OKS with one spread for every joint):
 
 ``sim = sum over joints valid in both of exp(-d^2 / (2 (kappa s)^2)) / (joints valid in either)``
 
@@ -63,6 +63,7 @@ from __future__ import annotations
 
 import json
 import re
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -764,10 +765,11 @@ def track(
     *,
     score_threshold: float = 0.3,
     min_similarity: float = 0.3,
-    max_gap: int = 30,
+    max_unseen_frames: int = 30,
     min_keypoints: int = 3,
     min_length: int = 10,
     min_score: float = 0.2,
+    max_gap: int | None = None,
 ) -> list[Track]:
     """Link detections into tracks of one person each (rule in the module docstring).
 
@@ -776,10 +778,13 @@ def track(
         score_threshold: joints scoring below it are not used (as in :func:`poselift.lift`).
         min_similarity: the least keypoint similarity (0-1) of a detection and a track's
             prediction for the detection to continue the track.
-        max_gap: frames a track may go undetected and still be continued.
+        max_unseen_frames: frames a track may go undetected and still be continued; a
+            track unseen for longer is closed (a person seen again later starts a new track).
         min_keypoints: detections with fewer valid joints are ignored.
         min_length: tracks with fewer detections are dropped.
         min_score: tracks whose mean detection score is lower are dropped.
+        max_gap: deprecated old name of ``max_unseen_frames`` (a ``DeprecationWarning``;
+            ``max_gap`` of :func:`poselift.lift` is another thing: interpolation).
 
     Returns:
         The kept tracks, numbered ``0, 1, ...`` in the order of their first frame (then of
@@ -787,6 +792,7 @@ def track(
 
     Raises:
         ValueError: a parameter out of range.
+        TypeError: both ``max_unseen_frames`` and its old name ``max_gap`` given.
 
     Examples:
         >>> import numpy as np
@@ -799,16 +805,24 @@ def track(
         >>> [float(t.keypoints[-1, 0, 0]) for t in track(dets)]      # b then a: nobody swapped
         [86.0, 214.0]
     """
+    if max_gap is not None:
+        if max_unseen_frames != 30:
+            raise TypeError("track: got both max_unseen_frames and its deprecated old name "
+                            "max_gap; pass max_unseen_frames only")
+        warnings.warn("track(max_gap=...) is deprecated: use max_unseen_frames= (frames a "
+                      "track may go undetected)", DeprecationWarning, stacklevel=2)
+        max_unseen_frames = max_gap
     for name, value, lo in (("min_similarity", min_similarity, 0.0),
                             ("score_threshold", score_threshold, 0.0),
                             ("min_score", min_score, 0.0)):
         if not _real(value) or not np.isfinite(value) or value < lo:
             raise ValueError(f"{name}: expected a number >= {lo}, got {value!r}")
-    for name, ivalue, ilo in (("max_gap", max_gap, 0), ("min_keypoints", min_keypoints, 1),
-                              ("min_length", min_length, 1)):
+    for name, ivalue, ilo in (("max_unseen_frames", max_unseen_frames, 0),
+                              ("min_keypoints", min_keypoints, 1), ("min_length", min_length, 1)):
         if not isinstance(ivalue, int | np.integer) or isinstance(ivalue, bool) or ivalue < ilo:
             raise ValueError(f"{name}: expected an int >= {ilo}, got {ivalue!r}")
-    max_gap, min_keypoints, min_length = int(max_gap), int(min_keypoints), int(min_length)
+    unseen, min_keypoints, min_length = (int(max_unseen_frames), int(min_keypoints),
+                                         int(min_length))
     if not isinstance(detections, Detections):
         raise TypeError(f"detections: expected Detections, got {type(detections).__name__}")
     kp = detections.keypoints
@@ -821,8 +835,8 @@ def track(
     ends = np.searchsorted(detections.frame, detections.frames, side="right")
     for f, a, b in zip(detections.frames.tolist(), starts.tolist(), ends.tolist(), strict=True):
         idx = a + np.flatnonzero(usable[a:b])
-        alive = [t for t in open_ if f - t.frames[-1] - 1 <= max_gap]
-        done.extend(t for t in open_ if f - t.frames[-1] - 1 > max_gap)
+        alive = [t for t in open_ if f - t.frames[-1] - 1 <= unseen]
+        done.extend(t for t in open_ if f - t.frames[-1] - 1 > unseen)
         open_ = alive
         taken: set[int] = set()
         if open_ and idx.size:

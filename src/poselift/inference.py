@@ -114,7 +114,7 @@ DEFAULT_MODEL_SKELETON: dict[str, str] = {
 }
 """For ``model="default"``: the model skeleton (a skeleton of :data:`DEFAULT_WEIGHTS`) that
 keypoints of each detector layout are converted to. Chosen by measurement
-(``examples/layout_routes.py``, docs/detectors.md): the lower mean MPJPE over four test
+(``tools/layout_routes.py``, docs/detectors.md): the lower mean MPJPE over four test
 conditions and both model kinds on held-out mocap rendered as each layout
 (``runs/layout-routes.json``): layouts with a real head top (BODY_25B, HALPE-26) go through
 the H36M weights, the others through the COCO weights. Other layouts:

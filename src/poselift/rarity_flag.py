@@ -14,7 +14,7 @@ coordinates (as the network outputs them) rescaled so that their height chain
 (:func:`poselift.absolute.height_chain`) equals the reference's, so neither the network's
 output scale nor the person's size changes the result.
 
-The reference (``python examples/build_rarity_reference.py``): 5,000 poses drawn at random
+The reference (``python tools/build_rarity_reference.py``): 5,000 poses drawn at random
 from the P1 training split of the Bandai mocap (every 5th frame, the 4 cameras of the
 ``h36m-like`` rig), stored as float16 (CC BY-NC 4.0, derived from the
 Bandai-Namco-Research-Motiondataset). The thresholds are the 10th percentiles of the
@@ -245,7 +245,7 @@ class RarityReference:
         """Write the reference as an ``.npz`` (float16 poses, root dropped; plain arrays).
 
         The float16 rounding is at most 0.5 mm for poses within 1 m of the root; its
-        effect on occurrences is measured by ``examples/build_rarity_reference.py``.
+        effect on occurrences is measured by ``tools/build_rarity_reference.py``.
         """
         import json
 
@@ -314,7 +314,7 @@ def load_rarity_reference(path: str | Path | None = None) -> RarityReference:
                 if not file.is_file():
                     raise FileNotFoundError(
                         f"{file}: the shipped rarity reference is missing from this "
-                        "installation (build it with examples/build_rarity_reference.py)")
+                        "installation (build it with tools/build_rarity_reference.py)")
                 _DEFAULT.append(RarityReference.load(file))
         return _DEFAULT[0]
 

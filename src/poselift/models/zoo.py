@@ -1,7 +1,7 @@
 """Pretrained weights shipped inside the package (``poselift/weights``).
 
 Every shipped checkpoint has a model card in ``weights/cards.json`` (written by
-``examples/ship_weights.py``): the model and its config, the training data and its licence,
+``tools/ship_weights.py``): the model and its config, the training data and its licence,
 the recipe and exact command, the parameter count, the metrics measured through
 :func:`poselift.lift` and the fp16 storage error. Importing :mod:`poselift.models` registers
 every card whose checkpoint file is present, so :func:`poselift.list_weights` lists them and

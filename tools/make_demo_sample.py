@@ -17,7 +17,7 @@ for it, plus the mocap's 3D for checking:
 Data: Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0): the sample is non-commercial too.
 
 Usage:
-    python examples/make_demo_sample.py [--data ../shared/data]
+    python tools/make_demo_sample.py [--data ../shared/data]
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ occurrence) and the whole P1 test split (``p1-style``, frame step 4), through th
 weights through :func:`poselift.lift`.
 
 Usage:
-    python examples/rarity_check.py [--data ../shared/data] [--weights sr.coco sr.h36m]
+    python tools/rarity_check.py [--data ../shared/data] [--weights sr.coco sr.h36m]
                                     [--png docs/img/lifted_rarity_deciles.png]
 """
 

@@ -7,7 +7,7 @@
 
 Run (needs matplotlib, ``pip install poselift[viz]``, and the data):
 
-    python examples/plot_protocols.py [--root ../shared/data] [--out docs/img]
+    python tools/plot_protocols.py [--root ../shared/data] [--out docs/img]
 
 The occurrence comes from the on-disk cache when present (else it is computed: about a
 minute and a half on 2 cores).

@@ -11,13 +11,13 @@ runner skips a run that another holds, ``runs/<id>/.runner.lock``); two two-thre
 by side slow each other down far more than 2x.
 
 Usage:
-    python examples/ablations.py list                       # the runs and their status
-    python examples/ablations.py run --only 't2-*'          # train + evaluate pending runs
-    python examples/ablations.py run --only 't4-*' --threads 1   # one of two runners
-    python examples/ablations.py pack                       # runs/<id>/ -> runs/ablations/
-    python examples/ablations.py report                     # write docs/results.md tables
-    python examples/ablations.py pack --dir runs/weights-sr-coco-wild --into runs/weights.json
-    python examples/ablations.py collect runs/max-gap/*.json --into runs/max-gap.json
+    python tools/ablations.py list                       # the runs and their status
+    python tools/ablations.py run --only 't2-*'          # train + evaluate pending runs
+    python tools/ablations.py run --only 't4-*' --threads 1   # one of two runners
+    python tools/ablations.py pack                       # runs/<id>/ -> runs/ablations/
+    python tools/ablations.py report                     # write docs/results.md tables
+    python tools/ablations.py pack --dir runs/weights-sr-coco-wild --into runs/weights.json
+    python tools/ablations.py collect runs/max-gap/*.json --into runs/max-gap.json
 
 A run's working directory ``runs/<id>/`` (checkpoints, logs, evaluation outputs) stays out of
 git; its evidence is committed as one record (arguments, per-epoch log, summary and evaluation

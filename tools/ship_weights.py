@@ -1,9 +1,9 @@
 """Ship a trained run as package weights: checkpoint, model card, golden outputs.
 
-    python examples/ship_weights.py ship --run runs/weights-sr-coco --name sr.coco
-    python examples/ship_weights.py check sr.coco [--clips-every 20]   # recompute the card
-    python examples/ship_weights.py compare --run runs/weights-sr-coco-zero --name sr.coco
-    python examples/ship_weights.py golden sr.coco sr_tcn.coco    # rewrite golden outputs
+    python tools/ship_weights.py ship --run runs/weights-sr-coco --name sr.coco
+    python tools/ship_weights.py check sr.coco [--clips-every 20]   # recompute the card
+    python tools/ship_weights.py compare --run runs/weights-sr-coco-zero --name sr.coco
+    python tools/ship_weights.py golden sr.coco sr_tcn.coco    # rewrite golden outputs
 
 ``ship`` writes ``src/poselift/weights/<name>.pt`` (float16 storage when no output moves by
 more than 0.1 mm from the float32 run's, else float32), measures the model-card metrics
@@ -410,7 +410,7 @@ def cmd_ship(args: argparse.Namespace) -> int:
                          "frame with score 0; P2 test (dataset 1) "
                          "shares performers and actions with P1 train, so P2 is not held out "
                          "for these weights (the held-out P2 figures are in docs/results.md)"),
-        "command": (f"python examples/ship_weights.py ship --run {run} --name {args.name}"
+        "command": (f"python tools/ship_weights.py ship --run {run} --name {args.name}"
                     + (f" --clips-every {args.clips_every}" if args.clips_every > 1 else "")),
     }
     cards = load_cards()

@@ -18,7 +18,7 @@ Measured and stored in the file's ``info`` (and printed):
 Data: Bandai-Namco-Research-Motiondataset (CC BY-NC 4.0): the reference is CC BY-NC 4.0 too.
 
 Usage:
-    python examples/build_rarity_reference.py [--data ../shared/data] [--poses 5000]
+    python tools/build_rarity_reference.py [--data ../shared/data] [--poses 5000]
 """
 
 from __future__ import annotations
@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         "thresholds": f"{PERCENT:g}th percentile of the occurrence of the {len(test)} P1 test "
                       "poses (frame_step=4) against this reference",
         "float16_max_relative_change": f16,
-        "command": "python examples/build_rarity_reference.py",
+        "command": "python tools/build_rarity_reference.py",
     }
     names = get_partition(part).group_names
     per_group = ", ".join(f"{n} {g:.4f}" for n, g in zip(names, group_thr, strict=True))

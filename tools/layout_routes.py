@@ -24,7 +24,7 @@ corners, upper neck) sit on a nearby joint. The face points are lost when turned
 under the ``face`` and ``wild`` conditions.
 
 Examples:
-    python examples/layout_routes.py --clips-every 20 --out runs/layout-routes
+    python tools/layout_routes.py --clips-every 20 --out runs/layout-routes
 
 Writes OUT/layout_routes.json (every number and the command) and prints a markdown table.
 """
@@ -142,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
                           f"{route:<13} MPJPE {r['mpjpe']:6.1f}  P-MPJPE {r['p_mpjpe']:6.1f}",
                           flush=True)
             print(f"  ({time.perf_counter() - t0:.0f} s)", flush=True)
-    command = shlex.join(["python", "examples/layout_routes.py", *(argv or sys.argv[1:])])
+    command = shlex.join(["python", "tools/layout_routes.py", *(argv or sys.argv[1:])])
     doc = {"command": command, "clips": len(motion), "rows": rows}
     (args.out / "layout_routes.json").write_text(json.dumps(doc, indent=1) + "\n")
     lines = ["| layout | condition | model | " + " | ".join(ROUTES) + " |",

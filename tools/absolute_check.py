@@ -14,8 +14,8 @@ median pelvis depth errors and the absolute MPJPE relative to the distance.
 default running median (``poselift.absolute.DEFAULT_SCALE_WINDOW`` frames).
 
 Usage:
-    python examples/absolute_check.py ratio [--data ../shared/data]
-    python examples/absolute_check.py depth [--clips 40] [--weights sr_tcn.coco sr.coco]
+    python tools/absolute_check.py ratio [--data ../shared/data]
+    python tools/absolute_check.py depth [--clips 40] [--weights sr_tcn.coco sr.coco]
                                             [--scale-window 31]
 """
 

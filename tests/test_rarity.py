@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 import torch
 
-from poselift import _rarity_lattice as lattice
+from poselift import rarity_lattice as lattice
 from poselift.rarity import OccurrenceScorer, occurrence, pose_similarity, rarest
 
 RNG = np.random.default_rng(7)

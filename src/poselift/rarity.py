@@ -11,7 +11,7 @@ which is a sum over joints of per-joint 3D Gaussian kernel sums::
 
 :func:`occurrence` computes it exactly (method ``"dense"``: chunked float64 evaluation of every
 kernel) or to a guaranteed relative tolerance ``rtol`` (method ``"fast"``: per-joint Gauss
-transforms on a lattice with a proven error bound, see :mod:`poselift._rarity_lattice`; any
+transforms on a lattice with a proven error bound, see :mod:`poselift.rarity_lattice`; any
 query whose bound is not below ``rtol`` is recomputed exactly). Joints that are identical in
 every reference pose (the root of root-relative poses) are summed exactly in closed form.
 See docs/rarity.md for the method, its error bound and the measured speed.
@@ -27,7 +27,7 @@ from typing import Any, Literal, TypeAlias
 import numpy as np
 import torch
 
-from poselift import _rarity_lattice as lattice
+from poselift import rarity_lattice as lattice
 from poselift._validation import (
     Array,
     check_array,

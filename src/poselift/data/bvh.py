@@ -31,7 +31,7 @@ import numpy as np
 
 from poselift._registry import Registry
 from poselift._validation import check_choice
-from poselift.data.mocap import Clip, DataError, MotionSet, OnBad, _BadData, check_poses
+from poselift.data.mocap import BadDataCollector, Clip, DataError, MotionSet, OnBad, check_poses
 
 __all__ = [
     "BVH",
@@ -513,7 +513,7 @@ def load_bvh(
         files = sorted(p.glob("*.bvh")) if p.is_dir() else [p]
     else:
         files = [Path(x) for x in paths]
-    bad = _BadData(on_bad, "BVH file")
+    bad = BadDataCollector(on_bad, "BVH file")
     clips: list[Clip] = []
     for file in files:
         try:

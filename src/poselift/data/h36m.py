@@ -30,7 +30,7 @@ from typing import Any
 import numpy as np
 
 from poselift.camera import Camera
-from poselift.data.mocap import Clip, DataError, MotionSet, OnBad, _BadData, check_poses
+from poselift.data.mocap import BadDataCollector, Clip, DataError, MotionSet, OnBad, check_poses
 
 __all__ = [
     "H36M2D",
@@ -259,7 +259,7 @@ def load_h36m(
     """
     path = Path(path)
     data, _ = _load_dict(path, "positions_3d")
-    bad = _BadData(on_bad, "sequence")
+    bad = BadDataCollector(on_bad, "sequence")
     clips: list[Clip] = []
     wanted = list(data) if subjects is None else list(subjects)
     for subject in wanted:
@@ -326,7 +326,7 @@ def load_h36m_2d(path: str | Path, *, on_bad: OnBad = "raise") -> H36M2D:
         raise DataError(f"{path}: expected the H36M-17 layout, metadata says "
                         f"layout_name={meta.get('layout_name')!r}, "
                         f"num_joints={meta.get('num_joints')!r}")
-    bad = _BadData(on_bad, "sequence")
+    bad = BadDataCollector(on_bad, "sequence")
     out: dict[tuple[str, str], tuple[np.ndarray[Any, Any], ...]] = {}
     for subject, actions in data.items():
         for action, cams in actions.items():

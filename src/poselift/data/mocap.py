@@ -213,7 +213,7 @@ class MotionSet:
         return replace(self, clips=clips, up="y")
 
 
-class _BadData:
+class BadDataCollector:
     """Collects problems under ``on_bad``: raise at once, or record and warn at the end."""
 
     def __init__(self, on_bad: str, what: str) -> None:
@@ -348,7 +348,7 @@ def load_bandai(
     folder = find_bandai(root)
     npz_path, meta_path = folder / BANDAI_NPZ, folder / BANDAI_META
     meta = read_bandai_meta(meta_path)
-    bad = _BadData(on_bad, "clip")
+    bad = BadDataCollector(on_bad, "clip")
     clips: list[Clip] = []
     try:
         archive = np.load(npz_path, allow_pickle=False)

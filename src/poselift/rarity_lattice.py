@@ -1,4 +1,4 @@
-"""Exact-to-tolerance 3D Gauss transforms on a lattice (private helper of :mod:`poselift.rarity`).
+"""Exact-to-tolerance 3D Gauss transforms on a lattice (the engine behind :mod:`poselift.rarity`).
 
 Computes ``S(q) = sum_m exp(-|q - r_m|^2 / (2 sigma^2))`` for many 3D points ``q`` and ``r_m``
 (one joint of the occurrence sum, paper Eq. 9-10) with a guaranteed absolute error.

@@ -19,6 +19,12 @@ root-relative metres is here, once:
    averaging** (:func:`poselift.prediction.run_model`) and **root-relative** output
    (:func:`root_relative`).
 
+The network runs as its **inference copy** (:func:`~poselift.models.fuse_for_inference`:
+BatchNorm folded in, dropout removed; the same outputs within float32 rounding, half the
+time for one pose), built once per core on first use from the weights the model has when
+the core is made (:meth:`LiftingCore.serves` tells whether they are still the model's). The
+exported program (:meth:`LiftingCore.forward`) traces the model itself.
+
 Around it, :class:`poselift.Lifter` adds chunking and the interpolation of missing joints
 over time (``max_gap``), :class:`poselift.StreamingLifter` its ring buffer of frames; the
 exported program (:mod:`poselift.export`) is this module's :meth:`LiftingCore.forward`.
@@ -37,6 +43,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -44,6 +51,7 @@ import torch
 from torch import nn
 
 from poselift._validation import all_finite, check_image_size, check_positive
+from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
 from poselift.normalization import box_side
 from poselift.prediction import eval_model, predict_checked, run_model
@@ -70,6 +78,18 @@ def valid_joints(xy: Any, scores: Any, threshold: float) -> Any:
     if scores is not None:
         ok &= np.asarray(scores) >= threshold
     return ok
+
+
+def _weights(model: nn.Module) -> list[tuple[torch.Tensor, int, int]]:
+    """Every parameter and buffer of ``model`` with its version counter and data pointer."""
+    found = []
+    stack = [model]
+    while stack:
+        m = stack.pop()
+        for table in (m._parameters, m._buffers):
+            found += [(t, t._version, t.data_ptr()) for t in table.values() if t is not None]
+        stack += [c for c in m._modules.values() if c is not None]
+    return found
 
 
 def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
@@ -114,7 +134,61 @@ class LiftingCore(nn.Module):
         self.model = eval_model(model)
         self.score_threshold = float(score_threshold)
         self.flip_test = flip_test
-        self._twin: nn.Module | None = None
+        self._weights = _weights(self.model)
+        # the inference copies, built on first use; a plain dict: not submodules (export)
+        self._copies: dict[str, nn.Module] = {}
+
+    def serves(self, model: nn.Module) -> bool:
+        """Whether this core runs ``model`` as it is now.
+
+        The same module, in eval mode, with the weights it had when the core was made (no
+        parameter or buffer replaced, moved or changed in place since: version counters).
+
+        Callers keeping a core between calls (:class:`poselift.Lifter`) make a new one
+        otherwise.
+
+        Examples:
+            >>> import torch, poselift
+            >>> net = poselift.create_model("sr", hidden=32).eval()
+            >>> core = LiftingCore(net)
+            >>> core.serves(net)
+            True
+            >>> with torch.no_grad():
+            ...     net.head.op.bias.add_(1.0)
+            >>> core.serves(net)
+            False
+        """
+        if model is not self.model or eval_model(model) is not model:
+            return False
+        now = _weights(model)
+        return len(now) == len(self._weights) and all(
+            a[0] is b[0] and a[1:] == b[1:] for a, b in zip(now, self._weights, strict=True))
+
+    def with_image_size(self, image_size: tuple[float, float] | None) -> LiftingCore:
+        """This core for another ``image_size``, sharing its inference copies.
+
+        Examples:
+            >>> import poselift
+            >>> core = LiftingCore(poselift.create_model("sr", hidden=32).eval())
+            >>> core.with_image_size((640, 480)).image_size
+            (640.0, 480.0)
+        """
+        other = copy.copy(self)  # shares the model, its weights record and the copies
+        other.image_size = check_image_size(image_size)
+        return other
+
+    def _inference(self, windows: bool = False) -> nn.Module:
+        """The model's inference copy (``windows``: its strided twin's), built once."""
+        key = "windows" if windows and self.contract.temporal else "frames"
+        net = self._copies.get(key)
+        if net is None:
+            make_twin = getattr(self.model, "strided_twin", None)
+            if key == "windows" and callable(make_twin) and not is_inference_copy(self.model):
+                net = fuse_for_inference(make_twin())
+            else:  # (an inference copy given as the model: its windows run dilated)
+                net = fuse_for_inference(self.model)
+            self._copies[key] = net
+        return net
 
     # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
     def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -176,7 +250,7 @@ class LiftingCore(nn.Module):
         if not c.temporal:  # frames one by one
             inp = inp.reshape(-1, *inp.shape[-2:])
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-            y = predict_checked(self.model, c, inp, batch_size=batch_size,
+            y = predict_checked(self._inference(), c, inp, batch_size=batch_size,
                                 flip_test=self.flip_test, padded=padded)
         if not c.temporal:
             y = y.reshape(*lead, *y.shape[-2:])
@@ -186,15 +260,10 @@ class LiftingCore(nn.Module):
         """``(N, R, J, C)`` windows (``(N, J, C)`` frames) -> ``(N, J_out, 3)`` last-frame poses.
 
         Temporal models run their strided form
-        (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`), built once. ``pose``:
-        ``(N,)``.
+        (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`; its inference copy,
+        built once). ``pose``: ``(N,)``.
         """
-        net = self.model
-        if self.contract.temporal:
-            if self._twin is None:
-                make_twin = getattr(self.model, "strided_twin", None)
-                self._twin = make_twin() if callable(make_twin) else self.model
-            net = self._twin
+        net = self._inference(windows=True)
         with torch.inference_mode():
             y = run_model(net, self.contract, inp, flip_test=self.flip_test)
         if self.contract.temporal:

@@ -211,7 +211,6 @@ def test_cli_version(capsys):
 PRIVATE_IMPORTS_LEFT = {
     ("poselift.data.bvh", "poselift.data.mocap._BadData"),
     ("poselift.data.h36m", "poselift.data.mocap._BadData"),
-    ("poselift.models.row_plan", "poselift.nn._sr_core"),
     ("poselift.models.temporal", "poselift.models.single_frame._check_in_features"),
     ("poselift.rarity", "poselift._rarity_lattice"),
 }

@@ -80,16 +80,35 @@ def valid_joints(xy: Any, scores: Any, threshold: float) -> Any:
     return ok
 
 
-def _weights(model: nn.Module) -> list[tuple[torch.Tensor, int, int]]:
-    """Every parameter and buffer of ``model`` with its version counter and data pointer."""
-    found = []
-    stack = [model]
-    while stack:
-        m = stack.pop()
-        for table in (m._parameters, m._buffers):
-            found += [(t, t._version, t.data_ptr()) for t in table.values() if t is not None]
-        stack += [c for c in m._modules.values() if c is not None]
-    return found
+class _Weights:
+    """What a model's outputs depend on, as found when a core was made, and a cheap re-check.
+
+    Every submodule (and its mode), every entry of their parameter, buffer and submodule
+    tables (by identity: a replaced parameter or submodule is seen), each tensor's version
+    counter (in-place changes: optimizer steps, ``load_state_dict``) and data pointer
+    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        modules, stack = [], [model]
+        while stack:
+            m = stack.pop()
+            modules.append(m)
+            stack += [c for c in m._modules.values() if c is not None]
+        self.modules = modules
+        self.tables = [t for m in modules for t in (m._parameters, m._buffers) if t]
+        self.children = [m._modules for m in modules if m._modules]
+        self.tensors, self.state = self._now()
+
+    def _now(self) -> tuple[list[torch.Tensor], list[list[int]]]:
+        tensors = [t for table in self.tables for t in table.values() if t is not None]
+        return tensors, [[id(t) for t in tensors], [t._version for t in tensors],
+                         [t.data_ptr() for t in tensors],
+                         [id(c) for table in self.children for c in table.values()]]
+
+    def unchanged(self) -> bool:
+        """Whether every submodule is in eval mode and nothing above changed."""
+        return True not in [m.training for m in self.modules] and self._now()[1] == self.state
 
 
 def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
@@ -134,7 +153,7 @@ class LiftingCore(nn.Module):
         self.model = eval_model(model)
         self.score_threshold = float(score_threshold)
         self.flip_test = flip_test
-        self._weights = _weights(self.model)
+        self._weights = _Weights(self.model)
         # the inference copies, built on first use; a plain dict: not submodules (export)
         self._copies: dict[str, nn.Module] = {}
 
@@ -158,11 +177,7 @@ class LiftingCore(nn.Module):
             >>> core.serves(net)
             False
         """
-        if model is not self.model or eval_model(model) is not model:
-            return False
-        now = _weights(model)
-        return len(now) == len(self._weights) and all(
-            a[0] is b[0] and a[1:] == b[1:] for a, b in zip(now, self._weights, strict=True))
+        return model is self.model and self._weights.unchanged()
 
     def with_image_size(self, image_size: tuple[float, float] | None) -> LiftingCore:
         """This core for another ``image_size``, sharing its inference copies.

@@ -112,7 +112,9 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
         if isinstance(model, SingleFrameNet):
             new[id(model.expand)] = _fuse_sequence(model.expand)
             for block in model.blocks:
-                new[id(block.layers)] = _fuse_sequence(block.layers)
+                layers = block.layers
+                assert isinstance(layers, nn.Sequential)
+                new[id(layers)] = _fuse_sequence(layers)
             new[id(model.head)] = _fold(model.head, None)
         else:
             new[id(model.expand)] = _fold(model.expand, model.expand_bn)
@@ -122,7 +124,10 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
             new[id(model.expand_bn)] = nn.Identity()
             new[id(model.bns)] = nn.ModuleList([nn.Identity() for _ in model.bns])
             new[id(model.drop)] = nn.Identity()
-    net = copy.deepcopy(model, memo=dict(new)).eval()  # type: ignore[arg-type]
+    net = copy.deepcopy(model, memo=dict(new)).eval()
+    for m in net.modules():  # each activation's input is a new tensor (a layer's output)
+        if isinstance(m, nn.LeakyReLU):
+            m.inplace = True
     setattr(net, _MARK, True)
     return net
 
@@ -156,6 +161,7 @@ def _fold(m: nn.Module, norm: nn.Module | None) -> nn.Module:
     affine = None if norm is None else _bn_affine(norm)
     if norm is not None and affine is None:  # batch statistics: not foldable, kept as is
         return nn.Sequential(_fold(m, None), copy.deepcopy(norm))
+    form: RowForm | None
     if isinstance(op, SRLinear | SRConv1d):
         form = op.row_form()
         if form is None:  # a configuration without a row form: an SR layer, rescaled
@@ -166,6 +172,7 @@ def _fold(m: nn.Module, norm: nn.Module | None) -> nn.Module:
     elif isinstance(op, nn.Linear | nn.Conv1d):
         form = RowForm.dense(op)
     else:
+        assert isinstance(op, RowForm)
         form = op
     return form if affine is None else form.with_affine(*affine)
 

@@ -174,11 +174,16 @@ class TemporalNet(nn.Module):
         return y.index_select(2, self.get_buffer("_out_order"))
 
     def _stage(self, conv: nn.Module, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``."""
+        """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``.
+
+        An inference copy (:func:`poselift.models.fuse_for_inference`) has the BatchNorm
+        folded into the convolution and no dropout: ``nn.Identity`` there, not called.
+        """
         y = _time_major(conv, x)
-        shape = y.shape
-        y = norm(y.reshape(-1, shape[2]))
-        out: torch.Tensor = self.drop(self.act(y)).view(shape)
+        if not isinstance(norm, nn.Identity):
+            y = norm(y.reshape(-1, y.shape[2])).view(y.shape)
+        y = self.act(y)
+        out: torch.Tensor = y if isinstance(self.drop, nn.Identity) else self.drop(y)
         return out
 
     def _residual(self, x: torch.Tensor, i: int, time_axis: int) -> torch.Tensor:

@@ -177,7 +177,7 @@ class RowForm(nn.Module):
 
     def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
         """The convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``."""
-        out = self(unfold_rows(x, *self.geometry))
+        out = self.forward(unfold_rows(x, *self.geometry))
         return out.view(x.shape[0], -1, out.shape[1])
 
     def extra_repr(self) -> str:

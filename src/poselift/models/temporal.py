@@ -165,13 +165,14 @@ class TemporalNet(nn.Module):
         # (B*T, C) rows (the same statistics as over (B, C, T)), no layout change per layer
         x = self.gather(keypoints.flatten(2))
         x = self._stage(self.expand, self.expand_bn, x)
+        convs, norms = list(self.convs), list(self.bns)  # (iterating: no index lookups)
         for i in range(len(self._pads)):
             res = self._residual(x, i, 1)
-            x = self._stage(self.convs[2 * i], self.bns[2 * i], x)
-            x = res + self._stage(self.convs[2 * i + 1], self.bns[2 * i + 1], x)
+            x = self._stage(convs[2 * i], norms[2 * i], x)
+            x = res + self._stage(convs[2 * i + 1], norms[2 * i + 1], x)
         y = _time_major(self.shrink, x)
         y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
-        return y.index_select(2, self.get_buffer("_out_order"))
+        return y.index_select(2, self._buffers["_out_order"])  # type: ignore[arg-type]
 
     def _stage(self, conv: nn.Module, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
         """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``.

@@ -160,20 +160,22 @@ class RowForm(nn.Module):
 
     def forward(self, rows: torch.Tensor) -> torch.Tensor:
         """Apply the layer to ``rows`` ``(N, D*k)``: ``(N, O)``."""
-        own = self.weights_t()
-        if self.context is None and len(own) == 1:
-            return (torch.mm(rows, own[0]) if self.bias is None
-                    else torch.addmm(self.bias, rows, own[0]))
+        table = self._buffers  # one dict, read directly: cheaper than attribute lookups
+        own: list[torch.Tensor] = [table[name] for name in self._own]  # type: ignore[misc]
+        bias, context = table["bias"], table["context"]
+        if context is None and len(own) == 1:
+            return torch.mm(rows, own[0]) if bias is None else torch.addmm(bias, rows, own[0])
         xs = rows.split_with_sizes(self.in_sizes, dim=1)
         ys = [torch.mm(x_g, w_t) for x_g, w_t in zip(xs, own, strict=True)]
         y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
-        if self.context is None:
-            return y if self.bias is None else y.add_(self.bias)
-        assert self.expand is not None
-        z = (torch.mm(rows, self.context.t()) if self.context_bias is None
-             else torch.addmm(self.context_bias, rows, self.context.t()))
-        gates = self.gate(z).index_select(1, self.expand)
-        return y.mul_(gates) if self.bias is None else torch.addcmul(self.bias, y, gates)
+        if context is None:
+            return y if bias is None else y.add_(bias)
+        context_bias, expand = table["context_bias"], table["expand"]
+        assert expand is not None
+        z = (torch.mm(rows, context.t()) if context_bias is None
+             else torch.addmm(context_bias, rows, context.t()))
+        gates = self.gate(z).index_select(1, expand)
+        return y.mul_(gates) if bias is None else torch.addcmul(bias, y, gates)
 
     def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
         """The convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``."""

@@ -173,7 +173,7 @@ class LiftingCore(nn.Module):
             >>> core.serves(net)
             True
             >>> with torch.no_grad():
-            ...     net.head.op.bias.add_(1.0)
+            ...     _ = net.head.op.bias.add_(1.0)
             >>> core.serves(net)
             False
         """

@@ -9,7 +9,8 @@ Sections (all by default, or pick with --sections):
   interleaved rounds, best time of each. Also the group-map strategies that were considered.
 - ``conv``: SRConv1d vs nn.Conv1d of the same width, strided training form and dilated form.
 - ``small``: eval-mode inputs of 1-256 rows on one thread (one pose, a streaming window): the
-  row form of the layers (``poselift.nn.row_forms``) against their general path.
+  row form of the layers (``layer.row_form()``, what inference copies run:
+  ``poselift.models.fuse_for_inference``) against the layers' own forward.
 - ``network``: the single-frame SR network built from the layers (GroupGather -> SRLinear to
   1024 -> 2 residual blocks of two [SRLinear + BatchNorm + LeakyReLU + Dropout] -> SRLinear to
   3 coordinates per owned joint) and the same network with nn.Linear (FC): training samples/s
@@ -18,7 +19,8 @@ Sections (all by default, or pick with --sections):
   reports training-mode vs evaluation-mode loss and the largest output difference.
 - ``profile``: one training step (forward, backward, Adam) of SRLinear, SRConv1d and the two
   shipped architectures, per operation (torch.profiler), on the training path and on the
-  general path (``row_forms(0)`` and ``nn.Dropout``: what training ran before issue 26).
+  general path (the layers' ``_GroupRows`` off and ``nn.Dropout``: what training ran before
+  issue 26).
 - ``train``: training steps/s (batch 1024, Adam amsgrad, L1) and inference samples/s (batch
   4096) of the SR network against a dense MLP of the same width (an ``nn.Linear`` stack),
   poselift FC and, with ``--official DIR``, the official SRNet code (SR and FC), for 1 and 2
@@ -60,7 +62,7 @@ from _machine import cpu_name
 from torch import nn
 
 import poselift
-from poselift.nn import Dropout, GroupGather, SRConv1d, SRLinear, row_forms, split_width
+from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, SRLinear, split_width
 
 GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
 OWNED = ((0, 1, 2, 3), (4, 5, 6), (7, 8, 9, 10), (11, 12, 13), (14, 15, 16))
@@ -261,12 +263,19 @@ def small_section(args: argparse.Namespace) -> list[str]:
             "|---|---|---|---|---|"]
     reps = 20 if args.quick else 200
     for label, layer, x in cases:
-        def run(layer: nn.Module = layer, x: torch.Tensor = x) -> torch.Tensor:
-            return layer(x)
+        assert isinstance(layer, SRLinear | SRConv1d)
+        form = layer.row_form()
+        assert form is not None
+
+        def run(form: RowForm = form, x: torch.Tensor = x,
+                conv: bool = isinstance(layer, SRConv1d)) -> torch.Tensor:
+            if conv:  # windows unfolded to rows, time-major
+                return form.forward_time_major(x.transpose(1, 2)).transpose(1, 2)
+            out: torch.Tensor = form(x)
+            return out
 
         def general(layer: nn.Module = layer, x: torch.Tensor = x) -> torch.Tensor:
-            with row_forms(0):
-                return layer(x)
+            return layer(x)
 
         times: dict[str, list[float]] = {"row": [], "general": []}
         with torch.no_grad():
@@ -487,14 +496,18 @@ def general_path(net: nn.Module) -> Iterator[None]:
     """Run ``net`` as before issue 26: SR layers on the general path (autograd through every
     op), ``nn.Dropout``'s own mask."""
     swapped = [m for m in net.modules() if type(m) is Dropout]
+    layers = [m for m in net.modules() if isinstance(m, SRLinear | SRConv1d)]
     for m in swapped:
         m.__class__ = nn.Dropout
+    for m in layers:  # no row map with its own backward (_GroupRows)
+        m._trains_rows = lambda x: False  # type: ignore[method-assign]
     try:
-        with row_forms(0):
-            yield
+        yield
     finally:
         for m in swapped:
             m.__class__ = Dropout
+        for m in layers:
+            del m._trains_rows
 
 
 def _step(net: nn.Module, opt: torch.optim.Optimizer, x: torch.Tensor,
@@ -631,7 +644,7 @@ def train_section(args: argparse.Namespace) -> list[str]:
             "", "Single-frame h36m networks (17 x 2 in, 17 x 3 out, 1024 channels): training "
             "samples/s (batch 1024, Adam amsgrad, L1), inference samples/s (batch 4096, eval, "
             "no_grad); median of interleaved rounds. 'general path': the same SR network as "
-            "trained before issue 26 (row_forms(0), nn.Dropout).", ""]
+            "trained before issue 26 (no _GroupRows, nn.Dropout).", ""]
     for threads in args.thread_list:
         torch.set_num_threads(threads)
         clock = _clock()

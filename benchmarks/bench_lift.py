@@ -15,15 +15,16 @@ architectures with random weights -- speed does not depend on the weight values)
   1,000,000-frame COCO sequence with the temporal model (target: 1M frames under 500 MB),
   against the same process's memory right before the call (torch, model and input loaded).
 
-Two more rows compare the bare forward passes with and without the row plans
-(:mod:`poselift.models.row_plan`: small eval-mode inputs run each layer as one fused row map
-with the BatchNorm folded in), i.e. against the module-by-module forward pass in the same
-process.
+Two more rows compare the bare forward passes of the inference copies that ``lift`` and
+``StreamingLifter`` run (:func:`poselift.models.fuse_for_inference`: BatchNorm folded into
+each layer, one row map per layer, dropout removed) with the plain modules' own forward pass
+in the same process.
 
 Each time is also given as a ratio against the bare network forward pass on already
 normalized inputs, measured in the same process right before (the cost of poselift's
 preprocessing: validation, missing-joint handling, bounding-box normalization, padding);
-for ``push`` the bare pass is the strided network on one prepared 27-frame window. Rounds
+for ``push`` the bare pass is the strided network on one prepared 27-frame window (both as
+their inference copies, as poselift runs them). Rounds
 are interleaved and the median is reported (the machines here are noisy). One pose and push
 run on one intra-op thread by design (``poselift.prediction.small_call_threads``); the
 bare passes are timed on one thread too, and for these the median CPU time of the calling
@@ -55,8 +56,8 @@ from _machine import cpu_name
 
 import poselift
 from poselift.inference import DEFAULT_WEIGHTS, Lifter
+from poselift.models import fuse_for_inference
 from poselift.models.inputs import InputContract
-from poselift.nn import row_forms
 
 FRAMES = 10_000
 MEMORY_FRAMES = (100_000, 1_000_000)
@@ -146,7 +147,13 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
     one = torch.from_numpy(np.asarray(InputContract.of(single).prepare(
         frames[:1, None, :, :2]), dtype=np.float32))[:, 0]
 
+    fused_one = fuse_for_inference(single)
+
     def bare_one() -> object:
+        with torch.inference_mode(), small_call_threads(1):
+            return fused_one(one)
+
+    def modules_one() -> object:
         with torch.inference_mode(), small_call_threads(1):
             return single(one)
 
@@ -160,19 +167,15 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
     window = torch.from_numpy(np.asarray(contract.prepare(frames[:27, :, :2]),
                                          dtype=np.float32))[None]
     twin = causal.strided_twin()
+    fused_twin = fuse_for_inference(twin)
 
     def bare_push() -> object:
         with torch.inference_mode(), small_call_threads(1):
+            return fused_twin(window)
+
+    def modules_push() -> object:
+        with torch.inference_mode(), small_call_threads(1):
             return twin(window)
-
-    def without_row_plans(fn: Callable[[], object]) -> Callable[[], object]:
-        """``fn`` with the row form and plans off: the modules one by one (as before)."""
-        def run() -> object:
-            with row_forms(0):
-                return fn()
-        return run
-
-    modules_one, modules_push = without_row_plans(bare_one), without_row_plans(bare_push)
     for f in frames[:60]:  # warm-up, and the track's history full
         stream.push(f)
     lifter.lift(frames[0, :, :2], skeleton="coco")
@@ -202,10 +205,10 @@ def bench_small(single: torch.nn.Module, rounds: int) -> list[tuple[str, ...]]:
     rows.append(row("single-frame, one pose (batch 1)", "lift one", "bare one", "<= 1 ms"))
     rows.append(row("streaming push, 1 track (causal 27 frames)", "push", "bare push",
                     "<= 2 ms"))
-    rows.append(row("one pose: bare forward with the row plan / without", "bare one",
+    rows.append(row("one pose: bare forward, inference copy / plain module", "bare one",
                     "modules one", ""))
-    rows.append(row("causal window: bare forward with the row plan / without", "bare push",
-                    "modules push", ""))
+    rows.append(row("causal window: bare forward, inference copy / plain module",
+                    "bare push", "modules push", ""))
     return rows
 
 

@@ -223,7 +223,6 @@ def test_cli_version(capsys):
 
 # Private names still imported across modules, outside issue 27's rooms (left to their owners).
 PRIVATE_IMPORTS_LEFT = {
-    ("poselift.models.row_plan", "poselift.nn._sr_core"),
     ("poselift.models.temporal", "poselift.models.single_frame._check_in_features"),
 }
 

@@ -20,6 +20,12 @@ root-relative metres is here, once:
    averaging** (:func:`poselift.prediction.run_model`) and **root-relative** output
    (:func:`root_relative`).
 
+The network runs as its **inference copy** (:func:`~poselift.models.fuse_for_inference`:
+BatchNorm folded in, dropout removed; the same outputs within float32 rounding, half the
+time for one pose), built once per core on first use from the weights the model has when
+the core is made (:meth:`LiftingCore.serves` tells whether they are still the model's). The
+exported program (:meth:`LiftingCore.forward`) traces the model itself.
+
 Around it, :class:`poselift.Lifter` adds chunking and the interpolation of missing joints
 over time (``max_gap``), :class:`poselift.StreamingLifter` its ring buffer of frames; the
 exported program (:mod:`poselift.export`) is this module's :meth:`LiftingCore.forward`.
@@ -38,6 +44,7 @@ Examples:
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -45,6 +52,7 @@ import torch
 from torch import nn
 
 from poselift._validation import all_finite, check_image_size, check_positive
+from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
 from poselift.normalization import box_side
 from poselift.prediction import eval_model, predict_checked, run_model
@@ -148,6 +156,37 @@ def detected_joints(xy: Any, scores: Any, threshold: float) -> Any:
     return ok
 
 
+class _Weights:
+    """What a model's outputs depend on, as found when a core was made, and a cheap re-check.
+
+    Every submodule (and its mode), every entry of their parameter, buffer and submodule
+    tables (by identity: a replaced parameter or submodule is seen), each tensor's version
+    counter (in-place changes: optimizer steps, ``load_state_dict``) and data pointer
+    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique.
+    """
+
+    def __init__(self, model: nn.Module) -> None:
+        modules, stack = [], [model]
+        while stack:
+            m = stack.pop()
+            modules.append(m)
+            stack += [c for c in m._modules.values() if c is not None]
+        self.modules = modules
+        self.tables = [t for m in modules for t in (m._parameters, m._buffers) if t]
+        self.children = [m._modules for m in modules if m._modules]
+        self.tensors, self.state = self._now()
+
+    def _now(self) -> tuple[list[torch.Tensor], list[list[int]]]:
+        tensors = [t for table in self.tables for t in table.values() if t is not None]
+        return tensors, [[id(t) for t in tensors], [t._version for t in tensors],
+                         [t.data_ptr() for t in tensors],
+                         [id(c) for table in self.children for c in table.values()]]
+
+    def unchanged(self) -> bool:
+        """Whether every submodule is in eval mode and nothing above changed."""
+        return True not in [m.training for m in self.modules] and self._now()[1] == self.state
+
+
 def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
     """``(..., J, 3)`` poses with the skeleton's root joint moved to the origin.
 
@@ -190,7 +229,57 @@ class LiftingCore(nn.Module):
         self.model = eval_model(model)
         self.score_threshold = float(score_threshold)
         self.flip_test = flip_test
-        self._twin: nn.Module | None = None
+        self._weights = _Weights(self.model)
+        # the inference copies, built on first use; a plain dict: not submodules (export)
+        self._copies: dict[str, nn.Module] = {}
+
+    def serves(self, model: nn.Module) -> bool:
+        """Whether this core runs ``model`` as it is now.
+
+        The same module, in eval mode, with the weights it had when the core was made (no
+        parameter or buffer replaced, moved or changed in place since: version counters).
+
+        Callers keeping a core between calls (:class:`poselift.Lifter`) make a new one
+        otherwise.
+
+        Examples:
+            >>> import torch, poselift
+            >>> net = poselift.create_model("sr", hidden=32).eval()
+            >>> core = LiftingCore(net)
+            >>> core.serves(net)
+            True
+            >>> with torch.no_grad():
+            ...     _ = net.head.op.bias.add_(1.0)
+            >>> core.serves(net)
+            False
+        """
+        return model is self.model and self._weights.unchanged()
+
+    def with_image_size(self, image_size: tuple[float, float] | None) -> LiftingCore:
+        """This core for another ``image_size``, sharing its inference copies.
+
+        Examples:
+            >>> import poselift
+            >>> core = LiftingCore(poselift.create_model("sr", hidden=32).eval())
+            >>> core.with_image_size((640, 480)).image_size
+            (640.0, 480.0)
+        """
+        other = copy.copy(self)  # shares the model, its weights record and the copies
+        other.image_size = check_image_size(image_size)
+        return other
+
+    def _inference(self, windows: bool = False) -> nn.Module:
+        """The model's inference copy (``windows``: its strided twin's), built once."""
+        key = "windows" if windows and self.contract.temporal else "frames"
+        net = self._copies.get(key)
+        if net is None:
+            make_twin = getattr(self.model, "strided_twin", None)
+            if key == "windows" and callable(make_twin) and not is_inference_copy(self.model):
+                net = fuse_for_inference(make_twin())
+            else:  # (an inference copy given as the model: its windows run dilated)
+                net = fuse_for_inference(self.model)
+            self._copies[key] = net
+        return net
 
     # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
     def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -252,7 +341,7 @@ class LiftingCore(nn.Module):
         if not c.temporal:  # frames one by one
             inp = inp.reshape(-1, *inp.shape[-2:])
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-            y = predict_checked(self.model, c, inp, batch_size=batch_size,
+            y = predict_checked(self._inference(), c, inp, batch_size=batch_size,
                                 flip_test=self.flip_test, padded=padded)
         if not c.temporal:
             y = y.reshape(*lead, *y.shape[-2:])
@@ -262,15 +351,10 @@ class LiftingCore(nn.Module):
         """``(N, R, J, C)`` windows (``(N, J, C)`` frames) -> ``(N, J_out, 3)`` last-frame poses.
 
         Temporal models run their strided form
-        (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`), built once. ``pose``:
-        ``(N,)``.
+        (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`; its inference copy,
+        built once). ``pose``: ``(N,)``.
         """
-        net = self.model
-        if self.contract.temporal:
-            if self._twin is None:
-                make_twin = getattr(self.model, "strided_twin", None)
-                self._twin = make_twin() if callable(make_twin) else self.model
-            net = self._twin
+        net = self._inference(windows=True)
         with torch.inference_mode():
             y = run_model(net, self.contract, inp, flip_test=self.flip_test)
         if self.contract.temporal:

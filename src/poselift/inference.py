@@ -75,7 +75,6 @@ from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
-from poselift.prediction import eval_model
 from poselift.skeletons import convert_keypoints, get_skeleton
 
 __all__ = [
@@ -386,12 +385,15 @@ class Lifter:
                                rarity=False).poses
 
     def _core(self, net: nn.Module, size: tuple[float, float] | None) -> LiftingCore:
-        """The lifting core of ``net``, kept while ``net`` is in eval mode (small calls)."""
+        """The lifting core of ``net``, kept while it serves ``net`` as it is (small calls)."""
         kept = self._cores
-        if kept is not None and kept[0] is net and kept[1] == size and eval_model(net) is net:
-            return kept[2]
-        core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
-                           flip_test=self.flip_test)
+        if kept is not None and kept[2].serves(net):
+            if kept[1] == size:
+                return kept[2]
+            core = kept[2].with_image_size(size)  # the same inference copy
+        else:
+            core = LiftingCore(net, score_threshold=self.score_threshold, image_size=size,
+                               flip_test=self.flip_test)
         self._cores = (net, size, core) if core.model is net else None
         return core
 

@@ -117,13 +117,20 @@ def _joints(skeleton: str) -> int:
 
 
 def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
-    """The device and dtype of the model's first parameter (CPU float32 without any)."""
+    """The device and dtype of the model's first parameter or floating-point buffer.
+
+    Depth first (a module's parameters before its buffers); CPU float32 without any. An
+    inference copy (:func:`poselift.models.fuse_for_inference`) holds buffers only.
+    """
     stack = [model]  # depth first, in registration order, as model.parameters() (faster)
     while stack:
         m = stack.pop()
         for p in m._parameters.values():
             if p is not None:
                 return p.device, p.dtype
+        for b in m._buffers.values():
+            if b is not None and b.is_floating_point():
+                return b.device, b.dtype
         stack += [c for c in reversed(m._modules.values()) if c is not None]
     return torch.device("cpu"), torch.float32
 

@@ -35,7 +35,9 @@ A push costs one forward pass of the network over one receptive field (the strid
 a temporal model, :meth:`~poselift.models.temporal.TemporalNet.strided_twin`, through
 :meth:`poselift.core.LiftingCore.windows`), on one
 intra-op thread (:func:`poselift.prediction.small_call_threads`). Only the last
-``2 * receptive_field - 1`` frames of a track are kept.
+``2 * receptive_field - 1`` frames of a track are kept. The network runs as its inference
+copy (:func:`poselift.models.fuse_for_inference`), built on the first push from the weights
+the model has then: a lifter runs those weights; make a new one after changing the model's.
 
 ``model="default"`` resolves through :data:`DEFAULT_STREAMING_WEIGHTS` (causal SR-TCN
 weights); while those are not shipped it falls back to the single-frame default weights

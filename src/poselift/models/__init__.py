@@ -8,6 +8,8 @@
   ready eval model, cached per file version and device) and :func:`clear_model_cache`;
 - :mod:`~poselift.models.inputs`: a model's input contract (normalization, score channel,
   flip, window padding);
+- :mod:`~poselift.models.fuse`: :func:`fuse_for_inference`, a network's inference copy
+  (BatchNorm folded in, dropout removed), as the lifting core runs it;
 - :mod:`~poselift.models.single_frame`, :mod:`~poselift.models.temporal`: the networks;
   :mod:`~poselift.models.blend`: a temporal and a single-frame model averaged (``lift``'s
   default for sequences, ``"sr_tcn.coco+sr.coco"``);
@@ -28,6 +30,7 @@ from poselift.models.checkpoint import load_checkpoint as load_checkpoint
 from poselift.models.checkpoint import save_model as save_model
 from poselift.models.factory import create_model as create_model
 from poselift.models.factory import load_model as load_model
+from poselift.models.fuse import fuse_for_inference as fuse_for_inference
 from poselift.models.registry import ModelEntry as ModelEntry
 from poselift.models.registry import WeightsEntry as WeightsEntry
 from poselift.models.registry import get_model_entry as get_model_entry
@@ -47,6 +50,7 @@ __all__ = [
     "WeightsEntry",
     "clear_model_cache",
     "create_model",
+    "fuse_for_inference",
     "get_model_entry",
     "get_weights",
     "list_models",

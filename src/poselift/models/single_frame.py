@@ -25,14 +25,12 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Sequence
-from typing import Literal, Self
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form
 from poselift.nn import Dropout, GroupGather, SRLinear, split_width
 from poselift.partitions import Partition, get_partition
 from poselift.skeletons import get_skeleton
@@ -195,13 +193,9 @@ class SingleFrameNet(nn.Module):
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         self.register_buffer("_out_order", inverse, persistent=False)
-        self._row_plan = RowPlanCache()
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Lift ``(B, J_in, F)`` normalized keypoints to ``(B, J_out, 3)`` root-relative 3D.
-
-        Small eval-mode batches run the network's row plan (:mod:`poselift.models.row_plan`).
-        """
+        """Lift ``(B, J_in, F)`` normalized keypoints to ``(B, J_out, 3)`` root-relative 3D."""
         if not isinstance(keypoints, torch.Tensor):
             raise TypeError(f"keypoints: expected a torch.Tensor, got {type(keypoints).__name__}"
                             " (poselift.lift takes numpy arrays of pixels)")
@@ -210,50 +204,11 @@ class SingleFrameNet(nn.Module):
                 f"keypoints: expected shape (B, {self.in_joints}, {self.in_features}), "
                 f"got {tuple(keypoints.shape)}"
             )
-        plan = self._row_plan.get(self, self._build_row_plan, keypoints.shape[0])
-        if plan is not None:
-            return plan(keypoints)
         x = self.gather(keypoints.flatten(1))
         x = self.blocks(self.expand(x))
         y = self.head(x).view(keypoints.shape[0], self.out_joints, 3)
         out: torch.Tensor = y.index_select(1, self._out_order)
         return out
-
-    def train(self, mode: bool = True) -> Self:
-        """Set the mode (see ``nn.Module.train``); drops the row plan."""
-        self._row_plan.clear()
-        return super().train(mode)
-
-    def _build_row_plan(self) -> RowPlan | None:
-        """The eval-mode forward pass as row maps with the BatchNorms folded in."""
-        stages = [list(self.expand)]  # each: layer, BatchNorm, activation, dropout
-        for block in self.blocks:
-            assert isinstance(block, _Block)
-            stages += [list(block.layers)[:4], list(block.layers)[4:]]
-        forms, slopes = [], []
-        for layer, norm, act, _ in stages:
-            assert isinstance(layer, _Layer) and isinstance(act, nn.LeakyReLU)
-            forms.append(layer_form(layer.op, norm))
-            slopes.append(float(act.negative_slope))
-        head = layer_form(self.head.op)
-        ready = [f for f in forms if f is not None]
-        if head is None or len(ready) != len(forms):
-            return None
-        gather = self.gather.index
-        # output joint j's three columns, in the owner groups' order
-        out_order = self.get_buffer("_out_order")
-        order = (out_order[:, None] * 3 + torch.arange(3, device=out_order.device)).flatten()
-        joints = self.out_joints
-
-        def plan(keypoints: torch.Tensor) -> torch.Tensor:
-            x = keypoints.flatten(1).index_select(1, gather)
-            x = F.leaky_relu(ready[0](x), slopes[0], inplace=True)
-            for i in range(1, len(ready), 2):
-                y = F.leaky_relu(ready[i](x), slopes[i], inplace=True)
-                x = x + F.leaky_relu(ready[i + 1](y), slopes[i + 1], inplace=True)
-            return head(x).index_select(1, order).view(-1, joints, 3)
-
-        return plan
 
 
 def _check_in_features(in_features: object) -> int:

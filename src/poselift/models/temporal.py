@@ -23,17 +23,14 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Sequence
-from typing import Literal, Self
+from typing import Literal
 
 import torch
-import torch.nn.functional as F
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.models.row_plan import RowPlan, RowPlanCache, layer_form
 from poselift.models.single_frame import _check_in_features, matching_partition
-from poselift.nn import Dropout, GroupGather, SRConv1d, split_width
-from poselift.nn._sr_core import unfold_rows
+from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, split_width
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
 
@@ -146,14 +143,9 @@ class TemporalNet(nn.Module):
         inverse = torch.empty(len(order), dtype=torch.long)
         inverse[torch.tensor(order)] = torch.arange(len(order))
         self.register_buffer("_out_order", inverse, persistent=False)
-        self._row_plan = RowPlanCache()
 
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:
-        """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``.
-
-        Small eval-mode inputs (a streaming window) run the network's row plan
-        (:mod:`poselift.models.row_plan`).
-        """
+        """Lift ``(B, T, J_in, F)`` keypoint sequences to ``(B, T', J_out, 3)``."""
         if not isinstance(keypoints, torch.Tensor):
             raise TypeError(f"keypoints: expected a torch.Tensor, got {type(keypoints).__name__}"
                             " (poselift.lift takes numpy arrays of pixels)")
@@ -169,30 +161,30 @@ class TemporalNet(nn.Module):
                 f"keypoints: expected {need} {self.receptive_field} frames (the receptive "
                 f"field), got {frames}"
             )
-        # rows of the widest layer, the first: its output frames (strided: one per window)
-        first = self.filter_widths[0]
-        rows = keypoints.shape[0] * ((frames - first) // (first if self.strided else 1) + 1)
-        plan = self._row_plan.get(self, self._build_row_plan, rows)
-        if plan is not None:
-            return plan(keypoints)
         # activations stay time-major (B, T, C): windows unfold to rows, BatchNorm runs on
         # (B*T, C) rows (the same statistics as over (B, C, T)), no layout change per layer
         x = self.gather(keypoints.flatten(2))
         x = self._stage(self.expand, self.expand_bn, x)
+        convs, norms = list(self.convs), list(self.bns)  # (iterating: no index lookups)
         for i in range(len(self._pads)):
             res = self._residual(x, i, 1)
-            x = self._stage(self.convs[2 * i], self.bns[2 * i], x)
-            x = res + self._stage(self.convs[2 * i + 1], self.bns[2 * i + 1], x)
+            x = self._stage(convs[2 * i], norms[2 * i], x)
+            x = res + self._stage(convs[2 * i + 1], norms[2 * i + 1], x)
         y = _time_major(self.shrink, x)
         y = y.reshape(y.shape[0], y.shape[1], self.out_joints, 3)
-        return y.index_select(2, self.get_buffer("_out_order"))
+        return y.index_select(2, self._buffers["_out_order"])  # type: ignore[arg-type]
 
     def _stage(self, conv: nn.Module, norm: nn.Module, x: torch.Tensor) -> torch.Tensor:
-        """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``."""
+        """Convolution, BatchNorm, activation and dropout on time-major ``(B, T, C)``.
+
+        An inference copy (:func:`poselift.models.fuse_for_inference`) has the BatchNorm
+        folded into the convolution and no dropout: ``nn.Identity`` there, not called.
+        """
         y = _time_major(conv, x)
-        shape = y.shape
-        y = norm(y.reshape(-1, shape[2]))
-        out: torch.Tensor = self.drop(self.act(y)).view(shape)
+        if not isinstance(norm, nn.Identity):
+            y = norm(y.reshape(-1, y.shape[2])).view(y.shape)
+        y = self.act(y)
+        out: torch.Tensor = y if isinstance(self.drop, nn.Identity) else self.drop(y)
         return out
 
     def _residual(self, x: torch.Tensor, i: int, time_axis: int) -> torch.Tensor:
@@ -205,57 +197,19 @@ class TemporalNet(nn.Module):
         pad, shift = self._pads[i], self._shifts[i]
         return x.narrow(time_axis, pad + shift, x.shape[time_axis] - 2 * pad)
 
-    def train(self, mode: bool = True) -> Self:
-        """Set the mode (see ``nn.Module.train``); drops the row plan."""
-        self._row_plan.clear()
-        return super().train(mode)
-
-    def _build_row_plan(self) -> RowPlan | None:
-        """The eval-mode forward pass as row maps with the BatchNorms folded in.
-
-        Activations stay ``(B, T, C)``: a convolution's windows unfold to rows as views.
-        """
-        convs = [self.expand, *self.convs, self.shrink]
-        norms = [self.expand_bn, *self.bns, None]
-        found = [layer_form(c, n) for c, n in zip(convs, norms, strict=True)]
-        forms = [f for f in found if f is not None]
-        if len(forms) != len(found):
-            return None
-        geometry = []
-        for c in convs:
-            if isinstance(c, SRConv1d):
-                geometry.append((c.receptive_field, c.stride, c.dilation))
-            else:
-                assert isinstance(c, nn.Conv1d)
-                k, d = c.kernel_size[0], c.dilation[0]
-                geometry.append(((k - 1) * d + 1, c.stride[0], d))
-        slope = float(self.act.negative_slope)
-        gather = self.gather.index
-        out_order = self.get_buffer("_out_order")
-
-        def layer(i: int, x: torch.Tensor) -> torch.Tensor:
-            rows = unfold_rows(x, *geometry[i])
-            out = forms[i](rows)
-            return out.view(x.shape[0], -1, out.shape[1])
-
-        def plan(keypoints: torch.Tensor) -> torch.Tensor:
-            x = keypoints.flatten(2).index_select(2, gather)
-            x = F.leaky_relu(layer(0, x), slope, inplace=True)
-            for i in range(len(self._pads)):
-                res = self._residual(x, i, 1)
-                x = F.leaky_relu(layer(1 + 2 * i, x), slope, inplace=True)
-                x = res + F.leaky_relu(layer(2 + 2 * i, x), slope, inplace=True)
-            y = layer(len(forms) - 1, x)
-            return y.view(y.shape[0], y.shape[1], -1, 3).index_select(2, out_order)
-
-        return plan
-
     def strided_twin(self) -> TemporalNet:
         """The strided training form, sharing every parameter and buffer with this network.
 
         Training the twin trains this network; it takes windows of exactly
         ``receptive_field`` frames and returns one frame, identical to this network's output.
+
+        Raises:
+            TypeError: this network is an inference copy
+                (:func:`poselift.models.fuse_for_inference`: fuse the original's twin).
         """
+        if getattr(self, "inference_copy", False):
+            raise TypeError("strided_twin: an inference copy has no strided twin; fuse the "
+                            "original network's: fuse_for_inference(net.strided_twin())")
         twin = TemporalNet(**self._args, strided=True)  # type: ignore[arg-type]
         for mine, theirs in zip(self.modules(), twin.modules(), strict=True):
             for key in list(theirs._parameters):
@@ -267,8 +221,12 @@ class TemporalNet(nn.Module):
 
 
 def _time_major(conv: nn.Module, x: torch.Tensor) -> torch.Tensor:
-    """A dense or SR convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``."""
-    if isinstance(conv, SRConv1d):
+    """A dense or SR convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``.
+
+    Also a convolution's :class:`~poselift.nn.RowForm` (an inference copy's,
+    :func:`poselift.models.fuse_for_inference`).
+    """
+    if isinstance(conv, SRConv1d | RowForm):
         return conv.forward_time_major(x)
     assert isinstance(conv, nn.Conv1d)
     out: torch.Tensor = conv(x.transpose(1, 2)).transpose(1, 2)

@@ -5,7 +5,8 @@
 - :class:`GroupGather` / :class:`GroupScatter`: joint-major <-> group-after-group layouts.
 - :func:`split_width`: split a total width across groups in proportion to their sizes.
 - :class:`Dropout`: ``nn.Dropout`` with a cheaper random mask on the CPU.
-- :func:`row_forms`: the size up to which small eval inputs run fused row maps (or 0: off).
+- :class:`RowForm`: a layer as one map of rows with a BatchNorm folded in, for inference
+  copies (:func:`poselift.models.fuse_for_inference`).
 
 See docs/layers.md.
 
@@ -16,7 +17,7 @@ Examples:
     torch.Size([3, 16])
 """
 
-from poselift.nn._sr_core import row_forms as row_forms
+from poselift.nn._sr_core import RowForm as RowForm
 from poselift.nn.dropout import Dropout as Dropout
 from poselift.nn.grouping import GroupGather as GroupGather
 from poselift.nn.grouping import GroupScatter as GroupScatter
@@ -24,5 +25,5 @@ from poselift.nn.grouping import split_width as split_width
 from poselift.nn.sr_conv import SRConv1d as SRConv1d
 from poselift.nn.sr_linear import SRLinear as SRLinear
 
-__all__ = ["Dropout", "GroupGather", "GroupScatter", "SRConv1d", "SRLinear", "row_forms",
+__all__ = ["Dropout", "GroupGather", "GroupScatter", "RowForm", "SRConv1d", "SRLinear",
            "split_width"]

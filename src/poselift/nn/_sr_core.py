@@ -30,18 +30,14 @@ Benchmarked alternatives (benchmarks/bench_layers.py, docs/layers.md): a padded 
 groups needs a gather and a scatter of the activations and is ~2.4x slower than the loop of G
 matmuls; a block-diagonal dense weight costs the full dense FLOPs.
 
-Small inputs in eval mode (the row form): a forward pass over a few rows (one pose, one
-streaming window) costs more in per-operation overhead than in arithmetic (one pose through a
-1024-channel SR layer is ~0.2 MFLOP). For the paper's configuration (``combine="mul"`` with
-H = 1, or no context) the cached derived weights then include the layer as a map of rows
-(:class:`RowForm`): the G group products are written straight into one output tensor
-(``torch.mm(x_g, W_g^T, out=y[:, cols_g])``: no split of the products, no ``cat``), the
-context is one small ``(D, G)`` product, and the gate is expanded to the output channels by
-one ``index_select``: ~G + 5 operations instead of ~4G + 4. :class:`SRConv1d` runs it on its
-windows unfolded to rows (``(B*T', C*k)``). It is the same arithmetic in another order
-(float32 differences ~1e-7, tested) and only serves inputs of at most :data:`ROW_FORM_ROWS`
-rows (output frames), where it is faster (``benchmarks/bench_layers.py --sections small``); larger
-ones and every traced or autograd pass keep the per-group products above.
+The row form (:class:`RowForm`, :meth:`SRBase.row_form`): a forward pass over a few rows (one
+pose, one streaming window) costs more in per-operation overhead than in arithmetic (one pose
+through a 1024-channel SR layer is ~0.2 MFLOP). For the paper's configuration
+(``combine="mul"`` with H = 1, or no context) a layer can therefore be snapshotted as a map of
+rows with fewer operations, into which a following BatchNorm folds. The layers never switch
+to it themselves: inference copies of whole networks use it
+(:func:`poselift.models.fuse_for_inference`), training passes its arithmetic with a backward
+of their own (:class:`_GroupRows`).
 
 Derived weights (the masked, weight-normalized context map, the fused ``[W_g; M_g]`` blocks,
 the ``add`` chunk sums, the masked identity recombination) are functions of the parameters
@@ -57,10 +53,9 @@ made through ``p.data`` in place (which does not bump the version counter) is no
 
 from __future__ import annotations
 
-import contextlib
 import itertools
 import math
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Literal, NamedTuple, Self, TypeAlias
 
 import torch
@@ -82,90 +77,124 @@ ADD_SLOPE = 0.01
 _NORM_EPS = 1e-12
 
 
-ROW_FORM_ROWS = 128
-"""Eval-mode inputs of at most this many rows (output frames) run the row form
-(:class:`RowForm`) where the layer has one; 0 turns it off. The row form of a 1024-channel
-layer is 1.7x faster than the general path on one row, 1.05x on 128, even on 256
-(``python benchmarks/bench_layers.py --sections small``, docs/layers.md)."""
+class RowForm(nn.Module):
+    """An eval-mode layer as one map of rows, for inference copies.
 
-
-@contextlib.contextmanager
-def row_forms(max_rows: int) -> Iterator[None]:
-    """Within the block, use row forms and row plans for inputs of at most ``max_rows`` rows.
-
-    Sets :data:`ROW_FORM_ROWS` (process-wide, not per thread) and restores it afterwards;
-    ``row_forms(0)`` runs every layer and module on its general path, e.g. to compare.
-
-    Examples:
-        >>> import torch
-        >>> from poselift.nn import SRLinear, row_forms
-        >>> layer, x = SRLinear([2, 3], [4, 4]).eval(), torch.randn(1, 5)
-        >>> with torch.no_grad(), row_forms(0):
-        ...     general = layer(x)
-        >>> with torch.no_grad():
-        ...     torch.allclose(layer(x), general, atol=1e-6)
-        True
-    """
-    global ROW_FORM_ROWS
-    check_int(max_rows, "max_rows", 0)
-    saved, ROW_FORM_ROWS = ROW_FORM_ROWS, int(max_rows)
-    try:
-        yield
-    finally:
-        ROW_FORM_ROWS = saved
-
-
-class RowForm(NamedTuple):
-    """An eval-mode SR layer (``"mul"`` with H = 1, or no context) as a map of rows.
+    (:func:`poselift.models.fuse_for_inference` builds them.)
 
     ``rows (N, D*k) -> (N, O)``, with D*k the input features (times the kernel taps of a
-    convolution, flattened channel-major like the weights) and O the output features.
+    convolution, flattened channel-major like the weights) and O the output features. Built
+    from an SR layer (:meth:`SRBase.row_form`: ``"mul"`` with H = 1, or no context) or a
+    dense ``nn.Linear`` / unpadded ``nn.Conv1d`` (:meth:`dense`); :meth:`with_affine` folds a
+    following per-channel affine map (an eval-mode BatchNorm) into the weights.
+
+    The G group products are joined by one ``cat``, the context is one skinny product with
+    the row-major ``(G, D*k)`` map (the orientation the CPU BLAS runs fast) and the gate is
+    expanded to the output channels by one ``index_select``: ~G + 6 operations instead of the
+    layer's ~4G + 4. (Writing the products into column slices of one output, ``out=``, is
+    slower at every size measured: 1.2x on one row, 1.3x on 4096.) The same arithmetic as
+    the layer in another order (float32 differences ~1e-7, tested). A plain module: its
+    tensors are buffers (``.to()`` moves them, the constructor takes them as they are), it
+    holds no cache and has no backward of its own (it is for inference; the layers train).
+
+    A convolution's geometry (``frames`` = receptive field, ``stride``, ``dilation``) is kept
+    for :meth:`forward_time_major`, which unfolds the windows to rows (:func:`unfold_rows`).
     """
 
-    own: list[torch.Tensor]  # W_g^T per group: (D_g*k, O_g), contiguous
-    in_sizes: list[int]  # D_g*k per group
-    out_sizes: list[int]  # O_g per group
-    context: torch.Tensor | None  # M^T: (D*k, G), own-group rows zero; None: no context
-    context_bias: torch.Tensor | None  # (G,)
-    expand: torch.Tensor | None  # (O,) the group of each output column
-    bias: torch.Tensor | None  # (O,)
-    gate: Callable[[torch.Tensor], torch.Tensor] = torch.sigmoid  # the layer's gate
+    def __init__(self, own: Sequence[torch.Tensor], in_sizes: Sequence[int],
+                 out_sizes: Sequence[int], context: torch.Tensor | None,
+                 context_bias: torch.Tensor | None, expand: torch.Tensor | None,
+                 bias: torch.Tensor | None,
+                 gate: Callable[[torch.Tensor], torch.Tensor] = torch.sigmoid,
+                 geometry: tuple[int, int, int] = (1, 1, 1)) -> None:
+        super().__init__()
+        self.in_sizes = [int(d) for d in in_sizes]  # D_g*k per group
+        self.out_sizes = [int(o) for o in out_sizes]  # O_g per group
+        self.geometry = geometry  # (frames, stride, dilation) of a convolution
+        self.gate = gate
+        self._own = [f"own{g}" for g in range(len(own))]
+        for name, w in zip(self._own, own, strict=True):  # W_g^T: (D_g*k, O_g), contiguous
+            self.register_buffer(name, w)
+        self.context: torch.Tensor | None  # M: (G, D*k), own-group columns zero; None: none
+        self.context_bias: torch.Tensor | None  # (G,)
+        self.expand: torch.Tensor | None  # (O,) the group of each output column
+        self.bias: torch.Tensor | None  # (O,)
+        for name, t in (("context", context), ("context_bias", context_bias),
+                        ("expand", expand), ("bias", bias)):
+            self.register_buffer(name, t)
 
     @classmethod
-    def dense(cls, weight: torch.Tensor, bias: torch.Tensor | None) -> RowForm:
-        """A dense linear map or convolution (``(O, D[, k])`` weight) as a row map."""
-        w = weight.detach().flatten(1)
-        return cls([w.t().contiguous()], [w.shape[1]], [w.shape[0]], None, None, None,
-                   None if bias is None else bias.detach())
+    def dense(cls, layer: nn.Linear | nn.Conv1d) -> RowForm:
+        """A dense ``nn.Linear`` or unpadded, ungrouped ``nn.Conv1d`` as a row map.
+
+        Raises:
+            ValueError: a padded or grouped convolution (its windows are not rows).
+        """
+        w = layer.weight.detach().flatten(1)
+        geometry = (1, 1, 1)
+        if isinstance(layer, nn.Conv1d):
+            if layer.groups != 1 or layer.padding not in ((0,), "valid"):
+                raise ValueError("layer: expected an unpadded nn.Conv1d with groups=1, got "
+                                 f"padding={layer.padding!r}, groups={layer.groups}")
+            k, d = layer.kernel_size[0], layer.dilation[0]
+            geometry = ((k - 1) * d + 1, layer.stride[0], d)
+        bias = None if layer.bias is None else _copy(layer.bias)
+        return cls([_copy(w.t())], [w.shape[1]], [w.shape[0]], None, None, None, bias,
+                   geometry=geometry)
 
     def with_affine(self, scale: torch.Tensor, shift: torch.Tensor) -> RowForm:
-        """This map followed by ``y * scale + shift`` per output column, folded in.
+        """This map followed by ``y * scale + shift`` per output column, folded in (a copy).
 
         Exact in real arithmetic for every form (the gate multiplies a group's product before
         its bias is added): an eval-mode BatchNorm after the layer costs nothing.
         """
-        own = [(w * s).contiguous() for w, s in
-               zip(self.own, scale.split_with_sizes(self.out_sizes), strict=True)]
+        own = [w * s for w, s in  # new tensors: the copy shares no storage with this map
+               zip(self.weights_t(), scale.split_with_sizes(self.out_sizes), strict=True)]
         bias = shift if self.bias is None else torch.addcmul(shift, self.bias, scale)
-        return self._replace(own=own, bias=bias)
+        return RowForm(own, self.in_sizes, self.out_sizes, self.context, self.context_bias,
+                       self.expand, bias, self.gate, self.geometry)
 
-    def __call__(self, rows: torch.Tensor) -> torch.Tensor:
+    def weights_t(self) -> list[torch.Tensor]:
+        """``W_g^T`` per group: ``(D_g*k, O_g)``."""
+        return [self._buffers[name] for name in self._own]  # type: ignore[misc]
+
+    def forward(self, rows: torch.Tensor) -> torch.Tensor:
         """Apply the layer to ``rows`` ``(N, D*k)``: ``(N, O)``."""
-        if self.context is None and len(self.own) == 1:
-            return (torch.mm(rows, self.own[0]) if self.bias is None
-                    else torch.addmm(self.bias, rows, self.own[0]))
-        y = rows.new_empty(rows.shape[0], sum(self.out_sizes))
+        table = self._buffers  # one dict, read directly: cheaper than attribute lookups
+        own: list[torch.Tensor] = [table[name] for name in self._own]  # type: ignore[misc]
+        bias, context = table["bias"], table["context"]
+        if context is None and len(own) == 1:
+            return torch.mm(rows, own[0]) if bias is None else torch.addmm(bias, rows, own[0])
         xs = rows.split_with_sizes(self.in_sizes, dim=1)
-        ys = y.split_with_sizes(self.out_sizes, dim=1)  # views: one op, not G slices
-        for x_g, w_t, y_g in zip(xs, self.own, ys, strict=True):
-            torch.mm(x_g, w_t, out=y_g)
-        if self.context is None:
-            return y if self.bias is None else y.add_(self.bias)
-        assert self.expand is not None
-        z = (torch.mm(rows, self.context) if self.context_bias is None
-             else torch.addmm(self.context_bias, rows, self.context))
-        gates = self.gate(z).index_select(1, self.expand)
-        return y.mul_(gates) if self.bias is None else torch.addcmul(self.bias, y, gates)
+        ys = [torch.mm(x_g, w_t) for x_g, w_t in zip(xs, own, strict=True)]
+        y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
+        if context is None:
+            return y if bias is None else y.add_(bias)
+        context_bias, expand = table["context_bias"], table["expand"]
+        assert expand is not None
+        z = (torch.mm(rows, context.t()) if context_bias is None
+             else torch.addmm(context_bias, rows, context.t()))
+        gates = self.gate(z).index_select(1, expand)
+        return y.mul_(gates) if bias is None else torch.addcmul(bias, y, gates)
+
+    def forward_time_major(self, x: torch.Tensor) -> torch.Tensor:
+        """The convolution on time-major frames: ``(B, T, C)`` -> ``(B, T', O)``."""
+        out = self.forward(unfold_rows(x, *self.geometry))
+        return out.view(x.shape[0], -1, out.shape[1])
+
+    def extra_repr(self) -> str:
+        """Configuration shown by ``repr``."""
+        frames, stride, dilation = self.geometry
+        parts = [f"in_sizes={self.in_sizes}", f"out_sizes={self.out_sizes}",
+                 f"context={self.context is not None}"]
+        if self.geometry != (1, 1, 1):
+            parts.append(f"frames={frames}, stride={stride}, dilation={dilation}")
+        return ", ".join(parts)
+
+
+def _copy(t: torch.Tensor) -> torch.Tensor:
+    """A contiguous copy of ``t`` outside autograd (a row map shares no storage with a layer)."""
+    return t.detach().clone(memory_format=torch.contiguous_format)
 
 
 def unfold_rows(x: torch.Tensor, frames: int, stride: int, dilation: int) -> torch.Tensor:
@@ -285,7 +314,6 @@ class _Derived(NamedTuple):
     identity: torch.Tensor | None  # identity context: the masked recombination weight
     biases: list[torch.Tensor | None]  # b_g per group, shaped to broadcast over (N, O_g[, T])
     context_bias: torch.Tensor | None  # c, shaped to broadcast over (N, G*H[, T])
-    rows: RowForm | None = None  # the row form (cached derived weights only)
 
 
 def _is_int(value: object) -> bool:
@@ -586,30 +614,8 @@ class SRBase(nn.Module):
             return cached[1]
         with torch.inference_mode(False), torch.no_grad():
             derived = self._derive()
-            derived = derived._replace(rows=self._build_row_form())
         self._derived_cache = (state, derived)
         return derived
-
-    def _build_row_form(self) -> RowForm | None:
-        """The layer as a :class:`RowForm`, or None for the configurations it does not cover."""
-        if self.context == "identity" or (self._learned and (
-                self.combine != "mul" or self.context_dim != 1)):
-            return None
-        taps = math.prod(self._kernel)
-        own = [w.flatten(1).t().contiguous() for w in self.weights]
-        context = context_bias = expand = None
-        if self._learned:
-            context = self.effective_context_weight().flatten(1).t().contiguous()
-            context_bias = None if self.context_bias is None else self.context_bias.detach()
-            expand = torch.repeat_interleave(  # output_size: no sync, works on meta tensors
-                torch.arange(self.num_groups, device=context.device),
-                torch.tensor(self.out_groups, device=context.device),
-                output_size=self.out_features)
-        bias = None if self.bias is None else self.bias.detach()
-        # a subclass's own gate (the library's is the sigmoid, called directly: faster)
-        gate = torch.sigmoid if type(self).gate is SRBase.gate else self.gate
-        return RowForm(own, [d * taps for d in self.in_groups], list(self.out_groups), context,
-                       context_bias, expand, bias, gate)
 
     def train(self, mode: bool = True) -> Self:
         """Set the mode (see ``nn.Module.train``); drops the cached derived weights."""
@@ -617,13 +623,36 @@ class SRBase(nn.Module):
         return super().train(mode)
 
     def row_form(self) -> RowForm | None:
-        """The layer as a :class:`RowForm` (the eval-mode cache's), or None.
+        """The layer as a :class:`RowForm` (a snapshot of its weights now), or None.
 
-        None in training mode, with autograd through the parameters, while tracing, and for
-        the configurations the row form does not cover (``"cat"``, ``"add"``, H > 1 with
-        ``"mul"``, the identity context).
+        None for the configurations the row form does not cover (``"cat"``, ``"add"``, H > 1
+        with ``"mul"``, the identity context). Used to build inference copies
+        (:func:`poselift.models.fuse_for_inference`); the layer itself always runs its own
+        forward.
         """
-        return None if self._cache_state() is None else self._derived().rows
+        if self.context == "identity" or (self._learned and (
+                self.combine != "mul" or self.context_dim != 1)):
+            return None
+        with torch.no_grad():
+            taps = math.prod(self._kernel)
+            own = [_copy(w.flatten(1).t()) for w in self.weights]
+            context = context_bias = expand = None
+            if self._learned:
+                context = _copy(self.effective_context_weight().flatten(1))
+                context_bias = None if self.context_bias is None else _copy(self.context_bias)
+                expand = torch.repeat_interleave(  # output_size: no sync, works on meta
+                    torch.arange(self.num_groups, device=context.device),
+                    torch.tensor(self.out_groups, device=context.device),
+                    output_size=self.out_features)
+            # a subclass's own gate (the library's is the sigmoid, called directly: faster)
+            gate = torch.sigmoid if type(self).gate is SRBase.gate else self.gate
+            bias = None if self.bias is None else _copy(self.bias)
+            return RowForm(own, [d * taps for d in self.in_groups], list(self.out_groups),
+                           context, context_bias, expand, bias, gate, self._geometry())
+
+    def _geometry(self) -> tuple[int, int, int]:
+        """``(frames, stride, dilation)`` of a convolution's windows (a linear layer: 1s)."""
+        return (1, 1, 1)
 
     def _trains_rows(self, x: torch.Tensor) -> bool:
         """Whether a pass over ``x`` runs :class:`_GroupRows` (training or autograd).
@@ -648,7 +677,7 @@ class SRBase(nn.Module):
 
     def _uses_group_rows(self, x: torch.Tensor) -> bool:
         """Training or autograd through the parameters, on a configuration of the row form."""
-        return ((self.training or torch.is_grad_enabled()) and ROW_FORM_ROWS > 0
+        return ((self.training or torch.is_grad_enabled())
                 and self._cache_state() is None and self._trains_rows(x))
 
     def _rows_map(self, rows: torch.Tensor) -> torch.Tensor:
@@ -662,13 +691,6 @@ class SRBase(nn.Module):
         return out
 
     # forward ---------------------------------------------------------------------------------
-    @staticmethod
-    def _row_form(derived: _Derived, rows: int) -> RowForm | None:
-        """The row form for an input of ``rows`` rows (output frames), or None: general path."""
-        if derived.rows is None:  # (first: no guard on a symbolic number of rows)
-            return None
-        return derived.rows if 0 < rows <= ROW_FORM_ROWS else None
-
     def _forward(self, x: torch.Tensor, derived: _Derived) -> torch.Tensor:
         """The general path: channels on dim 1, ``(N, D)`` or ``(B, D, T)``."""
         # split_with_sizes: the C++ op directly (torch.split's Python wrapper costs more than

@@ -215,7 +215,7 @@ class SRConv1d(SRBase):
         if self._uses_group_rows(input):
             rows = unfold_rows(input, self.receptive_field, self.stride, self.dilation)
             return self._rows_map(rows).view(batch, frames, self.out_features)
-        return self._conv(input.transpose(1, 2), batch, frames).transpose(1, 2)
+        return self._forward(input.transpose(1, 2), self._derived()).transpose(1, 2)
 
     def forward(self, input: torch.Tensor) -> torch.Tensor:
         """Apply the layer: ``(B, sum(in_groups), T)`` -> ``(B, sum(out_groups), T')``."""
@@ -226,18 +226,11 @@ class SRConv1d(SRBase):
                                self.dilation)
             y = self._rows_map(rows)
             return y.view(batch, frames, self.out_features).transpose(1, 2)
-        return self._conv(input, batch, frames)
+        return self._forward(input, self._derived())
 
-    def _conv(self, input: torch.Tensor, batch: int, frames: int) -> torch.Tensor:
-        """The cached row form (small eval inputs) or the general path; ``(B, C, T)``."""
-        derived = self._derived()
-        row_form = self._row_form(derived, batch * frames)
-        if row_form is not None:
-            # each output frame's window as one row (channel-major, like the weights)
-            rows = unfold_rows(input.transpose(1, 2), self.receptive_field, self.stride,
-                               self.dilation)
-            return row_form(rows).view(batch, frames, self.out_features).transpose(1, 2)
-        return self._forward(input, derived)
+    def _geometry(self) -> tuple[int, int, int]:
+        """``(frames, stride, dilation)`` of the windows (:meth:`row_form`)."""
+        return (self.receptive_field, self.stride, self.dilation)
 
     def extra_repr(self) -> str:
         """Configuration shown by ``repr``."""

@@ -146,7 +146,4 @@ class SRLinear(SRBase):
         rows = input.reshape(-1, self.in_features)
         if self._uses_group_rows(rows):  # training / autograd: the rows' own backward
             return self._rows_map(rows).reshape(*lead, self.out_features)
-        derived = self._derived()
-        row_form = self._row_form(derived, rows.shape[0])
-        y = self._forward(rows, derived) if row_form is None else row_form(rows)
-        return y.reshape(*lead, self.out_features)
+        return self._forward(rows, self._derived()).reshape(*lead, self.out_features)

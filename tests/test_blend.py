@@ -195,3 +195,18 @@ def test_a_one_frame_sequence_goes_through_the_single_frame_weights():
     assert np.abs(one - poselift.lift(kp[:1], skeleton="coco", temporal=True)).max() > 1e-4
     two = poselift.lift(kp, skeleton="coco")  # two frames: the blend
     np.testing.assert_array_equal(two, poselift.lift(kp, skeleton="coco", temporal=True))
+
+
+def test_the_inference_copy_of_a_blend_fuses_both_parts():
+    from poselift.models.fuse import fuse_for_inference, is_inference_copy
+
+    t, s = _parts(causal=True)
+    net = TemporalBlend(t, s, smoothing=1.5, min_limbs=6).eval()
+    fast = fuse_for_inference(net)
+    assert is_inference_copy(fast) and is_inference_copy(fast.temporal)
+    assert is_inference_copy(fast.single) and fast is not net
+    assert (fast.smoothing, fast.min_limbs, fast.receptive_field) == (1.5, 6, 27)
+    assert not any(isinstance(m, torch.nn.BatchNorm1d) for m in fast.modules())
+    x = _inputs(40)
+    with torch.no_grad():
+        torch.testing.assert_close(fast(x), net(x), atol=2e-5, rtol=1e-5)

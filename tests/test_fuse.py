@@ -21,6 +21,7 @@ import poselift
 from poselift.core import LiftingCore
 from poselift.inference import DEFAULT_WEIGHTS
 from poselift.models import fuse_for_inference
+from poselift.models.blend import blend_spec
 from poselift.models.fuse import is_inference_copy
 from poselift.models.inputs import InputContract
 from poselift.nn import RowForm, SRConv1d, SRLinear
@@ -28,7 +29,8 @@ from poselift.streaming import DEFAULT_STREAMING_WEIGHTS
 
 torch.set_num_threads(1)
 GOLDEN = Path(__file__).resolve().parents[1] / "tests" / "data" / "golden"
-SHIPPED = sorted(set(DEFAULT_WEIGHTS.values()) | set(DEFAULT_STREAMING_WEIGHTS.values()))
+SHIPPED = sorted({part for name in (*DEFAULT_WEIGHTS.values(), *DEFAULT_STREAMING_WEIGHTS.values())
+                  for part in (blend_spec(name) or (name,))})  # a blend's parts
 
 
 def _linear(**config: object) -> SRLinear:

@@ -127,7 +127,7 @@ class TemporalBlend(nn.Module):
         r = self.receptive_field
         self._centre = r - 1 if self.causal else r // 2
         # Gaussian taps over the frames around the output frame that the window holds
-        sigma = float(smoothing)
+        sigma = self.smoothing = float(smoothing)
         radius = 0 if sigma == 0 else min(math.ceil(3 * sigma), self._centre)
         before, after = radius, (0 if self.causal else radius)
         offsets = torch.arange(-before, after + 1, dtype=torch.float64)

@@ -53,6 +53,7 @@ import copy
 import torch
 from torch import nn
 
+from poselift.models.blend import TemporalBlend
 from poselift.models.single_frame import SingleFrameNet
 from poselift.models.temporal import TemporalNet
 from poselift.nn import Dropout, RowForm, SRConv1d, SRLinear
@@ -78,7 +79,8 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     """An eval-only copy of a lifting network with BatchNorm folded in and dropout removed.
 
     See the module docs. The networks of :func:`poselift.create_model` (single-frame and
-    temporal) are fused; any other module, and a copy already fused, is returned as it is.
+    temporal, and the two parts of a :class:`~poselift.models.blend.TemporalBlend`) are
+    fused; any other module, and a copy already fused, is returned as it is.
     ``model`` is not changed (its mode either: a model in training mode is copied in eval
     mode).
 
@@ -103,6 +105,14 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
     """
     if not isinstance(model, nn.Module):
         raise TypeError(f"model: expected a torch.nn.Module, got {type(model).__name__}")
+    if isinstance(model, TemporalBlend) and not is_inference_copy(model):
+        blend = TemporalBlend(fuse_for_inference(model.temporal),
+                              fuse_for_inference(model.single),
+                              single_weight=model.single_weight, smoothing=model.smoothing,
+                              min_limbs=model.min_limbs).eval()
+        blend.config = getattr(model, "config", {})  # type: ignore[assignment]
+        setattr(blend, _MARK, True)
+        return blend
     if is_inference_copy(model) or not isinstance(model, SingleFrameNet | TemporalNet):
         return model
     # the layers, BatchNorms and dropout are built anew; the rest is deep-copied around them

@@ -272,7 +272,8 @@ def test_device_and_batch_size_flags(tmp_path, ckpts, capsys, monkeypatch):
     real = poselift.core.predict_checked
 
     def recording(model, contract, inputs, **kwargs):
-        seen.append((kwargs["batch_size"], next(model.parameters()).device))
+        # the inference copy holds buffers only (BatchNorm folded, no trainable parameters)
+        seen.append((kwargs["batch_size"], next(model.buffers()).device))
         return real(model, contract, inputs, **kwargs)
 
     monkeypatch.setattr(poselift.core, "predict_checked", recording)

@@ -257,7 +257,8 @@ def test_default_without_shipped_weights_raises_clearly(monkeypatch: pytest.Monk
     monkeypatch.setattr(inf, "list_weights", lambda: [])  # as if none were shipped
     with pytest.raises(WeightsUnavailableError, match=r"single-frame weights.*'sr\.coco'"):
         lift(_kp(), skeleton="coco")
-    with pytest.raises(WeightsUnavailableError, match=r"temporal weights.*'sr_tcn\.h36m'"):
+    with pytest.raises(WeightsUnavailableError,
+                       match=r"temporal weights.*'sr_tcn\.h36m\+sr\.h36m'"):
         lift(_kp(5), skeleton="h36m")
 
 

@@ -15,7 +15,6 @@ from poselift.models import (
     save_model,
     unregister_model,
 )
-from poselift.models.inputs import InputContract
 from poselift.partitions import get_partition
 
 torch.set_num_threads(2)
@@ -31,9 +30,10 @@ def _small(name: str, **extra):
 
 
 def _input(model, batch=4, frames=None, joints=17, seed=0):
+    """(x, y) inputs; a blend of the shipped weights takes their score channel too."""
     g = torch.Generator().manual_seed(seed)
     t = frames if frames is not None else model.receptive_field
-    features = InputContract.of(model).in_features
+    features = 3 if model.config["name"] == "blend" else 2
     shape = (batch, t, joints, features) if get_model_entry(model.config["name"]).temporal else (
         batch, joints, features)
     return torch.randn(shape, generator=g)

@@ -81,7 +81,7 @@ def test_card_matches_the_model(name: str):
     # the card's metrics (measured on ../shared data, checked against it in
     # test_card_metrics_reproduce_through_lift) must at least agree with each other
     m = {key: value["mpjpe"] for key, value in card["metrics"].items()}
-    assert 35.0 <= m["p1-style/gt"] <= 48.0  # measured 37.2-46.5 mm for the six weights
+    assert 30.0 <= m["p1-style/gt"] <= 48.0  # measured 34.7-43.1 mm for the six weights
     assert m["p1-style/gt/image_size"] == m["p1-style/gt"]  # bbox models ignore the image size
     assert m["p1-style/gt"] <= m["p1-style/gt/missing1"] <= m["p1-style/gt/missing2"]
     assert m["p1-style/gt"] < m["p1-style/noisy"] and m["p2-cross-set/gt"] < m[
@@ -217,7 +217,7 @@ def test_demo_png(tmp_path: Path):
     summary = run_demo(tmp_path / "d.npz", tmp_path / "d.png", echo=lambda s: None)
     png = (tmp_path / "d.png").read_bytes()
     assert png[:8] == b"\x89PNG\r\n\x1a\n" and len(png) > 20_000
-    assert summary["temporal"]["model"] == "sr_tcn.coco"
+    assert summary["temporal"]["model"] == DEFAULT_WEIGHTS[("coco", True)]
 
 
 def test_plot_lift_checks_shapes():

@@ -46,6 +46,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from poselift.models.factory import blend_spec, create_model, load_model
 from poselift.models.inputs import InputContract
 from poselift.models.registry import register_model
 from poselift.normalization import VIRTUAL_IMAGE_SIZE, box_side
@@ -178,23 +179,8 @@ class TemporalBlend(nn.Module):
         return torch.cat([xy, x[..., 2:]], -1)
 
 
-def blend_spec(name: str) -> tuple[str, str] | None:
-    """``"temporal+single"`` (two weights names or checkpoint files) as its two parts, else None.
-
-    Examples:
-        >>> blend_spec("sr_tcn.coco+sr.coco"), blend_spec("sr.coco")
-        (('sr_tcn.coco', 'sr.coco'), None)
-    """
-    parts = name.split("+")
-    if len(parts) != 2 or not all(parts):
-        return None
-    return parts[0], parts[1]
-
-
 def _part(part: Part) -> nn.Module:
     """A blend part as a module (weights are loaded, configs built fresh)."""
-    from poselift.models.factory import create_model, load_model
-
     if isinstance(part, nn.Module):
         raise TypeError("blend part: a module cannot be stored in a model config; build "
                         "poselift.models.blend.TemporalBlend(temporal, single) from modules")

@@ -31,7 +31,7 @@ from poselift.models.registry import (
 )
 from poselift.normalization import INPUT_NORMS
 
-__all__ = ["create_model", "load_model"]
+__all__ = ["blend_spec", "create_model", "load_model"]
 
 
 def create_model(name: str, *, weights: str | None = None, **config: Any) -> nn.Module:
@@ -221,8 +221,6 @@ def load_model(path: str | os.PathLike[str]) -> nn.Module:
     if isinstance(path, str) and path in list_weights():
         return create_model(get_weights(path).model, weights=path)
     if isinstance(path, str) and not os.path.exists(path):
-        from poselift.models.blend import blend_spec
-
         parts = blend_spec(path)
         if parts is not None:  # "temporal+single": the two models averaged
             return create_model("blend", temporal=parts[0], single=parts[1]).eval()
@@ -267,3 +265,16 @@ def _check_config(entry: ModelEntry, config: Mapping[str, Any]) -> None:
                 f"model {entry.name!r} has no config key {key!r}{hint}; accepted: {accepted} "
                 f"(and {', '.join(UNIVERSAL_CONFIG)} for every model)"
             )
+
+
+def blend_spec(name: str) -> tuple[str, str] | None:
+    """``"temporal+single"`` (two weights names or checkpoint files) as its two parts, else None.
+
+    Examples:
+        >>> blend_spec("sr_tcn.coco+sr.coco"), blend_spec("sr.coco")
+        (('sr_tcn.coco', 'sr.coco'), None)
+    """
+    parts = name.split("+")
+    if len(parts) != 2 or not all(parts):
+        return None
+    return parts[0], parts[1]

@@ -222,9 +222,7 @@ def test_cli_version(capsys):
 
 
 # Private names still imported across modules, outside issue 27's rooms (left to their owners).
-PRIVATE_IMPORTS_LEFT = {
-    ("poselift.models.temporal", "poselift.models.single_frame._check_in_features"),
-}
+PRIVATE_IMPORTS_LEFT: set[tuple[str, str]] = set()
 
 
 def test_no_module_imports_another_modules_private_name():

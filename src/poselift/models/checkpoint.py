@@ -8,6 +8,7 @@ nothing from it is executed. There is no fallback to unsafe loading.
 
 from __future__ import annotations
 
+import functools
 import os
 import pickle
 from collections.abc import Mapping
@@ -16,6 +17,8 @@ from typing import Any
 
 import torch
 from torch import nn
+
+from poselift._files import atomic_write
 
 __all__ = ["STORAGE_DTYPES", "atomic_save", "load_checkpoint", "save_model"]
 
@@ -151,19 +154,7 @@ def atomic_save(obj: Any, path: str | os.PathLike[str]) -> None:
         ...     torch.load(f"{d}/s.pt")["x"].tolist()
         [1.0, 1.0]
     """
-    dest = Path(path)
-    directory = dest.parent
-    if not directory.is_dir():
-        raise FileNotFoundError(f"path: the directory {str(directory)!r} of {str(dest)!r} does "
-                                "not exist")
-    if dest.is_dir():
-        raise IsADirectoryError(f"path: {str(dest)!r} is a directory; expected a file name")
-    tmp = dest.with_name(f".{dest.name}.tmp-{os.getpid()}")
-    try:
-        torch.save(obj, tmp)
-        os.replace(tmp, dest)
-    finally:
-        tmp.unlink(missing_ok=True)
+    atomic_write(path, functools.partial(torch.save, obj))
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> dict[str, Any]:

@@ -162,7 +162,7 @@ class SingleFrameNet(nn.Module):
         context_init: Literal["zero", "random"] = "zero",
     ) -> None:
         super().__init__()
-        _check_in_features(in_features)
+        check_in_features(in_features)
         if len(kinds) < 2 or len(kinds) % 2:
             raise ValueError(f"kinds: expected 2 + 2 * num_blocks layer kinds, got {len(kinds)}")
         out_part = matching_partition(partition, out_skeleton)
@@ -211,7 +211,13 @@ class SingleFrameNet(nn.Module):
         return out
 
 
-def _check_in_features(in_features: object) -> int:
+def check_in_features(in_features: object) -> int:
+    """``in_features`` if it is 2 (x, y) or 3 (x, y, score), else ``ValueError``.
+
+    Examples:
+        >>> check_in_features(3)
+        3
+    """
     if not isinstance(in_features, int) or isinstance(in_features, bool) or in_features not in (
             2, 3):
         raise ValueError(
@@ -275,7 +281,7 @@ def _build(
         context_dim=context_dim,
         combine=combine,
         dropout=dropout,
-        in_features=_check_in_features(in_features),
+        in_features=check_in_features(in_features),
         context_init=context_init,
     )
 

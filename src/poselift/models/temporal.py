@@ -29,7 +29,7 @@ import torch
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.models.single_frame import _check_in_features, matching_partition
+from poselift.models.single_frame import check_in_features, matching_partition
 from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, split_width
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
@@ -77,7 +77,7 @@ class TemporalNet(nn.Module):
         in_features: int = 2,
     ) -> None:
         super().__init__()
-        in_features = _check_in_features(in_features)
+        in_features = check_in_features(in_features)
         widths = tuple(int(w) for w in filter_widths)
         if not widths or any(w < 1 or w % 2 == 0 for w in widths):
             raise ValueError(f"filter_widths: expected odd widths >= 1, got {filter_widths!r}")

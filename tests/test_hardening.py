@@ -713,8 +713,8 @@ def test_23_sigint_in_a_real_process(tmp_path):
 
 
 def test_24_save_model_into_a_missing_directory(tmp_path):
-    with pytest.raises(FileNotFoundError, match=r"path: the directory .*missing.* does not "
-                                                r"exist"):
+    with pytest.raises(FileNotFoundError, match=r"m\.pt: the output directory .*missing.* "
+                                                r"does not exist"):
         save_model(_sr(), tmp_path / "missing" / "m.pt")
     with pytest.raises(IsADirectoryError, match="is a directory"):
         save_model(_sr(), tmp_path)

@@ -273,3 +273,35 @@ def test_far_joints_matches_a_loop_of_numpy_medians():
     np.testing.assert_array_equal(far_joints(xy, valid), want)
     got = far_joints(torch.from_numpy(xy).float(), torch.from_numpy(valid))
     np.testing.assert_array_equal(got.numpy(), want)
+
+
+def test_module_level_lift_fuses_a_resolved_model_once():
+    """poselift.lift(pose) per frame must not rebuild the inference copy on every call."""
+    import poselift.models.fuse as fuse
+
+    pose = _frames()[0]
+    _quiet(lift, pose, skeleton="coco")  # the copy of the shipped sr.coco exists from here
+    calls = []
+    real = fuse.fuse_for_inference
+
+    def counting(model):
+        calls.append(model)
+        return real(model)
+
+    import poselift.core as core
+
+    old = core.fuse_for_inference
+    core.fuse_for_inference = counting
+    try:
+        for _ in range(3):
+            _quiet(lift, pose, skeleton="coco")
+        assert calls == []
+        net = _small("single")  # weights changed in place: a new copy, the new answer
+        first = _quiet(lift, pose, skeleton="coco", model=net)
+        with torch.no_grad():
+            bias = net.head.op.bias
+            bias.add_(torch.linspace(0.0, 1.0, bias.numel()))  # not uniform: survives rooting
+        second = _quiet(lift, pose, skeleton="coco", model=net)
+        assert len(calls) == 2 and np.abs(first - second).max() > 1e-3
+    finally:
+        core.fuse_for_inference = old

@@ -45,6 +45,7 @@ Examples:
 from __future__ import annotations
 
 import copy
+import weakref
 from typing import Any
 
 import numpy as np
@@ -156,6 +157,11 @@ def detected_joints(xy: Any, scores: Any, threshold: float) -> Any:
     return ok
 
 
+_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[_Weights, dict[str, nn.Module]]] = (
+    weakref.WeakKeyDictionary())
+"""Inference copies per module (and the weights they were built from), while it lives."""
+
+
 class _Weights:
     """What a model's outputs depend on, as found when a core was made, and a cheap re-check.
 
@@ -231,7 +237,15 @@ class LiftingCore(nn.Module):
         self.flip_test = flip_test
         self._weights = _Weights(self.model)
         # the inference copies, built on first use; a plain dict: not submodules (export)
-        self._copies: dict[str, nn.Module] = {}
+        # the copies are shared by every core of the same module with the same weights: a
+        # resolved model (one object per file) is fused once per process, not once per
+        # `poselift.lift` call
+        shared = _COPIES.get(self.model)
+        if shared is not None and shared[0].unchanged():
+            self._copies: dict[str, nn.Module] = shared[1]
+        else:
+            self._copies = {}
+            _COPIES[self.model] = (self._weights, self._copies)
 
     def serves(self, model: nn.Module) -> bool:
         """Whether this core runs ``model`` as it is now.

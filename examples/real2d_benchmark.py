@@ -21,8 +21,15 @@ docs/real-world.md): noise and per-joint offset as factors of the COCO keypoint 
 the person's size (``poselift.data.detector``'s size rule), the frame-to-frame correlation of
 the noise, and MediaPipe's video-mode lag against its image mode.
 
+With ``--upper-body`` every joint from the hips down (hips, knees, ankles, heels, toes) is
+removed from the input (score 0), as with the legs out of frame at a desk or a webcam, and
+the arms are scored: P-MPJPE on the shoulders, elbows and wrists (aligned on those joints),
+the arms' length against the reference's (``arm_scale``) and against the single-frame
+output's, the motion ratio of the arm joints, and the farthest joint from the pelvis.
+
 Examples:
     python examples/real2d_benchmark.py --out runs/real2d.json
+    python examples/real2d_benchmark.py --upper-body --out runs/real2d-upper.json
     python examples/real2d_benchmark.py --detector-stats
     python examples/real2d_benchmark.py --model runs/x/checkpoint.pt --label x --out runs/x.json
 
@@ -33,6 +40,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import os
 import shlex
 import sys
@@ -48,6 +56,12 @@ from poselift.metrics import mean_acceleration, motion_ratio, mpjpe, p_mpjpe, ro
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
+ARM_JOINTS = (11, 12, 13, 14, 15, 16)
+"""Shoulders, elbows and wrists of H36M-17."""
+ARM_BONES = ((11, 12), (12, 13), (14, 15), (15, 16))
+"""Upper arms and forearms of H36M-17."""
+LOWER_BODY = ("hip", "knee", "ankle", "heel", "toe", "foot")
+"""Joint-name parts removed by ``--upper-body``."""
 LIMB_BONES = ((1, 2), (2, 3), (4, 5), (5, 6), (11, 12), (12, 13), (14, 15), (15, 16))
 """Thighs, shins, upper arms and forearms of H36M-17 (the limb-length std)."""
 MEDIAPIPE_TO_H36M = {1: 24, 2: 26, 3: 28, 4: 23, 5: 25, 6: 27, 11: 11, 12: 13, 13: 15,
@@ -116,6 +130,34 @@ def scores(pred: np.ndarray, ref: np.ndarray, keypoints: np.ndarray | None = Non
     return out
 
 
+def arm_length(poses: np.ndarray) -> float:
+    """Mean over frames of the four arm bones' summed length, metres."""
+    return float(np.nanmean(sum(np.linalg.norm(poses[:, a] - poses[:, b], axis=-1)
+                                for a, b in ARM_BONES)))
+
+
+def arm_scores(pred: np.ndarray, ref: np.ndarray, keypoints: np.ndarray, skeleton: str
+               ) -> dict[str, float]:
+    """The arms of one upper-body sequence against the reference (checks need no reference)."""
+    arms = list(ARM_JOINTS)
+    names = poselift.get_skeleton(skeleton).joints
+    arms2d = [i for i, n in enumerate(names)
+              if n.split("_", 1)[-1] in ("shoulder", "elbow", "wrist")]
+    return {"p_mpjpe_arms": float(p_mpjpe(pred[:, arms] * 1000, ref[:, arms] * 1000)),
+            "arm_scale": arm_length(pred) / arm_length(ref),
+            "motion_ratio": float(motion_ratio(pred[:, arms], keypoints[:, arms2d])),
+            "jitter": float(mean_acceleration(pred[:, arms] * 1000)),
+            "max_root_distance": float(np.nanmax(root_distance(pred)))}
+
+
+def upper_body(keypoints: np.ndarray, skeleton: str) -> np.ndarray:
+    """The keypoints with every joint from the hips down removed (score 0)."""
+    names = poselift.get_skeleton(skeleton).joints
+    out = keypoints.copy()
+    out[:, [i for i, n in enumerate(names) if any(w in n for w in LOWER_BODY)], 2] = 0.0
+    return out
+
+
 def skeleton_of(name: str) -> str:
     return {"openpose-coco17": "coco", "openpose-body25b": "body_25b"}.get(name,
                                                                              "mediapipe_pose")
@@ -131,6 +173,8 @@ def build_parser() -> argparse.ArgumentParser:
                         "compared with the default single-frame lift)")
     p.add_argument("--label", nargs="*", default=None, help="names for --model")
     p.add_argument("--threads", type=int, default=1)
+    p.add_argument("--upper-body", action="store_true",
+                   help="remove every joint from the hips down and score the arms")
     p.add_argument("--detector-stats", action="store_true",
                    help="print the detectors' noise statistics instead (no lifting)")
     p.add_argument("--out", type=Path, default=None, help="JSON file of the figures")
@@ -237,11 +281,21 @@ def main(argv: list[str] | None = None) -> int:
         sk = skeleton_of(name)
         per: dict[str, Any] = {}
         outs: dict[str, list[np.ndarray]] = {}
+        seqs = [upper_body(kp, sk) for kp in inputs[name]] if args.upper_body else inputs[name]
         for label, kw in lifters.items():
             outs[label] = [np.asarray(poselift.lift(kp, skeleton=sk, **kw), dtype=np.float64)
-                           for kp in inputs[name]]
-            per[label] = _mean([scores(o, r, kp) for o, r, kp in
-                                zip(outs[label], refs, inputs[name], strict=True)])
+                           for kp in seqs]
+            per[label] = _mean([arm_scores(o, r, kp, sk) if args.upper_body else scores(o, r, kp)
+                                for o, r, kp in zip(outs[label], refs, seqs, strict=True)])
+        if args.upper_body:
+            single = np.mean([arm_length(o) for o in outs["lift(temporal=False)"]])
+            for label in lifters:
+                per[label]["arm_scale_to_single_frame"] = float(
+                    np.mean([arm_length(o) for o in outs[label]]) / single)
+            results[name] = per
+            print(f"{name}: " + ", ".join(f"{k} {v['p_mpjpe_arms']:.1f}"
+                                          for k, v in per.items()), flush=True)
+            continue
         for label in lifters:
             if label != "lift(temporal=False)":
                 per[label]["to_single_frame"] = float(np.mean([
@@ -254,13 +308,31 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{name}: " + ", ".join(f"{k} {v['p_mpjpe13']:.1f}" for k, v in per.items()),
               flush=True)
     ref_std = float(np.mean([scores(r, r)["limb_std"] for r in refs]))
+    if args.upper_body:
+        ref_std = math.nan
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"command": "python examples/real2d_benchmark.py " + shlex.join(argv or sys.argv[1:]),
            "poselift": poselift.__version__, "reference_limb_std": ref_std,
            "results": results}
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
-    print(table(results, ref_std))
+    print(arm_table(results) if args.upper_body else table(results, ref_std))
     return 0
+
+
+def arm_table(results: dict[str, dict[str, Any]]) -> str:
+    lines = ["| input (hips and legs removed) | lifter | arms P-MPJPE (cameras) | arm scale | "
+             "arm scale / single-frame | arms motion ratio | arms jitter | "
+             "max joint-pelvis (m) |", "|---|---|---|---|---|---|---|---|"]
+    for name, per in results.items():
+        for label, r in per.items():
+            cams = " / ".join(f"{v:.0f}" for v in r["cameras"]["p_mpjpe_arms"])
+            lines.append(
+                f"| {name} | {label} | {r['p_mpjpe_arms']:.1f} ({cams}) | "
+                f"{r['arm_scale']:.2f} | {r['arm_scale_to_single_frame']:.2f} | "
+                f"{r['motion_ratio']:.2f} | {r['jitter']:.1f} | "
+                f"{r['max_root_distance']:.2f} |")
+    lines.append("\nmm; arm scale: the four arm bones' length against the reference's.")
+    return "\n".join(lines)
 
 
 def table(results: dict[str, dict[str, Any]], ref_std: float) -> str:

@@ -221,6 +221,15 @@ def test_real2d_benchmark_scores_mediapipe_as_its_data_card_does(tmp_path: Path,
         assert 30 < r[label]["p_mpjpe13"] < 200 and len(r[label]["cameras"]["p_mpjpe13"]) == 4
         assert 0 < r[label]["max_root_distance"] < 1.5 and r[label]["motion_ratio"] > 0.2
     assert r["lift"]["to_single_frame"] > 0
+    # with the hips and legs removed: the arms are scored
+    run("real2d_benchmark.py", "--data", str(shared_data), "--inputs", "mediapipe-heavy",
+        "--upper-body", "--out", str(out), timeout=600)
+    r = json.loads(out.read_text())["results"]["mediapipe-heavy"]
+    assert "MediaPipe 3D" not in r  # its 3D saw the legs
+    assert r["lift(temporal=False)"]["arm_scale_to_single_frame"] == pytest.approx(1.0)
+    for label in ("lift", "lift(temporal=False)"):
+        assert 20 < r[label]["p_mpjpe_arms"] < 200 and 0.5 < r[label]["arm_scale"] < 1.5
+        assert 0 < r[label]["max_root_distance"] < 1.5 and r[label]["motion_ratio"] > 0.2
     # the detectors' noise statistics behind the temporal training ingredient
     rows = [json.loads(line) for line in
             run("real2d_benchmark.py", "--data", str(shared_data), "--detector-stats",

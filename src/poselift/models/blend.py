@@ -49,7 +49,7 @@ from torch import nn
 from poselift.models.factory import blend_spec, create_model, load_model
 from poselift.models.inputs import InputContract
 from poselift.models.registry import register_model
-from poselift.normalization import VIRTUAL_IMAGE_SIZE, box_side
+from poselift.normalization import normalize_bbox
 from poselift.skeletons import get_skeleton
 
 __all__ = ["LIMB_NAMES", "TemporalBlend", "blend_spec", "limb_joints"]
@@ -148,34 +148,44 @@ class TemporalBlend(nn.Module):
         x = keypoints.narrow(1, first, frames + k - 1)
         single = self.single(self._per_frame(x).reshape(-1, *x.shape[2:]))
         single = single.reshape(b, frames + k - 1, -1, 3)
-        share = torch.full((b, frames + k - 1), self.single_weight, dtype=poses.dtype,
-                           device=poses.device)
-        if self.min_limbs > 0:
-            limbs = x.index_select(2, self.get_buffer("_limbs"))
-            share = share * limbs[..., 2].gt(0).sum(-1).ge(self.min_limbs).to(poses.dtype)
-        smooth_single = taps[0] * single[:, :frames]
+        # a frame without a box (fewer than two distinct joints) has a NaN single-frame pose
+        finite = single.isfinite().all(-1).all(-1)
+        share = self._share(x).to(poses.dtype) * finite.to(poses.dtype)
+        # each frame's single-frame pose counts with its own share: a gated frame or a frame
+        # without a pose adds nothing to its neighbours' smoothed pose
+        single = torch.where(finite[..., None, None], single, torch.zeros_like(single))
+        weighted = share[..., None, None] * single
         smooth_share = taps[0] * share[:, :frames]
+        smooth_single = taps[0] * weighted[:, :frames]
         for i in range(1, k):
-            smooth_single = smooth_single + taps[i] * single[:, i:i + frames]
             smooth_share = smooth_share + taps[i] * share[:, i:i + frames]
-        w = smooth_share[..., None, None]
-        out: torch.Tensor = poses * (1 - w) + smooth_single * w
+            smooth_single = smooth_single + taps[i] * weighted[:, i:i + frames]
+        out: torch.Tensor = poses * (1 - smooth_share[..., None, None]) + smooth_single
         return out
+
+    def _share(self, x: torch.Tensor) -> torch.Tensor:
+        """``(B, T)``: ``single_weight`` where at least ``min_limbs`` limb joints are seen."""
+        share = torch.full(x.shape[:2], self.single_weight, dtype=x.dtype, device=x.device)
+        if self.min_limbs > 0:
+            limbs = x.index_select(2, self.get_buffer("_limbs"))[..., 2] > 0
+            share = share * (limbs.sum(-1) >= self.min_limbs).to(x.dtype)
+        return share
 
     def _per_frame(self, x: torch.Tensor) -> torch.Tensor:
         """Inputs normalized as the single-frame model was trained: each frame by its own box.
 
         A temporal ``"bbox"`` model's inputs share one scale per window (the median box);
-        the single-frame model saw every frame scaled by its own box. Both centre each frame's
-        box at 0, so rescaling each frame to the model's extent gives the single-frame inputs.
+        the single-frame model saw every frame scaled by its own box: normalizing each frame
+        again on its own gives exactly its inputs (both centre each frame's box at 0). A frame
+        without a box gives NaN (its share is 0 in :meth:`forward`).
         """
         if self.input_contract.input_norm != "bbox":
             return x
         valid = x[..., 2] > 0 if self.in_features == 3 else None
-        side = box_side(x[..., :2], valid)
-        target = self.input_contract.extent / (VIRTUAL_IMAGE_SIZE / 2)
-        scale = torch.where(side > 0, target / side.clamp(min=1e-12), torch.ones_like(side))
-        xy = x[..., :2] * scale[..., None, None]
+        xy = normalize_bbox(x[..., :2], valid, extent=self.input_contract.extent, check=False)
+        assert isinstance(xy, torch.Tensor)
+        if valid is not None:
+            xy = xy * valid[..., None]  # missing joints stay at 0, as prepare gives them
         return torch.cat([xy, x[..., 2:]], -1)
 
 

@@ -60,6 +60,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--max-gap", nargs="+", default=None, metavar="N|none",
                    help="evaluate each model with each Lifter(max_gap=N) (frames; 'none': no "
                         "limit); labels get a '@gapN' suffix")
+    p.add_argument("--flip-test", action="store_true",
+                   help="Lifter(flip_test=True): average with the mirrored input's mirrored "
+                        "output; labels get a '+flip' suffix")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     return p
@@ -104,6 +107,9 @@ def main(argv: list[str] | None = None) -> int:
         if gap != "default":
             options["max_gap"] = gap
             label += f"@gap{gap if gap is not None else 'none'}"
+        if args.flip_test:
+            options["flip_test"] = True
+            label += "+flip"
         model = poselift.load_model(path if path.is_file() else ref)
         contract = InputContract.of(model)
         t0 = time.perf_counter()

@@ -47,7 +47,7 @@ def _inputs(frames: int = 60, seed: int = 1) -> torch.Tensor:
 @pytest.mark.parametrize("sigma", [0.0, 1.0, 2.0])
 def test_blend_is_the_gated_mean_of_its_parts_smoothed_in_time(sigma):
     t, s = _parts()
-    net = TemporalBlend(t, s, single_weight=0.4, smoothing=sigma, min_limbs=12)
+    net = TemporalBlend(t, s, single_weight=0.4, smoothing=sigma, min_limbs=12, flip=False)
     x = _inputs()
     # the single-frame model sees each frame's box centred and scaled (numpy, by hand)
     xn = x.numpy().astype(np.float64)
@@ -81,6 +81,32 @@ def test_blend_is_the_gated_mean_of_its_parts_smoothed_in_time(sigma):
     if sigma == 0:
         np.testing.assert_allclose(out[1, 40 - r:], temporal[1, 40 - r:], atol=1e-6)
         assert np.abs(out[0] - temporal[0]).max() > 1e-3
+
+
+def test_the_blend_averages_in_its_mirrored_output():
+    """flip=True (the default): the mirrored input's mirrored output averaged in, written
+    here with the left/right pairs by hand."""
+    coco_pairs = [(1, 2), (3, 4), (5, 6), (7, 8), (9, 10), (11, 12), (13, 14), (15, 16)]
+    h36m_pairs = [(1, 4), (2, 5), (3, 6), (11, 14), (12, 15), (13, 16)]
+
+    def mirror(a: torch.Tensor, pairs: list[tuple[int, int]]) -> torch.Tensor:
+        out = a.clone()
+        out[..., 0] = -out[..., 0]
+        for i, j in pairs:
+            out[..., [i, j], :] = out[..., [j, i], :]
+        return out
+
+    t, s = _parts()
+    x = _inputs(40)
+    plain = TemporalBlend(t, s, flip=False).eval()
+    flipped = TemporalBlend(t, s).eval()
+    assert flipped.flip
+    with torch.no_grad():
+        ref = 0.5 * (plain(x) + mirror(plain(mirror(x, coco_pairs)), h36m_pairs))
+        torch.testing.assert_close(flipped(x), ref, atol=1e-6, rtol=0)
+    assert (ref - plain(x)).abs().max() > 1e-3
+    with pytest.raises(TypeError, match="flip: expected True or False"):
+        TemporalBlend(t, s, flip=1)  # type: ignore[arg-type]
 
 
 def test_the_single_frame_part_gets_inputs_normalized_per_frame():

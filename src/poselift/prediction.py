@@ -146,9 +146,10 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
               flip_test: bool = False) -> torch.Tensor:
     """One forward pass on the network's device and dtype, optionally flip-averaged.
 
-    The one implementation of test-time flip averaging: the input is mirrored
-    (:meth:`~poselift.models.inputs.InputContract.flip_inputs`), both go through the network
-    in one batch, the mirrored prediction is mirrored back and the two are averaged.
+    Test-time flip averaging is
+    :meth:`~poselift.models.inputs.InputContract.flip_average`: the input is mirrored, both
+    go through the network in one batch, the mirrored prediction is mirrored back and the
+    two are averaged.
 
     Args:
         net: the network (its contract is ``contract``); run as it is (callers pass an
@@ -173,12 +174,7 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
     if not flip_test:
         out: torch.Tensor = net(x)
         return out
-    mirrored = contract.flip_inputs(x)
-    assert isinstance(mirrored, torch.Tensor)
-    y: torch.Tensor = net(torch.cat([x, mirrored], 0))
-    back = contract.flip_outputs(y[x.shape[0]:])
-    assert isinstance(back, torch.Tensor)
-    return (y[: x.shape[0]] + back) * 0.5
+    return contract.flip_average(net, x)
 
 
 class _Runner:

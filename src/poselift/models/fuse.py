@@ -109,7 +109,7 @@ def fuse_for_inference(model: nn.Module) -> nn.Module:
         blend = TemporalBlend(fuse_for_inference(model.temporal),
                               fuse_for_inference(model.single),
                               single_weight=model.single_weight, smoothing=model.smoothing,
-                              min_limbs=model.min_limbs).eval()
+                              min_limbs=model.min_limbs, flip=model.flip).eval()
         blend.config = getattr(model, "config", {})  # type: ignore[assignment]
         setattr(blend, _MARK, True)
         return blend

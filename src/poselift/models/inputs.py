@@ -32,7 +32,7 @@ Examples:
 from __future__ import annotations
 
 import functools
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -306,6 +306,33 @@ class InputContract:
     def flip_outputs(self, poses: Array) -> Array:
         """Mirror predicted poses ``(..., J_out, 3)`` back: ``x -> -x``, left/right swapped."""
         return flip_poses(poses, self.out_skeleton)
+
+    def flip_average(self, net: Callable[[torch.Tensor], torch.Tensor],
+                     inputs: torch.Tensor) -> torch.Tensor:
+        """Test-time flip averaging: ``net`` on the inputs and on their mirror, averaged.
+
+        The one implementation: both go through ``net`` in one batch, the mirrored
+        prediction is mirrored back (:meth:`flip_outputs`) and the two are averaged.
+
+        Args:
+            net: the network (or any function of the same shapes), ``(B, ..., J, C)`` ->
+                ``(B, ..., J_out, 3)``.
+            inputs: ``(B, ..., J, C)`` normalized model inputs (:meth:`flip_inputs`).
+
+        Examples:
+            >>> import torch
+            >>> c = InputContract()
+            >>> x = torch.randn(2, 17, 2)
+            >>> net = lambda t: torch.cat([t, t[..., :1]], -1)   # a mirror-symmetric "model"
+            >>> torch.allclose(c.flip_average(net, x), net(x))
+            True
+        """
+        mirrored = self.flip_inputs(inputs)
+        assert isinstance(mirrored, torch.Tensor)
+        y = net(torch.cat([inputs, mirrored], 0))
+        back = self.flip_outputs(y[inputs.shape[0]:])
+        assert isinstance(back, torch.Tensor)
+        return (y[: inputs.shape[0]] + back) * 0.5
 
     def pad(self, sequences: torch.Tensor) -> torch.Tensor:
         """Edge-pad ``(N, T, ...)`` sequences to ``(N, T + R - 1, ...)``.

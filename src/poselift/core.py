@@ -82,7 +82,9 @@ class _NumpyOps:
     def nan(x: Any) -> Any:
         return np.array(np.nan, dtype=x.dtype)
 
-    where = staticmethod(np.where)
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return np.where(condition, a, b)
 
     @staticmethod
     def nonnegative(a: Any) -> Any:
@@ -126,7 +128,9 @@ class _TorchOps:
     def nan(x: Any) -> Any:
         return torch.full((), float("nan"), dtype=x.dtype)
 
-    where = staticmethod(torch.where)
+    @staticmethod
+    def where(condition: Any, a: Any, b: Any) -> Any:
+        return torch.where(condition, a, b)
 
     @staticmethod
     def nonnegative(a: Any) -> Any:
@@ -326,16 +330,16 @@ class LiftingCore(nn.Module):
         self.model = eval_model(model)
         self.score_threshold = float(score_threshold)
         self.flip_test = flip_test
-        self._weights = _Weights(self.model)
         # the inference copies, built on first use; a plain dict: not submodules (export)
         # the copies are shared by every core of the same module with the same weights: a
         # resolved model (one object per file) is fused once per process, not once per
-        # `poselift.lift` call
+        # `poselift.lift` call; so is the record of those weights (the same module, the same
+        # weights: one check a call, not a new record)
         shared = _COPIES.get(self.model)
         if shared is not None and shared[0].unchanged():
-            self._copies: dict[str, nn.Module] = shared[1]
+            self._weights, self._copies = shared
         else:
-            self._copies = {}
+            self._weights, self._copies = _Weights(self.model), {}
             _COPIES[self.model] = (self._weights, self._copies)
 
     def serves(self, model: nn.Module) -> bool:

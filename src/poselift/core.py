@@ -84,7 +84,11 @@ class _NumpyOps:
 
     @staticmethod
     def where(condition: Any, a: Any, b: Any) -> Any:
-        return np.where(condition, a, b)
+        """``np.where(condition, a, b)`` in C order (``a``'s shape; ``a`` may be a strided
+        view): sorted in place and taken from without a copy."""
+        out = np.array(a, order="C")
+        np.copyto(out, b, where=~condition)
+        return out
 
     @staticmethod
     def nonnegative(a: Any) -> Any:
@@ -100,7 +104,9 @@ class _NumpyOps:
 
     @staticmethod
     def sort(a: Any) -> Any:
-        return np.sort(a, -1)
+        """``a`` (a temporary of :func:`far_joints`) sorted in place along its last axis."""
+        a.sort(-1)
+        return a
 
     @staticmethod
     def take(a: Any, index: Any) -> Any:
@@ -113,8 +119,11 @@ class _NumpyOps:
         return np.concatenate(parts, -1)
 
     @staticmethod
-    def sqrt(a: Any) -> Any:
-        return np.sqrt(a)
+    def norm(d: Any) -> Any:
+        """Euclidean norm over the last axis of ``d`` (a temporary: squared in place)."""
+        np.multiply(d, d, out=d)
+        out = np.add.reduce(d, -1)
+        return np.sqrt(out, out=out)
 
     @staticmethod
     def cast(a: Any, like: Any) -> Any:
@@ -157,8 +166,8 @@ class _TorchOps:
         return torch.cat(parts, -1)
 
     @staticmethod
-    def sqrt(a: Any) -> Any:
-        return a.sqrt()
+    def norm(d: Any) -> Any:
+        return (d * d).sum(-1).sqrt()
 
     @staticmethod
     def cast(a: Any, like: Any) -> Any:
@@ -207,8 +216,8 @@ def far_joints(xy: Any, valid: Any) -> Any:
     lo = last // 2  # the median: mean of the entries lo and last - lo (numpy's)
     coords = ops.sort(ops.where(ok[..., None, :], x.swapaxes(-1, -2), nan))  # (..., 2, J)
     centre = ops.sum(ops.take(coords, ops.cat([lo, last - lo])[..., None, :])) * 0.5
-    d = x - centre[..., None, :]
-    dist = ops.sqrt(ops.sum(d * d))
+    del coords  # (numpy: few temporaries of the input's size at a time; lift reads in chunks)
+    dist = ops.norm(x - centre[..., None, :])
     # the upper quartile, linear between neighbours (numpy's): index 3 * last / 4
     low = (3 * last) // 4
     pair = ops.take(ops.sort(ops.where(ok, dist, nan)), ops.cat([low, (3 * last + 3) // 4]))

@@ -84,8 +84,11 @@ class _NumpyOps:
 
     @staticmethod
     def where(condition: Any, a: Any, b: Any) -> Any:
-        """``np.where(condition, a, b)`` in C order (``a``'s shape; ``a`` may be a strided
-        view): sorted in place and taken from without a copy."""
+        """``np.where(condition, a, b)`` of ``a``'s shape, in C order.
+
+        ``a`` may be a strided view: the result is sorted in place and taken from without a
+        copy.
+        """
         out = np.array(a, order="C")
         np.copyto(out, b, where=~condition)
         return out

@@ -275,6 +275,38 @@ def test_far_joints_matches_a_loop_of_numpy_medians():
     np.testing.assert_array_equal(got.numpy(), want)
 
 
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_far_joints_numpy_and_torch_agree(dtype):
+    """far_joints runs in numpy for numpy input (lift, StreamingLifter) and in torch for
+    tensors (the exported program): the same rule, the same joints, on any frame."""
+    from poselift.core import FAR_JOINT_MIN_VALID, far_joints
+
+    rng = np.random.default_rng(1)
+    xy = rng.normal(500.0, 100.0, (4, 300, 17, 2))
+    xy[rng.random(xy.shape[:-1]) < 0.08] *= rng.uniform(1.0, 40.0)  # outliers, some far
+    valid = rng.random(xy.shape[:-1]) < rng.uniform(0.0, 1.0, (4, 300, 1))
+    valid[:, 0] = False  # no valid joint
+    valid[:, 1] = np.arange(17) == 3  # one
+    valid[:, 2] = np.arange(17) < FAR_JOINT_MIN_VALID  # just enough to be judged
+    valid[:, 3] = np.arange(17) < FAR_JOINT_MIN_VALID - 1  # one too few
+    xy[:, 4] = 123.0  # every joint at one pixel
+    xy[:, 5, :, 0] = 100.0  # on one vertical line: a quartile of distances of 0 is possible
+    xy[~valid & (rng.random(valid.shape) < 0.5)] = np.nan
+    xy = xy.astype(dtype)
+    got = far_joints(xy, valid)
+    assert isinstance(got, np.ndarray) and got.dtype == bool and got.shape == valid.shape
+    want = far_joints(torch.from_numpy(xy), torch.from_numpy(valid))
+    assert isinstance(want, torch.Tensor)
+    np.testing.assert_array_equal(got, want.numpy())
+    assert 50 < got.sum() < 0.2 * valid.sum()  # the rule fires, on some joints
+    assert not got[:, [0, 1, 3]].any() and not (got & ~valid).any()
+    if dtype == np.float64:  # (float32: the reference's float64 arithmetic may round apart)
+        np.testing.assert_array_equal(got, _far_joint_reference(xy, valid))
+    # one pose (no leading axis) and no frame at all
+    np.testing.assert_array_equal(far_joints(xy[0, 7], valid[0, 7]), got[0, 7])
+    assert far_joints(xy[:, :0], valid[:, :0]).shape == (4, 0, 17)
+
+
 def test_module_level_lift_fuses_a_resolved_model_once():
     """poselift.lift(pose) per frame must not rebuild the inference copy on every call."""
     import poselift.models.fuse as fuse

@@ -15,7 +15,9 @@ Usage:
     python tools/ablations.py run --only 't2-*'          # train + evaluate pending runs
     python tools/ablations.py run --only 't4-*' --threads 1   # one of two runners
     python tools/ablations.py pack                       # runs/<id>/ -> runs/ablations/
-    python tools/ablations.py report                     # write docs/results.md tables
+    python tools/ablations.py report                     # print the results tables
+    python tools/ablations.py report --write --plots     # into docs/results.md, docs/img
+    python tools/ablations.py run --only 't4-*' --dry-run   # the commands it would run
     python tools/ablations.py pack --dir runs/weights-sr-coco-wild --into runs/weights.json
     python tools/ablations.py collect runs/max-gap/*.json --into runs/max-gap.json
 
@@ -68,18 +70,24 @@ class Run:
     def out(self) -> Path:
         return RUNS_DIR / self.id
 
+    @property
+    def out_arg(self) -> str:
+        """:attr:`out` as the commands name it: relative to the checkout (their working
+        directory), e.g. ``runs/t2-sr``, when it is inside it."""
+        return str(self.out.relative_to(REPO)) if self.out.is_relative_to(REPO) else str(self.out)
+
     def train_command(self) -> list[str]:
         cmd = ["python", "examples/train.py", "--model", self.model, "--protocol", self.protocol,
-               "--seed", str(self.seed), "--out", f"runs/{self.id}"]
+               "--seed", str(self.seed), "--out", self.out_arg]
         if self.config:
             cmd += ["--config", *(f"{k}={v if isinstance(v, str) else repr(v)}"
                                   for k, v in self.config.items())]
         return cmd + list(self.extra)
 
     def eval_command(self) -> list[str]:
-        return ["python", "examples/evaluate.py", "--checkpoint", f"runs/{self.id}/checkpoint.pt",
-                "--protocol", *self.evaluate, "--labels", self.id, "--no-plots",
-                "--out", f"runs/{self.id}/eval"]
+        return ["python", "examples/evaluate.py", "--checkpoint",
+                f"{self.out_arg}/checkpoint.pt", "--protocol", *self.evaluate, "--labels",
+                self.id, "--no-plots", "--out", f"{self.out_arg}/eval"]
 
 
 def _runs() -> list[Run]:
@@ -261,8 +269,12 @@ def status(run: Run) -> str:
     return "done" if evaluated else "trained"
 
 
-def _shell(cmd: list[str]) -> None:
+def _echo(cmd: list[str]) -> None:
     print("$ " + shlex.join(cmd), flush=True)
+
+
+def _shell(cmd: list[str]) -> None:
+    _echo(cmd)
     subprocess.run(cmd, cwd=REPO, check=True)
 
 
@@ -306,11 +318,13 @@ def claim(run: Run) -> Iterator[bool]:
         lock.unlink(missing_ok=True)
 
 
-def run_all(pattern: str, budget: float | None, threads: int | None = None) -> None:
+def run_all(pattern: str, budget: float | None, threads: int | None = None,
+            dry_run: bool = False) -> None:
     """Train and evaluate the matching runs that are not done, resuming partial ones.
 
     ``threads`` overrides the torch threads of training and evaluation (e.g. 1 for each of two
-    runners sharing a 2-core machine).
+    runners sharing a 2-core machine). ``dry_run``: print the commands without running them
+    (nothing is trained, evaluated or packed; the runs' locks are taken and released).
     """
     start = time.monotonic()
     override = ["--threads", str(threads)] if threads is not None else []
@@ -326,11 +340,13 @@ def run_all(pattern: str, budget: float | None, threads: int | None = None) -> N
             if not mine:
                 print(f"{run.id}: another runner holds it; skipping")
                 continue
+            shell = _echo if dry_run else _shell
             if status(run) != "trained":
                 resume = ["--resume"] if (run.out / "checkpoint.pt").is_file() else []
-                _shell(run.train_command() + resume + override)
-            _shell(run.eval_command() + override)
-            print(f"packed {pack(run)}")
+                shell(run.train_command() + resume + override)
+            shell(run.eval_command() + override)
+            if not dry_run:
+                print(f"packed {pack(run)}")
 
 
 def _load(run: Run, protocol: str) -> dict[str, Any] | None:
@@ -584,7 +600,11 @@ def _plot_sweeps(plt: Any, path: Path) -> bool:
 
 
 def main(argv: list[str] | None = None) -> int:
+    global RUNS_DIR
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs-dir", type=Path, default=None,
+                        help="the runs' working directories and their packed records "
+                             "(default: runs/ of this checkout)")
     sub = parser.add_subparsers(dest="cmd", required=True)
     sub.add_parser("list", help="list the runs and their status")
     p_run = sub.add_parser("run", help="train and evaluate pending runs, one at a time")
@@ -593,13 +613,15 @@ def main(argv: list[str] | None = None) -> int:
                        help="stop starting new runs after this many seconds")
     p_run.add_argument("--threads", type=int, default=None,
                        help="torch threads per run, overriding the run's own (default: 2)")
+    p_run.add_argument("--dry-run", action="store_true",
+                       help="print the commands of the pending runs without running them")
     p_pack = sub.add_parser("pack", help="store runs/<id>/ in runs/ablations/<table>.json (the "
                                          "committed evidence of a run)")
     p_pack.add_argument("--only", default="*", help="shell pattern over run ids")
     p_pack.add_argument("--dir", type=Path, nargs="*", default=None,
                         help="pack these train.py output directories instead (e.g. the runs "
                              "of shipped weights), into --into")
-    p_pack.add_argument("--into", type=Path, default=RUNS_DIR / "weights.json",
+    p_pack.add_argument("--into", type=Path, default=None,
                         help="the collection --dir packs into (default: runs/weights.json)")
     p_col = sub.add_parser("collect", help="store JSON files under their stems in one file "
                                            "(e.g. examples/wild_eval.py's outputs)")
@@ -610,16 +632,21 @@ def main(argv: list[str] | None = None) -> int:
                        help="replace the tables between the RESULTS markers of docs/results.md")
     p_rep.add_argument("--plots", action="store_true",
                        help="also write docs/img/learning_curves.png, rarity_deciles.png and "
-                       "ablation_sweeps.png")
+                       "ablation_sweeps.png (the last one once some sweep run is evaluated)")
+    p_rep.add_argument("--img-dir", type=Path, default=REPO / "docs" / "img",
+                       help="where --plots writes (default: docs/img)")
     args = parser.parse_args(argv)
+    if args.runs_dir is not None:
+        RUNS_DIR = args.runs_dir.resolve()
     if args.cmd == "list":
         for run in RUNS:
             print(f"{run.id:28s} {status(run):18s} {shlex.join(run.train_command())}")
     elif args.cmd == "run":
-        run_all(args.only, args.budget, args.threads)
+        run_all(args.only, args.budget, args.threads, dry_run=args.dry_run)
     elif args.cmd == "pack" and args.dir:
+        into = args.into or RUNS_DIR / "weights.json"
         for out in args.dir:
-            print(f"packed {out} into {pack_dir(out, args.into)}")
+            print(f"packed {out} into {pack_dir(out, into)}")
     elif args.cmd == "collect":
         print(f"collected {len(args.files)} file(s) into {collect(args.files, args.into)}")
     elif args.cmd == "pack":
@@ -633,11 +660,12 @@ def main(argv: list[str] | None = None) -> int:
         head, rest = text.split(begin, 1)
         page.write_text(head + begin + report() + "\n" + end + rest.split(end, 1)[1])
         print(f"updated {page}")
-        if args.plots:
-            for path in plot(REPO / "docs" / "img"):
-                print(f"wrote {path}")
     else:
         print(report())
+    if args.cmd == "report" and args.plots:
+        args.img_dir.mkdir(parents=True, exist_ok=True)
+        for path in plot(args.img_dir):
+            print(f"wrote {path}")
     return 0
 
 

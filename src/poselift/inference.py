@@ -510,7 +510,8 @@ class Lifter:
         ``options``: :meth:`lift`'s keyword arguments (:class:`LiftOptions`).
 
         Examples:
-            >>> import numpy as np, poselift
+            >>> import numpy as np, poselift, torch
+            >>> _ = torch.manual_seed(0)  # untrained weights that do not depend on the order
             >>> net = poselift.create_model("sr", skeleton="coco", hidden=32)    # untrained!
             >>> kp = np.random.default_rng(0).uniform(300, 700, (5, 17, 2))
             >>> res = Lifter(net).lift_full(kp, intrinsics=(1000, 1000, 500, 500))

@@ -238,9 +238,10 @@ def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
     if sh is None or hip is None:
         return None
 
-    def mid(idx: list[int]) -> tuple[NDArray, NDArray]:
-        seen: NDArray = np.asarray(ok[..., idx].all(-1))
-        return np.asarray(xy[..., idx, :].mean(-2)), seen
+    def mid(idx: list[int]) -> tuple[NDArray, NDArray]:  # a left and right pair
+        i, j = idx  # (the mean of two, in fewer steps than .mean: one pose's checks add up)
+        seen: NDArray = ok[..., i] & ok[..., j]
+        return (xy[..., i, :] + xy[..., j, :]) * 0.5, seen
 
     s, s_ok = mid(sh)
     h, h_ok = mid(hip)

@@ -13,6 +13,7 @@ import contextlib
 import io
 import json
 import tempfile
+import warnings
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -95,8 +96,10 @@ def test_lift_answers_or_raises_clearly(kp, model, temporal, torch_in, image_siz
     net = _models()[model]
     x: Any = torch.from_numpy(kp) if torch_in else kp
     try:
-        out = lift(x, model=net, temporal=temporal, image_size=image_size, flip_test=flip,
-                   batch_size=7)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            out = lift(x, model=net, temporal=temporal, image_size=image_size, flip_test=flip,
+                       batch_size=7)
     except GOOD as err:
         event(f"refused: {str(err).split(':')[0]}")
         return
@@ -104,8 +107,15 @@ def test_lift_answers_or_raises_clearly(kp, model, temporal, torch_in, image_siz
     out_np = out.numpy() if torch_in else out
     assert isinstance(out, torch.Tensor) == torch_in
     assert out_np.shape == (*kp.shape[:-2], 17, 3) and out_np.dtype == np.float32
-    assert np.isfinite(out_np).all()
-    np.testing.assert_array_equal(out_np[..., 0, :], 0.0)  # pelvis at the origin
+    # a frame without a pose (fewer than two distinct valid joints) is NaN, said in a
+    # warning (documented); every other value is finite
+    nan_frames = np.isnan(out_np).any((-2, -1))
+    if nan_frames.any():
+        event("frames without a pose")
+        assert np.isnan(out_np[nan_frames]).all()
+        assert any("without a pose" in str(w.message) for w in caught)
+    assert np.isfinite(out_np[~nan_frames]).all()
+    np.testing.assert_array_equal(out_np[~nan_frames][..., 0, :], 0.0)  # pelvis at the origin
 
 
 @FAST

@@ -31,7 +31,7 @@ import torch
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.nn import Dropout, GroupGather, SRLinear, split_width
+from poselift.nn import Dropout, GroupGather, SRLinear, norm_act_dropout, split_width
 from poselift.partitions import Partition, get_partition
 from poselift.skeletons import get_skeleton
 
@@ -97,6 +97,29 @@ class _Layer(nn.Module):
         return out
 
 
+class _Stack(nn.Sequential):
+    """``nn.Sequential`` whose BatchNorm -> activation -> dropout run as one operation.
+
+    In training mode each ``nn.BatchNorm1d`` followed by its activation and dropout is
+    computed by :func:`~poselift.nn.norm_act_dropout` (the same outputs, gradients and
+    running statistics, fewer passes and saved tensors); otherwise (eval mode, an inference
+    copy without BatchNorm) the modules run one after the other as in ``nn.Sequential``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            if type(m) is nn.BatchNorm1d and m.training and i + 2 < len(mods):
+                x = norm_act_dropout(x, m, mods[i + 1], mods[i + 2])  # type: ignore[arg-type]
+                i += 3
+            else:
+                x = m(x)
+                i += 1
+        return x
+
+
 class _Block(nn.Module):
     """Two layers with BatchNorm, activation and dropout, plus the residual connection."""
 
@@ -110,7 +133,7 @@ class _Block(nn.Module):
     ) -> None:
         super().__init__()
         width = sum(groups)
-        self.layers = nn.Sequential(
+        self.layers = _Stack(
             _Layer(kinds[0], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
@@ -176,7 +199,7 @@ class SingleFrameNet(nn.Module):
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
         sr_layer = functools.partial(SRLinear, context_dim=context_dim, combine=combine,
                                      context_init=context_init)
-        self.expand = nn.Sequential(
+        self.expand = _Stack(
             _Layer(kinds[0], in_groups, hid_groups, sr_layer),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(negative_slope),

@@ -715,7 +715,8 @@ def recipes_section(args: argparse.Namespace) -> list[str]:
             "vs baseline |", "|---|---|---|---|---|---|"]
     for recipe in ("sr.coco", "sr_tcn.coco-causal"):
         procs = {name: subprocess.Popen(
-            [sys.executable, str(worker), recipe, str(args.data)], stdin=subprocess.PIPE,
+            [sys.executable, str(worker), recipe, str(args.data), "1",
+             "plain" if name == "baseline" else "fused"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": src})
             for name, src in trees.items()}
         for p in procs.values():

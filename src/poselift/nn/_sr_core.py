@@ -75,6 +75,9 @@ CONTEXT_INITS: tuple[str, ...] = ("zero", "random")
 ADD_SLOPE = 0.01
 """Negative slope of the LeakyReLU applied to the context for ``combine="add"``."""
 _NORM_EPS = 1e-12
+_MANY_ROWS = 64
+"""From this many rows on, :class:`RowForm` gates each group's product in place (fewer
+operations below: one pose, a streaming window)."""
 
 
 class RowForm(nn.Module):
@@ -167,13 +170,22 @@ class RowForm(nn.Module):
             return torch.mm(rows, own[0]) if bias is None else torch.addmm(bias, rows, own[0])
         xs = rows.split_with_sizes(self.in_sizes, dim=1)
         ys = [torch.mm(x_g, w_t) for x_g, w_t in zip(xs, own, strict=True)]
-        y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
         if context is None:
+            y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
             return y if bias is None else y.add_(bias)
         context_bias, expand = table["context_bias"], table["expand"]
         assert expand is not None
         z = (torch.mm(rows, context.t()) if context_bias is None
              else torch.addmm(context_bias, rows, context.t()))
+        if rows.shape[0] >= _MANY_ROWS:
+            # many rows: each group's product gated in place by its gate column, then joined
+            # (expanding the gates to (N, O) with index_select is a slow gather at this size)
+            gates = self.gate(z)
+            for g, y_g in enumerate(ys):
+                y_g.mul_(gates[:, g:g + 1])
+            y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
+            return y if bias is None else y.add_(bias)
+        y = torch.cat(ys, dim=1) if len(ys) > 1 else ys[0]
         gates = self.gate(z).index_select(1, expand)
         return y.mul_(gates) if bias is None else torch.addcmul(bias, y, gates)
 

@@ -114,7 +114,7 @@ class _Stack(nn.Sequential):
         while i < len(mods):
             m = mods[i]
             if type(m) is nn.BatchNorm1d and m.training and i + 2 < len(mods):
-                x = norm_act_dropout(x, m, mods[i + 1], mods[i + 2])  # type: ignore[arg-type]
+                x = norm_act_dropout(x, m, mods[i + 1], mods[i + 2])
                 i += 3
             else:
                 x = m(x)
@@ -171,6 +171,7 @@ class SingleFrameNet(nn.Module):
     """
 
     receptive_field = 1
+    _out_order: torch.Tensor
 
     def __init__(
         self,
@@ -253,7 +254,7 @@ class SingleFrameNet(nn.Module):
         ``torch.compile`` / ``torch.export`` / JIT tracing (one graph, no split).
         """
         if self.training or torch.compiler.is_compiling() or \
-                torch.jit.is_tracing():  # type: ignore[no-untyped-call]
+                torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
             return False
         return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (
             m.training or m.running_mean is None) for m in self.modules())

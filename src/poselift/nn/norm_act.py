@@ -85,7 +85,7 @@ def _fusable(x: torch.Tensor, norm: nn.Module, act: nn.Module, drop: nn.Module) 
     if type(drop) is not Dropout or (drop.training and not 0.0 <= drop.p < 1.0):
         return False
     if not x.is_floating_point() or torch.compiler.is_compiling() or \
-            torch.jit.is_tracing():  # type: ignore[no-untyped-call]
+            torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
         return False
     try:
         x.data_ptr()
@@ -129,13 +129,15 @@ def norm_act_dropout(x: torch.Tensor, norm: nn.Module, act: nn.Module,
     if not _fusable(x, norm, act, drop):
         out: torch.Tensor = drop(act(norm(x)))
         return out
-    assert isinstance(norm, nn.BatchNorm1d) and isinstance(act, nn.LeakyReLU)
+    assert isinstance(norm, nn.BatchNorm1d) and isinstance(act, nn.LeakyReLU) and \
+        isinstance(drop, Dropout)
     # nn.BatchNorm1d.forward's bookkeeping: the momentum, or the cumulative average
     momentum = 0.0 if norm.momentum is None else norm.momentum
-    if norm.track_running_stats and norm.num_batches_tracked is not None:
-        norm.num_batches_tracked.add_(1)
+    tracked = norm.num_batches_tracked
+    if norm.track_running_stats and isinstance(tracked, torch.Tensor):
+        tracked.add_(1)
         if norm.momentum is None:
-            momentum = 1.0 / float(norm.num_batches_tracked)
+            momentum = 1.0 / float(tracked)
     stats = norm.track_running_stats
     p = float(drop.p) if drop.training else 0.0
     result: torch.Tensor = _NormActDrop.apply(  # type: ignore[no-untyped-call]

@@ -35,7 +35,11 @@ SHIPPED = sorted({part for name in (*DEFAULT_WEIGHTS.values(), *DEFAULT_STREAMIN
 
 def _linear(**config: object) -> SRLinear:
     torch.manual_seed(0)
-    return SRLinear([4, 6, 5], [7, 5, 6], context_init="random", **config).eval()  # type: ignore[arg-type]
+    layer = SRLinear([4, 6, 5], [7, 5, 6], context_init="random", **config).eval()  # type: ignore[arg-type]
+    if layer.context_bias is not None:  # "mul" starts it at 0: make it count
+        with torch.no_grad():
+            layer.context_bias.uniform_(-1, 1)
+    return layer
 
 
 def _bn(width: int, seed: int) -> torch.nn.BatchNorm1d:
@@ -73,6 +77,9 @@ def test_conv_row_form_unfolds_every_window(config, kernel, dilation, stride, ba
     torch.manual_seed(0)
     conv = SRConv1d([4, 6, 5], [7, 5, 6], kernel, dilation=dilation, stride=stride,
                     context_init="random", **config).eval()  # type: ignore[arg-type]
+    if conv.context_bias is not None:
+        with torch.no_grad():
+            conv.context_bias.uniform_(-1, 1)
     x = torch.randn(batch, 23, 15)  # time-major
     form = conv.row_form()
     assert form is not None

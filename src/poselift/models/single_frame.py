@@ -231,7 +231,7 @@ class SingleFrameNet(nn.Module):
                 f"got {tuple(keypoints.shape)}"
             )
         x = self.gather(keypoints.flatten(1))
-        if x.shape[0] > EVAL_ROWS and self._rows_independent():
+        if self._rows_independent() and x.shape[0] > EVAL_ROWS:  # (no shape guard if traced)
             # blocks of rows: each block's activations stay in the CPU's cache from layer to
             # layer (1.4x faster at 4096 rows than one pass over the batch, 1 thread)
             y = torch.cat([self._rows(block) for block in x.split(EVAL_ROWS)])
@@ -253,8 +253,8 @@ class SingleFrameNet(nn.Module):
         mode or without them); dropout is the identity or elementwise either way. Not while
         ``torch.compile`` / ``torch.export`` / JIT tracing (one graph, no split).
         """
-        if self.training or torch.compiler.is_compiling() or \
-                torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
+        if self.training or torch.compiler.is_compiling() or torch.compiler.is_exporting() \
+                or torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
             return False
         return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (
             m.training or m.running_mean is None) for m in self.modules())

@@ -77,6 +77,13 @@ class _NormActDrop(torch.autograd.Function):
 
 def _fusable(x: torch.Tensor, norm: nn.Module, act: nn.Module, drop: nn.Module) -> bool:
     """Whether :class:`_NormActDrop` computes exactly what the three modules would."""
+    if torch.compiler.is_compiling() or torch.compiler.is_exporting() or \
+            torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
+        return False  # (before any look at the shape: no guard on it in a traced graph)
+    try:
+        x.data_ptr()
+    except RuntimeError:  # functorch transforms, fake tensors
+        return False
     if type(norm) is not nn.BatchNorm1d or not norm.training or x.dim() != 2 \
             or x.shape[0] < 2 or x.shape[1] != norm.num_features:
         return False
@@ -84,14 +91,7 @@ def _fusable(x: torch.Tensor, norm: nn.Module, act: nn.Module, drop: nn.Module) 
         return False
     if type(drop) is not Dropout or (drop.training and not 0.0 <= drop.p < 1.0):
         return False
-    if not x.is_floating_point() or torch.compiler.is_compiling() or \
-            torch.jit.is_tracing():  # type: ignore[attr-defined, no-untyped-call]
-        return False
-    try:
-        x.data_ptr()
-    except RuntimeError:  # functorch transforms, fake tensors
-        return False
-    return True
+    return x.is_floating_point()
 
 
 def norm_act_dropout(x: torch.Tensor, norm: nn.Module, act: nn.Module,

@@ -49,7 +49,10 @@ def main() -> None:
                                     seed=SEED)
     source = training.AugmentedSamples(dataset, "cpu")
     net = model.strided_twin() if contract.temporal else model
-    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True)
+    # examples/train.py's optimizer: fused Adam since issue 26 ("fused" argument), the
+    # per-parameter loop before
+    fused = len(sys.argv) > 4 and sys.argv[4] == "fused"
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3, amsgrad=True, fused=fused)
     perm = torch.randperm(source.epoch_size,
                           generator=torch.Generator().manual_seed(training.seed_of(SEED, 0)))
     net.train()

@@ -23,7 +23,9 @@ Sections (all by default, or pick with --sections):
   issue 26).
 - ``train``: training steps/s (batch 1024, Adam amsgrad, L1) and inference samples/s (batch
   4096) of the SR network against a dense MLP of the same width (an ``nn.Linear`` stack),
-  poselift FC and, with ``--official DIR``, the official SRNet code (SR and FC), for 1 and 2
+  its inference copy (``fuse_for_inference``: BatchNorm folded, dropout removed, the row
+  forms; what ``poselift.lift`` runs; inference only), poselift FC and, with
+  ``--official DIR``, the official SRNet code (SR and FC), for 1 and 2
   threads, interleaved rounds.
 - ``recipes``: end-to-end samples/s of the shipped recipes' training loop (``sr.coco``,
   ``sr_tcn.coco-causal``: data + step, as examples/train.py runs them) with this tree's
@@ -62,6 +64,7 @@ from _machine import cpu_name
 from torch import nn
 
 import poselift
+from poselift.models import fuse_for_inference
 from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, SRLinear, split_width
 
 GROUPS = ((0, 1, 2, 3), (0, 4, 5, 6), (0, 7, 8, 9, 10), (0, 11, 12, 13), (0, 14, 15, 16))
@@ -628,6 +631,9 @@ def _official(folder: str | None) -> dict[str, Callable[[], nn.Module]]:
                                               channels=1024)}
 
 
+COPY = "poselift SR, inference copy (fuse_for_inference, what lift runs)"
+
+
 def train_section(args: argparse.Namespace) -> list[str]:
     import warnings
 
@@ -682,6 +688,14 @@ def train_section(args: argparse.Namespace) -> list[str]:
                         for _ in range(max(1, args.iters // 2)):
                             net(xi)
                         infer_t[name].append((clock() - start) / max(1, args.iters // 2))
+                        if name == "poselift SR":  # what poselift.lift runs: the copy
+                            fast = fuse_for_inference(net)
+                            fast(xi)
+                            start = clock()
+                            for _ in range(max(1, args.iters // 2)):
+                                fast(xi)
+                            infer_t.setdefault(COPY, []).append(
+                                (clock() - start) / max(1, args.iters // 2))
         tr = {k: 1024 / statistics.median(v) for k, v in train_t.items()}
         inf = {k: 4096 / statistics.median(v) for k, v in infer_t.items()}
         sr = "poselift SR"
@@ -692,6 +706,13 @@ def train_section(args: argparse.Namespace) -> list[str]:
             params = sum(p.numel() for p in net.parameters()) / 1e6
             rows.append(f"| {k} | {params:.2f}M | {tr[k]:,.0f} | {tr[sr] / tr[k]:.2f} | "
                         f"{inf[k]:,.0f} | {inf[sr] / inf[k]:.2f} |")
+            if k == sr:
+                rows.append(f"| {COPY} | | - | - | {inf[COPY]:,.0f} | "
+                            f"{inf[sr] / inf[COPY]:.2f} |")
+        if "official SR" in inf:
+            official = inf["official SR"]
+            rows.append(f"\nInference vs official SR: poselift SR {inf[sr] / official:.2f}x, "
+                        f"its inference copy {inf[COPY] / official:.2f}x.")
         rows.append("")
     torch.set_num_threads(saved)
     return rows
@@ -715,7 +736,8 @@ def recipes_section(args: argparse.Namespace) -> list[str]:
             "vs baseline |", "|---|---|---|---|---|---|"]
     for recipe in ("sr.coco", "sr_tcn.coco-causal"):
         procs = {name: subprocess.Popen(
-            [sys.executable, str(worker), recipe, str(args.data)], stdin=subprocess.PIPE,
+            [sys.executable, str(worker), recipe, str(args.data), "1",
+             "plain" if name == "baseline" else "fused"], stdin=subprocess.PIPE,
             stdout=subprocess.PIPE, text=True, env={**env, "PYTHONPATH": src})
             for name, src in trees.items()}
         for p in procs.values():

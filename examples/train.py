@@ -359,7 +359,10 @@ class Trainer:
                  meta: dict[str, Any]) -> None:
         self.args, self.d, self.files, self.model, self.net = args, d, files, model, net
         self.source, self.test, self.meta = data.source, data.test, meta
-        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True)
+        # fused: one kernel for all parameters (CPU and CUDA; the same update to float
+        # rounding), ~4x cheaper than the per-parameter loop on a CPU
+        self.optimizer = torch.optim.Adam(model.parameters(), lr=args.lr, amsgrad=True,
+                                          fused=d.device.type in ("cpu", "cuda"))
         self.scheduler = torch.optim.lr_scheduler.ExponentialLR(self.optimizer,
                                                                 gamma=args.lr_decay)
         self.state = self.resume()

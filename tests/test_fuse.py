@@ -35,7 +35,11 @@ SHIPPED = sorted({part for name in (*DEFAULT_WEIGHTS.values(), *DEFAULT_STREAMIN
 
 def _linear(**config: object) -> SRLinear:
     torch.manual_seed(0)
-    return SRLinear([4, 6, 5], [7, 5, 6], context_init="random", **config).eval()  # type: ignore[arg-type]
+    layer = SRLinear([4, 6, 5], [7, 5, 6], context_init="random", **config).eval()  # type: ignore[arg-type]
+    if layer.context_bias is not None:  # "mul" starts it at 0: make it count
+        with torch.no_grad():
+            layer.context_bias.uniform_(-1, 1)
+    return layer
 
 
 def _bn(width: int, seed: int) -> torch.nn.BatchNorm1d:
@@ -68,17 +72,21 @@ def test_linear_row_form_equals_the_layer(config, rows):
                                                     (3, 1, 3), (5, 2, 2)])
 @pytest.mark.parametrize("config", [dict(combine="mul", context_dim=1), dict(context_dim=0)],
                          ids=["mul-1", "none"])
-def test_conv_row_form_unfolds_every_window(config, kernel, dilation, stride):
+@pytest.mark.parametrize("batch", [2, 9])  # 9: >= 64 windows, the many-rows form
+def test_conv_row_form_unfolds_every_window(config, kernel, dilation, stride, batch):
     torch.manual_seed(0)
     conv = SRConv1d([4, 6, 5], [7, 5, 6], kernel, dilation=dilation, stride=stride,
                     context_init="random", **config).eval()  # type: ignore[arg-type]
-    x = torch.randn(2, 23, 15)  # time-major
+    if conv.context_bias is not None:
+        with torch.no_grad():
+            conv.context_bias.uniform_(-1, 1)
+    x = torch.randn(batch, 23, 15)  # time-major
     form = conv.row_form()
     assert form is not None
     with torch.no_grad():
         fast = form.forward_time_major(x)
         torch.testing.assert_close(fast, conv.forward_time_major(x), rtol=1e-5, atol=1e-6)
-    assert fast.shape == (2, conv.output_frames(23), 18)
+    assert fast.shape == (batch, conv.output_frames(23), 18)
 
 
 @pytest.mark.parametrize("config", [dict(combine="mul", context_dim=2),
@@ -96,12 +104,13 @@ def test_row_form_uses_a_subclass_gate():
 
     torch.manual_seed(0)
     layer = HardGate([4, 6, 5], [7, 5, 6], context_init="random").eval()
-    x = torch.randn(3, 15) * 3
     form = layer.row_form()
     assert form is not None
-    with torch.no_grad():
-        torch.testing.assert_close(form(x), layer(x), rtol=1e-5, atol=1e-6)
-        assert not torch.allclose(form(x), _linear(combine="mul", context_dim=1)(x))
+    for rows in (3, 100):  # the few-rows and the many-rows form
+        x = torch.randn(rows, 15) * 3
+        with torch.no_grad():
+            torch.testing.assert_close(form(x), layer(x), rtol=1e-5, atol=1e-6)
+            assert not torch.allclose(form(x), _linear(combine="mul", context_dim=1)(x))
 
 
 def test_row_form_is_a_snapshot_sharing_no_storage():

@@ -436,3 +436,37 @@ def test_checkpoint_refusal_paths(tmp_path, how, match):
     with pytest.raises(ValueError, match=match) as err:
         load_model(tmp_path / "bad.pt")
     assert str(tmp_path / "bad.pt") in str(err.value)
+
+
+def test_eval_batches_run_in_blocks_of_rows_with_the_same_outputs(monkeypatch):
+    """A large eval-mode batch runs in blocks of rows (cache-resident activations): the
+    outputs are the whole batch's; training mode, batch statistics and a BatchNorm left in
+    training mode run the batch in one pass."""
+    import poselift.models.single_frame as single_frame
+    from poselift.models import fuse_for_inference
+
+    torch.manual_seed(0)
+    net = poselift.create_model("sr", hidden=64).eval()
+    with torch.no_grad():
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm1d):
+                m.running_mean.uniform_(-1, 1)
+                m.running_var.uniform_(0.5, 2)
+    x = torch.randn(70, 17, 2)
+    with torch.no_grad():
+        whole = net(x)
+    calls: list[int] = []
+    net.head.register_forward_hook(lambda m, i, o: calls.append(i[0].shape[0]))
+    monkeypatch.setattr(single_frame, "EVAL_ROWS", 16)
+    with torch.no_grad():
+        torch.testing.assert_close(net(x), whole, rtol=1e-5, atol=1e-6)
+        assert calls == [16, 16, 16, 16, 6]
+        calls.clear()
+        torch.testing.assert_close(fuse_for_inference(net)(x), whole, rtol=1e-5, atol=1e-5)
+    net.blocks[0].layers[1].train()  # batch statistics somewhere: rows are not independent
+    net(x)
+    assert calls == [70]
+    calls.clear()
+    net.train()
+    net(x)
+    assert calls == [70]

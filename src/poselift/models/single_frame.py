@@ -31,13 +31,15 @@ import torch
 from torch import nn
 
 from poselift.models.registry import register_model
-from poselift.nn import Dropout, GroupGather, SRLinear, split_width
+from poselift.nn import Dropout, GroupGather, SRLinear, norm_act_dropout, split_width
 from poselift.partitions import Partition, get_partition
 from poselift.skeletons import get_skeleton
 
 __all__ = ["LayerKind", "SingleFrameNet", "matching_partition"]
 
 LayerKind = Literal["dense", "group", "sr"]
+EVAL_ROWS = 1024
+"""Rows per block when an eval-mode network runs a larger batch (see ``forward``)."""
 
 
 def matching_partition(partition: Partition, skeleton: str) -> Partition:
@@ -97,6 +99,29 @@ class _Layer(nn.Module):
         return out
 
 
+class _Stack(nn.Sequential):
+    """``nn.Sequential`` whose BatchNorm -> activation -> dropout run as one operation.
+
+    In training mode each ``nn.BatchNorm1d`` followed by its activation and dropout is
+    computed by :func:`~poselift.nn.norm_act_dropout` (the same outputs, gradients and
+    running statistics, fewer passes and saved tensors); otherwise (eval mode, an inference
+    copy without BatchNorm) the modules run one after the other as in ``nn.Sequential``.
+    """
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        mods = list(self._modules.values())
+        i = 0
+        while i < len(mods):
+            m = mods[i]
+            if type(m) is nn.BatchNorm1d and m.training and i + 2 < len(mods):
+                x = norm_act_dropout(x, m, mods[i + 1], mods[i + 2])
+                i += 3
+            else:
+                x = m(x)
+                i += 1
+        return x
+
+
 class _Block(nn.Module):
     """Two layers with BatchNorm, activation and dropout, plus the residual connection."""
 
@@ -110,7 +135,7 @@ class _Block(nn.Module):
     ) -> None:
         super().__init__()
         width = sum(groups)
-        self.layers = nn.Sequential(
+        self.layers = _Stack(
             _Layer(kinds[0], groups, groups, sr_layer),
             nn.BatchNorm1d(width),
             nn.LeakyReLU(negative_slope),
@@ -146,6 +171,7 @@ class SingleFrameNet(nn.Module):
     """
 
     receptive_field = 1
+    _out_order: torch.Tensor
 
     def __init__(
         self,
@@ -176,7 +202,7 @@ class SingleFrameNet(nn.Module):
         out_groups = tuple(3 * len(owned) for owned in out_part.owned)
         sr_layer = functools.partial(SRLinear, context_dim=context_dim, combine=combine,
                                      context_init=context_init)
-        self.expand = nn.Sequential(
+        self.expand = _Stack(
             _Layer(kinds[0], in_groups, hid_groups, sr_layer),
             nn.BatchNorm1d(hidden),
             nn.LeakyReLU(negative_slope),
@@ -205,10 +231,39 @@ class SingleFrameNet(nn.Module):
                 f"got {tuple(keypoints.shape)}"
             )
         x = self.gather(keypoints.flatten(1))
-        x = self.blocks(self.expand(x))
-        y = self.head(x).view(keypoints.shape[0], self.out_joints, 3)
-        out: torch.Tensor = y.index_select(1, self._out_order)
+        # (the cheap checks first: one pose pays three calls; no shape guard when traced)
+        if self._may_split() and x.shape[0] > EVAL_ROWS and self._on_running_statistics():
+            # blocks of rows: each block's activations stay in the CPU's cache from layer to
+            # layer (1.2-1.5x faster at 4096 rows than one pass over the batch, 1 thread)
+            y = torch.cat([self._rows(block) for block in x.split(EVAL_ROWS)])
+        else:
+            y = self._rows(x)
+        out: torch.Tensor = y.view(keypoints.shape[0], self.out_joints, 3).index_select(
+            1, self._out_order)
         return out
+
+    def _rows(self, x: torch.Tensor) -> torch.Tensor:
+        """The layers on gathered rows: ``(N, D)`` -> ``(N, 3 * J_out)`` in owned-group order."""
+        out: torch.Tensor = self.head(self.blocks(self.expand(x)))
+        return out
+
+    def _may_split(self) -> bool:
+        """Eval mode, and not ``torch.compile`` / ``torch.export`` / JIT tracing.
+
+        (A traced graph is one graph: no split of the batch, no guard on its size.)
+        """
+        return not (self.training or torch.compiler.is_compiling()
+                    or torch.compiler.is_exporting()
+                    or torch.jit.is_tracing())  # type: ignore[attr-defined, no-untyped-call]
+
+    def _on_running_statistics(self) -> bool:
+        """Whether every BatchNorm normalizes with running statistics.
+
+        Then each output row depends on its input row only and a batch can be split (dropout
+        is the identity in eval mode, elementwise anyway).
+        """
+        return not any(isinstance(m, nn.modules.batchnorm._BatchNorm) and (
+            m.training or m.running_mean is None) for m in self.modules())
 
 
 def check_in_features(in_features: object) -> int:

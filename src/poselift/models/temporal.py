@@ -30,7 +30,7 @@ from torch import nn
 
 from poselift.models.registry import register_model
 from poselift.models.single_frame import check_in_features, matching_partition
-from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, split_width
+from poselift.nn import Dropout, GroupGather, RowForm, SRConv1d, norm_act_dropout, split_width
 from poselift.partitions import get_partition
 from poselift.skeletons import get_skeleton
 
@@ -181,8 +181,9 @@ class TemporalNet(nn.Module):
         folded into the convolution and no dropout: ``nn.Identity`` there, not called.
         """
         y = _time_major(conv, x)
-        if not isinstance(norm, nn.Identity):
-            y = norm(y.reshape(-1, y.shape[2])).view(y.shape)
+        if not isinstance(norm, nn.Identity):  # training: one operation (norm_act_dropout)
+            rows = norm_act_dropout(y.reshape(-1, y.shape[2]), norm, self.act, self.drop)
+            return rows.view(y.shape)
         y = self.act(y)
         out: torch.Tensor = y if isinstance(self.drop, nn.Identity) else self.drop(y)
         return out

@@ -4,7 +4,9 @@
 generator and a floating-point comparison per element, ~12-22 ns per element here, so the
 five dropouts of a 1024-channel SR network took about a quarter of a training step at batch
 1024. :class:`Dropout` draws 64 random bits per call of the generator (``random_`` on int64)
-and reads them as 8-bit or 16-bit uniform numbers: a mask element costs one byte compare.
+and reads them as 8-bit or 16-bit uniform numbers, compared with the threshold in float
+arithmetic (vectorized; a ``bool`` mask times the scale converts element by element and cost
+~6 ms per 1024 x 1024 mask on this CPU).
 
 The drop probability is exact when ``p`` is a multiple of 1/256 (0.25, 0.5, 0.125, ...: 8
 bits per element) and otherwise rounded to the nearest multiple of 1/65536 (16 bits per
@@ -52,12 +54,16 @@ def keep_mask(shape: torch.Size | tuple[int, ...], p: float, dtype: torch.dtype,
     width = 1 if levels == 256 else 2
     words = (n * width + 7) // 8
     bits = torch.empty(words, dtype=torch.int64, device=device).random_(-2**63, 2**63 - 1)
-    if levels == 256:
-        keep = bits.view(torch.uint8)[:n] >= threshold
+    if levels == 256:  # keep when the byte is >= threshold
+        raw, low = bits.view(torch.uint8)[:n], threshold
     else:  # int16 in [-32768, 32767]: keep with probability (65536 - threshold) / 65536
-        keep = bits.view(torch.int16)[:n] >= threshold - 32768
-    scale = torch.tensor(1.0 / (1.0 - p), dtype=dtype, device=device)
-    return (keep * scale).view(shape)
+        raw, low = bits.view(torch.int16)[:n], threshold - 32768
+    # the comparison in floating point: for integers r, r - (low - 1) is >= 1 when r >= low
+    # and <= 0 otherwise, so clamping it to [0, 1] gives the 0/1 mask. Vectorized float
+    # passes: ~10x cheaper on a CPU than a bool mask times the scale (bool -> float).
+    work = torch.float64 if dtype == torch.float64 else torch.float32  # integers exact
+    mask = raw.to(work).sub_(low - 1).clamp_(0.0, 1.0).mul_(1.0 / (1.0 - p))
+    return mask.to(dtype).view(shape)
 
 
 class Dropout(nn.Dropout):

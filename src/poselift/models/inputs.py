@@ -323,7 +323,7 @@ class InputContract:
             >>> import torch
             >>> c = InputContract()
             >>> x = torch.randn(2, 17, 2)
-            >>> net = lambda t: torch.cat([t, t[..., :1]], -1)   # a mirror-symmetric "model"
+            >>> net = lambda t: torch.cat([t, torch.zeros_like(t[..., :1])], -1)  # mirror-symmetric
             >>> torch.allclose(c.flip_average(net, x), net(x))
             True
         """

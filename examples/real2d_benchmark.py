@@ -307,13 +307,13 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = per
         print(f"{name}: " + ", ".join(f"{k} {v['p_mpjpe13']:.1f}" for k, v in per.items()),
               flush=True)
-    ref_std = float(np.mean([scores(r, r)["limb_std"] for r in refs]))
-    if args.upper_body:
-        ref_std = math.nan
+    ref_std = math.nan if args.upper_body else float(
+        np.mean([scores(r, r)["limb_std"] for r in refs]))
     args.out.parent.mkdir(parents=True, exist_ok=True)
     doc = {"command": "python examples/real2d_benchmark.py " + shlex.join(argv or sys.argv[1:]),
-           "poselift": poselift.__version__, "reference_limb_std": ref_std,
-           "results": results}
+           "poselift": poselift.__version__, "results": results}
+    if not args.upper_body:  # (the arms' figures have no limb-length std)
+        doc["reference_limb_std"] = ref_std
     args.out.write_text(json.dumps(doc, indent=1) + "\n")
     print(arm_table(results) if args.upper_body else table(results, ref_std))
     return 0

@@ -5,13 +5,14 @@ partly independent errors: the temporal one is steady but drifts in body tilt an
 the input jitters or lags, the single-frame one follows each frame but shakes. Their mean is
 better than either on the synthetic wild evaluation in every condition where the whole body
 is seen (docs/weights.md, "Temporal and single-frame together"), so ``lift`` on a sequence
-runs :class:`TemporalBlend` by default. Two refinements, each chosen by that evaluation:
+runs :class:`TemporalBlend` by default. Four refinements, each chosen by that evaluation:
 
 - the single-frame model gets each frame normalized by its own box, as in its training (the
   temporal model's ``"bbox"`` inputs share one scale per window);
 - the single-frame poses are **smoothed over time** (a Gaussian of ``smoothing`` frames,
   taken inside the temporal window, so the blend still sees exactly ``receptive_field``
-  frames per output frame and a causal blend never looks ahead);
+  frames per output frame and a causal blend never looks ahead), each frame's pose weighted
+  by its own share, so a frame whose share is 0 adds nothing to its neighbours;
 - the single-frame share falls to 0 in frames where **most of a body half is missing**:
   fewer than ``min_limbs`` (8) of the 12 limb joints (shoulders, elbows, wrists, hips, knees,
   ankles) seen, as with the legs out of frame at a desk or only the legs in view. There the
@@ -19,7 +20,9 @@ runs :class:`TemporalBlend` by default. Two refinements, each chosen by that eva
   plausible from the neighbouring frames (synthetic "upper-body": P-MPJPE-13 72.9 mm with the
   gate, 95.7 without). Frames missing a few joints (a hand out of frame, an occlusion) keep
   the share: there the mean is still better. The share is smoothed over the same window, so
-  the output does not jump when a joint flickers.
+  the output does not jump when a joint flickers;
+- **flip averaging** (``flip=True``): the mirrored input's mirrored output averaged in
+  (:meth:`~poselift.models.inputs.InputContract.flip_average`), better in every condition.
 
 The blend is an ordinary temporal model (``(B, T, J, F)`` -> ``(B, T - R + 1, 17, 3)``, the
 temporal part's ``receptive_field`` and ``causal``), so :func:`poselift.lift`,

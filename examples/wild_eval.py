@@ -42,7 +42,7 @@ from poselift.wild import evaluate_conditions
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 COLUMNS = ("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "p_mpjpe_arms", "bone_cv", "asymmetry",
-           "jitter", "motion_ratio", "max_root_distance")
+           "jitter", "motion_ratio", "max_root_distance", "to_reference")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-test", action="store_true",
                    help="Lifter(flip_test=True): average with the mirrored input's mirrored "
                         "output; labels get a '+flip' suffix")
+    p.add_argument("--reference", default=None, metavar="MODEL",
+                   help="a second lifter (e.g. sr.coco beside temporal weights) run on the same "
+                        "inputs: adds 'to reference', the mean distance (mm) between the outputs")
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", type=Path, required=True)
     return p
@@ -74,8 +77,9 @@ _TWO = ("motion_ratio", "max_root_distance")
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     conditions = list(dict.fromkeys(c for r in results.values() for c in r))
     lines = ["| condition | model | MPJPE | P-MPJPE | MPJPE-13 | P-MPJPE-13 | P-MPJPE arms | "
-             "bone CV % | asymmetry % | jitter | motion ratio | max joint-pelvis (m) |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "bone CV % | asymmetry % | jitter | motion ratio | max joint-pelvis (m) | "
+             "to reference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cond in conditions:
         for label, per in results.items():
             if cond in per:
@@ -121,14 +125,15 @@ def main(argv: list[str] | None = None) -> int:
                   f"{time.perf_counter() - t0:.0f} s)", flush=True)
 
         per = evaluate_conditions(model, motion, args.conditions, frame_step=args.frame_step,
-                                  rendered=rendered, report=show, lifter_options=options)
+                                  rendered=rendered, report=show, lifter_options=options,
+                                  reference=args.reference)
         per = {c: {k2: (round(v, 3) if isinstance(v, float) else v) for k2, v in r.items()}
                for c, r in per.items()}
         results[label] = per
         doc = {"label": label, "model": ref, "input_skeleton": contract.skeleton,
                "temporal": contract.temporal, "protocol": args.protocol,
                "clips_every": args.clips_every, "frame_step": args.frame_step,
-               "lifter_options": options,
+               "lifter_options": options, "reference": args.reference,
                "command": command, "conditions": per,
                "descriptions": {c: CONDITIONS[c] for c in per}}
         (args.out / f"{label.replace('/', '_')}.json").write_text(json.dumps(doc, indent=1) + "\n")

@@ -517,3 +517,34 @@ def test_temporal_recipes_and_conditions(tmp_path: Path):
     torch.testing.assert_close(rig.targets, lag.targets)               # the 2D lags, not 3D
     torch.testing.assert_close(rig.keypoints[:, 0], lag.keypoints[:, 0])
     assert not torch.allclose(rig.keypoints[:, 1:], lag.keypoints[:, 1:])
+
+
+def test_evaluate_conditions_reference_is_the_distance_between_two_lifters(tmp_path: Path):
+    import poselift
+    from poselift.wild import evaluate_conditions
+
+    ms = load_bandai(write_synthetic_bandai(tmp_path))
+    ms = ms.select(list(ms.names[:2]))
+    torch.manual_seed(0)
+    temporal = poselift.create_model("sr_tcn", skeleton="coco", in_features=3,
+                                     input_norm="bbox", filter_widths=(3, 3), channels=32).eval()
+    single = poselift.create_model("sr", skeleton="coco", in_features=3, input_norm="bbox",
+                                   hidden=16).eval()
+    got = evaluate_conditions(temporal, ms, ["occlusion"], frame_step=2, seed=3,
+                              reference=single)["occlusion"]["to_reference"]
+    # naive reference: loop over clips, frames and joints
+    clips = render_condition(ms, "occlusion", layout="coco", seed=3)
+    dists = []
+    for c in clips:
+        a = np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=temporal))
+        b = np.asarray(poselift.lift(c.keypoints, skeleton="coco", model=single,
+                                     temporal=False))
+        for t in range(0, len(a), 2):
+            if np.isfinite(a[t]).all() and np.isfinite(b[t]).all():
+                dists.append(np.mean([np.sqrt(((a[t, j] - b[t, j]) ** 2).sum())
+                                      for j in range(a.shape[1])]))
+    assert got == pytest.approx(1000 * np.mean(dists), rel=1e-9)
+    assert got > 0
+    h36m = poselift.create_model("sr", skeleton="h36m", hidden=16).eval()
+    with pytest.raises(ValueError, match="reference: takes 'h36m' input"):
+        evaluate_conditions(temporal, ms, ["rig"], reference=h36m)

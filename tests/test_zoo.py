@@ -93,6 +93,18 @@ def test_card_matches_the_model(name: str):
     if card["temporal"]:  # the CI slice (every 20th clip) is close to the full test set
         slice_gt = card["check_metrics"]["p1-style/gt"]["mpjpe"]
         assert abs(slice_gt - m["p1-style/gt"]) < 1.0
+    # the wild section has the checks that need no 3D for every condition (docs/wild.md):
+    # on the clean rig the output moves with the input and stays near the pelvis; temporal
+    # weights are compared with the single-frame weights of their skeleton
+    for cond, scores in card["wild"].items():
+        assert {"jitter", "motion_ratio", "max_root_distance", "far_frames"} <= set(scores), cond
+        assert ("to_reference" in scores) == card["temporal"], cond
+    rig = card["wild"]["rig"]
+    assert 0.5 < rig["motion_ratio"] < 1.5 and rig["max_root_distance"] < 1.5
+    assert rig["far_frames"] == 0
+    if card["temporal"]:
+        assert 5.0 < rig["to_reference"] < 60.0
+        assert DEFAULT_WEIGHTS[(card["input_skeleton"], False)] in card["wild_note"]
     # the model's own copy of the licence travels with the file
     assert load_model(path).meta["licence"] == LICENCE  # type: ignore[union-attr]
 

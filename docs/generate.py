@@ -113,6 +113,26 @@ def _weights() -> str:
                 m = cards[n].get("wild", {}).get(cond)
                 cells.append("-" if m is None else f"{m['mpjpe13']:.1f} / {m['p_mpjpe13']:.1f}")
             out.append(f"| {cond} | " + " | ".join(cells) + " |")
+        checked = [c for c in wild if any("motion_ratio" in cards[n].get("wild", {}).get(c, {})
+                                          for n in names)]
+        if checked:
+            out += ["", "Checks that need no 3D on the same inputs (the cards' `wild` section): "
+                    "motion ratio (the output's motion over the input's; ~1 when the pose "
+                    "follows the input, near 0 when it freezes) / farthest joint from the "
+                    "pelvis (m) / for temporal weights, the mean distance (mm) to the "
+                    "single-frame weights' output:", "",
+                    "| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
+                    "|---|" + "---|" * len(names)]
+            for cond in checked:
+                cells = []
+                for n in names:
+                    m = cards[n].get("wild", {}).get(cond, {})
+                    if "motion_ratio" not in m:
+                        cells.append("-")
+                        continue
+                    ref = f" / {m['to_reference']:.1f}" if "to_reference" in m else ""
+                    cells.append(f"{m['motion_ratio']:.2f} / {m['max_root_distance']:.2f}{ref}")
+                out.append(f"| {cond} | " + " | ".join(cells) + " |")
     out.append("")
     for n in names:
         c = cards[n]

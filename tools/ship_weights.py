@@ -539,6 +539,7 @@ def main(argv: list[str] | None = None) -> int:
     s.add_argument("--clips-every", type=int, default=1,
                    help="card metrics on every k-th test clip (k > 1: also the CI slice); "
                         "temporal lifts of whole test sets take about an hour on one CPU")
+    s.add_argument("--threads", type=int, default=2)
     s.set_defaults(func=cmd_ship)
     c = sub.add_parser("check", help="recompute a shipped card's metrics through poselift.lift")
     c.add_argument("name")

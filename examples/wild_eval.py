@@ -42,7 +42,7 @@ from poselift.wild import evaluate_conditions
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
 COLUMNS = ("mpjpe", "p_mpjpe", "mpjpe13", "p_mpjpe13", "p_mpjpe_arms", "bone_cv", "asymmetry",
-           "jitter", "motion_ratio", "max_root_distance", "to_reference")
+           "jitter", "motion_ratio", "max_root_distance", "arm_scale", "to_reference")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -71,15 +71,15 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-_TWO = ("motion_ratio", "max_root_distance")
+_TWO = ("motion_ratio", "max_root_distance", "arm_scale")
 
 
 def table(results: dict[str, dict[str, dict[str, float]]]) -> str:
     conditions = list(dict.fromkeys(c for r in results.values() for c in r))
     lines = ["| condition | model | MPJPE | P-MPJPE | MPJPE-13 | P-MPJPE-13 | P-MPJPE arms | "
              "bone CV % | asymmetry % | jitter | motion ratio | max joint-pelvis (m) | "
-             "to reference |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "arm scale | to reference |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     for cond in conditions:
         for label, per in results.items():
             if cond in per:

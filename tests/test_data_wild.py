@@ -548,3 +548,19 @@ def test_evaluate_conditions_reference_is_the_distance_between_two_lifters(tmp_p
     h36m = poselift.create_model("sr", skeleton="h36m", hidden=16).eval()
     with pytest.raises(ValueError, match="reference: takes 'h36m' input"):
         evaluate_conditions(temporal, ms, ["rig"], reference=h36m)
+
+
+def test_arm_scale_is_the_predicted_over_the_true_arm_length():
+    rest = rest_pose() - rest_pose()[:1]
+    truth = np.repeat(rest[None], 6, 0).astype(np.float64)
+    pred = truth * 0.8  # the whole body drawn 20 % small: P-MPJPE cannot see it
+    pred[1] = np.nan  # a frame without a pose does not count
+    r = evaluate_sequences([pred, truth], [truth, truth], frame_step=1)
+    # by hand: four arm bones per frame, 5 finite frames at 0.8 and 6 frames at 1.0
+    names = ("left_shoulder", "left_elbow", "left_wrist", "right_shoulder", "right_elbow",
+             "right_wrist")
+    j = [get_skeleton("h36m").joints.index(n) for n in names]
+    bone = sum(float(np.linalg.norm(rest[a] - rest[b])) for a, b in
+               ((j[0], j[1]), (j[1], j[2]), (j[3], j[4]), (j[4], j[5])))
+    assert math.isclose(r["arm_scale"], (5 * 0.8 * bone + 6 * bone) / (11 * bone))
+    assert math.isclose(evaluate_sequences([pred], [truth])["arm_scale"], 0.8)

@@ -407,6 +407,9 @@ def evaluate(
 ARM_JOINTS = (11, 12, 13, 14, 15, 16)
 """Shoulders, elbows and wrists of H36M-17."""
 
+ARM_BONES = ((11, 12), (12, 13), (14, 15), (15, 16))
+"""Upper arms and forearms of H36M-17 (left shoulder-elbow, elbow-wrist, then right)."""
+
 LIMB_JOINTS_13 = (0, 1, 2, 3, 4, 5, 6, 11, 12, 13, 14, 15, 16)
 """The pelvis and the 12 limb joints (hips, knees, ankles, shoulders, elbows, wrists) of
 H36M-17: the joints every detector and mocap skeleton places alike (MPJPE-13)."""
@@ -444,7 +447,10 @@ def evaluate_sequences(
         any joint lies from the pelvis in any frame, metres), ``far_frames`` (frames with a
         joint more than 1.5 m from the pelvis) and, with ``inputs``, ``motion_ratio`` (mean
         over sequences of output over input motion, about 1 when the output follows its
-        input); ``sequences`` and ``frames`` (scored).
+        input); ``arm_scale``: the length of the predicted arms (:data:`ARM_BONES`, summed
+        over the scored frames where both poses are finite) over the true arms' (P-MPJPE
+        aligns scale away, so a body drawn too small shows here); ``sequences`` and
+        ``frames`` (scored).
 
     Examples:
         >>> import numpy as np
@@ -483,6 +489,8 @@ def evaluate_sequences(
     far_frames = 0
     max_root = 0.0
     frames = 0
+    arm_lengths = np.zeros(2)  # predicted, true
+    bone_a, bone_b = [a for a, _ in ARM_BONES], [b for _, b in ARM_BONES]
     for k, (pred, target) in enumerate(zip(predictions, targets, strict=True)):
         p = to_numpy(check_array(pred, f"predictions[{k}]")).astype(np.float64)
         t = to_numpy(check_array(target, f"targets[{k}]")).astype(np.float64)
@@ -496,6 +504,9 @@ def evaluate_sequences(
         sums["mpjpe13"] += float(np.asarray(mpjpe(ps, ts, mask=mask))) * n
         sums["p_mpjpe13"] += float(np.asarray(p_mpjpe(ps, ts, mask=mask))) * n
         sums["p_mpjpe_arms"] += float(np.asarray(p_mpjpe(ps, ts, mask=arms))) * n
+        lengths = np.stack([np.linalg.norm(x[:, bone_a] - x[:, bone_b], axis=-1).sum(-1)
+                            for x in (ps, ts)])
+        arm_lengths += lengths[:, np.isfinite(lengths).all(0)].sum(-1)
         if len(p) > 1:
             cv.append(np.stack([np.asarray(bone_length_cv(p)), np.asarray(bone_length_cv(t))]))
         asym.append(np.stack([np.asarray(limb_asymmetry(p)).mean(0),
@@ -518,7 +529,9 @@ def evaluate_sequences(
                   asymmetry=float(asym_mean[0]), asymmetry_target=float(asym_mean[1]))
     jit = np.mean(jitter, axis=0) if jitter else np.full(2, math.nan)
     result.update(jitter=float(jit[0]), jitter_target=float(jit[1]),
-                  max_root_distance=max_root, far_frames=far_frames)
+                  max_root_distance=max_root, far_frames=far_frames,
+                  arm_scale=float(arm_lengths[0] / arm_lengths[1]) if arm_lengths[1] > 0
+                  else math.nan)
     if inputs is not None:
         result["motion_ratio"] = float(np.mean(motion)) if motion else math.nan
     return result

@@ -389,6 +389,45 @@ def test_sequences_are_smoothed_separately_and_nonsolvable_ones_are_nan():
     assert np.isnan(traj[1]).all() and not np.asarray(fit.solved)[1].any()
 
 
+def test_a_trajectory_its_frames_cannot_fix_is_a_value_error_naming_the_input():
+    """Per-frame solutions 1e13-1e16 m away, known to ~1e-26 pixels^2/m^2 (random pixels that
+    no body fits; an untrained net in the ``lift_full`` doctest gave them): the smoother's
+    banded system is singular. It raised numpy's LinAlgError ("7th leading minor not positive
+    definite"), a ValueError subclass that names nothing."""
+    # 4 frames of 4 random joints and random pixels; only the last frame fits (5 m away)
+    pts = np.array([[[-0.25, 0.1, 0.54], [0.26, 0.11, 0.45], [0.22, 0.62, -0.4],
+                     [0.04, 0.16, -0.2]],
+                    [[0.01, -0.32, -0.4], [0.37, -0.72, -0.47], [-0.12, -0.3, 0.29],
+                     [0.19, 0.08, 0.46]],
+                    [[0.35, 0.34, 0.11], [0.01, 0.26, 0.29], [0.11, 0.05, 0.16],
+                     [0.27, 0.3, -0.24]],
+                    [[-0.08, 0.22, 0.04], [-0.01, 0.29, -0.03], [0.19, -0.35, 0.52],
+                     [-0.18, -0.11, 0.73]]])
+    uv = np.array([[[549, 486], [509, 662], [441, 381], [546, 459]],
+                   [[604, 589], [504, 633], [663, 511], [634, 493]],
+                   [[635, 674], [540, 495], [697, 596], [487, 376]],
+                   [[483, 545], [499, 558], [534, 437], [469, 482]]], dtype=np.float64)
+    k = (1000.0, 1000.0, 500.0, 500.0)
+    fit = solve_translation(pts, uv, k)
+    t, info = np.asarray(fit.translation), np.asarray(fit.information)
+    assert np.asarray(fit.solved).all() and np.abs(t[:3]).max() > 1e12  # the input it meets
+    with pytest.raises(ValueError, match=r"^trajectory: cannot be smoothed: the information "
+                                         r"of its solved frames .* does not fix a trajectory "
+                                         r"\(translations up to 1\.5e\+16 m\)") as info_:
+        smooth_trajectory(t, info, noise_px=5.0)
+    assert not isinstance(info_.value, np.linalg.LinAlgError)
+    with pytest.raises(ValueError, match=r"^keypoints2d: the sequence: the per-frame positions "
+                                         r"that fit the poses to these keypoints give no "
+                                         r"trajectory: trajectory: cannot be smoothed") as info_:
+        solve_trajectory(pts, uv, k)
+    assert not isinstance(info_.value, np.linalg.LinAlgError)
+    fine = np.repeat(_body()[None, :4], 4, 0)  # a sequence that fits comes first
+    k3 = np.array([[1e3, 0.0, 500.0], [0.0, 1e3, 500.0], [0.0, 0.0, 1.0]])
+    fine_uv = _pinhole(fine + np.array([0.0, 0.0, 5.0]), k3)
+    with pytest.raises(ValueError, match=r"^keypoints2d: sequence 1: "):
+        solve_trajectory(np.stack([fine, pts]), np.stack([fine_uv, uv]), k)
+
+
 def test_rendered_through_poselift_camera_agrees():
     """The camera module's own projection (with extrinsics) and the hand-built one agree."""
     R, t = look_at(eye=[0.5, 1.5, 6.0], target=[0.0, 0.9, 0.0])

@@ -333,6 +333,18 @@ def test_lift_leaves_no_output_when_the_bvh_path_is_a_directory(tmp_path, ckpts,
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy", "t.bvh"]
 
 
+def test_lift_leaves_no_output_when_the_bvh_directory_does_not_exist(tmp_path, ckpts, capsys):
+    # the issue's `poselift lift k.npy -o y.npz --bvh /unwritable/t.bvh`: y.npz was left
+    np.save(tmp_path / "k.npy", _kp(6))
+    bvh = tmp_path / "unwritable" / "t.bvh"
+    assert _run("lift", tmp_path / "k.npy", "-o", tmp_path / "y.npz", "--bvh", bvh,
+                "--model", ckpts["tcn"]) == 1
+    err = capsys.readouterr().err
+    assert err == (f"poselift: error: {bvh}: the output directory "
+                   f"'{tmp_path / 'unwritable'}' does not exist (--bvh)\n")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k.npy"]
+
+
 def test_lift_checks_every_track_bvh_before_writing_any(tmp_path, ckpts, capsys):
     entries = _coco_entries(_kp(5, seed=3), list(range(5)), track=1) + _coco_entries(
         _kp(6, seed=4), list(range(6)), track=2)

@@ -156,6 +156,37 @@ def test_onnx_single_frame_equals_lift(tmp_path):
         np.testing.assert_allclose(got, want, atol=1e-4, rtol=0)
 
 
+@pytest.mark.skipif(not HAS_ONNX, reason="needs onnx, onnxscript and onnxruntime")
+def test_onnx_program_drops_a_far_joint_and_gives_nan_without_a_pose(tmp_path):
+    """The far-joint rule (``poselift.core.far_joints``: sort, quantiles, medians) and the
+    no-pose rule run in onnxruntime as in ``lift``: a wrist 5000 px from the others is
+    missing; frames with 0 and 1 valid joints are NaN."""
+    import onnxruntime
+
+    net = _sr()
+    export_model(net, tmp_path / "sr.onnx")
+    session = onnxruntime.InferenceSession(str(tmp_path / "sr.onnx"))
+    kp = _poses(5, seed=12)
+    kp[1, 9, :2] += 5000.0  # a far wrist at a good score
+    kp[1, 9, 2] = 0.9
+    kp[2, :, 2] = 0.0  # no valid joint
+    kp[3, :, 2] = 0.0
+    kp[3, 4, 2] = 0.9  # one valid joint
+    kp[4, 9, :2] += 5000.0  # far, but with fewer than 8 valid joints nothing is judged far
+    kp[4, 10:, 2] = 0.0
+    kp[4, :7, 2] = 0.0
+    got = session.run(None, {"keypoints": kp})[0]
+    with pytest.warns(UserWarning):
+        want = lift(kp.astype(np.float64), model=net, temporal=False)
+    assert np.isnan(want[2:4]).all() and np.isfinite(want[[0, 1, 4]]).all()
+    missing = kp.copy()
+    missing[1, 9, 2] = 0.0  # the far wrist, undetected: the same pose
+    np.testing.assert_allclose(want[1], lift(missing[1].astype(np.float64), model=net),
+                               atol=1e-6)
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+    np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), atol=1e-4, rtol=0)
+
+
 @pytest.mark.slow  # ~15-45 s: ONNX conversion of a temporal model
 @pytest.mark.skipif(not HAS_ONNX, reason="needs onnx, onnxscript and onnxruntime")
 def test_onnx_temporal_takes_any_number_of_frames(tmp_path):

@@ -731,6 +731,30 @@ def _walk() -> np.ndarray:
     return np.stack([rest_pose() + np.array([0.0, 0.0, 0.01 * f]) for f in range(4)])
 
 
+def test_image_size_takes_a_one_dimensional_numpy_array():
+    """The docs accept numpy numbers for ``image_size``; ``np.array([w, h])`` was refused
+    ("expected (width, height) ... got array([1280,  720])") by every path."""
+    from poselift.export import LiftingProgram
+
+    net = create_model("sr", skeleton="coco", hidden=32, in_features=3).eval()  # "screen"
+    kp = np.concatenate([_kp(4), np.full((4, 17, 1), 0.9)], -1)
+    want = lift(kp, model=net, image_size=(1280, 720), temporal=False)
+    for size in (np.array([1280, 720]), np.array([1280.0, 720.0], np.float32)):
+        np.testing.assert_array_equal(lift(kp, model=net, image_size=size, temporal=False),
+                                      want)
+        np.testing.assert_array_equal(Lifter(net).lift(kp, image_size=size, temporal=False),
+                                      want)
+        stream = poselift.StreamingLifter("coco", net, image_size=size)
+        np.testing.assert_allclose(np.stack([stream.push(f) for f in kp]), want, atol=1e-6)
+        program = LiftingProgram(net, image_size=size)
+        np.testing.assert_allclose(program(torch.from_numpy(kp).float()).detach().numpy(), want,
+                                   atol=1e-4)
+    for bad in (np.array([True, True]), np.array([[1280, 720]]), np.array([1280, 720, 3]),
+                np.array([1280, -720]), np.array(["1280", "720"])):
+        with pytest.raises(ValueError, match=r"image_size: expected \(width, height\)"):
+            lift(kp, model=net, image_size=bad)
+
+
 def test_bvh_files_get_the_permissions_of_every_other_output(tmp_path):
     from poselift._files import new_file_mode
     from poselift.data.bvh_export import poses_to_bvh, write_bvh

@@ -472,6 +472,43 @@ def test_lift_lifter_stream_and_export_agree_on_any_validity(valid, batch, outli
                                            rtol=0)
 
 
+@settings(FAST, max_examples=12)
+@given(valid=_validity(), batch=st.sampled_from([1, 2, 5]),
+       max_gap=st.sampled_from([1, 2, 30, None]))
+def test_gap_filling_is_independent_of_batching_and_a_stream_is_lift_so_far(valid, batch,
+                                                                             max_gap):
+    """Issue 29 row 3 with interpolation on (the property above fills no gap): ``lift`` at
+    any ``batch_size`` equals ``Lifter`` at the default one, and ``StreamingLifter(max_gap=)``
+    equals ``lift`` of the frames pushed so far (NaN for the same frames), for random
+    patterns of 0, 1, 2, some and all valid joints and long absences."""
+    import warnings
+
+    from poselift import Lifter, StreamingLifter
+
+    models = _core_models()
+    t = valid.shape[0]
+    rng = np.random.default_rng(t)
+    kp = np.concatenate([rng.uniform(350, 650, (t, 17, 2)), np.where(valid, 0.9, 0.1)[..., None]],
+                        -1)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", UserWarning)
+        for name in ("single", "causal"):
+            net = models[name]
+            want = Lifter(net, max_gap=max_gap).lift(kp)
+            got = lift(kp, model=net, max_gap=max_gap, batch_size=batch)
+            np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
+            np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), atol=1e-5,
+                                       rtol=0)
+            stream = StreamingLifter("coco", net, max_gap=max_gap)
+            pushed = np.stack([stream.push(f) for f in kp])
+            so_far = np.stack([lift(kp[: i + 1], model=net, max_gap=max_gap)[-1]
+                               for i in range(t)])
+            event(f"{name}: frames without a pose {int(np.isnan(so_far).all((1, 2)).sum())}")
+            np.testing.assert_array_equal(np.isnan(pushed), np.isnan(so_far))
+            np.testing.assert_allclose(np.nan_to_num(pushed), np.nan_to_num(so_far), atol=1e-4,
+                                       rtol=0)
+
+
 # --- the rule on far joints flags no joint of a real pose ---------------------------------------
 
 

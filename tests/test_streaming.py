@@ -339,3 +339,27 @@ def test_nan_track_ids_are_refused_not_a_new_track_per_push():
     assert stream.tracks == ()
     stream.push(kp, track_id=2.5)  # other floats are ids
     assert stream.tracks == (2.5,)
+
+
+def test_tensor_and_numpy_track_ids_are_their_values():
+    """A 0-d tensor is hashed by identity: ``torch.tensor(float('nan'))`` (and any tensor id)
+    started a new track on every push; it is the number it holds, as a numpy scalar is."""
+    net = _causal()
+    kp = _walk(3, seed=18)
+    stream = StreamingLifter("coco", net)
+    with pytest.raises(ValueError, match="track_id: NaN is not an id"):
+        stream.push(kp[0], track_id=torch.tensor(float("nan")))
+    with pytest.raises(ValueError, match="track_id: NaN is not an id"):
+        stream.push(kp[:2], track_id=torch.tensor([1.0, float("nan")]))
+    with pytest.raises(TypeError, match=r"track_id: expected a hashable id, got a tensor of "
+                                        r"shape \(2,\)"):
+        stream.push(kp[0], track_id=torch.tensor([1, 2]))
+    assert stream.tracks == ()
+    ref = StreamingLifter("coco", net)
+    for f, tid in zip(kp, (3, torch.tensor(3), np.int64(3)), strict=True):  # one track
+        np.testing.assert_array_equal(stream.push(f, track_id=tid), ref.push(f, track_id=3))
+    assert stream.tracks == (3,) and type(stream.tracks[0]) is int
+    stream.push(kp[:2], track_id=torch.tensor([3, 4]))  # a 1-d tensor: one id per row
+    assert stream.tracks == (3, 4)
+    stream.reset(torch.tensor(4))
+    assert stream.tracks == (3,)

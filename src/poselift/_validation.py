@@ -246,9 +246,13 @@ def like(result: np.ndarray[Any, Any], reference: Array) -> Array:
 def check_image_size(image_size: object) -> tuple[float, float] | None:
     """``image_size`` as ``(width, height)`` floats, or None; else ``ValueError``.
 
+    A tuple or list of two numbers (numpy scalars too) or a 1-d numpy array of two.
+
     Examples:
         >>> check_image_size((1920, 1080)), check_image_size(None)
         ((1920.0, 1080.0), None)
+        >>> check_image_size(np.array([1280, 720]))
+        (1280.0, 720.0)
         >>> check_image_size((0, 5))
         Traceback (most recent call last):
         ...
@@ -256,6 +260,9 @@ def check_image_size(image_size: object) -> tuple[float, float] | None:
     """
     if image_size is None:
         return None
+    if isinstance(image_size, np.ndarray) and image_size.ndim == 1 and \
+            image_size.dtype.kind in "iuf":
+        image_size = image_size.tolist()  # Python numbers (a bool array stays refused)
     ok = (isinstance(image_size, tuple | list) and len(image_size) == 2
           and all(is_number(v) and bool(np.isfinite(v)) and v > 0 for v in image_size))
     if not ok:

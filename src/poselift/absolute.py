@@ -801,7 +801,9 @@ def smooth_trajectory(
         ``(T, 3)`` smoothed translations, same kind as ``trajectory``.
 
     Raises:
-        ValueError: bad shapes, fewer than one solved frame, bad ``noise_px``/``smoothing``.
+        ValueError: bad shapes, fewer than one solved frame, bad ``noise_px``/``smoothing``,
+            or frames whose information does not fix a trajectory (implausible per-frame
+            solutions, e.g. translations of 1e15 m known to 1e-26 pixels^2/metre^2).
 
     Examples:
         >>> import numpy as np
@@ -832,7 +834,17 @@ def smooth_trajectory(
     if has.sum() == 1:
         out = np.tile(t[has], (len(t), 1))
     else:
-        out = _whittaker(np.where(has[:, None], t, 0.0), info, q)
+        try:
+            out = _whittaker(np.where(has[:, None], t, 0.0), info, q)
+        except np.linalg.LinAlgError:  # (a ValueError subclass that names nothing)
+            trace = np.trace(info[has], axis1=-2, axis2=-1) * float(noise_px) ** 2
+            far = float(np.abs(t[has]).max())
+            raise ValueError(
+                f"trajectory: cannot be smoothed: the information of its solved frames "
+                f"({trace.min():.3g} to {trace.max():.3g} pixels^2/metre^2) does not fix a "
+                f"trajectory (translations up to {far:.3g} m); implausible per-frame "
+                "solutions (keypoints that the poses do not fit at any plausible distance?)"
+            ) from None
     return _like(out, x)
 
 
@@ -865,6 +877,10 @@ def solve_trajectory(
     Returns:
         ``(trajectory (..., T, 3), per-frame fit)``; the trajectory is NaN for a sequence
         without any solved frame.
+
+    Raises:
+        ValueError: bad inputs (see :func:`solve_translation`), or a sequence whose
+            per-frame solutions cannot be smoothed (:func:`smooth_trajectory`).
 
     Examples:
         >>> import numpy as np
@@ -901,5 +917,11 @@ def solve_trajectory(
             out[k] = _fill(t2[k], s2[k])
         else:
             sigma = max(float(np.median(n2[k][s2[k]])), _MIN_NOISE_PX)
-            out[k] = np.asarray(smooth_trajectory(t2[k], i2[k], noise_px=sigma, smoothing=q))
+            try:
+                out[k] = np.asarray(smooth_trajectory(t2[k], i2[k], noise_px=sigma,
+                                                      smoothing=q))
+            except ValueError as e:
+                where = f"sequence {k}" if t2.shape[0] > 1 else "the sequence"
+                raise ValueError(f"keypoints2d: {where}: the per-frame positions that fit the "
+                                 f"poses to these keypoints give no trajectory: {e}") from None
     return _like(out.reshape(*lead, n_frames, 3), p_in), fit

@@ -87,11 +87,30 @@ DEFAULT_STREAMING_WEIGHTS: dict[str, str] = {
 weights of :data:`poselift.inference.DEFAULT_WEIGHTS` are used, with a warning."""
 
 
-def _check_not_nan(track_id: object) -> None:
-    """A NaN id is never equal to itself: each push would start a new track."""
-    if isinstance(track_id, float | np.floating) and track_id != track_id:
+def _as_id(track_id: object) -> Hashable:
+    """A track id as a plain value: a numpy scalar or a 0-d tensor is its Python number.
+
+    A tensor is hashed by identity (``torch.tensor(3)`` is a new key each time) and a NaN is
+    never equal to itself: either way every push would start a new track.
+
+    Raises:
+        TypeError: not hashable, or a tensor with more than one value.
+        ValueError: NaN.
+    """
+    if isinstance(track_id, torch.Tensor):
+        if track_id.ndim != 0:
+            raise TypeError(f"track_id: expected a hashable id, got a tensor of shape "
+                            f"{tuple(track_id.shape)}")
+        track_id = track_id.item()
+    elif isinstance(track_id, np.generic):
+        track_id = track_id.item()
+    if not isinstance(track_id, Hashable):
+        raise TypeError(f"track_id: expected a hashable id for one frame, got "
+                        f"{type(track_id).__name__}")
+    if isinstance(track_id, float) and track_id != track_id:
         raise ValueError("track_id: NaN is not an id (NaN != NaN: every push would start a "
                          "new track); use a number, a string or another hashable")
+    return track_id
 
 
 class _Track:
@@ -284,7 +303,7 @@ class StreamingLifter:
             if track_id is None:
                 self._tracks.clear()
             else:
-                self._tracks.pop(track_id, None)
+                self._tracks.pop(_as_id(track_id), None)
 
     def push(self, keypoints: Array, track_id: Hashable | Sequence[Hashable] = 0) -> Array:
         """Add the newest frame of a track (or of several) and return its 3D pose at once.
@@ -292,8 +311,9 @@ class StreamingLifter:
         Args:
             keypoints: ``(J, 2)`` pixels of one frame (``(J, 3)``: x, y, score; NaN marks a
                 missing joint), or ``(N, J, 2|3)``: one frame of each of N tracks.
-            track_id: the track the frame belongs to (any hashable, default 0); with
-                ``(N, J, C)`` input, a sequence of N distinct ids.
+            track_id: the track the frame belongs to (any hashable but NaN, default 0; a
+                numpy scalar or a 0-d tensor is its number); with ``(N, J, C)`` input, a
+                sequence of N distinct ids.
 
         Returns:
             ``(17, 3)`` (or ``(N, 17, 3)``) H36M-17 joints in metres, camera coordinates,
@@ -352,22 +372,17 @@ class StreamingLifter:
 
     def _ids(self, track_id: object, n: int | None) -> list[Hashable]:
         if n is None:
-            if not isinstance(track_id, Hashable):
-                raise TypeError(f"track_id: expected a hashable id for one frame, got "
-                                f"{type(track_id).__name__}")
-            _check_not_nan(track_id)
-            return [track_id]
-        ids = list(track_id) if isinstance(track_id, Sequence | np.ndarray) and \
+            return [_as_id(track_id)]
+        ids = list(track_id) if isinstance(track_id, Sequence | np.ndarray | torch.Tensor) and \
             not isinstance(track_id, str | bytes) else None
         if ids is None or len(ids) != n or not all(isinstance(i, Hashable) for i in ids):
             raise ValueError(f"track_id: expected a sequence of {n} hashable ids (one per row "
                              f"of keypoints), got {track_id!r}")
+        ids = [_as_id(i) for i in ids]
         if len(set(ids)) != n:
             raise ValueError(f"track_id: expected distinct ids (one frame per track and "
                              f"push), got {ids!r}")
-        for i in ids:
-            _check_not_nan(i)
-        return [i.item() if isinstance(i, np.generic) else i for i in ids]
+        return ids
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
         """``(N, 17, 3)`` float32: each track's newest frame through the model's window."""

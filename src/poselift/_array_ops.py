@@ -19,6 +19,7 @@ Examples:
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 import numpy as np
@@ -95,23 +96,30 @@ class NumpyOps:
     @staticmethod
     def box(x: Any, valid: Any | None) -> tuple[Any, Any]:
         """Lower and upper corners ``(..., 2)`` of the valid points of ``x`` ``(..., J, 2)``."""
+        # reduced along a contiguous last axis: numpy reduces over J with the coordinate
+        # pairs innermost ~5x slower (53 frames: 34 against 6 us)
+        high = np.array(x.swapaxes(-1, -2), order="C")  # (..., 2, J)
         if valid is None:
-            return np.minimum.reduce(x, -2), np.maximum.reduce(x, -2)
-        keep = valid[..., None]
-        return (np.minimum.reduce(np.where(keep, x, np.inf), -2),
-                np.maximum.reduce(np.where(keep, x, -np.inf), -2))
+            return np.minimum.reduce(high, -1), np.maximum.reduce(high, -1)
+        missing = ~valid[..., None, :]
+        low = high.copy()
+        np.copyto(low, np.inf, where=missing)
+        np.copyto(high, -np.inf, where=missing)
+        return np.minimum.reduce(low, -1), np.maximum.reduce(high, -1)
 
     @staticmethod
     def edge_pad(a: Any, left: int, right: int) -> Any:
         """``a`` with its first entry repeated ``left``, its last ``right`` times (last axis)."""
-        lead = a.shape[:-1]
-        return np.concatenate([np.broadcast_to(a[..., :1], (*lead, left)), a,
-                               np.broadcast_to(a[..., -1:], (*lead, right))], -1)
+        return a[..., _edge_index(a.shape[-1], left, right)]  # one gather: 1/3 of the time
 
     @staticmethod
     def windows(a: Any, size: int) -> Any:
         """``(..., n - size + 1, size)``: each run of ``size`` entries of the last axis (a copy)."""
-        return np.array(np.lib.stride_tricks.sliding_window_view(a, size, axis=-1))
+        step = a.strides[-1]  # (sliding_window_view's checks cost 4x the copy here)
+        view = np.lib.stride_tricks.as_strided(
+            a, (*a.shape[:-1], a.shape[-1] - size + 1, size), (*a.strides[:-1], step, step),
+            writeable=False)
+        return np.array(view)
 
     @staticmethod
     def isnan(a: Any) -> Any:
@@ -260,6 +268,14 @@ class TorchOps:
     @staticmethod
     def zero_missing(a: Any, valid: Any) -> Any:
         return a.masked_fill(~valid.unsqueeze(-1), 0.0)
+
+
+@functools.lru_cache(maxsize=64)
+def _edge_index(n: int, left: int, right: int) -> np.ndarray[Any, Any]:
+    """Indices ``0 x left, 0 .. n - 1, n - 1 x right`` (read-only, shared)."""
+    index = np.clip(np.arange(-left, n + right), 0, n - 1)
+    index.flags.writeable = False
+    return index
 
 
 def ops_for(x: Any) -> type[NumpyOps] | type[TorchOps]:

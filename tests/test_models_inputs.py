@@ -120,3 +120,52 @@ def test_pad_and_offsets_match_a_naive_window(causal):
     with pytest.raises(ValueError, match="receptive_field"):
         window_offsets(4)
     assert window_offsets(4, causal=True).tolist() == [-3, -2, -1, 0]
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_prepare_in_numpy_equals_prepare_in_torch(dtype):
+    """numpy inputs are prepared in numpy operations, tensors in torch ones (poselift._array_ops):
+    the same values to the bit, frames without a box (0, 1 or coincident valid joints) included,
+    and numpy raises no RuntimeWarning where torch is silent (NaN/inf of frames without a box)."""
+    import warnings
+
+    from poselift.normalization import box_side, normalize_bbox
+
+    x = RNG.uniform(0, 900, (3, 30, 17, 2)).astype(dtype)
+    v = RNG.uniform(size=(3, 30, 17)) > 0.2
+    v[0, 4] = False                          # no valid joint
+    v[1, 5, 1:] = False                      # one
+    v[2, 6] = True
+    x[2, 6] = 5.0                            # all at one pixel
+    contracts = [InputContract(skeleton="coco", in_features=3, input_norm="bbox"),
+                 InputContract(skeleton="coco", in_features=3, input_norm="bbox", temporal=True,
+                               receptive_field=9),
+                 InputContract(skeleton="coco", in_features=3, input_norm="bbox", temporal=True,
+                               receptive_field=27, causal=True),
+                 InputContract(skeleton="coco", in_features=2, input_norm="screen", temporal=True,
+                               receptive_field=9)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        for c in contracts:
+            for scale in ("auto", "frame", "sample", "window", "sequence"):
+                for valid in (None, v):
+                    for size in (None, (1280, 720)):
+                        a = c.prepare(x, valid, scale=scale, image_size=size, check=False)
+                        b = c.prepare(torch.from_numpy(x), None if valid is None else
+                                      torch.from_numpy(valid), scale=scale, image_size=size,
+                                      check=False)
+                        assert isinstance(a, np.ndarray) and a.dtype == dtype
+                        np.testing.assert_array_equal(a, b.numpy())
+        for kw in ({}, {"per_sequence": True}, {"per_sequence": True, "window": 9},
+                   {"per_sequence": True, "window": 9, "causal": True}):
+            a = normalize_bbox(x, v, extent=302.0, check=False, **kw)
+            b = normalize_bbox(torch.from_numpy(x), torch.from_numpy(v), extent=302.0,
+                               check=False, **kw)
+            np.testing.assert_array_equal(a, b.numpy())
+        np.testing.assert_array_equal(box_side(x, v), box_side(torch.from_numpy(x),
+                                                               torch.from_numpy(v)).numpy())
+    c = contracts[0]
+    with pytest.raises(ValueError, match=r"frame at index \(0, 4\) has a bounding box of size 0"):
+        c.prepare(x, v)
+    with pytest.raises(ValueError, match=r"frame at index \(0, 4\) has a bounding box of size 0"):
+        c.prepare(torch.from_numpy(x), torch.from_numpy(v))

@@ -45,13 +45,17 @@ Examples:
 from __future__ import annotations
 
 import copy
+import math
 import weakref
+from itertools import chain
+from operator import attrgetter, methodcaller
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
+from poselift._array_ops import NumpyOps, ops_for
 from poselift._validation import all_finite, check_image_size, check_positive
 from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
@@ -73,108 +77,6 @@ joint is beyond 7.3 times; a wrist 3000 px from the demo clip's body is beyond 2
 FAR_JOINT_MIN_VALID = 8
 """Fewest valid joints in a frame for :func:`far_joints` to judge it (with fewer, the
 quartile of the distances need not measure the body)."""
-
-
-class _NumpyOps:
-    """The few array operations of :func:`far_joints` that numpy and torch spell apart."""
-
-    @staticmethod
-    def nan(x: Any) -> Any:
-        return np.array(np.nan, dtype=x.dtype)
-
-    @staticmethod
-    def where(condition: Any, a: Any, b: Any) -> Any:
-        """``np.where(condition, a, b)`` of ``a``'s shape, in C order.
-
-        ``a`` may be a strided view: the result is sorted in place and taken from without a
-        copy.
-        """
-        out = np.array(a, order="C")
-        np.copyto(out, b, where=~condition)
-        return out
-
-    @staticmethod
-    def nonnegative(a: Any) -> Any:
-        return np.maximum(a, 0)
-
-    @staticmethod
-    def count(ok: Any) -> Any:
-        return np.add.reduce(ok, -1, dtype=np.int64, keepdims=True)
-
-    @staticmethod
-    def sum(a: Any) -> Any:
-        return np.add.reduce(a, -1)
-
-    @staticmethod
-    def sort(a: Any) -> Any:
-        """``a`` (a temporary of :func:`far_joints`) sorted in place along its last axis."""
-        a.sort(-1)
-        return a
-
-    @staticmethod
-    def take(a: Any, index: Any) -> Any:
-        """``np.take_along_axis(a, index, -1)`` for a contiguous ``a`` (fewer steps)."""
-        flat = a.reshape(-1)
-        return flat[np.arange(0, flat.size, a.shape[-1]).reshape(*a.shape[:-1], 1) + index]
-
-    @staticmethod
-    def cat(parts: list[Any]) -> Any:
-        return np.concatenate(parts, -1)
-
-    @staticmethod
-    def norm(d: Any) -> Any:
-        """Euclidean norm over the last axis of ``d`` (a temporary: squared in place)."""
-        np.multiply(d, d, out=d)
-        out = np.add.reduce(d, -1)
-        return np.sqrt(out, out=out)
-
-    @staticmethod
-    def cast(a: Any, like: Any) -> Any:
-        return a.astype(like.dtype)
-
-
-class _TorchOps:
-    """:class:`_NumpyOps` in torch (eager, traced and exported)."""
-
-    @staticmethod
-    def nan(x: Any) -> Any:
-        return torch.full((), float("nan"), dtype=x.dtype)
-
-    @staticmethod
-    def where(condition: Any, a: Any, b: Any) -> Any:
-        return torch.where(condition, a, b)
-
-    @staticmethod
-    def nonnegative(a: Any) -> Any:
-        return a.clamp(min=0)
-
-    @staticmethod
-    def count(ok: Any) -> Any:
-        return ok.sum(-1, keepdim=True)
-
-    @staticmethod
-    def sum(a: Any) -> Any:
-        return a.sum(-1)
-
-    @staticmethod
-    def sort(a: Any) -> Any:
-        return a.sort(-1).values
-
-    @staticmethod
-    def take(a: Any, index: Any) -> Any:
-        return a.gather(-1, index.expand(*a.shape[:-1], index.shape[-1]))
-
-    @staticmethod
-    def cat(parts: list[Any]) -> Any:
-        return torch.cat(parts, -1)
-
-    @staticmethod
-    def norm(d: Any) -> Any:
-        return (d * d).sum(-1).sqrt()
-
-    @staticmethod
-    def cast(a: Any, like: Any) -> Any:
-        return a.to(like.dtype)
 
 
 def far_joints(xy: Any, valid: Any) -> Any:
@@ -205,11 +107,8 @@ def far_joints(xy: Any, valid: Any) -> Any:
         >>> np.flatnonzero(far_joints(xy, np.ones(17, bool))).tolist()
         [9]
     """
-    if isinstance(xy, np.ndarray):
-        ops: type[_NumpyOps] | type[_TorchOps] = _NumpyOps
-        x, ok = xy, np.asarray(valid, dtype=bool)
-    else:
-        ops, x, ok = _TorchOps, xy, valid
+    ops = ops_for(xy)
+    x, ok = (xy, np.asarray(valid, dtype=bool)) if ops is NumpyOps else (xy, valid)
     # quantiles of the valid entries: NaN elsewhere, sorted last; indices from the count (no
     # data-dependent branch: it traces, and ONNX has no median). Few operations: on one pose
     # their number, not their size, sets the time.
@@ -290,14 +189,23 @@ class _Weights:
         self.tensors, self.state = self._now()
 
     def _now(self) -> tuple[list[torch.Tensor], list[list[int]]]:
-        tensors = [t for table in self.tables for t in table.values() if t is not None]
-        return tensors, [[id(t) for t in tensors], [t._version for t in tensors],
-                         [t.data_ptr() for t in tensors],
-                         [id(c) for table in self.children for c in table.values()]]
+        # map over C-level getters: this runs on every small call (~90 tensors)
+        tables: list[dict[str, Any]] = self.tables
+        tensors: list[torch.Tensor] = [
+            t for t in chain.from_iterable(map(dict.values, tables)) if t is not None]
+        children: list[dict[str, Any]] = self.children
+        return tensors, [list(map(id, tensors)), list(map(_VERSION, tensors)),
+                         list(map(_DATA_PTR, tensors)),
+                         list(map(id, chain.from_iterable(map(dict.values, children))))]
 
     def unchanged(self) -> bool:
         """Whether every submodule is in eval mode and nothing above changed."""
-        return True not in [m.training for m in self.modules] and self._now()[1] == self.state
+        return not any(map(_TRAINING, self.modules)) and self._now()[1] == self.state
+
+
+_VERSION = attrgetter("_version")
+_DATA_PTR = methodcaller("data_ptr")
+_TRAINING = attrgetter("training")
 
 
 def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
@@ -417,23 +325,26 @@ class LiftingCore(nn.Module):
         Raises:
             ValueError: inputs that do not normalize to finite float32 (eager only).
         """
-        x = torch.from_numpy(xy) if isinstance(xy, np.ndarray) else xy
-        if isinstance(valid, np.ndarray):  # every joint valid (a clean pose): no mask
-            ok = None if valid.all() else torch.from_numpy(valid)
-        else:
-            ok = valid
-        side = box_side(x, ok)
+        # numpy in (lift, StreamingLifter): numpy operations up to the float32 inputs (on one
+        # pose fewer microseconds than torch's); tensors (the exported program): torch
+        ok = valid
+        if isinstance(valid, np.ndarray) and valid.all():  # a clean pose: no mask
+            ok = None
+        side = box_side(xy, ok)
         pose = (side > 0) & (side < float("inf"))
         if ok is not None:
-            ok = ok & pose.unsqueeze(-1)
+            ok = ok & pose[..., None]
         elif not bool(pose.all()):
-            ok = pose.unsqueeze(-1).expand(x.shape[:-1])
-        norm = self.contract.prepare(x, ok, image_size=self.image_size, check=False)
-        assert isinstance(norm, torch.Tensor)
+            ok = ops_for(xy).expand_as(pose[..., None], xy[..., 0])
+        norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False)
+        if isinstance(norm, np.ndarray):
+            norm = torch.from_numpy(norm)
+        if isinstance(pose, np.ndarray):
+            pose = torch.from_numpy(pose)
         inp = norm.float()  # inf where float32 overflows: refused just below
         if not torch.compiler.is_compiling() and not all_finite(inp):
-            kept = x if ok is None else x[ok]
-            biggest = float(kept.abs().max()) if kept.numel() else 0.0
+            kept = xy if ok is None else xy[ok]
+            biggest = float(abs(kept).max()) if math.prod(kept.shape) else 0.0
             raise ValueError(
                 "keypoints2d: the normalized keypoints are not finite in float32; expected "
                 "pixel coordinates of a plausible magnitude (largest |coordinate| "

@@ -71,7 +71,6 @@ from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.metrics import FAR_FROM_PELVIS
 from poselift.models.blend import blend_spec
-from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
@@ -449,7 +448,8 @@ class Lifter:
             seq = False  # too short for the temporal weights to help (MIN_TEMPORAL_FRAMES)
 
         net = self.model_for(sk.name, seq)
-        contract = InputContract.of(net)
+        core = self._core(net, size)  # kept between calls: the model's contract, its copy
+        contract = core.contract
         convert = None
         if contract.skeleton != sk.name:
             if sk.name in {s for s, _ in DEFAULT_WEIGHTS}:  # a model layout: never converted
@@ -477,23 +477,28 @@ class Lifter:
             raise ValueError(f"image_size: required for skeleton {sk.name!r} (bounding-box "
                              f"normalization is calibrated for {sorted(TYPICAL_EXTENT_PX)})")
         xs = xy.reshape(-1, *xy.shape[-3:]) if seq else xy.reshape(-1, *xy.shape[-2:])
-        core = self._core(net, size)
         out = lift_pixels(core, xs, None if sc is None else sc.reshape(xs.shape[:-1]),
                           sequences=seq, batch_size=self.batch_size, progress=self.progress,
                           progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
                           max_gap=self.max_gap if contract.has_scores else None,
                           on_far=functools.partial(_warn_far, sk.joints))
         result = out.reshape(*shape[:-1], *out.shape[-2:])
-        if bool(torch.isnan(out).any()):
-            frames = int(torch.isnan(out).flatten(-2).any(-1).sum())
+        # the checks of the output, in numpy (fewer microseconds) without a temporary of the
+        # output's size: the poses are root-relative (LiftingCore), so each joint's distance
+        # from the pelvis is its norm; a NaN coordinate makes its joint's square NaN
+        poses = out.numpy()
+        square = np.einsum("...jc,...jc->...j", poses, poses)  # (..., 17)
+        nan = np.isnan(square)
+        if nan.any():
+            frames = int(nan.any(-1).sum())
             warnings.warn(
                 f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
                 f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
                 "poses are NaN", UserWarning, stacklevel=3)
-        far = (out - out[..., :1, :]).norm(dim=-1).amax(-1) > FAR_FROM_PELVIS
-        if bool(far.any()):
+        far = np.maximum.reduce(np.sqrt(square, out=square), -1) > FAR_FROM_PELVIS
+        if far.any():
             warnings.warn(
-                f"poses: {int(far.sum())} of {far.numel()} lifted frame(s) have a joint more "
+                f"poses: {int(far.sum())} of {far.size} lifted frame(s) have a joint more "
                 f"than {FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is "
                 f"probably outside what the model was trained on (check the layout and the "
                 f"missing joints, or try temporal=False)", UserWarning, stacklevel=3)

@@ -119,10 +119,11 @@ def check_pixel_units(xy: NDArray, scores: NDArray | None, name: str,
 def _pixel_units(ext: NDArray, name: str) -> None:
     # a spread below two pixels in every frame, but a spread: all joints on one pixel is a
     # frame without a pose (NaN, lift's rule), not a unit mistake
-    if np.isfinite(ext).any() and 0 < np.nanmax(ext) < MIN_EXTENT_PX:
+    largest = np.fmax.reduce(ext, None) if ext.size else np.nan  # NaN: no finite extent
+    if 0 < largest < MIN_EXTENT_PX:
         raise ValueError(
             f"{name}: the coordinates look normalized (every frame's keypoints span less than "
-            f"{MIN_EXTENT_PX:g} units, at most {np.nanmax(ext):.3g}); expected pixels: multiply "
+            f"{MIN_EXTENT_PX:g} units, at most {largest:.3g}); expected pixels: multiply "
             f"x by the image width and y by its height (for MediaPipe results, "
             f"poselift.adapters.from_mediapipe does it)")
 
@@ -254,7 +255,7 @@ def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
     if ank is not None:
         a, a_ok = mid(ank)
         upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
-    return float(upright[both].mean())
+    return int(np.count_nonzero(upright & both)) / int(np.count_nonzero(both))  # the mean
 
 
 SAMPLE_FRAMES = 2048

@@ -20,11 +20,13 @@ Examples:
 
 from __future__ import annotations
 
+import math
 from typing import Any
 
 import numpy as np
 import torch
 
+from poselift._array_ops import NumpyOps, ops_for
 from poselift._validation import Array
 
 __all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "box_side", "normalize_bbox"]
@@ -43,23 +45,25 @@ TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
 at the eyes)."""
 
 
-def _box(x: torch.Tensor, valid: Array | None) -> tuple[torch.Tensor, torch.Tensor]:
+def _box(x: Array, valid: Array | None) -> tuple[Any, Any]:
     """Per frame the lower and upper corner ``(..., T, 2)`` of the valid keypoints' box."""
     # few operations: on one pose their count, not their size, sets the time
-    if valid is None:
-        lo, hi = torch.aminmax(x, dim=-2)
-        return lo, hi
-    ok = (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).bool()
-    missing = ~ok.unsqueeze(-1)
-    return (x.masked_fill(missing, float("inf")).amin(-2),
-            x.masked_fill(missing, float("-inf")).amax(-2))
+    ops = ops_for(x)
+    ok: Any = valid
+    if ok is not None:  # the mask in the kind of x
+        if ops is NumpyOps:
+            ok = np.asarray(ok.numpy() if isinstance(ok, torch.Tensor) else ok, dtype=bool)
+        else:
+            ok = (torch.from_numpy(ok) if isinstance(ok, np.ndarray) else ok).bool()
+    return ops.box(x, ok)
 
 
-def box_side(xy: torch.Tensor, valid: Array | None = None) -> torch.Tensor:
+def box_side(xy: Array, valid: Array | None = None) -> Array:
     """The larger side ``(..., T)`` of each frame's box of valid keypoints, pixels.
 
     0 for a frame with one valid keypoint (or several at one point), ``-inf`` for a frame
     without any: a frame can be normalized by its own box when its side is positive.
+    numpy in, numpy out (few small operations, cheaper in numpy); torch in, torch out.
 
     Examples:
         >>> import torch
@@ -68,7 +72,8 @@ def box_side(xy: torch.Tensor, valid: Array | None = None) -> torch.Tensor:
         ([4.0], [0.0])
     """
     lo, hi = _box(xy, valid)
-    return (hi - lo).amax(-1)
+    out: Array = ops_for(xy).amax(hi - lo)
+    return out
 
 
 def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
@@ -96,60 +101,56 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
             pose).
 
     Returns:
-        Normalized coordinates, same shape and kind as ``xy``.
+        Normalized coordinates, same shape and kind as ``xy``: numpy inputs are normalized
+        in numpy operations, tensors in torch ones (the same arithmetic,
+        :mod:`poselift._array_ops`; on one pose numpy's take fewer microseconds).
 
     Raises:
         ValueError: a frame whose valid keypoints span a box of size 0 (fewer than two
             distinct valid keypoints). Under ``torch.compile`` / ``torch.export`` there is no
             check (it would depend on the data): such a frame gives NaN or inf.
     """
-    is_np = isinstance(xy, np.ndarray)
-    x = torch.from_numpy(xy) if is_np else xy
-    assert isinstance(x, torch.Tensor)
-    lo, hi = _box(x, valid)  # (..., T, 2)
-    centre = (lo + hi).mul_(0.5)
-    side = (hi - lo).amax(-1)  # (..., T)
+    if isinstance(xy, np.ndarray):  # numpy in: numpy operations (one pose: fewer microseconds)
+        # frames without a box give NaN/inf (torch is silent about them: so is this)
+        with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
+            return _normalize(xy, valid, extent, per_sequence, window, causal, check)
+    return _normalize(xy, valid, extent, per_sequence, window, causal, check)
+
+
+def _normalize(xy: Array, valid: Array | None, extent: float, per_sequence: bool,
+               window: int | None, causal: bool, check: bool) -> Array:
+    """:func:`normalize_bbox`, in numpy or torch operations (:mod:`poselift._array_ops`)."""
+    ops = ops_for(xy)
+    lo, hi = _box(xy, valid)  # (..., T, 2)
+    centre = (lo + hi) * 0.5
+    side = ops.amax(hi - lo)  # (..., T)
     if per_sequence and window is not None and window > 1:
         if window % 2 != 1:
             raise ValueError(f"window: expected an odd number of frames, got {window}")
         left = window - 1 if causal else window // 2
-        right = window - 1 - left
         t = side.shape[-1]
-        padded = torch.cat([side[..., :1].expand(*side.shape[:-1], left), side,
-                            side[..., -1:].expand(*side.shape[:-1], right)], -1)
+        padded = ops.edge_pad(side, left, window - 1 - left)
         # the median of an odd window: the middle of its sorted values (not torch.median:
         # ONNX has no median; contiguous: exports without a guard on the length). Frames
         # without a box are NaN, sorted last, and not counted: the median of the others.
         if torch.compiler.is_compiling() or not bool((padded > 0).all()):
-            padded = torch.where(padded > 0, padded, torch.full((), float("nan"),
-                                                                 dtype=padded.dtype))
-            windows = padded.unfold(-1, window, 1).contiguous()
-            count = (~torch.isnan(windows)).sum(-1, keepdim=True)
-            middle = ((count - 1) // 2).clamp(min=0)
-            side = windows.sort(-1).values.gather(-1, middle)[..., 0][..., :t]
+            padded = ops.where(padded > 0, padded, ops.nan(padded))
+            windows = ops.windows(padded, window)
+            middle = ops.nonnegative((ops.count(~ops.isnan(windows)) - 1) // 2)
+            side = ops.take(ops.sort(windows), middle)[..., 0][..., :t]
         else:  # every frame has a box (the usual case): the middle of each window
-            windows = padded.unfold(-1, window, 1).contiguous()
-            side = windows.sort(-1).values[..., window // 2][..., :t]
+            side = ops.sort(ops.windows(padded, window))[..., window // 2][..., :t]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
-        side = torch.quantile(side, 0.5, dim=-1, keepdim=True).expand_as(side)
+        side = ops.expand_as(ops.median(side), side)
     traced = torch.compiler.is_compiling()  # exported/compiled: no data-dependent check
-    if check and not traced and side.numel() and not _positive_finite(side):
-        bad = torch.nonzero(~(side > 0) | ~torch.isfinite(side))[0].tolist()
+    if check and not traced and math.prod(side.shape) and not ops.positive_finite(side):
+        bad = ops.first_bad(side)
         raise ValueError(
             f"keypoints2d: bounding-box normalization needs at least two distinct valid "
             f"keypoints per frame; frame at index {tuple(bad)} has a bounding box of size 0 "
             "(for a model with input_norm='screen' you can pass image_size=(width, height))"
         )
-    scale = side.reciprocal().mul_(extent / (VIRTUAL_IMAGE_SIZE / 2))
-    out = (x - centre.unsqueeze(-2)).mul_(scale[..., None, None])
-    if is_np:
-        result: np.ndarray[Any, Any] = out.numpy()
-        return result
+    scale = ops.reciprocal(side) * (extent / (VIRTUAL_IMAGE_SIZE / 2))
+    out: Array = (xy - centre[..., None, :]) * scale[..., None, None]
     return out
-
-
-def _positive_finite(side: torch.Tensor) -> bool:
-    """True when every entry of the non-empty ``side`` is positive and finite (NaN: False)."""
-    smallest, largest = torch.aminmax(side)
-    return bool(smallest.item() > 0) and bool(largest.item() < float("inf"))

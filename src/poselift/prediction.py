@@ -263,7 +263,6 @@ def predict(
     return like(out.numpy(), x)
 
 
-@torch.no_grad()
 def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *,
                     batch_size: int, flip_test: bool = False, progress: bool = False,
                     padded: bool = False) -> torch.Tensor:
@@ -271,8 +270,13 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
 
     For callers that made the inputs themselves (``lift``'s chunks): ``net`` in eval mode
     (:func:`eval_model`), ``contract`` its contract, ``xt`` finite non-empty model inputs of
-    the right shape.
+    the right shape. Runs without gradients (a caller already in ``torch.inference_mode``
+    or ``torch.no_grad``, as the lifting core, enters no second context).
     """
+    if torch.is_grad_enabled():
+        with torch.no_grad():
+            return predict_checked(net, contract, xt, batch_size=batch_size,
+                                   flip_test=flip_test, progress=progress, padded=padded)
     context = contract.receptive_field - 1 if padded and contract.temporal else 0
     runner = _Runner(net, contract, flip_test)
     frames = math.prod(xt.shape[:-2]) - math.prod(xt.shape[:-3]) * context

@@ -405,5 +405,7 @@ class StreamingLifter:
                 inp = inp[:, -1]
             windows.append(inp)
             poses.append(pose[:, -1])
-        out[:] = self._core.windows(torch.cat(windows), torch.cat(poses)).numpy()
+        if len(windows) > 1:  # (one track: no copy)
+            windows, poses = [torch.cat(windows)], [torch.cat(poses)]
+        out[:] = self._core.windows(windows[0], poses[0]).numpy()
         return out

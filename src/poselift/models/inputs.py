@@ -38,9 +38,9 @@ from typing import Any, Literal
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 from torch import nn
 
+from poselift._array_ops import NumpyOps, ops_for
 from poselift._validation import Array
 from poselift.camera import normalize_screen
 from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
@@ -215,7 +215,8 @@ class InputContract:
                 non-finite values where valid (the lifting core's rule takes them).
 
         Returns:
-            ``(..., T, J, in_features)``, same kind and dtype as ``keypoints``.
+            ``(..., T, J, in_features)``, same kind and dtype as ``keypoints`` (computed in
+            numpy for numpy inputs, in torch for tensors: the same arithmetic).
 
         Raises:
             ValueError: a frame with fewer than two distinct valid keypoints (bbox).
@@ -227,18 +228,24 @@ class InputContract:
             >>> float(c.prepare(kp, image_size=(1000, 1000))[0, 0, 0])  # the image centre
             0.0
         """
-        is_np = isinstance(keypoints, np.ndarray)
-        xy = torch.from_numpy(keypoints) if is_np else keypoints
-        assert isinstance(xy, torch.Tensor)
-        if valid is not None and not isinstance(valid, torch.Tensor):
-            valid = np.asarray(valid, dtype=bool)
-            if valid.all():  # nothing missing: no mask (fewer operations on a single pose)
-                valid = None
-        ok = (None if valid is None else
-              (torch.from_numpy(valid) if isinstance(valid, np.ndarray) else valid).to(torch.bool))
-        norm: Array
+        ops = ops_for(keypoints)  # numpy in: numpy operations (one pose: fewer microseconds)
+        xy = keypoints
+        ok: Any = valid
+        if ok is not None:  # the mask in the kind of the keypoints
+            if ops is NumpyOps:
+                ok = np.asarray(ok.numpy() if isinstance(ok, torch.Tensor) else ok, dtype=bool)
+            elif isinstance(ok, torch.Tensor):
+                ok = ok.to(torch.bool)
+            else:
+                ok = torch.from_numpy(np.asarray(ok, dtype=bool))
+            if not isinstance(valid, torch.Tensor) and ok.all():
+                ok = None  # nothing missing: no mask (fewer operations on a single pose)
+        norm: Any
         if self.input_norm == "screen" and image_size is not None:
-            norm = self._screen(xy, image_size)
+            if isinstance(xy, np.ndarray):
+                norm = self._screen(torch.from_numpy(xy), image_size).numpy()
+            else:
+                norm = self._screen(xy, image_size)
         else:
             if scale == "auto":
                 scale = "window" if self.temporal else "frame"
@@ -259,15 +266,12 @@ class InputContract:
             else:
                 raise ValueError(f"scale: expected one of 'auto', 'frame', 'sample', 'window', "
                                  f"'sequence', got {scale!r}")
-        assert isinstance(norm, torch.Tensor)
         if self.has_scores:  # score 1, then x, y and score 0 where missing
-            norm = F.pad(norm, (0, 1), value=1.0)
+            norm = ops.with_ones(norm)
         if ok is not None:
-            norm = norm.masked_fill(~ok.unsqueeze(-1), 0.0)
-        if is_np:
-            out: np.ndarray[Any, Any] = norm.numpy()
-            return out
-        return norm
+            norm = ops.zero_missing(norm, ok)
+        out: Array = norm
+        return out
 
     @staticmethod
     def _screen(xy: torch.Tensor, image_size: tuple[float, float] | Array) -> torch.Tensor:

@@ -105,14 +105,12 @@ def _weights() -> str:
         out.append("")
         out.append("The wild evaluation ([wild.md](wild.md)), MPJPE-13 / P-MPJPE-13 (mm):")
         out.append("")
-        out.append("| condition | " + " | ".join(f"`{n}`" for n in names) + " |")
-        out.append("|---|" + "---|" * len(names))
-        for cond in wild:
-            cells = []
-            for n in names:
-                m = cards[n].get("wild", {}).get(cond)
-                cells.append("-" if m is None else f"{m['mpjpe13']:.1f} / {m['p_mpjpe13']:.1f}")
-            out.append(f"| {cond} | " + " | ".join(cells) + " |")
+
+        def scores(n: str, cond: str) -> str:
+            m = cards[n].get("wild", {}).get(cond)
+            return "-" if m is None else f"{m['mpjpe13']:.1f} / {m['p_mpjpe13']:.1f}"
+
+        out += _condition_table(wild, names, scores)
         checked = [c for c in wild if any("motion_ratio" in cards[n].get("wild", {}).get(c, {})
                                           for n in names)]
         if checked:
@@ -120,19 +118,16 @@ def _weights() -> str:
                     "motion ratio (the output's motion over the input's; ~1 when the pose "
                     "follows the input, near 0 when it freezes) / farthest joint from the "
                     "pelvis (m) / for temporal weights, the mean distance (mm) to the "
-                    "single-frame weights' output:", "",
-                    "| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
-                    "|---|" + "---|" * len(names)]
-            for cond in checked:
-                cells = []
-                for n in names:
-                    m = cards[n].get("wild", {}).get(cond, {})
-                    if "motion_ratio" not in m:
-                        cells.append("-")
-                        continue
-                    ref = f" / {m['to_reference']:.1f}" if "to_reference" in m else ""
-                    cells.append(f"{m['motion_ratio']:.2f} / {m['max_root_distance']:.2f}{ref}")
-                out.append(f"| {cond} | " + " | ".join(cells) + " |")
+                    "single-frame weights' output:", ""]
+
+            def checks(n: str, cond: str) -> str:
+                m = cards[n].get("wild", {}).get(cond, {})
+                if "motion_ratio" not in m:
+                    return "-"
+                ref = f" / {m['to_reference']:.1f}" if "to_reference" in m else ""
+                return f"{m['motion_ratio']:.2f} / {m['max_root_distance']:.2f}{ref}"
+
+            out += _condition_table(checked, names, checks)
     out.append("")
     for n in names:
         c = cards[n]
@@ -146,6 +141,16 @@ def _weights() -> str:
         out.append("")
     out.append(f"Metrics: {cards[names[0]]['metrics_note']}.")
     return "\n".join(out)
+
+
+def _condition_table(conds: list[str], names: list[str],
+                     cell: Callable[[str, str], str]) -> list[str]:
+    """A markdown table: a row per condition, a column per weights name, ``cell(name, cond)``."""
+    lines = ["| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
+             "|---|" + "---|" * len(names)]
+    for cond in conds:
+        lines.append(f"| {cond} | " + " | ".join(cell(n, cond) for n in names) + " |")
+    return lines
 
 
 _WILD_ORDER = ("rig", "roll", "high", "lens", "bodies", "face", "no-face", "noise", "occlusion",
@@ -166,21 +171,18 @@ def _wild_shipped() -> str:
     conds = [c for c in _WILD_ORDER if any(c in cards[n]["wild"] for n in names)]
     out = ["MPJPE-13 (mm) through `poselift.lift`, every 5th P1 test clip; `a -> b`: the first "
            "shipped weights (`old-<name>` in `runs/wild-before.json`) -> the shipped weights "
-           "(their cards); a single number: weights without a first version.", "",
-           "| condition | " + " | ".join(f"`{n}`" for n in names) + " |",
-           "|---|" + "---|" * len(names)]
-    for cond in conds:
-        cells = []
-        for n in names:
-            now = cards[n]["wild"].get(cond)
-            old = before.get(n, {}).get(cond)
-            if now is None:
-                cells.append("-")
-            elif old is None:
-                cells.append(f"{now['mpjpe13']:.1f}")
-            else:
-                cells.append(f"{old['mpjpe13']:.1f} -> {now['mpjpe13']:.1f}")
-        out.append(f"| {cond} | " + " | ".join(cells) + " |")
+           "(their cards); a single number: weights without a first version.", ""]
+
+    def change(n: str, cond: str) -> str:
+        now = cards[n]["wild"].get(cond)
+        old = before.get(n, {}).get(cond)
+        if now is None:
+            return "-"
+        if old is None:
+            return f"{now['mpjpe13']:.1f}"
+        return f"{old['mpjpe13']:.1f} -> {now['mpjpe13']:.1f}"
+
+    out += _condition_table(conds, names, change)
     target = next((b["wild"] for b in before.values() if "bone_cv_target" in b.get("wild", {})),
                   None)
     truth = ("" if target is None else f"; the rendered bodies themselves: "

@@ -53,6 +53,7 @@ import numpy as np
 import poselift
 from poselift.evaluation import LIMB_JOINTS_13
 from poselift.metrics import mean_acceleration, motion_ratio, mpjpe, p_mpjpe, root_distance
+from poselift.wild import output_distance
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_DATA = Path(os.environ.get("POSELIFT_SHARED_DATA", REPO.parent / "shared" / "data"))
@@ -298,9 +299,8 @@ def main(argv: list[str] | None = None) -> int:
             continue
         for label in lifters:
             if label != "lift(temporal=False)":
-                per[label]["to_single_frame"] = float(np.mean([
-                    float(mpjpe(a * 1000, b * 1000)) for a, b in
-                    zip(outs[label], outs["lift(temporal=False)"], strict=True)]))
+                per[label]["to_single_frame"] = output_distance(
+                    outs[label], outs["lift(temporal=False)"])
         if name in mp3d:
             per["MediaPipe 3D"] = _mean([scores(w, r) for w, r in
                                          zip(mp3d[name], refs, strict=True)])

@@ -33,6 +33,11 @@ class NumpyOps:
     """The operations in numpy (see the module docs)."""
 
     @staticmethod
+    def as_mask(m: Any) -> Any:
+        """A validity mask (numpy, tensor or sequence) as a numpy bool array."""
+        return np.asarray(m.numpy() if isinstance(m, torch.Tensor) else m, dtype=bool)
+
+    @staticmethod
     def nan(x: Any) -> Any:
         """A NaN scalar of ``x``'s dtype."""
         return np.array(np.nan, dtype=x.dtype)
@@ -170,6 +175,12 @@ class NumpyOps:
 
 class TorchOps:
     """:class:`NumpyOps` in torch (eager, traced and exported)."""
+
+    @staticmethod
+    def as_mask(m: Any) -> Any:
+        if isinstance(m, torch.Tensor):
+            return m.to(torch.bool)
+        return torch.from_numpy(np.asarray(m, dtype=bool))
 
     @staticmethod
     def nan(x: Any) -> Any:

@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import torch
 
-from poselift._array_ops import NumpyOps, ops_for
+from poselift._array_ops import ops_for
 from poselift._validation import Array
 
 __all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "box_side", "normalize_bbox"]
@@ -49,13 +49,7 @@ def _box(x: Array, valid: Array | None) -> tuple[Any, Any]:
     """Per frame the lower and upper corner ``(..., T, 2)`` of the valid keypoints' box."""
     # few operations: on one pose their count, not their size, sets the time
     ops = ops_for(x)
-    ok: Any = valid
-    if ok is not None:  # the mask in the kind of x
-        if ops is NumpyOps:
-            ok = np.asarray(ok.numpy() if isinstance(ok, torch.Tensor) else ok, dtype=bool)
-        else:
-            ok = (torch.from_numpy(ok) if isinstance(ok, np.ndarray) else ok).bool()
-    return ops.box(x, ok)
+    return ops.box(x, None if valid is None else ops.as_mask(valid))  # the mask in x's kind
 
 
 def box_side(xy: Array, valid: Array | None = None) -> Array:

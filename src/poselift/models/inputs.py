@@ -40,7 +40,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from poselift._array_ops import NumpyOps, ops_for
+from poselift._array_ops import ops_for
 from poselift._validation import Array
 from poselift.camera import normalize_screen
 from poselift.normalization import INPUT_NORMS, TYPICAL_EXTENT_PX, normalize_bbox
@@ -230,16 +230,9 @@ class InputContract:
         """
         ops = ops_for(keypoints)  # numpy in: numpy operations (one pose: fewer microseconds)
         xy = keypoints
-        ok: Any = valid
-        if ok is not None:  # the mask in the kind of the keypoints
-            if ops is NumpyOps:
-                ok = np.asarray(ok.numpy() if isinstance(ok, torch.Tensor) else ok, dtype=bool)
-            elif isinstance(ok, torch.Tensor):
-                ok = ok.to(torch.bool)
-            else:
-                ok = torch.from_numpy(np.asarray(ok, dtype=bool))
-            if not isinstance(valid, torch.Tensor) and ok.all():
-                ok = None  # nothing missing: no mask (fewer operations on a single pose)
+        ok: Any = None if valid is None else ops.as_mask(valid)  # in the keypoints' kind
+        if ok is not None and not isinstance(valid, torch.Tensor) and ok.all():
+            ok = None  # nothing missing: no mask (fewer operations on a single pose)
         norm: Any
         if self.input_norm == "screen" and image_size is not None:
             if isinstance(xy, np.ndarray):

@@ -35,10 +35,15 @@ from poselift.models.inputs import InputContract
 from poselift.prediction import small_call_threads
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
+from poselift.swaps import swap_permutations, swap_states
 
-__all__ = ["Convert", "fill_gaps", "lift_pixels", "numpy_view"]
+__all__ = ["SWAP_SEGMENT", "Convert", "fill_gaps", "lift_pixels", "numpy_view"]
 
 _MASK_CHUNK = 8192
+
+SWAP_SEGMENT = 4096
+"""Longest piece of a sequence whose left/right swaps are found at once (2.3 minutes at
+30 fps): longer sequences are cut, each piece taking its own majority of frames as right."""
 
 Convert = Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any] | None], np.ndarray[Any, Any]]
 """``(xy (..., J_src, 2) float64, scores (..., J_src) | None) -> (..., J, 2)`` pixels of the
@@ -132,6 +137,10 @@ class _Reader:
         self.xy, self.sc, self.threshold, self.convert = xy, sc, threshold, convert
         self.far: np.ndarray[Any, Any] | None = None  # (J,) frames with joint j far
         self.far_frames = 0  # frames with some far joint
+        # sequences with their left/right swaps undone (:mod:`poselift.swaps`): the state of
+        # each frame, indexed like the frames, and the relabelling of each state
+        self.states: np.ndarray[Any, Any] | None = None
+        self.perms: np.ndarray[Any, Any] | None = None
 
     def __call__(self, index: Any, count: bool = False
                  ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
@@ -149,7 +158,14 @@ class _Reader:
             rows = far.reshape(-1, far.shape[-1])
             self.far = rows.sum(0) if self.far is None else self.far + rows.sum(0)
             self.far_frames += int(rows.any(-1).sum())
-        return xy, ok & ~far
+        ok = ok & ~far
+        if self.states is not None and self.perms is not None:
+            states = self.states[index]
+            if states.any():
+                order = self.perms[states]  # (..., J): the joint each label takes
+                xy = np.take_along_axis(xy, order[..., None], axis=-2)
+                ok = np.take_along_axis(ok, order, axis=-1)
+        return xy, ok
 
 
 def _anchors(valid: np.ndarray[Any, Any], starts: np.ndarray[Any, Any],
@@ -193,6 +209,7 @@ def lift_pixels(
     convert: Convert | None = None,
     max_gap: int | None = None,
     on_far: Callable[[int, np.ndarray[Any, Any]], None] | None = None,
+    fix_swaps: bool = False,
 ) -> torch.Tensor:
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
@@ -211,6 +228,8 @@ def lift_pixels(
         on_far: called once, before lifting, when some joint is far from the others
             (:func:`poselift.core.far_joints`: treated as missing), with the number of frames
             that have one and ``(J,)`` per joint the number of frames where it is far.
+        fix_swaps: sequences: undo left/right label swaps (:mod:`poselift.swaps`) before
+            filling gaps, each sequence in pieces of at most :data:`SWAP_SEGMENT` frames.
 
     Returns:
         ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin; NaN for frames
@@ -237,6 +256,8 @@ def lift_pixels(
     if on_far is not None and read.far is not None and read.far_frames:
         on_far(read.far_frames, read.far)
     _check_valid(valid, sequences, core.score_threshold, contract)
+    if sequences and fix_swaps:
+        _find_swaps(read, valid, contract.skeleton)
     if sequences or flat > min(batch_size, _MASK_CHUNK):
         frames_read = None  # else one chunk of frames (a few poses): read once, not twice
 
@@ -282,6 +303,21 @@ def _context(contract: InputContract) -> tuple[int, int, int, int]:
     left = r - 1 if contract.causal else (r - 1) // 2
     scale = contract.input_norm == "bbox" and r > 1
     return left, r - 1 - left, left if scale else 0, r - 1 - left if scale else 0
+
+
+def _find_swaps(read: _Reader, valid: np.ndarray[Any, Any], skeleton: str) -> None:
+    """Each sequence's left/right swaps, for ``read`` to undo; ``valid`` relabelled in place."""
+    perms = swap_permutations(skeleton)
+    read.states = np.zeros(valid.shape[:2], np.int64)
+    for s in range(valid.shape[0]):
+        for a in range(0, valid.shape[1], SWAP_SEGMENT):
+            b = min(valid.shape[1], a + SWAP_SEGMENT)
+            pix, ok = read((s, slice(a, b)))
+            states = swap_states(pix, ok, skeleton)
+            if states.any():
+                read.states[s, a:b] = states
+                valid[s, a:b] = np.take_along_axis(valid[s, a:b], perms[states], axis=-1)
+    read.perms = perms
 
 
 def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: LiftingCore,

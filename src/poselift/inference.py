@@ -161,10 +161,12 @@ class LiftArguments(LiftOptions, total=False):
     score_threshold: float
     flip_test: bool
     max_gap: int | None
+    fix_swaps: bool
 
 
 _ABSOLUTE = ("intrinsics", "root", "height", "extrinsics")
-_LIFTER = ("model", "device", "batch_size", "score_threshold", "flip_test", "max_gap")
+_LIFTER = ("model", "device", "batch_size", "score_threshold", "flip_test", "max_gap",
+           "fix_swaps")
 
 
 class WeightsUnavailableError(LookupError):
@@ -283,6 +285,10 @@ class Lifter:
         max_gap: in sequences, a missing joint is interpolated over a gap of at most this
             many frames; longer gaps reach a model with a score channel as missing joints,
             which it was trained on (default :data:`DEFAULT_MAX_GAP`; None: every gap).
+        fix_swaps: in sequences, undo the detector's left/right label swaps (a body part's
+            left and right joints exchanged for a run of frames) before filling gaps, found
+            from continuity over time (:func:`poselift.swaps.fix_swaps`; default True; single
+            poses and ``temporal=False`` lifts of independent frames are unchanged).
 
     Loaded models are shared through :func:`poselift.models.resolve.resolve_model`'s cache
     (per file version and device; ``clear_model_cache()`` empties it).
@@ -309,6 +315,7 @@ class Lifter:
         flip_test: bool = False,
         progress: bool | None = False,
         max_gap: int | None = DEFAULT_MAX_GAP,
+        fix_swaps: bool = True,
     ) -> None:
         if not is_int(batch_size) or batch_size < 1:
             raise ValueError(f"batch_size: expected a positive int, got {batch_size!r}")
@@ -329,6 +336,9 @@ class Lifter:
             raise TypeError(f"progress: expected None, True or False, got {progress!r}")
         self.progress = progress
         self.max_gap = check_frames(max_gap, "max_gap")
+        if not isinstance(fix_swaps, bool):
+            raise TypeError(f"fix_swaps: expected True or False, got {fix_swaps!r}")
+        self.fix_swaps = fix_swaps
         self._cores: tuple[nn.Module, tuple[float, float] | None, LiftingCore] | None = None
 
     def __repr__(self) -> str:
@@ -481,7 +491,8 @@ class Lifter:
                           sequences=seq, batch_size=self.batch_size, progress=self.progress,
                           progress_min_frames=PROGRESS_MIN_FRAMES, convert=convert,
                           max_gap=self.max_gap if contract.has_scores else None,
-                          on_far=functools.partial(_warn_far, sk.joints))
+                          on_far=functools.partial(_warn_far, sk.joints),
+                          fix_swaps=self.fix_swaps)
         result = out.reshape(*shape[:-1], *out.shape[-2:])
         # the checks of the output, in numpy (fewer microseconds) without a temporary of the
         # output's size: the poses are root-relative (LiftingCore), so each joint's distance
@@ -543,6 +554,7 @@ def lift(
     score_threshold: float = 0.3,
     flip_test: bool = False,
     max_gap: int | None = DEFAULT_MAX_GAP,
+    fix_swaps: bool = True,
     **options: Unpack[LiftOptions],
 ) -> Array:
     """Lift 2D keypoints (pixels) from any detector to metric 3D H36M-17 poses.
@@ -578,6 +590,8 @@ def lift(
             ``root="world"``.
         max_gap: longest gap of a missing joint (frames) interpolated in sequences (see
             :class:`Lifter`).
+        fix_swaps: undo left/right label swaps in sequences (default True; see
+            :class:`Lifter`).
 
     Returns:
         ``(..., 17, 3)`` H36M-17 joints in metres, camera coordinates (x right, y down,
@@ -599,7 +613,8 @@ def lift(
         (17, 3)
     """
     lifter = Lifter(model, device=device, batch_size=batch_size,
-                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap)
+                    score_threshold=score_threshold, flip_test=flip_test, max_gap=max_gap,
+                    fix_swaps=fix_swaps)
     return lifter.lift(keypoints2d, **options)
 
 

@@ -63,6 +63,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--flip-test", action="store_true",
                    help="Lifter(flip_test=True): average with the mirrored input's mirrored "
                         "output; labels get a '+flip' suffix")
+    p.add_argument("--no-fix-swaps", action="store_true",
+                   help="Lifter(fix_swaps=False): keep the detector's left/right swaps; labels "
+                        "get a '-swaps' suffix")
     p.add_argument("--reference", default=None, metavar="MODEL",
                    help="a second lifter (e.g. sr.coco beside temporal weights) run on the same "
                         "inputs: adds 'to reference', the mean distance (mm) between the outputs")
@@ -114,6 +117,9 @@ def main(argv: list[str] | None = None) -> int:
         if args.flip_test:
             options["flip_test"] = True
             label += "+flip"
+        if args.no_fix_swaps:
+            options["fix_swaps"] = False
+            label += "-swaps"
         model = poselift.load_model(path if path.is_file() else ref)
         contract = InputContract.of(model)
         t0 = time.perf_counter()

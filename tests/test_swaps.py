@@ -1,0 +1,159 @@
+"""Left/right label swaps: the Viterbi search against brute force, recovery, no false swaps."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+
+import poselift
+from poselift.skeletons import get_skeleton
+from poselift.swaps import (
+    CHANGE_COST,
+    JUMP_CAP,
+    SWAP_PARTS,
+    SWAPPED_COST,
+    fix_swaps,
+    swap_permutations,
+    swap_states,
+)
+
+
+def _walk(frames: int, seed: int = 0, joints: int = 17) -> np.ndarray:
+    """A person-sized set of joints drifting smoothly (pixels)."""
+    rng = np.random.default_rng(seed)
+    base = rng.uniform(300, 700, (joints, 2))
+    t = np.arange(frames)[:, None, None]
+    phase = rng.uniform(0, 6, (joints, 1))
+    return base + 15 * np.concatenate([np.sin(t / 7 + phase), np.cos(t / 11 + phase)], -1)
+
+
+def _naive_path_cost(xy: np.ndarray, valid: np.ndarray, skeleton: str) -> np.ndarray:
+    """``(T-1, K, K)`` transition costs written out joint by joint, and ``(K,)`` state costs."""
+    sk = get_skeleton(skeleton)
+    flip = sk.flip_indices
+    perms = swap_permutations(skeleton)
+    frames, joints = valid.shape
+    seen_rows = [t for t in range(frames) if valid[t].any()]
+    extents = []
+    for t in seen_rows:
+        pts = xy[t][valid[t]]
+        extents.append(max(pts[:, 0].max() - pts[:, 0].min(), pts[:, 1].max() - pts[:, 1].min()))
+    height = float(np.median(extents))
+    motion = []
+    for j in range(joints):
+        steps = [float(np.hypot(*(xy[t, j] - xy[t - 1, j]))) for t in range(1, frames)
+                 if valid[t, j] and valid[t - 1, j]]
+        motion.append(max(float(np.median(steps)) if steps else 0.0, 0.002 * height))
+    table = np.zeros((frames - 1, len(perms), len(perms)))
+    for t in range(1, frames):
+        for a, pa in enumerate(perms):
+            for b, pb in enumerate(perms):
+                total = CHANGE_COST if a != b else 0.0
+                for j in range(joints):
+                    if flip[j] == j or not any(any(w in sk.joints[j] for w in words)
+                                               for words in SWAP_PARTS.values()):
+                        continue  # not in a part: the same in every state
+                    scale = max(motion[j], motion[flip[j]])
+                    p, q = pb[j], pa[j]  # the joint each label takes now / before
+                    if valid[t, p] and valid[t - 1, q]:
+                        d = float(np.hypot(*(xy[t, p] - xy[t - 1, q]))) / scale
+                        total += min(d * d, JUMP_CAP)
+                    elif valid[t, p] or valid[t - 1, q]:
+                        total += JUMP_CAP / 2
+                table[t - 1, a, b] = total
+    unary = np.array([SWAPPED_COST * bin(s).count("1") for s in range(len(perms))])
+    return table, unary
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_viterbi_finds_the_cheapest_labelling_found_by_brute_force(seed):
+    rng = np.random.default_rng(seed)
+    xy = _walk(4, seed)
+    flip = np.array(get_skeleton("h36m").flip_indices)
+    xy = np.array([xy[t][flip] if rng.random() < 0.4 else xy[t] for t in range(4)])
+    xy += rng.normal(0, 8, xy.shape)
+    valid = rng.random((4, 17)) > 0.15
+    table, unary = _naive_path_cost(xy, valid, "h36m")
+    paths = np.array(list(itertools.product(range(16), repeat=4)))  # every labelling
+    costs = unary[paths].sum(1) + sum(table[t, paths[:, t], paths[:, t + 1]] for t in range(3))
+    got = swap_states(xy, valid, "h36m")
+    mine = unary[got].sum() + sum(table[t, got[t], got[t + 1]] for t in range(3))
+    assert mine == pytest.approx(costs.min(), rel=1e-9, abs=1e-9)
+
+
+@pytest.mark.parametrize("parts", [(0, 1, 2, 3, 4), (3, 4), (2,), (1, 2)])
+def test_a_run_of_swapped_parts_is_undone(parts):
+    truth = _walk(120, 3)
+    state = sum(1 << u for u in parts)
+    order = swap_permutations("coco")[state]
+    seen = truth.copy()
+    seen[50:80] = truth[50:80][:, order]
+    seen = seen + np.random.default_rng(4).normal(0, 0.5, seen.shape)
+    fixed, changed = fix_swaps(seen, "coco")
+    np.testing.assert_allclose(fixed[:, :, :2], truth, atol=3)
+    assert changed.any(-1).sum() == 30
+    assert not changed[:50].any() and not changed[80:].any()
+
+
+def test_limbs_crossing_at_speed_are_not_swaps():
+    """Arms and legs passing each other (a run): continuity, not a swap.
+
+    At a crossing the mirrored labels move less than the true ones (a bounce); measured in
+    each pair's own typical motion the difference is small, in the whole body's (most joints
+    slow) it would look like a swap at every crossing.
+    """
+    sk = get_skeleton("coco")
+    xy = _walk(300, 5)  # the body drifts ~2 px per frame
+    t = np.arange(300)
+    for name in ("wrist", "ankle", "elbow", "knee"):
+        left, right = sk.joints.index(f"left_{name}"), sk.joints.index(f"right_{name}")
+        centre = (xy[0, left] + xy[0, right]) / 2
+        # up to 19 px per frame, fastest at the crossings, which fall between two frames:
+        # there the swapped labels would not move at all
+        swing = 60 * np.sin(np.pi * (t + 0.5) / 10)
+        xy[:, left] = centre + swing[:, None] * [1.0, 0.2]
+        xy[:, right] = centre - swing[:, None] * [1.0, 0.2]
+    assert not swap_states(xy, np.ones((300, 17), bool), "coco").any()
+
+
+def test_a_joint_lost_is_not_explained_away_by_a_swap():
+    """The left arm never seen, the right one jumps for a frame: relabelling it as the
+    unseen left arm would hide the jump, but a joint appearing or vanishing costs too."""
+    xy = _walk(60, 6)
+    valid = np.ones((60, 17), bool)
+    names = get_skeleton("coco").joints
+    valid[:, [names.index("left_elbow"), names.index("left_wrist")]] = False
+    xy[30, [names.index("right_elbow"), names.index("right_wrist")]] += 80  # an outlier frame
+    assert not swap_states(xy, valid, "coco").any()
+
+
+def test_lift_undoes_a_swap_run_on_every_path():
+    net = poselift.create_model("sr_tcn", skeleton="coco", channels=16, filter_widths=(3, 3))
+    truth = _walk(90, 7)
+    seen = truth.copy()
+    seen[30:50] = truth[30:50][:, get_skeleton("coco").flip_indices]
+    want = poselift.lift(truth, model=net)
+    for batch in (4096, 16):  # whole sequences and the long path in chunks
+        got = poselift.lift(seen, model=net, batch_size=batch)
+        np.testing.assert_allclose(got, want, atol=1e-5)
+    kept = poselift.lift(seen, model=net, fix_swaps=False)
+    assert np.abs(kept - want)[30:50].max() > 1e-3
+
+
+def test_bad_arguments_name_themselves():
+    with pytest.raises(TypeError, match="fix_swaps"):
+        poselift.Lifter(fix_swaps="yes")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="keypoints2d"):
+        fix_swaps(np.zeros((17, 2)), "coco")  # one pose is not a sequence
+    with pytest.raises(ValueError, match="keypoints2d"):
+        fix_swaps(np.zeros((3, 16, 2)), "coco")
+
+
+def test_without_enough_to_go_on_nothing_changes():
+    assert swap_states(np.zeros((1, 17, 2)), np.ones((1, 17), bool), "coco").tolist() == [0]
+    assert not swap_states(np.zeros((5, 17, 2)), np.zeros((5, 17), bool), "coco").any()
+    kp = np.full((6, 17, 3), np.nan)
+    fixed, changed = fix_swaps(kp, "coco")
+    assert np.isnan(fixed).all() and not changed.any()

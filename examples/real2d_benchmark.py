@@ -274,6 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     _, inputs, mp3d, refs = load_inputs(args.data)
     lifters: dict[str, dict[str, Any]] = {"lift": {"temporal": True},
+                                          "lift(fix_swaps=False)": {"temporal": True,
+                                                                    "fix_swaps": False},
                                           "lift(temporal=False)": {"temporal": False}}
     for label, model in zip(labels, args.model, strict=True):
         lifters[label] = {"model": model}

@@ -60,11 +60,11 @@ __all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "fix_swaps",
            "swap_permutations", "swap_states"]
 
 SWAP_PARTS: dict[str, tuple[str, ...]] = {
-    "face": ("eye", "ear"),
+    "face": ("eye", "ear", "mouth"),
     "shoulders": ("shoulder",),
-    "arms": ("elbow", "wrist"),
+    "arms": ("elbow", "wrist", "hand", "pinky", "index", "thumb"),
     "hips": ("hip",),
-    "legs": ("knee", "ankle"),
+    "legs": ("knee", "ankle", "heel", "foot", "toe"),
 }
 """Body parts whose left/right labels are found swapped together, by the words of their joint
 names (a skeleton's left/right joints matching none stay as they are). Parts in this order are

@@ -13,6 +13,7 @@ import torch
 
 from poselift.cli import main
 from poselift.inference import lift
+from poselift.skeletons import get_skeleton
 from poselift.models import create_model, save_model
 
 torch.set_num_threads(1)
@@ -196,6 +197,19 @@ def test_independent_flag_uses_the_single_frame_model(tmp_path):
     np.testing.assert_allclose(ind, lift(kp, temporal=False), atol=1e-6)
     np.testing.assert_allclose(seq, lift(kp), atol=1e-6)
     assert np.abs(ind - seq).max() > 1e-3  # the flag changes the model
+
+
+def test_no_fix_swaps_flag_keeps_the_detectors_labels(tmp_path):
+    t = np.arange(40)[:, None, None]
+    kp = _kp(seed=6) + 10 * np.sin(t / 5 + np.arange(34).reshape(17, 2))  # smooth motion
+    kp[15:25] = kp[15:25][:, get_skeleton("coco").flip_indices]  # a run of mirrored labels
+    np.save(tmp_path / "seq.npy", kp)
+    assert _run("lift", tmp_path / "seq.npy", "-o", tmp_path / "kept.npy", "--no-fix-swaps") == 0
+    assert _run("lift", tmp_path / "seq.npy", "-o", tmp_path / "fixed.npy") == 0
+    kept, fixed = np.load(tmp_path / "kept.npy"), np.load(tmp_path / "fixed.npy")
+    np.testing.assert_allclose(kept, lift(kp, fix_swaps=False), atol=1e-6)
+    np.testing.assert_allclose(fixed, lift(kp), atol=1e-6)
+    assert np.abs(kept - fixed)[15:25].max() > 1e-3  # the flag changes the labels
 
 
 def test_independent_flag_with_a_checkpoint(tmp_path, ckpts):

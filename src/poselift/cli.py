@@ -485,7 +485,8 @@ def _cmd_lift(args: argparse.Namespace) -> int:
         _check_out(name, "--bvh", (".bvh",))
     lifter = Lifter(args.model, device=args.device, batch_size=args.batch_size,
                     score_threshold=args.score_threshold, flip_test=args.flip_test,
-                    progress={"auto": None, "on": True, "off": False}[args.progress])
+                    progress={"auto": None, "on": True, "off": False}[args.progress],
+                    fix_swaps=not args.no_fix_swaps)
     image_size = (int(args.image_size[0]), int(args.image_size[1])) if args.image_size else None
     temporal = False if (args.independent or inp.independent) else None
 
@@ -917,6 +918,9 @@ def _parser() -> argparse.ArgumentParser:
     lf.add_argument("--score-threshold", type=float, default=0.3)
     lf.add_argument("--flip-test", action="store_true",
                     help="average with the mirrored input (about 3x slower, slightly better)")
+    lf.add_argument("--no-fix-swaps", action="store_true",
+                    help="keep the detector's left/right labels in sequences (by default runs "
+                         "of frames with a body part's left and right exchanged are relabelled)")
     lf.add_argument("--independent", action="store_true",
                     help="lift the frames of a sequence independently (single-frame model)")
     lf.add_argument("--progress", choices=("auto", "on", "off"), default="auto",

@@ -13,8 +13,8 @@ import torch
 
 from poselift.cli import main
 from poselift.inference import lift
-from poselift.skeletons import get_skeleton
 from poselift.models import create_model, save_model
+from poselift.skeletons import get_skeleton
 
 torch.set_num_threads(1)
 

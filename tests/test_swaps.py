@@ -14,6 +14,7 @@ from poselift.swaps import (
     JUMP_CAP,
     SWAP_PARTS,
     SWAPPED_COST,
+    SwapFilter,
     fix_swaps,
     swap_permutations,
     swap_states,
@@ -157,3 +158,36 @@ def test_without_enough_to_go_on_nothing_changes():
     kp = np.full((6, 17, 3), np.nan)
     fixed, changed = fix_swaps(kp, "coco")
     assert np.isnan(fixed).all() and not changed.any()
+
+
+# --- the causal filter and StreamingLifter ------------------------------------------------------
+
+
+def test_the_causal_filter_agrees_with_the_whole_sequence_search_on_clear_swaps():
+    truth = _walk(150, 8)
+    perms = swap_permutations("coco")
+    states = np.zeros(150, int)
+    states[40:70], states[100:110] = 31, 24  # all parts; then hips and legs
+    seen = np.take_along_axis(truth, perms[states][..., None], axis=1)
+    valid = np.ones((150, 17), bool)
+    causal = SwapFilter("coco")
+    assert [causal.step(f, v) for f, v in zip(seen, valid, strict=True)] == states.tolist()
+    assert swap_states(seen, valid, "coco").tolist() == states.tolist()
+
+
+def test_streaming_lifter_undoes_a_swap_run_as_it_arrives():
+    net = poselift.create_model("sr_tcn", skeleton="coco", in_features=3, input_norm="bbox",
+                                causal=True, channels=16, filter_widths=(3, 3))
+    truth = _walk(60, 9)
+    seen = truth.copy()
+    seen[20:35] = truth[20:35][:, get_skeleton("coco").flip_indices]
+    want = [poselift.StreamingLifter("coco", net, fix_swaps=False)]
+    got = [poselift.StreamingLifter("coco", net), poselift.StreamingLifter("coco", net,
+                                                                            fix_swaps=False)]
+    out_truth = np.array([want[0].push(f) for f in truth])
+    out_fixed = np.array([got[0].push(f) for f in seen])
+    out_kept = np.array([got[1].push(f) for f in seen])
+    np.testing.assert_allclose(out_fixed, out_truth, atol=1e-5)
+    assert np.abs(out_kept - out_truth)[20:35].max() > 1e-3
+    with pytest.raises(TypeError, match="fix_swaps"):
+        poselift.StreamingLifter("coco", net, fix_swaps=1)  # type: ignore[arg-type]

@@ -75,6 +75,7 @@ from poselift.models.resolve import resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX
 from poselift.prediction import small_call_threads
 from poselift.skeletons import get_skeleton
+from poselift.swaps import SwapFilter, swap_permutations
 
 __all__ = ["DEFAULT_STREAMING_WEIGHTS", "StreamingLifter"]
 
@@ -116,7 +117,8 @@ def _as_id(track_id: object) -> Hashable:
 class _Track:
     """One track's last ``length`` raw frames and, per joint, its last valid frame before."""
 
-    def __init__(self, length: int, joints: int) -> None:
+    def __init__(self, length: int, joints: int, swaps: SwapFilter | None = None) -> None:
+        self.swaps = swaps  # the track's left/right labelling (None: kept as detected)
         self.xy = np.full((length, joints, 2), np.nan)
         self.valid = np.zeros((length, joints), bool)
         self.count = 0  # frames pushed
@@ -139,6 +141,7 @@ class _Track:
         new = _Track.__new__(_Track)
         new.xy, new.valid, new.count = self.xy.copy(), self.valid.copy(), self.count
         new.anchor_t, new.anchor_xy = self.anchor_t.copy(), self.anchor_xy.copy()
+        new.swaps = None if self.swaps is None else self.swaps.copy()
         return new
 
     def filled(self, max_gap: int | None = None
@@ -175,6 +178,9 @@ class StreamingLifter:
         max_gap: a missing joint is held or interpolated over at most this many frames, as
             :class:`~poselift.Lifter` does (default
             :data:`~poselift.inference.DEFAULT_MAX_GAP`).
+        fix_swaps: undo the detector's left/right label swaps, each frame as it arrives
+            (:class:`poselift.swaps.SwapFilter`: the causal form of what ``lift`` does over a
+            whole sequence; default True).
 
     Attributes:
         model: the network in use (eval mode).
@@ -214,9 +220,13 @@ class StreamingLifter:
         image_size: tuple[float, float] | None = None,
         flip_test: bool = False,
         max_gap: int | None = DEFAULT_MAX_GAP,
+        fix_swaps: bool = True,
     ) -> None:
         sk = get_skeleton(skeleton).name
         self.max_gap = check_frames(max_gap, "max_gap")
+        if not isinstance(fix_swaps, bool):
+            raise TypeError(f"fix_swaps: expected True or False, got {fix_swaps!r}")
+        self.fix_swaps = fix_swaps
         check_positive(score_threshold, "score_threshold", allow_zero=True)
         if not isinstance(flip_test, bool):
             raise TypeError(f"flip_test: expected True or False, got {flip_test!r}")
@@ -262,6 +272,7 @@ class StreamingLifter:
         self.receptive_field = contract.receptive_field if contract.temporal else 1
         self._contract = contract
         self._joints = get_skeleton(sk).num_joints
+        self._perms = swap_permutations(sk)
         self._length = 2 * self.receptive_field - 1  # the window and its first frame's scale
         self._tracks: dict[Hashable, _Track] = {}
         self._lock = threading.Lock()
@@ -350,7 +361,9 @@ class StreamingLifter:
         with self._lock:
             # copies: a push that raises records nothing, on any of its tracks
             tracks = [self._tracks[i].copy() if i in self._tracks
-                      else _Track(self._length, self._joints) for i in ids]
+                      else _Track(self._length, self._joints,
+                                  SwapFilter(self.skeleton) if self.fix_swaps else None)
+                      for i in ids]
             if not self._contract.has_scores:
                 for n, track in enumerate(tracks):
                     seen = track.seen() | valid[n]
@@ -361,6 +374,9 @@ class StreamingLifter:
                             "this model has no score channel (in_features=2), so they cannot "
                             "be lifted honestly; use a model with a score channel")
             for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True):
+                if track.swaps is not None:
+                    order = self._perms[track.swaps.step(f_xy, f_ok)]
+                    f_xy, f_ok = f_xy[order], f_ok[order]
                 track.push(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
             out = self._lift(tracks)
             self._tracks.update(zip(ids, tracks, strict=True))

@@ -48,7 +48,6 @@ Examples:
 
 from __future__ import annotations
 
-import warnings
 from typing import Any
 
 import numpy as np
@@ -56,7 +55,7 @@ import numpy as np
 from poselift._validation import check_array, check_positive, check_real, check_shape
 from poselift.skeletons import Skeleton, get_skeleton
 
-__all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "fix_swaps",
+__all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "SwapFilter", "fix_swaps",
            "swap_permutations", "swap_states"]
 
 SWAP_PARTS: dict[str, tuple[str, ...]] = {
@@ -83,6 +82,7 @@ detected)."""
 
 _MIN_MOTION = 0.002  # the least typical motion per frame, as a fraction of the person's height
 _CHUNK = 256  # frames per block of transition tables (2 MB with 32 states)
+_REFRESH = 8  # a stream's typical motion is recomputed every this many frames
 
 
 def _parts(sk: Skeleton) -> list[np.ndarray[Any, Any]]:
@@ -121,6 +121,95 @@ def swap_permutations(skeleton: str | Skeleton) -> np.ndarray[Any, Any]:
     return perms
 
 
+class _CostModel:
+    """The costs of one skeleton's labellings (module docstring), for blocks of frame pairs.
+
+    The left/right joints of the parts are *slots*; a slot takes its own joint, or its
+    mirror's when its part is swapped. ``table`` gives, per frame pair, the ``(K, K)`` cost of
+    going from each state to each state: every slot's capped squared displacement summed per
+    part, then mapped to the state pairs by one product with a 0/1 matrix (``pick``), plus the
+    change and swapped-part costs.
+    """
+
+    def __init__(self, sk: Skeleton) -> None:
+        parts = _parts(sk)
+        self.joints = sk.num_joints
+        self.count = 1 << len(parts)
+        slots = np.concatenate(parts) if parts else np.zeros(0, np.int64)
+        flip = np.array(sk.flip_indices)
+        self.slots, self.mirrors = slots, flip[slots]
+        self.source = np.stack([slots, flip[slots]])  # (2, S): as detected / swapped
+        self.member = np.zeros((len(slots), len(parts)))  # (S, U) the part of each slot
+        self.member[np.arange(len(slots)), np.repeat(np.arange(len(parts)),
+                                                     [len(p) for p in parts])] = 1.0
+        bits = (np.arange(self.count)[:, None] >> np.arange(len(parts))[None, :]) & 1
+        before, now = np.meshgrid(np.arange(self.count), np.arange(self.count), indexing="ij")
+        pick = np.zeros((len(parts), 2, 2, self.count, self.count))
+        for u in range(len(parts)):
+            pick[u, bits[before, u], bits[now, u], before, now] = 1.0
+        self.pick = pick.reshape(len(parts) * 4, self.count * self.count)
+        self.fixed = (CHANGE_COST * (1.0 - np.eye(self.count))
+                      + SWAPPED_COST * bits.sum(1)[None, :])  # change, and swapped parts now
+        self.start = SWAPPED_COST * bits.sum(1).astype(np.float64)  # the first frame's
+
+    @property
+    def usable(self) -> bool:
+        """Whether the skeleton has any left/right part."""
+        return self.count > 1
+
+    def scale(self, motion: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(S,)``: each slot's unit of motion, the faster of its pair's joints'."""
+        out: np.ndarray[Any, Any] = np.maximum(motion[self.slots], motion[self.mirrors])
+        return out
+
+    def table(self, before: np.ndarray[Any, Any], now: np.ndarray[Any, Any],
+              scale: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """``(T, K, K)`` for frame pairs ``before[t] -> now[t]`` (``(T, J, 2)``, NaN unseen)."""
+        p = before[:, self.source][:, :, None]  # (T, 2 before, 1, S, 2)
+        q = now[:, self.source][:, None]  # (T, 1, 2 now, S, 2)
+        with np.errstate(invalid="ignore"):
+            d = np.minimum(((q[..., 0] - p[..., 0]) ** 2 + (q[..., 1] - p[..., 1]) ** 2)
+                           / scale ** 2, JUMP_CAP)  # (T, 2, 2, S)
+        seen_p, seen_q = np.isfinite(p[..., 0]), np.isfinite(q[..., 0])
+        d = np.where(seen_p & seen_q, d, np.where(seen_p | seen_q, JUMP_CAP / 2, 0.0))
+        parts = (d @ self.member).transpose(0, 3, 1, 2)  # (T, U, 2, 2)
+        table = (parts.reshape(len(d), -1) @ self.pick).reshape(len(d), self.count, self.count)
+        table += self.fixed
+        return table
+
+
+def _motion(pts: np.ndarray[Any, Any], joints: int) -> np.ndarray[Any, Any]:
+    """``(J,)`` each joint's median displacement per frame (0 where never seen twice)."""
+    motion = np.zeros(joints)
+    for j in range(joints):
+        step = np.hypot(pts[1:, j, 0] - pts[:-1, j, 0], pts[1:, j, 1] - pts[:-1, j, 1])
+        step = step[np.isfinite(step)]
+        if step.size:
+            motion[j] = np.median(step)
+    return motion
+
+
+def _column_medians(steps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """``(J,)`` the median of each column's finite values (0 where none).
+
+    ``np.nanmedian``, which goes through masked arrays, costs ~20x more on a stream's rows.
+    """
+    ordered = np.sort(steps, axis=0)  # NaN last
+    count = np.isfinite(steps).sum(0)
+    cols = np.arange(steps.shape[1])
+    low = ordered[np.maximum((count - 1) // 2, 0), cols]
+    high = ordered[np.maximum(count // 2, 0).clip(max=len(steps) - 1), cols]
+    return np.where(count > 0, (low + high) / 2, 0.0)
+
+
+def _height(pts: np.ndarray[Any, Any]) -> float:
+    """The median over frames with a joint of the larger side of the joints' box (pixels)."""
+    # fmax / fmin skip NaN (a frame without any joint gives NaN) without nanmax's warnings
+    extent = (np.fmax.reduce(pts, axis=1) - np.fmin.reduce(pts, axis=1)).max(-1)
+    extent = extent[np.isfinite(extent)]
+    return float(np.median(extent)) if extent.size else 0.0
+
+
 def swap_states(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
                 skeleton: str | Skeleton) -> np.ndarray[Any, Any]:
     """``(T,)`` int: the state of each frame of one sequence (0: labels as detected).
@@ -142,42 +231,19 @@ def swap_states(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
     sk = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     frames = xy.shape[0]
     states = np.zeros(frames, np.int64)
-    parts = _parts(sk)
-    if frames < 2 or not parts:
+    model = _CostModel(sk)
+    if frames < 2 or not model.usable or not valid.any():
         return states
     pts = np.array(xy, dtype=np.float64)  # NaN where missing
     pts[~valid] = np.nan
-    seen = valid.any(-1)
-    if not seen.any():
-        return states
-    with np.errstate(invalid="ignore"), warnings.catch_warnings():
-        warnings.simplefilter("ignore", RuntimeWarning)  # all-NaN frames
-        extent = (np.nanmax(pts, axis=1) - np.nanmin(pts, axis=1)).max(-1)
-    height = float(np.median(extent[seen]))
-    motion = np.zeros(sk.num_joints)  # each joint's median displacement per frame
-    for j in range(sk.num_joints):
-        step = np.hypot(pts[1:, j, 0] - pts[:-1, j, 0], pts[1:, j, 1] - pts[:-1, j, 1])
-        step = step[np.isfinite(step)]
-        if step.size:
-            motion[j] = np.median(step)
-    motion = np.maximum(motion, _MIN_MOTION * max(height, 1e-9))
-    flip = np.array(sk.flip_indices)
-    count = 1 << len(parts)
-    bits = (np.arange(count)[:, None] >> np.arange(len(parts))[None, :]) & 1  # (K, U)
-    unary = SWAPPED_COST * bits.sum(1)
-    change = CHANGE_COST * (1.0 - np.eye(count))
-    back = np.zeros((frames, count), np.int8 if count <= 128 else np.int64)
-    cost = unary.astype(np.float64)
-    columns = np.arange(count)
-    before, now = np.meshgrid(columns, columns, indexing="ij")
-    pick = np.zeros((len(parts), 2, 2, count, count))
-    for u in range(len(parts)):
-        pick[u, bits[before, u], bits[now, u], before, now] = 1.0
-    pick = pick.reshape(len(parts) * 4, count * count)
+    floor = _MIN_MOTION * max(_height(pts), 1e-9)
+    scale = model.scale(np.maximum(_motion(pts, sk.num_joints), floor))
+    back = np.zeros((frames, model.count), np.int8 if model.count <= 128 else np.int64)
+    cost = model.start.copy()
+    columns = np.arange(model.count)
     for a in range(1, frames, _CHUNK):
         b = min(frames, a + _CHUNK)
-        table = _transitions(pts, a, b, parts, flip, motion, pick)
-        table += change + unary[None, :]
+        table = model.table(pts[a - 1:b - 1], pts[a:b], scale)
         for t in range(a, b):
             total = table[t - a]
             total += cost[:, None]
@@ -190,34 +256,64 @@ def swap_states(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
     return states
 
 
-def _transitions(pts: np.ndarray[Any, Any], a: int, b: int,
-                 parts: list[np.ndarray[Any, Any]], flip: np.ndarray[Any, Any],
-                 motion: np.ndarray[Any, Any], pick: np.ndarray[Any, Any]
-                 ) -> np.ndarray[Any, Any]:
-    """``(b - a, K, K)``: the cost of frames ``t - 1 -> t`` (t in ``[a, b)``) per state pair.
+class SwapFilter:
+    """The causal form of :func:`swap_states`: each new frame's state from the frames before.
 
-    ``pick``: ``(U * 4, K * K)``, 1 where part u's bit before / now matches the state pair:
-    ``table[t, s', s]`` is the sum over parts of their cost for the bits of ``s'`` and ``s``,
-    one matrix product for the whole block.
+    For streams (:class:`poselift.StreamingLifter`): the same costs, but each frame's state is
+    decided when it arrives (the end of the cheapest labelling so far, without revising
+    earlier frames), and each joint's typical motion is the median over the last ``window``
+    frames (recomputed every 8 frames). A stream that starts swapped is taken as right until
+    a swap ends.
+
+    Args:
+        skeleton: the layout of the frames.
+        window: frames of history for the typical motion.
+
+    Examples:
+        >>> import numpy as np
+        >>> f = SwapFilter("coco")
+        >>> pose = np.arange(34.0).reshape(17, 2) * 12
+        >>> [f.step(pose + t, np.ones(17, bool)) for t in range(3)]
+        [0, 0, 0]
     """
-    now, before = pts[a:b], pts[a - 1:b - 1]
-    count = int(np.sqrt(pick.shape[1]))
-    parts_cost = np.empty((b - a, len(parts), 2, 2))  # per part: (swapped before, now)
-    for u, idx in enumerate(parts):
-        scale = np.maximum(motion[idx], motion[flip[idx]])
-        for prev_swapped in (0, 1):
-            p = before[:, flip[idx] if prev_swapped else idx]
-            for swapped in (0, 1):
-                q = now[:, flip[idx] if swapped else idx]
-                with np.errstate(invalid="ignore"):
-                    d = np.minimum((np.linalg.norm(q - p, axis=-1) / scale) ** 2, JUMP_CAP)
-                seen_q, seen_p = np.isfinite(q[..., 0]), np.isfinite(p[..., 0])
-                d = np.where(seen_q & seen_p, d,
-                             np.where(seen_q | seen_p, JUMP_CAP / 2, 0.0))
-                parts_cost[:, u, prev_swapped, swapped] = d.sum(-1)
-    # table[t, s', s] = sum over parts u of parts_cost[t, u, bit u of s', bit u of s]: one
-    # product with the 0/1 map from (u, bit before, bit now) to the state pairs
-    return (parts_cost.reshape(b - a, -1) @ pick).reshape(b - a, count, count)
+
+    def __init__(self, skeleton: str | Skeleton, window: int = 64) -> None:
+        sk = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
+        self._model = _CostModel(sk)
+        self._cost = self._model.start.copy()
+        self._recent = np.full((window, sk.num_joints, 2), np.nan)  # frames, oldest first
+        self._steps = np.full((window, sk.num_joints), np.nan)  # each joint's displacements
+        self._scale = np.ones(len(self._model.slots))
+        self._frames = 0
+
+    def copy(self) -> SwapFilter:
+        """An independent copy."""
+        new = SwapFilter.__new__(SwapFilter)
+        new._model, new._frames, new._scale = self._model, self._frames, self._scale
+        new._cost, new._recent = self._cost.copy(), self._recent.copy()
+        new._steps = self._steps.copy()
+        return new
+
+    def step(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> int:
+        """The state of the new frame ``xy`` ``(J, 2)`` pixels with ``valid`` ``(J,)``."""
+        now = np.where(valid[:, None], xy, np.nan).astype(np.float64)
+        before = self._recent[-1].copy()
+        self._recent[:-1] = self._recent[1:]
+        self._recent[-1] = now
+        self._steps[:-1] = self._steps[1:]
+        self._steps[-1] = np.hypot(now[:, 0] - before[:, 0], now[:, 1] - before[:, 1])
+        self._frames += 1
+        if self._frames < 2 or not self._model.usable:
+            return 0
+        if self._frames <= _REFRESH or self._frames % _REFRESH == 0:  # the typical motion
+            motion = _column_medians(self._steps)
+            floor = _MIN_MOTION * max(_height(self._recent), 1e-9)
+            self._scale = self._model.scale(np.maximum(motion, floor))
+        total = self._model.table(before[None], now[None], self._scale)[0]
+        total += self._cost[:, None]
+        cost = total.min(0)
+        self._cost = cost - cost.min()  # bounded over a long stream; the same decisions
+        return int(self._cost.argmin())
 
 
 def fix_swaps(keypoints2d: Any, skeleton: str = "coco", *, score_threshold: float = 0.3

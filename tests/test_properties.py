@@ -499,10 +499,13 @@ def test_gap_filling_is_independent_of_batching_and_a_stream_is_lift_so_far(vali
             np.testing.assert_array_equal(np.isnan(got), np.isnan(want))
             np.testing.assert_allclose(np.nan_to_num(got), np.nan_to_num(want), atol=1e-5,
                                        rtol=0)
-            stream = StreamingLifter("coco", net, max_gap=max_gap)
+            # labels as detected: on random frames `lift` (the labelling most frames share,
+            # decided over the whole sequence) and a stream (decided as frames arrive) may
+            # relabel different frames (tests/test_swaps.py compares them on real swaps)
+            stream = StreamingLifter("coco", net, max_gap=max_gap, fix_swaps=False)
             pushed = np.stack([stream.push(f) for f in kp])
-            so_far = np.stack([lift(kp[: i + 1], model=net, max_gap=max_gap)[-1]
-                               for i in range(t)])
+            so_far = np.stack([lift(kp[: i + 1], model=net, max_gap=max_gap,
+                                    fix_swaps=False)[-1] for i in range(t)])
             event(f"{name}: frames without a pose {int(np.isnan(so_far).all((1, 2)).sum())}")
             np.testing.assert_array_equal(np.isnan(pushed), np.isnan(so_far))
             np.testing.assert_allclose(np.nan_to_num(pushed), np.nan_to_num(so_far), atol=1e-4,

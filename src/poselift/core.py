@@ -48,7 +48,7 @@ import copy
 import math
 import weakref
 from itertools import chain
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
@@ -60,7 +60,13 @@ from poselift._validation import all_finite, check_image_size, check_positive
 from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
 from poselift.normalization import box_side
-from poselift.prediction import eval_model, predict_checked, run_model
+from poselift.prediction import (
+    Place,
+    device_and_dtype,
+    eval_model,
+    predict_checked,
+    run_model,
+)
 from poselift.skeletons import get_skeleton
 
 __all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "detected_joints",
@@ -109,6 +115,8 @@ def far_joints(xy: Any, valid: Any) -> Any:
     """
     ops = ops_for(xy)
     x, ok = (xy, np.asarray(valid, dtype=bool)) if ops is NumpyOps else (xy, valid)
+    if ops is NumpyOps and ok.all():  # every joint valid (most frames): see _far_all_valid
+        return _far_all_valid(x, ok)
     # quantiles of the valid entries: NaN elsewhere, sorted last; indices from the count (no
     # data-dependent branch: it traces, and ONNX has no median). Few operations: on one pose
     # their number, not their size, sets the time.
@@ -126,6 +134,29 @@ def far_joints(xy: Any, valid: Any) -> Any:
     below, above = pair[..., :1], pair[..., 1:]
     quartile = below + (above - below) * ops.cast(3 * last - 4 * low, x) * 0.25
     return ok & (n >= FAR_JOINT_MIN_VALID) & (dist > FAR_JOINT_FACTOR * quartile)
+
+
+def _far_all_valid(x: np.ndarray[Any, Any], ok: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """:func:`far_joints` in numpy when every joint is valid: the same arithmetic.
+
+    The count is the number of joints, so the ranks of the median and of the quartile's
+    neighbours are Python ints: no masking and no gathers (half the operations of the
+    general form on one pose; tested to agree with it).
+    """
+    n = x.shape[-2]
+    if n < FAR_JOINT_MIN_VALID:
+        return np.zeros_like(ok)
+    last = n - 1
+    lo, low = last // 2, (3 * last) // 4
+    coords = np.sort(x.swapaxes(-1, -2))  # (..., 2, J)
+    centre = (coords[..., lo] + coords[..., last - lo]) * 0.5
+    dist = NumpyOps.norm(x - centre[..., None, :])
+    ranked = np.sort(dist)
+    high = (3 * last + 3) // 4
+    below, above = ranked[..., low : low + 1], ranked[..., high : high + 1]
+    quartile = below + (above - below) * x.dtype.type(3 * last - 4 * low) * 0.25
+    far: np.ndarray[Any, Any] = dist > FAR_JOINT_FACTOR * quartile
+    return far
 
 
 def valid_joints(xy: Any, scores: Any, threshold: float) -> Any:
@@ -163,7 +194,8 @@ def detected_joints(xy: Any, scores: Any, threshold: float) -> Any:
     return ok
 
 
-_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[_Weights, dict[str, nn.Module]]] = (
+_COPIES: weakref.WeakKeyDictionary[
+    nn.Module, tuple[_Weights, dict[str, tuple[nn.Module, Place | None]]]] = (
     weakref.WeakKeyDictionary())
 """Inference copies per module (and the weights they were built from), while it lives."""
 
@@ -174,7 +206,8 @@ class _Weights:
     Every submodule (and its mode), every entry of their parameter, buffer and submodule
     tables (by identity: a replaced parameter or submodule is seen), each tensor's version
     counter (in-place changes: optimizer steps, ``load_state_dict``) and data pointer
-    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique.
+    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique:
+    while the tables hold the same objects, the tensors to re-check are the ones kept.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -186,25 +219,31 @@ class _Weights:
         self.modules = modules
         self.tables = [t for m in modules for t in (m._parameters, m._buffers) if t]
         self.children = [m._modules for m in modules if m._modules]
-        self.tensors, self.state = self._now()
+        self.entries = self._entries()
+        self.tensors: list[torch.Tensor] = [
+            t for t in chain.from_iterable(map(dict.values, self.tables)) if t is not None]
+        self.state = self._state()
 
-    def _now(self) -> tuple[list[torch.Tensor], list[list[int]]]:
+    def _entries(self) -> tuple[list[int], list[int]]:
+        """The ids of the tables' entries (None too) and of the submodules."""
         # map over C-level getters: this runs on every small call (~90 tensors)
         tables: list[dict[str, Any]] = self.tables
-        tensors: list[torch.Tensor] = [
-            t for t in chain.from_iterable(map(dict.values, tables)) if t is not None]
         children: list[dict[str, Any]] = self.children
-        return tensors, [list(map(id, tensors)), list(map(_VERSION, tensors)),
-                         list(map(_DATA_PTR, tensors)),
-                         list(map(id, chain.from_iterable(map(dict.values, children))))]
+        return (list(map(id, chain.from_iterable(map(dict.values, tables)))),
+                list(map(id, chain.from_iterable(map(dict.values, children)))))
+
+    def _state(self) -> tuple[list[int], list[int]]:
+        """The kept tensors' version counters and data pointers."""
+        return list(map(_VERSION, self.tensors)), list(map(_DATA_PTR, self.tensors))
 
     def unchanged(self) -> bool:
         """Whether every submodule is in eval mode and nothing above changed."""
-        return not any(map(_TRAINING, self.modules)) and self._now()[1] == self.state
+        return (not any(map(_TRAINING, self.modules)) and self._entries() == self.entries
+                and self._state() == self.state)
 
 
 _VERSION = attrgetter("_version")
-_DATA_PTR = methodcaller("data_ptr")
+_DATA_PTR = torch.Tensor.data_ptr  # the method itself: mapped without a lookup per tensor
 _TRAINING = attrgetter("training")
 
 
@@ -299,16 +338,26 @@ class LiftingCore(nn.Module):
 
     def _inference(self, windows: bool = False) -> nn.Module:
         """The model's inference copy (``windows``: its strided twin's), built once."""
+        return self._copy(windows)[0]
+
+    def _copy(self, windows: bool = False) -> tuple[nn.Module, Place | None]:
+        """:meth:`_inference` and, for a copy of the core's own, its device and dtype.
+
+        A copy the core built is never moved, so its place is found once; a model run as it
+        is (one that :func:`~poselift.models.fuse_for_inference` returns unchanged) is
+        looked at on every call (None).
+        """
         key = "windows" if windows and self.contract.temporal else "frames"
-        net = self._copies.get(key)
-        if net is None:
+        built = self._copies.get(key)
+        if built is None:
             make_twin = getattr(self.model, "strided_twin", None)
             if key == "windows" and callable(make_twin) and not is_inference_copy(self.model):
                 net = fuse_for_inference(make_twin())
             else:  # (an inference copy given as the model: its windows run dilated)
                 net = fuse_for_inference(self.model)
-            self._copies[key] = net
-        return net
+            built = self._copies[key] = (net, None if net is self.model else
+                                         device_and_dtype(net))
+        return built
 
     # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
     def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
@@ -372,9 +421,10 @@ class LiftingCore(nn.Module):
         lead = inp.shape[:2]
         if not c.temporal:  # frames one by one
             inp = inp.reshape(-1, *inp.shape[-2:])
+        net, place = self._copy()
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-            y = predict_checked(self._inference(), c, inp, batch_size=batch_size,
-                                flip_test=self.flip_test, padded=padded)
+            y = predict_checked(net, c, inp, batch_size=batch_size, flip_test=self.flip_test,
+                                padded=padded, place=place)
         if not c.temporal:
             y = y.reshape(*lead, *y.shape[-2:])
         return self._finish(y, pose, inp)
@@ -386,9 +436,9 @@ class LiftingCore(nn.Module):
         (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`; its inference copy,
         built once). ``pose``: ``(N,)``.
         """
-        net = self._inference(windows=True)
+        net, place = self._copy(windows=True)
         with torch.inference_mode():
-            y = run_model(net, self.contract, inp, flip_test=self.flip_test)
+            y = run_model(net, self.contract, inp, flip_test=self.flip_test, place=place)
         if self.contract.temporal:
             y = y[:, -1]
         return self._finish(y.cpu(), pose, inp)

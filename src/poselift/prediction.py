@@ -42,8 +42,8 @@ from poselift.models.inputs import InputContract
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
-__all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_checked", "predict_windows",
-           "run_model", "small_call_threads"]
+__all__ = ["SMALL_CALL_FRAMES", "Place", "device_and_dtype", "eval_model", "predict",
+           "predict_checked", "predict_windows", "run_model", "small_call_threads"]
 
 SMALL_CALL_FRAMES = 32
 """Forward passes of at most this many output frames (poses) run on one intra-op thread
@@ -116,11 +116,20 @@ def _joints(skeleton: str) -> int:
     return get_skeleton(skeleton).num_joints
 
 
-def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+Place = tuple[torch.device, torch.dtype]
+"""Where a network runs: the device and dtype of its weights (:func:`device_and_dtype`)."""
+
+
+def device_and_dtype(model: nn.Module) -> Place:
     """The device and dtype of the model's first parameter or floating-point buffer.
 
     Depth first (a module's parameters before its buffers); CPU float32 without any. An
     inference copy (:func:`poselift.models.fuse_for_inference`) holds buffers only.
+
+    Examples:
+        >>> import torch, poselift
+        >>> device_and_dtype(poselift.create_model("sr", hidden=32).double())
+        (device(type='cpu'), torch.float64)
     """
     stack = [model]  # depth first, in registration order, as model.parameters() (faster)
     while stack:
@@ -143,7 +152,7 @@ def _check_batch_size(batch_size: object) -> int:
 
 
 def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
-              flip_test: bool = False) -> torch.Tensor:
+              flip_test: bool = False, place: Place | None = None) -> torch.Tensor:
     """One forward pass on the network's device and dtype, optionally flip-averaged.
 
     Test-time flip averaging is
@@ -157,6 +166,8 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
         contract: the network's input contract.
         x: ``(B, ..., J, C)`` model inputs.
         flip_test: average with the mirrored input's mirrored prediction.
+        place: the network's :func:`device_and_dtype` when the caller holds it (a network
+            that is not moved, e.g. the lifting core's inference copy); None: found here.
 
     Returns:
         ``(B, ..., J_out, 3)`` network outputs, on the network's device and dtype.
@@ -169,7 +180,7 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
         ...     run_model(net, c, torch.zeros(2, 17, 2), flip_test=True).shape
         torch.Size([2, 17, 3])
     """
-    device, dtype = _device_dtype(net)
+    device, dtype = device_and_dtype(net) if place is None else place
     x = x.to(device, dtype)
     if not flip_test:
         out: torch.Tensor = net(x)
@@ -180,14 +191,17 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
 class _Runner:
     """Runs a network on batches (:func:`run_model`)."""
 
-    def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool) -> None:
+    def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool,
+                 place: Place | None = None) -> None:
         self.net = net
         self.contract = contract
         self.flip_test = flip_test
+        self.place = device_and_dtype(net) if place is None else place  # once, not per batch
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, ..., J, C)`` inputs -> network outputs ``(B, ..., J_out, 3)``."""
-        return run_model(self.net, self.contract, x, flip_test=self.flip_test)
+        return run_model(self.net, self.contract, x, flip_test=self.flip_test,
+                         place=self.place)
 
 
 @torch.no_grad()
@@ -265,20 +279,22 @@ def predict(
 
 def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *,
                     batch_size: int, flip_test: bool = False, progress: bool = False,
-                    padded: bool = False) -> torch.Tensor:
+                    padded: bool = False, place: Place | None = None) -> torch.Tensor:
     """:func:`predict` on inputs already checked: no validation, CPU float32 result.
 
     For callers that made the inputs themselves (``lift``'s chunks): ``net`` in eval mode
     (:func:`eval_model`), ``contract`` its contract, ``xt`` finite non-empty model inputs of
     the right shape. Runs without gradients (a caller already in ``torch.inference_mode``
-    or ``torch.no_grad``, as the lifting core, enters no second context).
+    or ``torch.no_grad``, as the lifting core, enters no second context). ``place``: the
+    network's :func:`device_and_dtype` when the caller holds it (see :func:`run_model`).
     """
     if torch.is_grad_enabled():
         with torch.no_grad():
             return predict_checked(net, contract, xt, batch_size=batch_size,
-                                   flip_test=flip_test, progress=progress, padded=padded)
+                                   flip_test=flip_test, progress=progress, padded=padded,
+                                   place=place)
     context = contract.receptive_field - 1 if padded and contract.temporal else 0
-    runner = _Runner(net, contract, flip_test)
+    runner = _Runner(net, contract, flip_test, place)
     frames = math.prod(xt.shape[:-2]) - math.prod(xt.shape[:-3]) * context
     with small_call_threads(frames), \
             ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:

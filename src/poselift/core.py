@@ -59,7 +59,7 @@ from poselift._array_ops import NumpyOps, ops_for
 from poselift._validation import all_finite, check_image_size, check_positive
 from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
-from poselift.normalization import box_side
+from poselift.normalization import box_corners
 from poselift.prediction import (
     Place,
     device_and_dtype,
@@ -376,16 +376,20 @@ class LiftingCore(nn.Module):
         """
         # numpy in (lift, StreamingLifter): numpy operations up to the float32 inputs (on one
         # pose fewer microseconds than torch's); tensors (the exported program): torch
+        ops = ops_for(xy)
         ok = valid
         if isinstance(valid, np.ndarray) and valid.all():  # a clean pose: no mask
             ok = None
-        side = box_side(xy, ok)
-        pose = (side > 0) & (side < float("inf"))
-        if ok is not None:
-            ok = ok & pose[..., None]
-        elif not bool(pose.all()):
-            ok = ops_for(xy).expand_as(pose[..., None], xy[..., 0])
-        norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False)
+        lo, hi = box_corners(xy, ok)  # found once: the rule below and the normalization
+        pose = ops.amax(hi - lo)
+        pose = (pose > 0) & (pose < float("inf"))
+        if isinstance(pose, torch.Tensor) or not pose.all():  # (tensors: no data branch)
+            # frames without a pose: every joint missing, so no box either
+            has = pose[..., None]
+            ok = ops.expand_as(has, xy[..., 0]) if ok is None else ok & has
+            lo, hi = ops.where(has, lo, float("inf")), ops.where(has, hi, -float("inf"))
+        norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False,
+                                     corners=(lo, hi))
         if isinstance(norm, np.ndarray):
             norm = torch.from_numpy(norm)
         if isinstance(pose, np.ndarray):

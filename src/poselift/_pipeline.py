@@ -24,6 +24,7 @@ each sequence whole.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
@@ -103,9 +104,11 @@ def fill_gaps(
         ok = valid[:, j]
         xp, fp = frames[ok], xy[ok, j]
         if before is not None and before[0][j] >= 0:
-            xp, fp = np.r_[before[0][j], xp], np.concatenate([before[1][j][None], fp])
+            xp, fp = np.concatenate((before[0][j : j + 1], xp)), np.concatenate(
+                (before[1][j : j + 1], fp))
         if after is not None and after[0][j] >= 0:
-            xp, fp = np.r_[xp, after[0][j]], np.concatenate([fp, after[1][j][None]])
+            xp, fp = np.concatenate((xp, after[0][j : j + 1])), np.concatenate(
+                (fp, after[1][j : j + 1]))
         if len(xp) == 0:
             continue
         todo = ~ok
@@ -118,8 +121,9 @@ def fill_gaps(
                              np.where(prev >= 0, f - prev <= max_gap, nxt - f <= max_gap))
             todo = todo.copy()
             todo[np.flatnonzero(todo)[~short]] = False
+        at = frames[todo]
         for c in range(2):
-            xy[todo, j, c] = np.interp(frames[todo], xp, fp[:, c])
+            xy[todo, j, c] = np.interp(at, xp, fp[:, c])
         out[todo, j] = True
     return out
 
@@ -145,7 +149,7 @@ class _Reader:
             xy, sc = self.convert(xy, sc), None
         ok = np.asarray(detected_joints(xy, sc, self.threshold))
         far = np.asarray(far_joints(xy, ok))
-        if count:
+        if count and far.any():  # (none: nothing to count, the usual case)
             rows = far.reshape(-1, far.shape[-1])
             self.far = rows.sum(0) if self.far is None else self.far + rows.sum(0)
             self.far_frames += int(rows.any(-1).sum())
@@ -225,7 +229,7 @@ def lift_pixels(
     lead = xy.shape[:2] if sequences else xy.shape[:1]
     joints = get_skeleton(contract.skeleton).num_joints
     valid = np.empty((*lead, joints), bool)
-    flat = int(np.prod(lead))
+    flat = math.prod(lead)
     frames_read = None
     for s in range(lead[0] if sequences else 1):  # the mask, in chunks of frames
         length = lead[-1] if sequences else flat

@@ -44,6 +44,7 @@ Rules (see docs/inference.md):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -228,6 +229,27 @@ def _warn_far(joints: Sequence[str], frames: int, per_joint: np.ndarray[Any, Any
         f"{FAR_JOINT_FACTOR:g} times the upper quartile of the joints' distances from their "
         f"median position; {named}): a detector's outlier, treated as missing",
         UserWarning, stacklevel=5)
+
+
+def _warn_poses(square: np.ndarray[Any, Any], threshold: float) -> None:
+    """``lift``'s warnings about its output: frames without a pose, joints far from the pelvis.
+
+    ``square``: ``(..., 17)`` each joint's squared distance from the pelvis (NaN: no pose).
+    """
+    top = np.maximum.reduce(square, -1)  # (...,) per frame, NaN if any
+    nan = np.isnan(top)
+    if nan.any():
+        warnings.warn(
+            f"keypoints2d: {int(nan.sum())} frame(s) without a pose (fewer than two distinct "
+            f"valid joints, score < {threshold} or NaN, after interpolation): their poses are "
+            "NaN", UserWarning, stacklevel=4)
+    far = np.sqrt(top, out=top) > FAR_FROM_PELVIS
+    if far.any():
+        warnings.warn(
+            f"poses: {int(far.sum())} of {far.size} lifted frame(s) have a joint more than "
+            f"{FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is probably "
+            f"outside what the model was trained on (check the layout and the missing joints, "
+            f"or try temporal=False)", UserWarning, stacklevel=4)
 
 
 def _unmasked(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -488,20 +510,10 @@ class Lifter:
         # from the pelvis is its norm; a NaN coordinate makes its joint's square NaN
         poses = out.numpy()
         square = np.einsum("...jc,...jc->...j", poses, poses)  # (..., 17)
-        nan = np.isnan(square)
-        if nan.any():
-            frames = int(nan.any(-1).sum())
-            warnings.warn(
-                f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
-                f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
-                "poses are NaN", UserWarning, stacklevel=3)
-        far = np.maximum.reduce(np.sqrt(square, out=square), -1) > FAR_FROM_PELVIS
-        if far.any():
-            warnings.warn(
-                f"poses: {int(far.sum())} of {far.size} lifted frame(s) have a joint more "
-                f"than {FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is "
-                f"probably outside what the model was trained on (check the layout and the "
-                f"missing joints, or try temporal=False)", UserWarning, stacklevel=3)
+        # the largest square (NaN if any: np.maximum propagates it); sqrt is monotonic, so
+        # its root is the largest distance: one reduction when all is well
+        if not math.sqrt(np.maximum.reduce(square, None)) <= FAR_FROM_PELVIS:
+            _warn_poses(square, self.score_threshold)
         if isinstance(x, torch.Tensor):
             return result.to(x.device)
         res: np.ndarray[Any, Any] = result.numpy()

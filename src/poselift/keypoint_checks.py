@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from poselift.normalization import box_side
 from poselift.skeletons import Skeleton
 
 __all__ = [
@@ -85,17 +86,18 @@ def _pairs(joints: tuple[str, ...]) -> tuple[list[int] | None, ...]:
 
 def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
     ok: NDArray = np.asarray(np.isfinite(xy).all(-1))
-    if scores is not None:
-        ok &= np.nan_to_num(scores, nan=0.0) >= threshold
+    if scores is not None:  # a NaN score counts as 0 (below any positive threshold)
+        ok &= (scores >= threshold) if threshold > 0 else (
+            np.nan_to_num(scores, nan=0.0) >= threshold)
     return ok
 
 
 def _extent(xy: NDArray, ok: NDArray) -> NDArray:
     """``(...)`` larger side of each frame's box of valid joints (NaN: fewer than 2 valid)."""
-    lo = np.where(ok[..., None], xy, np.inf).min(-2)
-    hi = np.where(ok[..., None], xy, -np.inf).max(-2)
-    with np.errstate(invalid="ignore"):
-        ext = (hi - lo).max(-1)
+    every = bool(ok.all())
+    ext: NDArray = np.asarray(box_side(xy, None if every else ok))  # -inf: none, 0: one
+    if every and xy.shape[-2] >= 2:  # (every frame has two valid joints or more)
+        return ext
     return np.where(ok.sum(-1) >= 2, ext, np.nan)
 
 
@@ -150,7 +152,7 @@ def check_score_range(scores: NDArray | None, name: str) -> str | None:
     """
     if scores is None or scores.size == 0 or not np.isfinite(scores).any():
         return None
-    lo, hi = np.nanmin(scores), np.nanmax(scores)
+    lo, hi = np.fmin.reduce(scores, None), np.fmax.reduce(scores, None)  # NaN ignored
     if lo < 0:
         raise ValueError(
             f"{name}: expected scores in [0, 1], found {lo:.3g}; is this column a depth "
@@ -238,23 +240,21 @@ def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
     sh, hip, ank = _pairs(tuple(skeleton.joints))
     if sh is None or hip is None:
         return None
-
-    def mid(idx: list[int]) -> tuple[NDArray, NDArray]:  # a left and right pair
-        i, j = idx  # (the mean of two, in fewer steps than .mean: one pose's checks add up)
-        seen: NDArray = ok[..., i] & ok[..., j]
-        return (xy[..., i, :] + xy[..., j, :]) * 0.5, seen
-
-    s, s_ok = mid(sh)
-    h, h_ok = mid(hip)
-    both = s_ok & h_ok
+    # the midpoints of the left and right shoulders, hips (and ankles), all at once: the
+    # mean of two in fewer steps than .mean (one pose's checks add up)
+    pairs = sh + hip + (ank or [])
+    ends = xy[..., pairs, :]  # (..., 2 * P, 2)
+    mid = (ends[..., 0::2, :] + ends[..., 1::2, :]) * 0.5  # (..., P, 2)
+    seen = ok[..., pairs]
+    seen = seen[..., 0::2] & seen[..., 1::2]  # (..., P): both ends seen
+    both = seen[..., 0] & seen[..., 1]
     if not both.any():
         return None
-    torso = s - h
+    torso = mid[..., 0, :] - mid[..., 1, :]
     # upright: the torso within 60 degrees of the image's up (y down): -dy > |torso| / 2
     upright = -torso[..., 1] > 0.5 * np.sqrt((torso**2).sum(-1))
     if ank is not None:
-        a, a_ok = mid(ank)
-        upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
+        upright &= ~(seen[..., 2] & (mid[..., 2, 1] < mid[..., 1, 1]))
     return int(np.count_nonzero(upright & both)) / int(np.count_nonzero(both))  # the mean
 
 

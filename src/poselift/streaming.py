@@ -114,7 +114,11 @@ def _as_id(track_id: object) -> Hashable:
 
 
 class _Track:
-    """One track's last ``length`` raw frames and, per joint, its last valid frame before."""
+    """One track's last ``length`` raw frames and, per joint, its last valid frame before.
+
+    Immutable: :meth:`pushed` gives a new track (sharing the unchanged arrays), so a push
+    that raises leaves the kept track as it was.
+    """
 
     def __init__(self, length: int, joints: int) -> None:
         self.xy = np.full((length, joints, 2), np.nan)
@@ -123,22 +127,19 @@ class _Track:
         self.anchor_t = np.full(joints, -1, np.int64)
         self.anchor_xy = np.zeros((joints, 2))
 
-    def push(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
+    def pushed(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> _Track:
+        """This track with the frame ``xy`` ``(J, 2)`` (NaN where not ``valid``) added."""
+        new = _Track.__new__(_Track)
+        new.xy = np.concatenate((self.xy[1:], xy[None]))
+        new.valid = np.concatenate((self.valid[1:], valid[None]))
+        new.count = self.count + 1
+        new.anchor_t, new.anchor_xy = self.anchor_t, self.anchor_xy
         length = self.valid.shape[0]
         if self.count >= length:  # the oldest frame leaves: keep its valid joints as anchors
             old = self.valid[0]
-            self.anchor_t[old] = self.count - length
-            self.anchor_xy[old] = self.xy[0, old]
-        self.xy[:-1] = self.xy[1:]
-        self.valid[:-1] = self.valid[1:]
-        self.xy[-1], self.valid[-1] = xy, valid
-        self.count += 1
-
-    def copy(self) -> _Track:
-        """An independent copy (a push works on copies and keeps them only on success)."""
-        new = _Track.__new__(_Track)
-        new.xy, new.valid, new.count = self.xy.copy(), self.valid.copy(), self.count
-        new.anchor_t, new.anchor_xy = self.anchor_t.copy(), self.anchor_xy.copy()
+            if old.any():
+                new.anchor_t = np.where(old, self.count - length, self.anchor_t)
+                new.anchor_xy = np.where(old[:, None], self.xy[0], self.anchor_xy)
         return new
 
     def filled(self, max_gap: int | None = None
@@ -348,8 +349,8 @@ class StreamingLifter:
                 "outlier, treated as missing", UserWarning, stacklevel=2)
             valid &= ~far
         with self._lock:
-            # copies: a push that raises records nothing, on any of its tracks
-            tracks = [self._tracks[i].copy() if i in self._tracks
+            # new tracks (pushed): a push that raises records nothing, on any of its tracks
+            tracks = [self._tracks[i] if i in self._tracks
                       else _Track(self._length, self._joints) for i in ids]
             if not self._contract.has_scores:
                 for n, track in enumerate(tracks):
@@ -360,8 +361,8 @@ class StreamingLifter:
                             f"have not been seen yet (score < {self.score_threshold} or NaN); "
                             "this model has no score channel (in_features=2), so they cannot "
                             "be lifted honestly; use a model with a score channel")
-            for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True):
-                track.push(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
+            tracks = [track.pushed(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
+                      for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True)]
             out = self._lift(tracks)
             self._tracks.update(zip(ids, tracks, strict=True))
         result = torch.from_numpy(out if many else out[0])

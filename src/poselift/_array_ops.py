@@ -26,7 +26,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["NumpyOps", "TorchOps", "ops_for"]
+__all__ = ["NumpyOps", "TorchOps", "all_true", "any_true", "ops_for"]
 
 
 class NumpyOps:
@@ -292,3 +292,28 @@ def _edge_index(n: int, left: int, right: int) -> np.ndarray[Any, Any]:
 def ops_for(x: Any) -> type[NumpyOps] | type[TorchOps]:
     """:class:`NumpyOps` for a numpy array, else :class:`TorchOps`."""
     return NumpyOps if isinstance(x, np.ndarray) else TorchOps
+
+
+def all_true(mask: np.ndarray[Any, Any]) -> bool:
+    """Whether every entry of a numpy bool array is true (``mask.all()``).
+
+    Counted rather than reduced: on a few joints ~0.5 us against ~3 us for ``.all()``, and a
+    small call asks a dozen such questions.
+
+    Examples:
+        >>> all_true(np.ones(3, bool)), all_true(np.array([True, False]))
+        (True, False)
+    """
+    return int(np.count_nonzero(mask)) == mask.size
+
+
+def any_true(mask: np.ndarray[Any, Any]) -> bool:
+    """Whether some entry of a numpy bool array is true (``mask.any()``, counted).
+
+    See :func:`all_true`.
+
+    Examples:
+        >>> any_true(np.zeros(3, bool)), any_true(np.array([False, True]))
+        (False, True)
+    """
+    return bool(np.count_nonzero(mask))

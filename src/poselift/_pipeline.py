@@ -31,6 +31,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from poselift._array_ops import any_true
 from poselift.core import LiftingCore, detected_joints, far_joints
 from poselift.models.inputs import InputContract
 from poselift.prediction import small_call_threads
@@ -149,7 +150,7 @@ class _Reader:
             xy, sc = self.convert(xy, sc), None
         ok = np.asarray(detected_joints(xy, sc, self.threshold))
         far = np.asarray(far_joints(xy, ok))
-        if count and far.any():  # (none: nothing to count, the usual case)
+        if count and any_true(far):  # (none: nothing to count, the usual case)
             rows = far.reshape(-1, far.shape[-1])
             self.far = rows.sum(0) if self.far is None else self.far + rows.sum(0)
             self.far_frames += int(rows.any(-1).sum())

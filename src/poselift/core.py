@@ -55,7 +55,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from poselift._array_ops import NumpyOps, ops_for
+from poselift._array_ops import NumpyOps, all_true, ops_for
 from poselift._validation import all_finite, check_image_size, check_positive
 from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
@@ -115,7 +115,7 @@ def far_joints(xy: Any, valid: Any) -> Any:
     """
     ops = ops_for(xy)
     x, ok = (xy, np.asarray(valid, dtype=bool)) if ops is NumpyOps else (xy, valid)
-    if ops is NumpyOps and ok.all():  # every joint valid (most frames): see _far_all_valid
+    if ops is NumpyOps and all_true(ok):  # every joint valid (most frames): see _far_all_valid
         return _far_all_valid(x, ok)
     # quantiles of the valid entries: NaN elsewhere, sorted last; indices from the count (no
     # data-dependent branch: it traces, and ONNX has no median). Few operations: on one pose
@@ -378,12 +378,12 @@ class LiftingCore(nn.Module):
         # pose fewer microseconds than torch's); tensors (the exported program): torch
         ops = ops_for(xy)
         ok = valid
-        if isinstance(valid, np.ndarray) and valid.all():  # a clean pose: no mask
+        if isinstance(valid, np.ndarray) and all_true(valid):  # a clean pose: no mask
             ok = None
         lo, hi = box_corners(xy, ok)  # found once: the rule below and the normalization
         pose = ops.amax(hi - lo)
         pose = (pose > 0) & (pose < float("inf"))
-        if isinstance(pose, torch.Tensor) or not pose.all():  # (tensors: no data branch)
+        if isinstance(pose, torch.Tensor) or not all_true(pose):  # (tensors: no data branch)
             # frames without a pose: every joint missing, so no box either
             has = pose[..., None]
             ok = ops.expand_as(has, xy[..., 0]) if ok is None else ok & has

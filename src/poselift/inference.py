@@ -55,6 +55,7 @@ import torch
 from torch import nn
 from typing_extensions import TypedDict, Unpack
 
+from poselift._array_ops import any_true
 from poselift._pipeline import lift_pixels, numpy_view
 from poselift._validation import (
     Array,
@@ -450,7 +451,7 @@ class Lifter:
                 raise ValueError(f"scores: expected shape {tuple(x.shape[:-1])} (keypoints2d "
                                  f"without its last axis), got {tuple(s.shape)}")
             sc = numpy_view(s)
-        if np.isinf(xy).any():
+        if any_true(np.isinf(xy)):
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         size = check_image_size(image_size)

@@ -35,6 +35,7 @@ from typing import Any
 
 import numpy as np
 
+from poselift._array_ops import all_true, any_true
 from poselift.normalization import box_side
 from poselift.skeletons import Skeleton
 
@@ -94,7 +95,7 @@ def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
 
 def _extent(xy: NDArray, ok: NDArray) -> NDArray:
     """``(...)`` larger side of each frame's box of valid joints (NaN: fewer than 2 valid)."""
-    every = bool(ok.all())
+    every = all_true(ok)
     ext: NDArray = np.asarray(box_side(xy, None if every else ok))  # -inf: none, 0: one
     if every and xy.shape[-2] >= 2:  # (every frame has two valid joints or more)
         return ext
@@ -248,7 +249,7 @@ def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
     seen = ok[..., pairs]
     seen = seen[..., 0::2] & seen[..., 1::2]  # (..., P): both ends seen
     both = seen[..., 0] & seen[..., 1]
-    if not both.any():
+    if not any_true(both):
         return None
     torso = mid[..., 0, :] - mid[..., 1, :]
     # upright: the torso within 60 degrees of the image's up (y down): -dy > |torso| / 2

@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -50,8 +50,7 @@ SMALL_CALL_FRAMES = 32
 (:func:`small_call_threads`); 0 turns that off."""
 
 
-@contextlib.contextmanager
-def small_call_threads(frames: int) -> Iterator[None]:
+def small_call_threads(frames: int) -> contextlib.AbstractContextManager[None]:
     """Run a small forward pass on one intra-op thread of the calling thread.
 
     For ``frames <= SMALL_CALL_FRAMES`` the calling thread's torch intra-op thread count is set
@@ -76,13 +75,30 @@ def small_call_threads(frames: int) -> Iterator[None]:
     """
     n = torch.get_num_threads()
     if n == 1 or frames > SMALL_CALL_FRAMES:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+        return _AS_IS
+    return _OneThread(n)
+
+
+_AS_IS = contextlib.nullcontext()
+"""The thread count left as it is (a reusable context manager)."""
+
+
+class _OneThread:
+    """One intra-op thread inside the block, ``n`` again after it (:func:`small_call_threads`).
+
+    A plain class: entered on every small call, cheaper than a generator-based one.
+    """
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.n)
 
 
 def eval_model(model: nn.Module) -> nn.Module:
@@ -302,7 +318,7 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
             seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
             out = _predict_sequences(runner, seqs, batch_size, bar, padded)
             return out if xt.ndim == 4 else out[0]
-        flat = xt.reshape(-1, *xt.shape[-2:])
+        flat = xt if xt.ndim == 3 else xt.reshape(-1, *xt.shape[-2:])
         parts = []
         for s in range(0, flat.shape[0], batch_size):
             parts.append(runner(flat[s : s + batch_size]).cpu())
@@ -311,7 +327,7 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
             out = parts[0]
         else:
             out = torch.cat(parts) if parts else torch.zeros(0, _joints(contract.out_skeleton), 3)
-        return out.reshape(*xt.shape[:-2], *out.shape[-2:])
+        return out if xt.ndim == 3 else out.reshape(*xt.shape[:-2], *out.shape[-2:])
 
 
 def _predict_sequences(runner: _Runner, seqs: torch.Tensor, batch_size: int,

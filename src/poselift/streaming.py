@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift._array_ops import any_true
 from poselift._pipeline import fill_gaps, numpy_view
 from poselift._validation import (
     Array,
@@ -137,7 +138,7 @@ class _Track:
         length = self.valid.shape[0]
         if self.count >= length:  # the oldest frame leaves: keep its valid joints as anchors
             old = self.valid[0]
-            if old.any():
+            if any_true(old):
                 new.anchor_t = np.where(old, self.count - length, self.anchor_t)
                 new.anchor_xy = np.where(old[:, None], self.xy[0], self.anchor_xy)
         return new
@@ -336,13 +337,13 @@ class StreamingLifter:
         ids = self._ids(track_id, x.shape[0] if many else None)
         arr = numpy_view(x).reshape(-1, self._joints, dims["C"]).astype(np.float64)
         xy = arr[..., :2]
-        if np.isinf(xy).any():
+        if any_true(np.isinf(xy)):
             raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         valid = detected_joints(xy, arr[..., 2] if dims["C"] == 3 else None,
                                 self.score_threshold)
         far = far_joints(xy, valid)
-        if far.any():  # one text per set of joints: shown once by Python's default filter
+        if any_true(far):  # one text per set of joints: shown once by Python's default filter
             names = sorted({get_skeleton(self.skeleton).joints[j] for j in np.nonzero(far)[-1]})
             warnings.warn(
                 f"keypoints: a joint far from the others ({', '.join(names)}): a detector's "
@@ -365,10 +366,9 @@ class StreamingLifter:
                       for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True)]
             out = self._lift(tracks)
             self._tracks.update(zip(ids, tracks, strict=True))
-        result = torch.from_numpy(out if many else out[0])
+        res: np.ndarray[Any, Any] = out if many else out[0]
         if isinstance(x, torch.Tensor):
-            return result.to(x.device)
-        res: np.ndarray[Any, Any] = result.numpy()
+            return torch.from_numpy(res).to(x.device)
         return res
 
     def _ids(self, track_id: object, n: int | None) -> list[Hashable]:
@@ -387,14 +387,11 @@ class StreamingLifter:
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
         """``(N, 17, 3)`` float32: each track's newest frame through the model's window."""
-        out = np.full((len(tracks), get_skeleton(self._contract.out_skeleton).num_joints, 3),
-                      np.nan, np.float32)
         with small_call_threads(len(tracks)):  # the normalization too (see lift_pixels)
-            return self._lift_windows(tracks, out)
+            return self._lift_windows(tracks)
 
-    def _lift_windows(self, tracks: list[_Track], out: np.ndarray[Any, Any]
-                      ) -> np.ndarray[Any, Any]:
-        """Fill the rows of ``out`` of the tracks with a pose (see :meth:`_lift`)."""
+    def _lift_windows(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
+        """:meth:`_lift` inside its thread setting."""
         c, r = self._contract, self.receptive_field
         windows, poses = [], []
         for track in tracks:
@@ -408,5 +405,5 @@ class StreamingLifter:
             poses.append(pose[:, -1])
         if len(windows) > 1:  # (one track: no copy)
             windows, poses = [torch.cat(windows)], [torch.cat(poses)]
-        out[:] = self._core.windows(windows[0], poses[0]).numpy()
+        out: np.ndarray[Any, Any] = self._core.windows(windows[0], poses[0]).numpy()
         return out

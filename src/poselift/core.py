@@ -390,12 +390,19 @@ class LiftingCore(nn.Module):
             lo, hi = ops.where(has, lo, float("inf")), ops.where(has, hi, -float("inf"))
         norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False,
                                      corners=(lo, hi))
-        if isinstance(norm, np.ndarray):
-            norm = torch.from_numpy(norm)
         if isinstance(pose, np.ndarray):
             pose = torch.from_numpy(pose)
-        inp = norm.float()  # inf where float32 overflows: refused just below
-        if not torch.compiler.is_compiling() and not all_finite(inp):
+        # float32: inf where it overflows, refused just below (numpy: cast and checked in
+        # numpy, fewer microseconds; the check is all_finite's, one sum)
+        if isinstance(norm, np.ndarray):
+            with np.errstate(over="ignore", invalid="ignore"):
+                norm = norm.astype(np.float32)
+                finite = math.isfinite(np.add.reduce(norm, None))
+            inp = torch.from_numpy(norm)
+        else:
+            inp = norm.float()
+            finite = torch.compiler.is_compiling() or all_finite(inp)
+        if not finite:
             kept = xy if ok is None else xy[ok]
             biggest = float(abs(kept).max()) if math.prod(kept.shape) else 0.0
             raise ValueError(

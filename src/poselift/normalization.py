@@ -138,18 +138,16 @@ def _normalize(xy: Array, valid: Array | None, extent: float, per_sequence: bool
         if window % 2 != 1:
             raise ValueError(f"window: expected an odd number of frames, got {window}")
         left = window - 1 if causal else window // 2
-        t = side.shape[-1]
-        padded = ops.edge_pad(side, left, window - 1 - left)
-        # the median of an odd window: the middle of its sorted values (not torch.median:
-        # ONNX has no median; contiguous: exports without a guard on the length). Frames
-        # without a box are NaN, sorted last, and not counted: the median of the others.
-        if torch.compiler.is_compiling() or not bool((padded > 0).all()):
-            padded = ops.where(padded > 0, padded, ops.nan(padded))
-            windows = ops.windows(padded, window)
+        # the median of an odd window (the sequence's ends repeated): the middle of its sorted
+        # values (not torch.median: ONNX has no median). Frames without a box are NaN,
+        # sorted last, and not counted: the median of the others.
+        if torch.compiler.is_compiling() or not bool((side > 0).all()):
+            windows = ops.padded_windows(ops.where(side > 0, side, ops.nan(side)), left,
+                                         window - 1 - left)
             middle = ops.nonnegative((ops.count(~ops.isnan(windows)) - 1) // 2)
-            side = ops.take(ops.sort(windows), middle)[..., 0][..., :t]
+            side = ops.take(ops.sort(windows), middle)[..., 0]
         else:  # every frame has a box (the usual case): the middle of each window
-            side = ops.sort(ops.windows(padded, window))[..., window // 2][..., :t]
+            side = ops.sort(ops.padded_windows(side, left, window - 1 - left))[..., window // 2]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = ops.expand_as(ops.median(side), side)

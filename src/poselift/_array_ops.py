@@ -114,8 +114,10 @@ class NumpyOps:
 
     @staticmethod
     def padded_windows(a: Any, left: int, right: int) -> Any:
-        """``(..., n, left + 1 + right)``: around each entry of the last axis, ``left`` before
-        and ``right`` after it, the first and last entries repeated beyond the ends (a copy).
+        """``(..., n, left + 1 + right)``: each entry of the last axis with its neighbours.
+
+        ``left`` entries before it and ``right`` after it, the first and last entries repeated
+        beyond the ends (a copy).
         """
         return a[..., _window_index(a.shape[-1], left, right)]  # one gather, index built once
 

@@ -276,7 +276,8 @@ class TorchOps:
 @functools.lru_cache(maxsize=64)
 def _window_index(n: int, left: int, right: int) -> np.ndarray[Any, Any]:
     """``(n, left + 1 + right)`` indices of :meth:`NumpyOps.padded_windows` (read-only, shared)."""
-    index = np.clip(np.arange(n)[:, None] + np.arange(-left, right + 1), 0, n - 1)
+    index: np.ndarray[Any, Any] = np.clip(np.arange(n)[:, None] + np.arange(-left, right + 1),
+                                          0, n - 1)
     index.flags.writeable = False
     return index
 

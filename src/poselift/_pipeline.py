@@ -198,7 +198,7 @@ def lift_pixels(
     convert: Convert | None = None,
     max_gap: int | None = None,
     on_far: Callable[[int, np.ndarray[Any, Any]], None] | None = None,
-) -> torch.Tensor:
+) -> np.ndarray[Any, Any]:
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
     Args:
@@ -218,8 +218,8 @@ def lift_pixels(
             that have one and ``(J,)`` per joint the number of frames where it is far.
 
     Returns:
-        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin; NaN for frames
-        without a pose (:mod:`poselift.core`).
+        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32 numpy, pelvis at the origin; NaN for
+        frames without a pose (:mod:`poselift.core`).
 
     Raises:
         ValueError: missing joints for a model without a score channel, inputs that do not
@@ -252,8 +252,9 @@ def lift_pixels(
         # one thread for the normalization too: waking a second one for a reduction over a
         # few joints cost more than the whole network pass (~0.1 ms)
         with small_call_threads(flat):
-            return _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
-    out = torch.empty(*lead, out_joints, 3)
+            few: np.ndarray[Any, Any] = _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
+            return few
+    out = torch.empty(*lead, out_joints, 3).numpy()  # (torch's allocator, as the network's)
     with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
         if not sequences:
             for a in range(0, flat, batch_size):
@@ -290,7 +291,7 @@ def _context(contract: InputContract) -> tuple[int, int, int, int]:
 
 
 def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: LiftingCore,
-               batch_size: int, out: torch.Tensor, bar: ProgressBar,
+               batch_size: int, out: np.ndarray[Any, Any], bar: ProgressBar,
                max_gap: int | None = None) -> None:
     """One long sequence in chunks of ``batch_size`` output frames, each with its context.
 
@@ -316,7 +317,8 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: Lifting
         pose = pose[:, int(o0[c]) - a : int(o1[c]) - a]
         missing = (left - int(o0[c] - i0[c]), right - int(i1[c] - o1[c]))  # at the ends
         if any(missing):
-            full = contract.pad(inp)  # (left, right) edge copies: keep the missing ones
+            full = contract.pad(torch.from_numpy(inp))  # (left, right) edge copies: keep the
+            # missing ones
             inp = full[:, left - missing[0] : full.shape[1] - (right - missing[1])]
         out[o0[c] : o1[c]] = core.outputs(inp, pose, batch_size=int(o1[c] - o0[c]),
                                           padded=contract.temporal)[0]
@@ -324,10 +326,11 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: Lifting
 
 
 def _run(core: LiftingCore, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
-         batch_size: int) -> torch.Tensor:
+         batch_size: int) -> np.ndarray[Any, Any]:
     """``(S, T, J, 2)`` filled pixels -> ``(S, T, J_out, 3)`` root-relative poses."""
     inp, pose = core.inputs(pix, ok)
-    return core.outputs(inp, pose, batch_size=batch_size)
+    poses: np.ndarray[Any, Any] = core.outputs(inp, pose, batch_size=batch_size)
+    return poses
 
 
 def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,

@@ -220,8 +220,9 @@ class _Weights:
         self.tables = [t for m in modules for t in (m._parameters, m._buffers) if t]
         self.children = [m._modules for m in modules if m._modules]
         self.entries = self._entries()
+        tables: list[dict[str, Any]] = self.tables
         self.tensors: list[torch.Tensor] = [
-            t for t in chain.from_iterable(map(dict.values, self.tables)) if t is not None]
+            t for t in chain.from_iterable(map(dict.values, tables)) if t is not None]
         self.state = self._state()
 
     def _entries(self) -> tuple[list[int], list[int]]:
@@ -247,8 +248,10 @@ _DATA_PTR = torch.Tensor.data_ptr  # the method itself: mapped without a lookup 
 _TRAINING = attrgetter("training")
 
 
-def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
+def root_relative(poses: Any, skeleton: str) -> Any:
     """``(..., J, 3)`` poses with the skeleton's root joint moved to the origin.
+
+    numpy in, numpy out; torch in, torch out (the same subtraction).
 
     Examples:
         >>> import torch
@@ -257,6 +260,11 @@ def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
     """
     root = get_skeleton(skeleton).root
     return poses - poses[..., root : root + 1, :]
+
+
+def _tensor(x: Any) -> torch.Tensor:
+    """Model inputs as a tensor (numpy ones shared, not copied: at the network only)."""
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else x
 
 
 class LiftingCore(nn.Module):
@@ -360,7 +368,7 @@ class LiftingCore(nn.Module):
         return built
 
     # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
-    def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def inputs(self, xy: Any, valid: Any) -> tuple[Any, Any]:
         """Pixels and validity -> float32 model inputs and which frames have a pose.
 
         Args:
@@ -369,7 +377,9 @@ class LiftingCore(nn.Module):
 
         Returns:
             ``(S, T, J, C)`` float32 model inputs and ``(S, T)`` bool: the frame has a pose
-            (its valid joints span a box of positive size).
+            (its valid joints span a box of positive size). numpy for numpy ``xy`` (``lift``
+            and :class:`~poselift.StreamingLifter`: tensors only at the network), torch for
+            tensors.
 
         Raises:
             ValueError: inputs that do not normalize to finite float32 (eager only).
@@ -390,15 +400,13 @@ class LiftingCore(nn.Module):
             lo, hi = ops.where(has, lo, float("inf")), ops.where(has, hi, -float("inf"))
         norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False,
                                      corners=(lo, hi))
-        if isinstance(pose, np.ndarray):
-            pose = torch.from_numpy(pose)
         # float32: inf where it overflows, refused just below (numpy: cast and checked in
         # numpy, fewer microseconds; the check is all_finite's, one sum)
+        inp: Any
         if isinstance(norm, np.ndarray):
             with np.errstate(over="ignore", invalid="ignore"):
-                norm = norm.astype(np.float32)
-                finite = math.isfinite(np.add.reduce(norm, None))
-            inp = torch.from_numpy(norm)
+                inp = norm.astype(np.float32)
+                finite = math.isfinite(np.add.reduce(inp, None))
         else:
             inp = norm.float()
             finite = torch.compiler.is_compiling() or all_finite(inp)
@@ -411,8 +419,8 @@ class LiftingCore(nn.Module):
                 f"{biggest:.3g})")
         return inp, pose
 
-    def outputs(self, inp: torch.Tensor, pose: torch.Tensor, *, batch_size: int = 4096,
-                padded: bool = False) -> torch.Tensor:
+    def outputs(self, inp: Any, pose: Any, *, batch_size: int = 4096,
+                padded: bool = False) -> Any:
         """Model inputs -> root-relative poses, NaN for frames without a pose.
 
         Args:
@@ -423,7 +431,8 @@ class LiftingCore(nn.Module):
             padded: temporal models: ``inp`` holds the context (no edge padding added).
 
         Returns:
-            ``(S, T', J_out, 3)`` float32 on the CPU.
+            ``(S, T', J_out, 3)`` float32 on the CPU, numpy for a numpy ``pose`` (see
+            :meth:`inputs`), else torch.
 
         Raises:
             ValueError: the model gives NaN/inf for finite inputs (e.g. NaN weights).
@@ -434,41 +443,56 @@ class LiftingCore(nn.Module):
             inp = inp.reshape(-1, *inp.shape[-2:])
         net, place = self._copy()
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-            y = predict_checked(net, c, inp, batch_size=batch_size, flip_test=self.flip_test,
-                                padded=padded, place=place)
+            y = predict_checked(net, c, _tensor(inp), batch_size=batch_size,
+                                flip_test=self.flip_test, padded=padded, place=place)
         if not c.temporal:
             y = y.reshape(*lead, *y.shape[-2:])
         return self._finish(y, pose, inp)
 
-    def windows(self, inp: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    def windows(self, inp: Any, pose: Any) -> Any:
         """``(N, R, J, C)`` windows (``(N, J, C)`` frames) -> ``(N, J_out, 3)`` last-frame poses.
 
         Temporal models run their strided form
         (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`; its inference copy,
-        built once). ``pose``: ``(N,)``.
+        built once). ``pose``: ``(N,)``. numpy or torch, as :meth:`outputs`.
         """
         net, place = self._copy(windows=True)
         with torch.inference_mode():
-            y = run_model(net, self.contract, inp, flip_test=self.flip_test, place=place)
+            y = run_model(net, self.contract, _tensor(inp), flip_test=self.flip_test,
+                          place=place)
         if self.contract.temporal:
             y = y[:, -1]
         return self._finish(y.cpu(), pose, inp)
 
-    def _finish(self, y: torch.Tensor, pose: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
-        if not all_finite(y):
-            bad = int((~torch.isfinite(y)).sum())
-            biggest = float(inp.abs().max())
-            cause = ("inputs of an implausible magnitude (a keypoint far outside the body's box?)"
-                     if biggest > 1e3 else "its weights may hold NaN/inf (a diverged training "
-                     "run?)")
-            raise ValueError(
-                f"model: gave {bad} NaN/inf output value(s) for finite inputs (largest |model "
-                f"input| {biggest:.3g}); {cause}")
-        y = root_relative(y if y.dtype == torch.float32 else y.float(),
-                          self.contract.out_skeleton)
-        if bool(pose.all()):
-            return y
-        return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))
+    def _finish(self, y: torch.Tensor, pose: Any, inp: Any) -> Any:
+        """Network outputs -> root-relative poses, NaN without a pose; the check of ``y``.
+
+        numpy for a numpy ``pose`` (fewer microseconds on a few poses), else torch.
+        """
+        y = y if y.dtype == torch.float32 else y.float()
+        if isinstance(pose, np.ndarray):
+            out = y.numpy()
+            with np.errstate(over="ignore", invalid="ignore"):  # (all_finite's check)
+                finite = math.isfinite(np.add.reduce(out, None))
+            if finite:
+                out = root_relative(out, self.contract.out_skeleton)  # a new array
+                if not all_true(pose):
+                    out[~pose] = np.nan
+                return out
+        elif all_finite(y):
+            y = root_relative(y, self.contract.out_skeleton)
+            if bool(pose.all()):
+                return y
+            return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))
+        # the model gave NaN/inf
+        bad = int((~torch.isfinite(y)).sum())
+        biggest = float(abs(inp).max())
+        cause = ("inputs of an implausible magnitude (a keypoint far outside the body's box?)"
+                 if biggest > 1e3 else "its weights may hold NaN/inf (a diverged training "
+                 "run?)")
+        raise ValueError(
+            f"model: gave {bad} NaN/inf output value(s) for finite inputs (largest |model "
+            f"input| {biggest:.3g}); {cause}")
 
     # --- the whole program (export) ----------------------------------------------------------
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:

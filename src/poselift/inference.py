@@ -509,16 +509,14 @@ class Lifter:
         # the checks of the output, in numpy (fewer microseconds) without a temporary of the
         # output's size: the poses are root-relative (LiftingCore), so each joint's distance
         # from the pelvis is its norm; a NaN coordinate makes its joint's square NaN
-        poses = out.numpy()
-        square = np.einsum("...jc,...jc->...j", poses, poses)  # (..., 17)
+        square = np.einsum("...jc,...jc->...j", out, out)  # (..., 17)
         # the largest square (NaN if any: np.maximum propagates it); sqrt is monotonic, so
         # its root is the largest distance: one reduction when all is well
         if not math.sqrt(np.maximum.reduce(square, None)) <= FAR_FROM_PELVIS:
             _warn_poses(square, self.score_threshold)
         if isinstance(x, torch.Tensor):
-            return result.to(x.device)
-        res: np.ndarray[Any, Any] = result.numpy()
-        return res
+            return torch.from_numpy(result).to(x.device)
+        return result
 
     def lift_full(self, keypoints2d: Array, *, rarity: bool = True,
                   smoothing: float | None = DEFAULT_SMOOTHING,

@@ -396,14 +396,14 @@ class StreamingLifter:
         windows, poses = [], []
         for track in tracks:
             pix, ok = track.filled(self.max_gap)
-            inp, pose = self._core.inputs(pix[None], ok[None])
-            if c.temporal:
-                inp = c.pad(inp)[:, -r:] if inp.shape[1] < r else inp[:, -r:]
+            inp, pose = self._core.inputs(pix[None], ok[None])  # numpy (tensors: at the net)
+            if c.temporal and inp.shape[1] < r:  # the track's first frames: edge-padded
+                inp = c.pad(torch.from_numpy(inp))[:, -r:].numpy()
             else:
-                inp = inp[:, -1]
+                inp = inp[:, -r:] if c.temporal else inp[:, -1]
             windows.append(inp)
             poses.append(pose[:, -1])
         if len(windows) > 1:  # (one track: no copy)
-            windows, poses = [torch.cat(windows)], [torch.cat(poses)]
-        out: np.ndarray[Any, Any] = self._core.windows(windows[0], poses[0]).numpy()
+            windows, poses = [np.concatenate(windows)], [np.concatenate(poses)]
+        out: np.ndarray[Any, Any] = self._core.windows(windows[0], poses[0])
         return out

@@ -438,15 +438,12 @@ class LiftingCore(nn.Module):
             ValueError: the model gives NaN/inf for finite inputs (e.g. NaN weights).
         """
         c = self.contract
-        lead = inp.shape[:2]
-        if not c.temporal:  # frames one by one
+        if not c.temporal:  # frames one by one (_finish gives them pose's shape again)
             inp = inp.reshape(-1, *inp.shape[-2:])
         net, place = self._copy()
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
             y = predict_checked(net, c, _tensor(inp), batch_size=batch_size,
                                 flip_test=self.flip_test, padded=padded, place=place)
-        if not c.temporal:
-            y = y.reshape(*lead, *y.shape[-2:])
         return self._finish(y, pose, inp)
 
     def windows(self, inp: Any, pose: Any) -> Any:
@@ -467,11 +464,12 @@ class LiftingCore(nn.Module):
     def _finish(self, y: torch.Tensor, pose: Any, inp: Any) -> Any:
         """Network outputs -> root-relative poses, NaN without a pose; the check of ``y``.
 
-        numpy for a numpy ``pose`` (fewer microseconds on a few poses), else torch.
+        The poses ``(*pose.shape, J_out, 3)``; numpy for a numpy ``pose`` (fewer
+        microseconds on a few poses), else torch.
         """
         y = y if y.dtype == torch.float32 else y.float()
         if isinstance(pose, np.ndarray):
-            out = y.numpy()
+            out = y.numpy().reshape(*pose.shape, *y.shape[-2:])
             with np.errstate(over="ignore", invalid="ignore"):  # (all_finite's check)
                 finite = math.isfinite(np.add.reduce(out, None))
             if finite:
@@ -480,7 +478,7 @@ class LiftingCore(nn.Module):
                     out[~pose] = np.nan
                 return out
         elif all_finite(y):
-            y = root_relative(y, self.contract.out_skeleton)
+            y = root_relative(y.reshape(*pose.shape, *y.shape[-2:]), self.contract.out_skeleton)
             if bool(pose.all()):
                 return y
             return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))

@@ -76,13 +76,22 @@ class KeypointWarning(UserWarning):
 
 
 @functools.lru_cache(maxsize=64)
-def _pairs(joints: tuple[str, ...]) -> tuple[list[int] | None, ...]:
-    """Indices of the left/right shoulders, hips and ankles of a layout (None: absent)."""
-    out: list[list[int] | None] = []
+def _pairs(joints: tuple[str, ...]) -> NDArray | None:
+    """Indices of the left/right shoulders, hips (and ankles) of a layout, pair by pair.
+
+    ``(4,)`` or, with ankles, ``(6,)`` (read-only, shared); None without shoulders or hips.
+    """
+    out: list[int] = []
     for word in ("shoulder", "hip", "ankle"):
         idx = [joints.index(f"{s}_{word}") for s in ("left", "right") if f"{s}_{word}" in joints]
-        out.append(idx if len(idx) == 2 else None)
-    return tuple(out)
+        if len(idx) < 2:
+            if word != "ankle":
+                return None
+            break
+        out += idx
+    index = np.array(out)
+    index.flags.writeable = False
+    return index
 
 
 def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
@@ -238,12 +247,11 @@ def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
 
 
 def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
-    sh, hip, ank = _pairs(tuple(skeleton.joints))
-    if sh is None or hip is None:
+    pairs = _pairs(skeleton.joints)
+    if pairs is None:
         return None
     # the midpoints of the left and right shoulders, hips (and ankles), all at once: the
     # mean of two in fewer steps than .mean (one pose's checks add up)
-    pairs = sh + hip + (ank or [])
     ends = xy[..., pairs, :]  # (..., 2 * P, 2)
     mid = (ends[..., 0::2, :] + ends[..., 1::2, :]) * 0.5  # (..., P, 2)
     seen = ok[..., pairs]
@@ -253,8 +261,8 @@ def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
         return None
     torso = mid[..., 0, :] - mid[..., 1, :]
     # upright: the torso within 60 degrees of the image's up (y down): -dy > |torso| / 2
-    upright = -torso[..., 1] > 0.5 * np.sqrt((torso**2).sum(-1))
-    if ank is not None:
+    upright = -torso[..., 1] > 0.5 * np.sqrt(np.add.reduce(torso * torso, -1))
+    if len(pairs) == 6:  # the ankles, where seen, below the hips
         upright &= ~(seen[..., 2] & (mid[..., 2, 1] < mid[..., 1, 1]))
     return int(np.count_nonzero(upright & both)) / int(np.count_nonzero(both))  # the mean
 

@@ -275,6 +275,33 @@ def test_far_joints_matches_a_loop_of_numpy_medians():
     np.testing.assert_array_equal(got.numpy(), want)
 
 
+def test_far_joints_when_every_joint_is_valid():
+    """Every joint valid (most detector frames): numpy's short form with known counts gives
+    the joints of the reference loop and of the general form (torch), in float64 and float32,
+    on one pose and on batches; with fewer joints than FAR_JOINT_MIN_VALID, none."""
+    from poselift.core import FAR_JOINT_MIN_VALID, far_joints
+
+    rng = np.random.default_rng(2)
+    xy = rng.normal(500.0, 100.0, (2, 400, 17, 2))
+    xy[rng.random(xy.shape[:-1]) < 0.05] *= rng.uniform(1.0, 40.0)  # some far, some not
+    xy[:, 0, :, 0] = 100.0  # on one vertical line
+    valid = np.ones(xy.shape[:-1], bool)
+    want = _far_joint_reference(xy, valid)
+    assert 50 < want.sum() < 0.05 * valid.size
+    np.testing.assert_array_equal(far_joints(xy, valid), want)
+    for joints in (17, 16, 14, 13):  # every parity of the median's and quartile's ranks
+        part = _far_joint_reference(xy[..., :joints, :], valid[..., :joints])
+        np.testing.assert_array_equal(far_joints(xy[..., :joints, :], valid[..., :joints]), part)
+    for dtype in (np.float64, np.float32):
+        x = xy.astype(dtype)
+        general = far_joints(torch.from_numpy(x), torch.from_numpy(valid)).numpy()
+        np.testing.assert_array_equal(far_joints(x, valid), general)
+        for i in np.flatnonzero(want[0].any(-1))[:5]:  # one pose at a time, with a far joint
+            np.testing.assert_array_equal(far_joints(x[0, i], valid[0, i]), general[0, i])
+    few = FAR_JOINT_MIN_VALID - 1
+    assert not far_joints(xy[..., :few, :], valid[..., :few]).any()
+
+
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_far_joints_numpy_and_torch_agree(dtype):
     """far_joints runs in numpy for numpy input (lift, StreamingLifter) and in torch for

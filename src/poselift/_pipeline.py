@@ -24,12 +24,14 @@ each sequence whole.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 import torch
 
+from poselift._array_ops import any_true
 from poselift.core import LiftingCore, detected_joints, far_joints
 from poselift.models.inputs import InputContract
 from poselift.prediction import small_call_threads
@@ -108,9 +110,11 @@ def fill_gaps(
         ok = valid[:, j]
         xp, fp = frames[ok], xy[ok, j]
         if before is not None and before[0][j] >= 0:
-            xp, fp = np.r_[before[0][j], xp], np.concatenate([before[1][j][None], fp])
+            xp, fp = np.concatenate((before[0][j : j + 1], xp)), np.concatenate(
+                (before[1][j : j + 1], fp))
         if after is not None and after[0][j] >= 0:
-            xp, fp = np.r_[xp, after[0][j]], np.concatenate([fp, after[1][j][None]])
+            xp, fp = np.concatenate((xp, after[0][j : j + 1])), np.concatenate(
+                (fp, after[1][j : j + 1]))
         if len(xp) == 0:
             continue
         todo = ~ok
@@ -123,8 +127,9 @@ def fill_gaps(
                              np.where(prev >= 0, f - prev <= max_gap, nxt - f <= max_gap))
             todo = todo.copy()
             todo[np.flatnonzero(todo)[~short]] = False
+        at = frames[todo]
         for c in range(2):
-            xy[todo, j, c] = np.interp(frames[todo], xp, fp[:, c])
+            xy[todo, j, c] = np.interp(at, xp, fp[:, c])
         out[todo, j] = True
     return out
 
@@ -154,7 +159,7 @@ class _Reader:
             xy, sc = self.convert(xy, sc), None
         ok = np.asarray(detected_joints(xy, sc, self.threshold))
         far = np.asarray(far_joints(xy, ok))
-        if count:
+        if count and any_true(far):  # (none: nothing to count, the usual case)
             rows = far.reshape(-1, far.shape[-1])
             self.far = rows.sum(0) if self.far is None else self.far + rows.sum(0)
             self.far_frames += int(rows.any(-1).sum())
@@ -210,7 +215,7 @@ def lift_pixels(
     max_gap: int | None = None,
     on_far: Callable[[int, np.ndarray[Any, Any]], None] | None = None,
     fix_swaps: bool = False,
-) -> torch.Tensor:
+) -> np.ndarray[Any, Any]:
     """Lift pixels to root-relative poses following ``lift``'s rules, chunk by chunk.
 
     Args:
@@ -232,8 +237,8 @@ def lift_pixels(
             filling gaps, each sequence in pieces of at most :data:`SWAP_SEGMENT` frames.
 
     Returns:
-        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32, pelvis at the origin; NaN for frames
-        without a pose (:mod:`poselift.core`).
+        ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32 numpy, pelvis at the origin; NaN for
+        frames without a pose (:mod:`poselift.core`).
 
     Raises:
         ValueError: missing joints for a model without a score channel, inputs that do not
@@ -244,7 +249,7 @@ def lift_pixels(
     lead = xy.shape[:2] if sequences else xy.shape[:1]
     joints = get_skeleton(contract.skeleton).num_joints
     valid = np.empty((*lead, joints), bool)
-    flat = int(np.prod(lead))
+    flat = math.prod(lead)
     frames_read = None
     for s in range(lead[0] if sequences else 1):  # the mask, in chunks of frames
         length = lead[-1] if sequences else flat
@@ -268,8 +273,9 @@ def lift_pixels(
         # one thread for the normalization too: waking a second one for a reduction over a
         # few joints cost more than the whole network pass (~0.1 ms)
         with small_call_threads(flat):
-            return _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
-    out = torch.empty(*lead, out_joints, 3)
+            few: np.ndarray[Any, Any] = _run(core, pix[:, None], ok[:, None], batch_size)[:, 0]
+            return few
+    out = torch.empty(*lead, out_joints, 3).numpy()  # (torch's allocator, as the network's)
     with ProgressBar(flat, "lifting", unit="frame", enabled=show) as bar:
         if not sequences:
             for a in range(0, flat, batch_size):
@@ -321,7 +327,7 @@ def _find_swaps(read: _Reader, valid: np.ndarray[Any, Any], skeleton: str) -> No
 
 
 def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: LiftingCore,
-               batch_size: int, out: torch.Tensor, bar: ProgressBar,
+               batch_size: int, out: np.ndarray[Any, Any], bar: ProgressBar,
                max_gap: int | None = None) -> None:
     """One long sequence in chunks of ``batch_size`` output frames, each with its context.
 
@@ -347,7 +353,8 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: Lifting
         pose = pose[:, int(o0[c]) - a : int(o1[c]) - a]
         missing = (left - int(o0[c] - i0[c]), right - int(i1[c] - o1[c]))  # at the ends
         if any(missing):
-            full = contract.pad(inp)  # (left, right) edge copies: keep the missing ones
+            full = contract.pad(torch.from_numpy(inp))  # (left, right) edge copies: keep the
+            # missing ones
             inp = full[:, left - missing[0] : full.shape[1] - (right - missing[1])]
         out[o0[c] : o1[c]] = core.outputs(inp, pose, batch_size=int(o1[c] - o0[c]),
                                           padded=contract.temporal)[0]
@@ -355,10 +362,11 @@ def _lift_long(read: _Reader, s: int, valid: np.ndarray[Any, Any], core: Lifting
 
 
 def _run(core: LiftingCore, pix: np.ndarray[Any, Any], ok: np.ndarray[Any, Any],
-         batch_size: int) -> torch.Tensor:
+         batch_size: int) -> np.ndarray[Any, Any]:
     """``(S, T, J, 2)`` filled pixels -> ``(S, T, J_out, 3)`` root-relative poses."""
     inp, pose = core.inputs(pix, ok)
-    return core.outputs(inp, pose, batch_size=batch_size)
+    poses: np.ndarray[Any, Any] = core.outputs(inp, pose, batch_size=batch_size)
+    return poses
 
 
 def _check_valid(valid: np.ndarray[Any, Any], sequences: bool, threshold: float,

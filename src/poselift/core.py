@@ -48,19 +48,25 @@ import copy
 import math
 import weakref
 from itertools import chain
-from operator import attrgetter, methodcaller
+from operator import attrgetter
 from typing import Any
 
 import numpy as np
 import torch
 from torch import nn
 
-from poselift._array_ops import NumpyOps, ops_for
+from poselift._array_ops import NumpyOps, all_true, ops_for
 from poselift._validation import all_finite, check_image_size, check_positive
 from poselift.models.fuse import fuse_for_inference, is_inference_copy
 from poselift.models.inputs import InputContract
-from poselift.normalization import box_side
-from poselift.prediction import eval_model, predict_checked, run_model
+from poselift.normalization import box_corners
+from poselift.prediction import (
+    Place,
+    device_and_dtype,
+    eval_model,
+    predict_checked,
+    run_model,
+)
 from poselift.skeletons import get_skeleton
 
 __all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "detected_joints",
@@ -109,6 +115,8 @@ def far_joints(xy: Any, valid: Any) -> Any:
     """
     ops = ops_for(xy)
     x, ok = (xy, np.asarray(valid, dtype=bool)) if ops is NumpyOps else (xy, valid)
+    if ops is NumpyOps and all_true(ok):  # every joint valid (most frames): see _far_all_valid
+        return _far_all_valid(x, ok)
     # quantiles of the valid entries: NaN elsewhere, sorted last; indices from the count (no
     # data-dependent branch: it traces, and ONNX has no median). Few operations: on one pose
     # their number, not their size, sets the time.
@@ -126,6 +134,29 @@ def far_joints(xy: Any, valid: Any) -> Any:
     below, above = pair[..., :1], pair[..., 1:]
     quartile = below + (above - below) * ops.cast(3 * last - 4 * low, x) * 0.25
     return ok & (n >= FAR_JOINT_MIN_VALID) & (dist > FAR_JOINT_FACTOR * quartile)
+
+
+def _far_all_valid(x: np.ndarray[Any, Any], ok: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """:func:`far_joints` in numpy when every joint is valid: the same arithmetic.
+
+    The count is the number of joints, so the ranks of the median and of the quartile's
+    neighbours are Python ints: no masking and no gathers (half the operations of the
+    general form on one pose; tested to agree with it).
+    """
+    n = x.shape[-2]
+    if n < FAR_JOINT_MIN_VALID:
+        return np.zeros_like(ok)
+    last = n - 1
+    lo, low = last // 2, (3 * last) // 4
+    coords = np.sort(x.swapaxes(-1, -2))  # (..., 2, J)
+    centre = (coords[..., lo] + coords[..., last - lo]) * 0.5
+    dist = NumpyOps.norm(x - centre[..., None, :])
+    ranked = np.sort(dist)
+    high = (3 * last + 3) // 4
+    below, above = ranked[..., low : low + 1], ranked[..., high : high + 1]
+    quartile = below + (above - below) * x.dtype.type(3 * last - 4 * low) * 0.25
+    far: np.ndarray[Any, Any] = dist > FAR_JOINT_FACTOR * quartile
+    return far
 
 
 def valid_joints(xy: Any, scores: Any, threshold: float) -> Any:
@@ -163,7 +194,8 @@ def detected_joints(xy: Any, scores: Any, threshold: float) -> Any:
     return ok
 
 
-_COPIES: weakref.WeakKeyDictionary[nn.Module, tuple[_Weights, dict[str, nn.Module]]] = (
+_COPIES: weakref.WeakKeyDictionary[
+    nn.Module, tuple[_Weights, dict[str, tuple[nn.Module, Place | None]]]] = (
     weakref.WeakKeyDictionary())
 """Inference copies per module (and the weights they were built from), while it lives."""
 
@@ -174,7 +206,8 @@ class _Weights:
     Every submodule (and its mode), every entry of their parameter, buffer and submodule
     tables (by identity: a replaced parameter or submodule is seen), each tensor's version
     counter (in-place changes: optimizer steps, ``load_state_dict``) and data pointer
-    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique.
+    (``.to()``, ``p.data = ...``). The tensors are kept alive so that their ids stay unique:
+    while the tables hold the same objects, the tensors to re-check are the ones kept.
     """
 
     def __init__(self, model: nn.Module) -> None:
@@ -186,30 +219,39 @@ class _Weights:
         self.modules = modules
         self.tables = [t for m in modules for t in (m._parameters, m._buffers) if t]
         self.children = [m._modules for m in modules if m._modules]
-        self.tensors, self.state = self._now()
+        self.entries = self._entries()
+        tables: list[dict[str, Any]] = self.tables
+        self.tensors: list[torch.Tensor] = [
+            t for t in chain.from_iterable(map(dict.values, tables)) if t is not None]
+        self.state = self._state()
 
-    def _now(self) -> tuple[list[torch.Tensor], list[list[int]]]:
+    def _entries(self) -> tuple[list[int], list[int]]:
+        """The ids of the tables' entries (None too) and of the submodules."""
         # map over C-level getters: this runs on every small call (~90 tensors)
         tables: list[dict[str, Any]] = self.tables
-        tensors: list[torch.Tensor] = [
-            t for t in chain.from_iterable(map(dict.values, tables)) if t is not None]
         children: list[dict[str, Any]] = self.children
-        return tensors, [list(map(id, tensors)), list(map(_VERSION, tensors)),
-                         list(map(_DATA_PTR, tensors)),
-                         list(map(id, chain.from_iterable(map(dict.values, children))))]
+        return (list(map(id, chain.from_iterable(map(dict.values, tables)))),
+                list(map(id, chain.from_iterable(map(dict.values, children)))))
+
+    def _state(self) -> tuple[list[int], list[int]]:
+        """The kept tensors' version counters and data pointers."""
+        return list(map(_VERSION, self.tensors)), list(map(_DATA_PTR, self.tensors))
 
     def unchanged(self) -> bool:
         """Whether every submodule is in eval mode and nothing above changed."""
-        return not any(map(_TRAINING, self.modules)) and self._now()[1] == self.state
+        return (not any(map(_TRAINING, self.modules)) and self._entries() == self.entries
+                and self._state() == self.state)
 
 
 _VERSION = attrgetter("_version")
-_DATA_PTR = methodcaller("data_ptr")
+_DATA_PTR = torch.Tensor.data_ptr  # the method itself: mapped without a lookup per tensor
 _TRAINING = attrgetter("training")
 
 
-def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
+def root_relative(poses: Any, skeleton: str) -> Any:
     """``(..., J, 3)`` poses with the skeleton's root joint moved to the origin.
+
+    numpy in, numpy out; torch in, torch out (the same subtraction).
 
     Examples:
         >>> import torch
@@ -218,6 +260,11 @@ def root_relative(poses: torch.Tensor, skeleton: str) -> torch.Tensor:
     """
     root = get_skeleton(skeleton).root
     return poses - poses[..., root : root + 1, :]
+
+
+def _tensor(x: Any) -> torch.Tensor:
+    """Model inputs as a tensor (numpy ones shared, not copied: at the network only)."""
+    return torch.from_numpy(x) if isinstance(x, np.ndarray) else x
 
 
 class LiftingCore(nn.Module):
@@ -299,19 +346,29 @@ class LiftingCore(nn.Module):
 
     def _inference(self, windows: bool = False) -> nn.Module:
         """The model's inference copy (``windows``: its strided twin's), built once."""
+        return self._copy(windows)[0]
+
+    def _copy(self, windows: bool = False) -> tuple[nn.Module, Place | None]:
+        """:meth:`_inference` and, for a copy of the core's own, its device and dtype.
+
+        A copy the core built is never moved, so its place is found once; a model run as it
+        is (one that :func:`~poselift.models.fuse_for_inference` returns unchanged) is
+        looked at on every call (None).
+        """
         key = "windows" if windows and self.contract.temporal else "frames"
-        net = self._copies.get(key)
-        if net is None:
+        built = self._copies.get(key)
+        if built is None:
             make_twin = getattr(self.model, "strided_twin", None)
             if key == "windows" and callable(make_twin) and not is_inference_copy(self.model):
                 net = fuse_for_inference(make_twin())
             else:  # (an inference copy given as the model: its windows run dilated)
                 net = fuse_for_inference(self.model)
-            self._copies[key] = net
-        return net
+            built = self._copies[key] = (net, None if net is self.model else
+                                         device_and_dtype(net))
+        return built
 
     # --- the pieces (Lifter's chunks, StreamingLifter's windows) ----------------------------
-    def inputs(self, xy: Any, valid: Any) -> tuple[torch.Tensor, torch.Tensor]:
+    def inputs(self, xy: Any, valid: Any) -> tuple[Any, Any]:
         """Pixels and validity -> float32 model inputs and which frames have a pose.
 
         Args:
@@ -320,29 +377,40 @@ class LiftingCore(nn.Module):
 
         Returns:
             ``(S, T, J, C)`` float32 model inputs and ``(S, T)`` bool: the frame has a pose
-            (its valid joints span a box of positive size).
+            (its valid joints span a box of positive size). numpy for numpy ``xy`` (``lift``
+            and :class:`~poselift.StreamingLifter`: tensors only at the network), torch for
+            tensors.
 
         Raises:
             ValueError: inputs that do not normalize to finite float32 (eager only).
         """
         # numpy in (lift, StreamingLifter): numpy operations up to the float32 inputs (on one
         # pose fewer microseconds than torch's); tensors (the exported program): torch
+        ops = ops_for(xy)
         ok = valid
-        if isinstance(valid, np.ndarray) and valid.all():  # a clean pose: no mask
+        if isinstance(valid, np.ndarray) and all_true(valid):  # a clean pose: no mask
             ok = None
-        side = box_side(xy, ok)
-        pose = (side > 0) & (side < float("inf"))
-        if ok is not None:
-            ok = ok & pose[..., None]
-        elif not bool(pose.all()):
-            ok = ops_for(xy).expand_as(pose[..., None], xy[..., 0])
-        norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False)
+        lo, hi = box_corners(xy, ok)  # found once: the rule below and the normalization
+        pose = ops.amax(hi - lo)
+        pose = (pose > 0) & (pose < float("inf"))
+        if isinstance(pose, torch.Tensor) or not all_true(pose):  # (tensors: no data branch)
+            # frames without a pose: every joint missing, so no box either
+            has = pose[..., None]
+            ok = ops.expand_as(has, xy[..., 0]) if ok is None else ok & has
+            lo, hi = ops.where(has, lo, float("inf")), ops.where(has, hi, -float("inf"))
+        norm = self.contract.prepare(xy, ok, image_size=self.image_size, check=False,
+                                     corners=(lo, hi))
+        # float32: inf where it overflows, refused just below (numpy: cast and checked in
+        # numpy, fewer microseconds; the check is all_finite's, one sum)
+        inp: Any
         if isinstance(norm, np.ndarray):
-            norm = torch.from_numpy(norm)
-        if isinstance(pose, np.ndarray):
-            pose = torch.from_numpy(pose)
-        inp = norm.float()  # inf where float32 overflows: refused just below
-        if not torch.compiler.is_compiling() and not all_finite(inp):
+            with np.errstate(over="ignore", invalid="ignore"):
+                inp = norm.astype(np.float32)
+                finite = math.isfinite(np.add.reduce(inp, None))
+        else:
+            inp = norm.float()
+            finite = torch.compiler.is_compiling() or all_finite(inp)
+        if not finite:
             kept = xy if ok is None else xy[ok]
             biggest = float(abs(kept).max()) if math.prod(kept.shape) else 0.0
             raise ValueError(
@@ -351,8 +419,8 @@ class LiftingCore(nn.Module):
                 f"{biggest:.3g})")
         return inp, pose
 
-    def outputs(self, inp: torch.Tensor, pose: torch.Tensor, *, batch_size: int = 4096,
-                padded: bool = False) -> torch.Tensor:
+    def outputs(self, inp: Any, pose: Any, *, batch_size: int = 4096,
+                padded: bool = False) -> Any:
         """Model inputs -> root-relative poses, NaN for frames without a pose.
 
         Args:
@@ -363,51 +431,66 @@ class LiftingCore(nn.Module):
             padded: temporal models: ``inp`` holds the context (no edge padding added).
 
         Returns:
-            ``(S, T', J_out, 3)`` float32 on the CPU.
+            ``(S, T', J_out, 3)`` float32 on the CPU, numpy for a numpy ``pose`` (see
+            :meth:`inputs`), else torch.
 
         Raises:
             ValueError: the model gives NaN/inf for finite inputs (e.g. NaN weights).
         """
         c = self.contract
-        lead = inp.shape[:2]
-        if not c.temporal:  # frames one by one
+        if not c.temporal:  # frames one by one (_finish gives them pose's shape again)
             inp = inp.reshape(-1, *inp.shape[-2:])
+        net, place = self._copy()
         with torch.inference_mode():  # faster than no_grad; the caller copies the result out
-            y = predict_checked(self._inference(), c, inp, batch_size=batch_size,
-                                flip_test=self.flip_test, padded=padded)
-        if not c.temporal:
-            y = y.reshape(*lead, *y.shape[-2:])
+            y = predict_checked(net, c, _tensor(inp), batch_size=batch_size,
+                                flip_test=self.flip_test, padded=padded, place=place)
         return self._finish(y, pose, inp)
 
-    def windows(self, inp: torch.Tensor, pose: torch.Tensor) -> torch.Tensor:
+    def windows(self, inp: Any, pose: Any) -> Any:
         """``(N, R, J, C)`` windows (``(N, J, C)`` frames) -> ``(N, J_out, 3)`` last-frame poses.
 
         Temporal models run their strided form
         (:meth:`~poselift.models.temporal.TemporalNet.strided_twin`; its inference copy,
-        built once). ``pose``: ``(N,)``.
+        built once). ``pose``: ``(N,)``. numpy or torch, as :meth:`outputs`.
         """
-        net = self._inference(windows=True)
+        net, place = self._copy(windows=True)
         with torch.inference_mode():
-            y = run_model(net, self.contract, inp, flip_test=self.flip_test)
+            y = run_model(net, self.contract, _tensor(inp), flip_test=self.flip_test,
+                          place=place)
         if self.contract.temporal:
             y = y[:, -1]
         return self._finish(y.cpu(), pose, inp)
 
-    def _finish(self, y: torch.Tensor, pose: torch.Tensor, inp: torch.Tensor) -> torch.Tensor:
-        if not all_finite(y):
-            bad = int((~torch.isfinite(y)).sum())
-            biggest = float(inp.abs().max())
-            cause = ("inputs of an implausible magnitude (a keypoint far outside the body's box?)"
-                     if biggest > 1e3 else "its weights may hold NaN/inf (a diverged training "
-                     "run?)")
-            raise ValueError(
-                f"model: gave {bad} NaN/inf output value(s) for finite inputs (largest |model "
-                f"input| {biggest:.3g}); {cause}")
-        y = root_relative(y if y.dtype == torch.float32 else y.float(),
-                          self.contract.out_skeleton)
-        if bool(pose.all()):
-            return y
-        return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))
+    def _finish(self, y: torch.Tensor, pose: Any, inp: Any) -> Any:
+        """Network outputs -> root-relative poses, NaN without a pose; the check of ``y``.
+
+        The poses ``(*pose.shape, J_out, 3)``; numpy for a numpy ``pose`` (fewer
+        microseconds on a few poses), else torch.
+        """
+        y = y if y.dtype == torch.float32 else y.float()
+        if isinstance(pose, np.ndarray):
+            out = y.numpy().reshape(*pose.shape, *y.shape[-2:])
+            with np.errstate(over="ignore", invalid="ignore"):  # (all_finite's check)
+                finite = math.isfinite(np.add.reduce(out, None))
+            if finite:
+                out = root_relative(out, self.contract.out_skeleton)  # a new array
+                if not all_true(pose):
+                    out[~pose] = np.nan
+                return out
+        elif all_finite(y):
+            y = root_relative(y.reshape(*pose.shape, *y.shape[-2:]), self.contract.out_skeleton)
+            if bool(pose.all()):
+                return y
+            return y.masked_fill(~pose.reshape(*pose.shape, 1, 1), float("nan"))
+        # the model gave NaN/inf
+        bad = int((~torch.isfinite(y)).sum())
+        biggest = float(abs(inp).max())
+        cause = ("inputs of an implausible magnitude (a keypoint far outside the body's box?)"
+                 if biggest > 1e3 else "its weights may hold NaN/inf (a diverged training "
+                 "run?)")
+        raise ValueError(
+            f"model: gave {bad} NaN/inf output value(s) for finite inputs (largest |model "
+            f"input| {biggest:.3g}); {cause}")
 
     # --- the whole program (export) ----------------------------------------------------------
     def forward(self, keypoints: torch.Tensor) -> torch.Tensor:

@@ -44,6 +44,7 @@ Rules (see docs/inference.md):
 from __future__ import annotations
 
 import functools
+import math
 import os
 import warnings
 from collections.abc import Sequence
@@ -54,6 +55,7 @@ import torch
 from torch import nn
 from typing_extensions import TypedDict, Unpack
 
+from poselift._array_ops import any_true
 from poselift._pipeline import lift_pixels, numpy_view
 from poselift._validation import (
     Array,
@@ -230,6 +232,27 @@ def _warn_far(joints: Sequence[str], frames: int, per_joint: np.ndarray[Any, Any
         f"{FAR_JOINT_FACTOR:g} times the upper quartile of the joints' distances from their "
         f"median position; {named}): a detector's outlier, treated as missing",
         UserWarning, stacklevel=5)
+
+
+def _warn_poses(square: np.ndarray[Any, Any], threshold: float) -> None:
+    """``lift``'s warnings about its output: frames without a pose, joints far from the pelvis.
+
+    ``square``: ``(..., 17)`` each joint's squared distance from the pelvis (NaN: no pose).
+    """
+    top = np.maximum.reduce(square, -1)  # (...,) per frame, NaN if any
+    nan = np.isnan(top)
+    if nan.any():
+        warnings.warn(
+            f"keypoints2d: {int(nan.sum())} frame(s) without a pose (fewer than two distinct "
+            f"valid joints, score < {threshold} or NaN, after interpolation): their poses are "
+            "NaN", UserWarning, stacklevel=4)
+    far = np.sqrt(top, out=top) > FAR_FROM_PELVIS
+    if far.any():
+        warnings.warn(
+            f"poses: {int(far.sum())} of {far.size} lifted frame(s) have a joint more than "
+            f"{FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is probably "
+            f"outside what the model was trained on (check the layout and the missing joints, "
+            f"or try temporal=False)", UserWarning, stacklevel=4)
 
 
 def _unmasked(x: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
@@ -438,7 +461,7 @@ class Lifter:
                 raise ValueError(f"scores: expected shape {tuple(x.shape[:-1])} (keypoints2d "
                                  f"without its last axis), got {tuple(s.shape)}")
             sc = numpy_view(s)
-        if np.isinf(xy).any():
+        if any_true(np.isinf(xy)):
             raise ValueError("keypoints2d: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         size = check_image_size(image_size)
@@ -497,26 +520,14 @@ class Lifter:
         # the checks of the output, in numpy (fewer microseconds) without a temporary of the
         # output's size: the poses are root-relative (LiftingCore), so each joint's distance
         # from the pelvis is its norm; a NaN coordinate makes its joint's square NaN
-        poses = out.numpy()
-        square = np.einsum("...jc,...jc->...j", poses, poses)  # (..., 17)
-        nan = np.isnan(square)
-        if nan.any():
-            frames = int(nan.any(-1).sum())
-            warnings.warn(
-                f"keypoints2d: {frames} frame(s) without a pose (fewer than two distinct valid "
-                f"joints, score < {self.score_threshold} or NaN, after interpolation): their "
-                "poses are NaN", UserWarning, stacklevel=3)
-        far = np.maximum.reduce(np.sqrt(square, out=square), -1) > FAR_FROM_PELVIS
-        if far.any():
-            warnings.warn(
-                f"poses: {int(far.sum())} of {far.size} lifted frame(s) have a joint more "
-                f"than {FAR_FROM_PELVIS:g} m from the pelvis: not a human pose; the input is "
-                f"probably outside what the model was trained on (check the layout and the "
-                f"missing joints, or try temporal=False)", UserWarning, stacklevel=3)
+        square = np.einsum("...jc,...jc->...j", out, out)  # (..., 17)
+        # the largest square (NaN if any: np.maximum propagates it); sqrt is monotonic, so
+        # its root is the largest distance: one reduction when all is well
+        if not math.sqrt(np.maximum.reduce(square, None)) <= FAR_FROM_PELVIS:
+            _warn_poses(square, self.score_threshold)
         if isinstance(x, torch.Tensor):
-            return result.to(x.device)
-        res: np.ndarray[Any, Any] = result.numpy()
-        return res
+            return torch.from_numpy(result).to(x.device)
+        return result
 
     def lift_full(self, keypoints2d: Array, *, rarity: bool = True,
                   smoothing: float | None = DEFAULT_SMOOTHING,

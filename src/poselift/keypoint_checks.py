@@ -35,6 +35,8 @@ from typing import Any
 
 import numpy as np
 
+from poselift._array_ops import all_true, any_true
+from poselift.normalization import box_side
 from poselift.skeletons import Skeleton
 
 __all__ = [
@@ -74,28 +76,38 @@ class KeypointWarning(UserWarning):
 
 
 @functools.lru_cache(maxsize=64)
-def _pairs(joints: tuple[str, ...]) -> tuple[list[int] | None, ...]:
-    """Indices of the left/right shoulders, hips and ankles of a layout (None: absent)."""
-    out: list[list[int] | None] = []
+def _pairs(joints: tuple[str, ...]) -> NDArray | None:
+    """Indices of the left/right shoulders, hips (and ankles) of a layout, pair by pair.
+
+    ``(4,)`` or, with ankles, ``(6,)`` (read-only, shared); None without shoulders or hips.
+    """
+    out: list[int] = []
     for word in ("shoulder", "hip", "ankle"):
         idx = [joints.index(f"{s}_{word}") for s in ("left", "right") if f"{s}_{word}" in joints]
-        out.append(idx if len(idx) == 2 else None)
-    return tuple(out)
+        if len(idx) < 2:
+            if word != "ankle":
+                return None
+            break
+        out += idx
+    index = np.array(out)
+    index.flags.writeable = False
+    return index
 
 
 def _valid(xy: NDArray, scores: NDArray | None, threshold: float) -> NDArray:
     ok: NDArray = np.asarray(np.isfinite(xy).all(-1))
-    if scores is not None:
-        ok &= np.nan_to_num(scores, nan=0.0) >= threshold
+    if scores is not None:  # a NaN score counts as 0 (below any positive threshold)
+        ok &= (scores >= threshold) if threshold > 0 else (
+            np.nan_to_num(scores, nan=0.0) >= threshold)
     return ok
 
 
 def _extent(xy: NDArray, ok: NDArray) -> NDArray:
     """``(...)`` larger side of each frame's box of valid joints (NaN: fewer than 2 valid)."""
-    lo = np.where(ok[..., None], xy, np.inf).min(-2)
-    hi = np.where(ok[..., None], xy, -np.inf).max(-2)
-    with np.errstate(invalid="ignore"):
-        ext = (hi - lo).max(-1)
+    every = all_true(ok)
+    ext: NDArray = np.asarray(box_side(xy, None if every else ok))  # -inf: none, 0: one
+    if every and xy.shape[-2] >= 2:  # (every frame has two valid joints or more)
+        return ext
     return np.where(ok.sum(-1) >= 2, ext, np.nan)
 
 
@@ -150,7 +162,7 @@ def check_score_range(scores: NDArray | None, name: str) -> str | None:
     """
     if scores is None or scores.size == 0 or not np.isfinite(scores).any():
         return None
-    lo, hi = np.nanmin(scores), np.nanmax(scores)
+    lo, hi = np.fmin.reduce(scores, None), np.fmax.reduce(scores, None)  # NaN ignored
     if lo < 0:
         raise ValueError(
             f"{name}: expected scores in [0, 1], found {lo:.3g}; is this column a depth "
@@ -235,26 +247,23 @@ def upright_fraction(xy: NDArray, scores: NDArray | None, skeleton: Skeleton,
 
 
 def _upright(xy: NDArray, ok: NDArray, skeleton: Skeleton) -> float | None:
-    sh, hip, ank = _pairs(tuple(skeleton.joints))
-    if sh is None or hip is None:
+    pairs = _pairs(skeleton.joints)
+    if pairs is None:
         return None
-
-    def mid(idx: list[int]) -> tuple[NDArray, NDArray]:  # a left and right pair
-        i, j = idx  # (the mean of two, in fewer steps than .mean: one pose's checks add up)
-        seen: NDArray = ok[..., i] & ok[..., j]
-        return (xy[..., i, :] + xy[..., j, :]) * 0.5, seen
-
-    s, s_ok = mid(sh)
-    h, h_ok = mid(hip)
-    both = s_ok & h_ok
-    if not both.any():
+    # the midpoints of the left and right shoulders, hips (and ankles), all at once: the
+    # mean of two in fewer steps than .mean (one pose's checks add up)
+    ends = xy[..., pairs, :]  # (..., 2 * P, 2)
+    mid = (ends[..., 0::2, :] + ends[..., 1::2, :]) * 0.5  # (..., P, 2)
+    seen = ok[..., pairs]
+    seen = seen[..., 0::2] & seen[..., 1::2]  # (..., P): both ends seen
+    both = seen[..., 0] & seen[..., 1]
+    if not any_true(both):
         return None
-    torso = s - h
+    torso = mid[..., 0, :] - mid[..., 1, :]
     # upright: the torso within 60 degrees of the image's up (y down): -dy > |torso| / 2
-    upright = -torso[..., 1] > 0.5 * np.sqrt((torso**2).sum(-1))
-    if ank is not None:
-        a, a_ok = mid(ank)
-        upright &= ~(a_ok & (a[..., 1] < h[..., 1]))
+    upright = -torso[..., 1] > 0.5 * np.sqrt(np.add.reduce(torso * torso, -1))
+    if len(pairs) == 6:  # the ankles, where seen, below the hips
+        upright &= ~(seen[..., 2] & (mid[..., 2, 1] < mid[..., 1, 1]))
     return int(np.count_nonzero(upright & both)) / int(np.count_nonzero(both))  # the mean
 
 

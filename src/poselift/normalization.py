@@ -29,7 +29,8 @@ import torch
 from poselift._array_ops import ops_for
 from poselift._validation import Array
 
-__all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "box_side", "normalize_bbox"]
+__all__ = ["INPUT_NORMS", "TYPICAL_EXTENT_PX", "VIRTUAL_IMAGE_SIZE", "box_corners", "box_side",
+           "normalize_bbox"]
 
 INPUT_NORMS = ("screen", "bbox")
 """Values of a model's ``config["input_norm"]``."""
@@ -45,11 +46,22 @@ TYPICAL_EXTENT_PX: dict[str, float] = {"h36m": 322.0, "coco": 302.0}
 at the eyes)."""
 
 
-def _box(x: Array, valid: Array | None) -> tuple[Any, Any]:
-    """Per frame the lower and upper corner ``(..., T, 2)`` of the valid keypoints' box."""
+def box_corners(xy: Array, valid: Array | None = None) -> tuple[Any, Any]:
+    """The lower and upper corners ``(..., T, 2)`` of each frame's box of valid keypoints.
+
+    ``+inf`` and ``-inf`` for a frame without a valid keypoint. numpy in, numpy out (few
+    small operations, cheaper in numpy); torch in, torch out. :func:`normalize_bbox` takes
+    them (``corners``) from a caller that already has them.
+
+    Examples:
+        >>> import numpy as np
+        >>> lo, hi = box_corners(np.array([[[0.0, 5.0], [3.0, 4.0]]]))
+        >>> lo.tolist(), hi.tolist()
+        ([[0.0, 4.0]], [[3.0, 5.0]])
+    """
     # few operations: on one pose their count, not their size, sets the time
-    ops = ops_for(x)
-    return ops.box(x, None if valid is None else ops.as_mask(valid))  # the mask in x's kind
+    ops = ops_for(xy)
+    return ops.box(xy, None if valid is None else ops.as_mask(valid))  # the mask in xy's kind
 
 
 def box_side(xy: Array, valid: Array | None = None) -> Array:
@@ -65,14 +77,15 @@ def box_side(xy: Array, valid: Array | None = None) -> Array:
         >>> box_side(xy).tolist(), box_side(xy, torch.tensor([[True, False]])).tolist()
         ([4.0], [0.0])
     """
-    lo, hi = _box(xy, valid)
+    lo, hi = box_corners(xy, valid)
     out: Array = ops_for(xy).amax(hi - lo)
     return out
 
 
 def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
                    per_sequence: bool = False, window: int | None = None,
-                   causal: bool = False, check: bool = True) -> Array:
+                   causal: bool = False, check: bool = True,
+                   corners: tuple[Any, Any] | None = None) -> Array:
     """Centre each frame's valid-keypoint box at 0 and scale its larger side to ``extent/500``.
 
     Args:
@@ -93,6 +106,8 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
         check: raise for a frame whose scale is not positive and finite; False: no check
             (such frames give NaN or inf; :class:`poselift.core.LiftingCore` gives them no
             pose).
+        corners: :func:`box_corners` of ``xy`` and ``valid`` when the caller has them (the
+            lifting core: it finds the frames without a pose from them); None: found here.
 
     Returns:
         Normalized coordinates, same shape and kind as ``xy``: numpy inputs are normalized
@@ -107,33 +122,32 @@ def normalize_bbox(xy: Array, valid: Array | None = None, *, extent: float,
     if isinstance(xy, np.ndarray):  # numpy in: numpy operations (one pose: fewer microseconds)
         # frames without a box give NaN/inf (torch is silent about them: so is this)
         with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-            return _normalize(xy, valid, extent, per_sequence, window, causal, check)
-    return _normalize(xy, valid, extent, per_sequence, window, causal, check)
+            return _normalize(xy, valid, extent, per_sequence, window, causal, check, corners)
+    return _normalize(xy, valid, extent, per_sequence, window, causal, check, corners)
 
 
 def _normalize(xy: Array, valid: Array | None, extent: float, per_sequence: bool,
-               window: int | None, causal: bool, check: bool) -> Array:
+               window: int | None, causal: bool, check: bool,
+               corners: tuple[Any, Any] | None) -> Array:
     """:func:`normalize_bbox`, in numpy or torch operations (:mod:`poselift._array_ops`)."""
     ops = ops_for(xy)
-    lo, hi = _box(xy, valid)  # (..., T, 2)
+    lo, hi = box_corners(xy, valid) if corners is None else corners  # (..., T, 2)
     centre = (lo + hi) * 0.5
     side = ops.amax(hi - lo)  # (..., T)
     if per_sequence and window is not None and window > 1:
         if window % 2 != 1:
             raise ValueError(f"window: expected an odd number of frames, got {window}")
         left = window - 1 if causal else window // 2
-        t = side.shape[-1]
-        padded = ops.edge_pad(side, left, window - 1 - left)
-        # the median of an odd window: the middle of its sorted values (not torch.median:
-        # ONNX has no median; contiguous: exports without a guard on the length). Frames
-        # without a box are NaN, sorted last, and not counted: the median of the others.
-        if torch.compiler.is_compiling() or not bool((padded > 0).all()):
-            padded = ops.where(padded > 0, padded, ops.nan(padded))
-            windows = ops.windows(padded, window)
+        # the median of an odd window (the sequence's ends repeated): the middle of its sorted
+        # values (not torch.median: ONNX has no median). Frames without a box are NaN,
+        # sorted last, and not counted: the median of the others.
+        if torch.compiler.is_compiling() or not bool((side > 0).all()):
+            windows = ops.padded_windows(ops.where(side > 0, side, ops.nan(side)), left,
+                                         window - 1 - left)
             middle = ops.nonnegative((ops.count(~ops.isnan(windows)) - 1) // 2)
-            side = ops.take(ops.sort(windows), middle)[..., 0][..., :t]
+            side = ops.take(ops.sort(windows), middle)[..., 0]
         else:  # every frame has a box (the usual case): the middle of each window
-            side = ops.sort(ops.windows(padded, window))[..., window // 2][..., :t]
+            side = ops.sort(ops.padded_windows(side, left, window - 1 - left))[..., window // 2]
     elif per_sequence:
         # the median (mean of the two middle values for an even count, like numpy's)
         side = ops.expand_as(ops.median(side), side)

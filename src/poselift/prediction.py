@@ -30,7 +30,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -42,16 +42,15 @@ from poselift.models.inputs import InputContract
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
 
-__all__ = ["SMALL_CALL_FRAMES", "eval_model", "predict", "predict_checked", "predict_windows",
-           "run_model", "small_call_threads"]
+__all__ = ["SMALL_CALL_FRAMES", "Place", "device_and_dtype", "eval_model", "predict",
+           "predict_checked", "predict_windows", "run_model", "small_call_threads"]
 
 SMALL_CALL_FRAMES = 32
 """Forward passes of at most this many output frames (poses) run on one intra-op thread
 (:func:`small_call_threads`); 0 turns that off."""
 
 
-@contextlib.contextmanager
-def small_call_threads(frames: int) -> Iterator[None]:
+def small_call_threads(frames: int) -> contextlib.AbstractContextManager[None]:
     """Run a small forward pass on one intra-op thread of the calling thread.
 
     For ``frames <= SMALL_CALL_FRAMES`` the calling thread's torch intra-op thread count is set
@@ -76,13 +75,30 @@ def small_call_threads(frames: int) -> Iterator[None]:
     """
     n = torch.get_num_threads()
     if n == 1 or frames > SMALL_CALL_FRAMES:
-        yield
-        return
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(n)
+        return _AS_IS
+    return _OneThread(n)
+
+
+_AS_IS = contextlib.nullcontext()
+"""The thread count left as it is (a reusable context manager)."""
+
+
+class _OneThread:
+    """One intra-op thread inside the block, ``n`` again after it (:func:`small_call_threads`).
+
+    A plain class: entered on every small call, cheaper than a generator-based one.
+    """
+
+    __slots__ = ("n",)
+
+    def __init__(self, n: int) -> None:
+        self.n = n
+
+    def __enter__(self) -> None:
+        torch.set_num_threads(1)
+
+    def __exit__(self, *exc: object) -> None:
+        torch.set_num_threads(self.n)
 
 
 def eval_model(model: nn.Module) -> nn.Module:
@@ -116,11 +132,20 @@ def _joints(skeleton: str) -> int:
     return get_skeleton(skeleton).num_joints
 
 
-def _device_dtype(model: nn.Module) -> tuple[torch.device, torch.dtype]:
+Place = tuple[torch.device, torch.dtype]
+"""Where a network runs: the device and dtype of its weights (:func:`device_and_dtype`)."""
+
+
+def device_and_dtype(model: nn.Module) -> Place:
     """The device and dtype of the model's first parameter or floating-point buffer.
 
     Depth first (a module's parameters before its buffers); CPU float32 without any. An
     inference copy (:func:`poselift.models.fuse_for_inference`) holds buffers only.
+
+    Examples:
+        >>> import torch, poselift
+        >>> device_and_dtype(poselift.create_model("sr", hidden=32).double())
+        (device(type='cpu'), torch.float64)
     """
     stack = [model]  # depth first, in registration order, as model.parameters() (faster)
     while stack:
@@ -143,7 +168,7 @@ def _check_batch_size(batch_size: object) -> int:
 
 
 def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
-              flip_test: bool = False) -> torch.Tensor:
+              flip_test: bool = False, place: Place | None = None) -> torch.Tensor:
     """One forward pass on the network's device and dtype, optionally flip-averaged.
 
     Test-time flip averaging is
@@ -157,6 +182,8 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
         contract: the network's input contract.
         x: ``(B, ..., J, C)`` model inputs.
         flip_test: average with the mirrored input's mirrored prediction.
+        place: the network's :func:`device_and_dtype` when the caller holds it (a network
+            that is not moved, e.g. the lifting core's inference copy); None: found here.
 
     Returns:
         ``(B, ..., J_out, 3)`` network outputs, on the network's device and dtype.
@@ -169,7 +196,7 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
         ...     run_model(net, c, torch.zeros(2, 17, 2), flip_test=True).shape
         torch.Size([2, 17, 3])
     """
-    device, dtype = _device_dtype(net)
+    device, dtype = device_and_dtype(net) if place is None else place
     x = x.to(device, dtype)
     if not flip_test:
         out: torch.Tensor = net(x)
@@ -180,14 +207,17 @@ def run_model(net: nn.Module, contract: InputContract, x: torch.Tensor, *,
 class _Runner:
     """Runs a network on batches (:func:`run_model`)."""
 
-    def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool) -> None:
+    def __init__(self, net: nn.Module, contract: InputContract, flip_test: bool,
+                 place: Place | None = None) -> None:
         self.net = net
         self.contract = contract
         self.flip_test = flip_test
+        self.place = device_and_dtype(net) if place is None else place  # once, not per batch
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """``(B, ..., J, C)`` inputs -> network outputs ``(B, ..., J_out, 3)``."""
-        return run_model(self.net, self.contract, x, flip_test=self.flip_test)
+        return run_model(self.net, self.contract, x, flip_test=self.flip_test,
+                         place=self.place)
 
 
 @torch.no_grad()
@@ -265,20 +295,22 @@ def predict(
 
 def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *,
                     batch_size: int, flip_test: bool = False, progress: bool = False,
-                    padded: bool = False) -> torch.Tensor:
+                    padded: bool = False, place: Place | None = None) -> torch.Tensor:
     """:func:`predict` on inputs already checked: no validation, CPU float32 result.
 
     For callers that made the inputs themselves (``lift``'s chunks): ``net`` in eval mode
     (:func:`eval_model`), ``contract`` its contract, ``xt`` finite non-empty model inputs of
     the right shape. Runs without gradients (a caller already in ``torch.inference_mode``
-    or ``torch.no_grad``, as the lifting core, enters no second context).
+    or ``torch.no_grad``, as the lifting core, enters no second context). ``place``: the
+    network's :func:`device_and_dtype` when the caller holds it (see :func:`run_model`).
     """
     if torch.is_grad_enabled():
         with torch.no_grad():
             return predict_checked(net, contract, xt, batch_size=batch_size,
-                                   flip_test=flip_test, progress=progress, padded=padded)
+                                   flip_test=flip_test, progress=progress, padded=padded,
+                                   place=place)
     context = contract.receptive_field - 1 if padded and contract.temporal else 0
-    runner = _Runner(net, contract, flip_test)
+    runner = _Runner(net, contract, flip_test, place)
     frames = math.prod(xt.shape[:-2]) - math.prod(xt.shape[:-3]) * context
     with small_call_threads(frames), \
             ProgressBar(frames, "lifting", unit="frame", enabled=progress) as bar:
@@ -286,7 +318,7 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
             seqs = xt if xt.ndim == 4 else xt.unsqueeze(0)
             out = _predict_sequences(runner, seqs, batch_size, bar, padded)
             return out if xt.ndim == 4 else out[0]
-        flat = xt.reshape(-1, *xt.shape[-2:])
+        flat = xt if xt.ndim == 3 else xt.reshape(-1, *xt.shape[-2:])
         parts = []
         for s in range(0, flat.shape[0], batch_size):
             parts.append(runner(flat[s : s + batch_size]).cpu())
@@ -295,7 +327,7 @@ def predict_checked(net: nn.Module, contract: InputContract, xt: torch.Tensor, *
             out = parts[0]
         else:
             out = torch.cat(parts) if parts else torch.zeros(0, _joints(contract.out_skeleton), 3)
-        return out.reshape(*xt.shape[:-2], *out.shape[-2:])
+        return out if xt.ndim == 3 else out.reshape(*xt.shape[:-2], *out.shape[-2:])
 
 
 def _predict_sequences(runner: _Runner, seqs: torch.Tensor, batch_size: int,

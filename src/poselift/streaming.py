@@ -57,6 +57,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from poselift._array_ops import any_true
 from poselift._pipeline import fill_gaps, numpy_view
 from poselift._validation import (
     Array,
@@ -115,7 +116,11 @@ def _as_id(track_id: object) -> Hashable:
 
 
 class _Track:
-    """One track's last ``length`` raw frames and, per joint, its last valid frame before."""
+    """One track's last ``length`` raw frames and, per joint, its last valid frame before.
+
+    Immutable: :meth:`pushed` gives a new track (sharing the unchanged arrays), so a push
+    that raises leaves the kept track as it was.
+    """
 
     def __init__(self, length: int, joints: int, swaps: SwapFilter | None = None) -> None:
         self.swaps = swaps  # the track's left/right labelling (None: kept as detected)
@@ -125,23 +130,24 @@ class _Track:
         self.anchor_t = np.full(joints, -1, np.int64)
         self.anchor_xy = np.zeros((joints, 2))
 
-    def push(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any]) -> None:
+    def pushed(self, xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
+               swaps: SwapFilter | None = None) -> _Track:
+        """This track with the frame ``xy`` ``(J, 2)`` (NaN where not ``valid``) added.
+
+        ``swaps``: the track's labelling after this frame (a stepped copy of :attr:`swaps`).
+        """
+        new = _Track.__new__(_Track)
+        new.swaps = swaps
+        new.xy = np.concatenate((self.xy[1:], xy[None]))
+        new.valid = np.concatenate((self.valid[1:], valid[None]))
+        new.count = self.count + 1
+        new.anchor_t, new.anchor_xy = self.anchor_t, self.anchor_xy
         length = self.valid.shape[0]
         if self.count >= length:  # the oldest frame leaves: keep its valid joints as anchors
             old = self.valid[0]
-            self.anchor_t[old] = self.count - length
-            self.anchor_xy[old] = self.xy[0, old]
-        self.xy[:-1] = self.xy[1:]
-        self.valid[:-1] = self.valid[1:]
-        self.xy[-1], self.valid[-1] = xy, valid
-        self.count += 1
-
-    def copy(self) -> _Track:
-        """An independent copy (a push works on copies and keeps them only on success)."""
-        new = _Track.__new__(_Track)
-        new.xy, new.valid, new.count = self.xy.copy(), self.valid.copy(), self.count
-        new.anchor_t, new.anchor_xy = self.anchor_t.copy(), self.anchor_xy.copy()
-        new.swaps = None if self.swaps is None else self.swaps.copy()
+            if any_true(old):
+                new.anchor_t = np.where(old, self.count - length, self.anchor_t)
+                new.anchor_xy = np.where(old[:, None], self.xy[0], self.anchor_xy)
         return new
 
     def filled(self, max_gap: int | None = None
@@ -346,21 +352,21 @@ class StreamingLifter:
         ids = self._ids(track_id, x.shape[0] if many else None)
         arr = numpy_view(x).reshape(-1, self._joints, dims["C"]).astype(np.float64)
         xy = arr[..., :2]
-        if np.isinf(xy).any():
+        if any_true(np.isinf(xy)):
             raise ValueError("keypoints: expected finite pixel coordinates (NaN marks a "
                              "missing joint), found inf")
         valid = detected_joints(xy, arr[..., 2] if dims["C"] == 3 else None,
                                 self.score_threshold)
         far = far_joints(xy, valid)
-        if far.any():  # one text per set of joints: shown once by Python's default filter
+        if any_true(far):  # one text per set of joints: shown once by Python's default filter
             names = sorted({get_skeleton(self.skeleton).joints[j] for j in np.nonzero(far)[-1]})
             warnings.warn(
                 f"keypoints: a joint far from the others ({', '.join(names)}): a detector's "
                 "outlier, treated as missing", UserWarning, stacklevel=2)
             valid &= ~far
         with self._lock:
-            # copies: a push that raises records nothing, on any of its tracks
-            tracks = [self._tracks[i].copy() if i in self._tracks
+            # new tracks (pushed): a push that raises records nothing, on any of its tracks
+            tracks = [self._tracks[i] if i in self._tracks
                       else _Track(self._length, self._joints,
                                   SwapFilter(self.skeleton) if self.fix_swaps else None)
                       for i in ids]
@@ -373,18 +379,23 @@ class StreamingLifter:
                             f"have not been seen yet (score < {self.score_threshold} or NaN); "
                             "this model has no score channel (in_features=2), so they cannot "
                             "be lifted honestly; use a model with a score channel")
-            for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True):
-                if track.swaps is not None:
-                    order = self._perms[track.swaps.step(f_xy, f_ok)]
-                    f_xy, f_ok = f_xy[order], f_ok[order]
-                track.push(np.where(f_ok[:, None], f_xy, np.nan), f_ok)
+            tracks = [self._pushed(track, f_xy, f_ok)
+                      for track, f_xy, f_ok in zip(tracks, xy, valid, strict=True)]
             out = self._lift(tracks)
             self._tracks.update(zip(ids, tracks, strict=True))
-        result = torch.from_numpy(out if many else out[0])
+        res: np.ndarray[Any, Any] = out if many else out[0]
         if isinstance(x, torch.Tensor):
-            return result.to(x.device)
-        res: np.ndarray[Any, Any] = result.numpy()
+            return torch.from_numpy(res).to(x.device)
         return res
+
+    def _pushed(self, track: _Track, xy: np.ndarray[Any, Any],
+                valid: np.ndarray[Any, Any]) -> _Track:
+        """``track`` with the frame added, relabelled by (a stepped copy of) its filter."""
+        swaps = None if track.swaps is None else track.swaps.copy()
+        if swaps is not None:
+            order = self._perms[swaps.step(xy, valid)]
+            xy, valid = xy[order], valid[order]
+        return track.pushed(np.where(valid[:, None], xy, np.nan), valid, swaps)
 
     def _ids(self, track_id: object, n: int | None) -> list[Hashable]:
         if n is None:
@@ -402,26 +413,23 @@ class StreamingLifter:
 
     def _lift(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
         """``(N, 17, 3)`` float32: each track's newest frame through the model's window."""
-        out = np.full((len(tracks), get_skeleton(self._contract.out_skeleton).num_joints, 3),
-                      np.nan, np.float32)
         with small_call_threads(len(tracks)):  # the normalization too (see lift_pixels)
-            return self._lift_windows(tracks, out)
+            return self._lift_windows(tracks)
 
-    def _lift_windows(self, tracks: list[_Track], out: np.ndarray[Any, Any]
-                      ) -> np.ndarray[Any, Any]:
-        """Fill the rows of ``out`` of the tracks with a pose (see :meth:`_lift`)."""
+    def _lift_windows(self, tracks: list[_Track]) -> np.ndarray[Any, Any]:
+        """:meth:`_lift` inside its thread setting."""
         c, r = self._contract, self.receptive_field
         windows, poses = [], []
         for track in tracks:
             pix, ok = track.filled(self.max_gap)
-            inp, pose = self._core.inputs(pix[None], ok[None])
-            if c.temporal:
-                inp = c.pad(inp)[:, -r:] if inp.shape[1] < r else inp[:, -r:]
+            inp, pose = self._core.inputs(pix[None], ok[None])  # numpy (tensors: at the net)
+            if c.temporal and inp.shape[1] < r:  # the track's first frames: edge-padded
+                inp = c.pad(torch.from_numpy(inp))[:, -r:].numpy()
             else:
-                inp = inp[:, -1]
+                inp = inp[:, -r:] if c.temporal else inp[:, -1]
             windows.append(inp)
             poses.append(pose[:, -1])
         if len(windows) > 1:  # (one track: no copy)
-            windows, poses = [torch.cat(windows)], [torch.cat(poses)]
-        out[:] = self._core.windows(windows[0], poses[0]).numpy()
+            windows, poses = [np.concatenate(windows)], [np.concatenate(poses)]
+        out: np.ndarray[Any, Any] = self._core.windows(windows[0], poses[0])
         return out

@@ -199,6 +199,7 @@ class InputContract:
         image_size: tuple[float, float] | Array | None = None,
         scale: Scale = "auto",
         check: bool = True,
+        corners: tuple[Any, Any] | None = None,
     ) -> Array:
         """Pixels -> model inputs: normalize, zero the missing joints, add the score channel.
 
@@ -213,6 +214,9 @@ class InputContract:
             scale: how the bounding-box scale is taken along T (:data:`Scale`).
             check: raise for a frame without a box (below); False: such frames give
                 non-finite values where valid (the lifting core's rule takes them).
+            corners: ``"bbox"`` normalization: the corners of each frame's box of the valid
+                keypoints (:func:`~poselift.normalization.box_corners` of ``keypoints`` and
+                ``valid``) when the caller has them; None: found here.
 
         Returns:
             ``(..., T, J, in_features)``, same kind and dtype as ``keypoints`` (computed in
@@ -246,16 +250,20 @@ class InputContract:
             if self.input_norm == "screen":  # no image size: one scale per sequence
                 scale = "sequence"
             if scale == "frame":
-                norm = normalize_bbox(xy, ok, extent=extent, check=check)
+                norm = normalize_bbox(xy, ok, extent=extent, check=check,
+                                      corners=corners)
             elif scale == "window" and self.causal and self.receptive_field == 1:
                 # a causal window of one frame
-                norm = normalize_bbox(xy, ok, extent=extent, check=check)
+                norm = normalize_bbox(xy, ok, extent=extent, check=check,
+                                      corners=corners)
             elif scale == "window":
                 norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True,
                                       window=self.receptive_field if self.receptive_field > 1
-                                      else None, causal=self.causal, check=check)
+                                      else None, causal=self.causal, check=check,
+                                      corners=corners)
             elif scale in ("sample", "sequence"):
-                norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True, check=check)
+                norm = normalize_bbox(xy, ok, extent=extent, per_sequence=True, check=check,
+                                      corners=corners)
             else:
                 raise ValueError(f"scale: expected one of 'auto', 'frame', 'sample', 'window', "
                                  f"'sequence', got {scale!r}")

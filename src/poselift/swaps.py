@@ -14,8 +14,8 @@ parts), and the most likely sequence of states is found by dynamic programming (
 with
 
 - a cost per joint and frame pair: the squared displacement from the previous frame, in
-  units of the pair's typical motion per frame (the median over the sequence of the faster
-  of its two joints' displacements, at least ``0.002`` of the person's height in pixels),
+  units of the pair's typical motion per frame (the larger of its two joints' median
+  displacements over the sequence, at least ``0.002`` of the person's height in pixels),
   capped at :data:`JUMP_CAP` (one outlier costs no more than a jump); a joint seen in only
   one of the two frames costs half the cap (dropping a joint is not a way to explain a
   jump);
@@ -30,8 +30,9 @@ under correlated jitter), and arms crossing at speed are not taken for swaps (th
 per pair, not per sequence). Swaps that last for most of a sequence cannot be told from the
 rest and stay as they are.
 
-:func:`fix_swaps` is the public function; :class:`poselift.Lifter` runs it on every
-sequence (``fix_swaps=True``, the default), before filling gaps.
+:func:`fix_swaps` is the public function; :class:`poselift.Lifter` runs the search on every
+sequence (``fix_swaps=True``, the default), before filling gaps, and
+:class:`poselift.StreamingLifter` its causal form, :class:`SwapFilter`, as frames arrive.
 
 Examples:
     >>> import numpy as np

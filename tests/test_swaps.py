@@ -191,3 +191,26 @@ def test_streaming_lifter_undoes_a_swap_run_as_it_arrives():
     assert np.abs(out_kept - out_truth)[20:35].max() > 1e-3
     with pytest.raises(TypeError, match="fix_swaps"):
         poselift.StreamingLifter("coco", net, fix_swaps=1)  # type: ignore[arg-type]
+
+
+def test_the_trajectory_is_solved_against_the_relabelled_keypoints():
+    """lift_full = lift + to_absolute: the 2D points the root is solved with carry the labels
+    the poses were lifted with (with the detector's labels the root moved ~0.3 m)."""
+    from poselift.demo import load_demo_sample
+
+    demo = load_demo_sample()
+    kp = demo["keypoints2d"].astype(np.float64)
+    seen = kp.copy()
+    seen[60:90] = kp[60:90][:, get_skeleton("coco").flip_indices]
+    k = (1000.0, 1000.0, demo["image_size"][0] / 2, demo["image_size"][1] / 2)
+    want = poselift.lift_full(kp, intrinsics=k, rarity=False)
+    got = poselift.lift_full(seen, intrinsics=k, rarity=False)
+    np.testing.assert_allclose(got.trajectory, want.trajectory, atol=1e-6)
+    np.testing.assert_allclose(got.poses, want.poses, atol=1e-5)
+    relative = poselift.lift(seen)
+    apart = poselift.to_absolute(relative, seen, intrinsics=k, rarity=False)
+    np.testing.assert_allclose(apart.trajectory, want.trajectory, atol=1e-6)
+    kept = poselift.to_absolute(relative, seen, intrinsics=k, rarity=False, fix_swaps=False)
+    assert np.abs(kept.trajectory - want.trajectory)[60:90].max() > 0.05
+    with pytest.raises(TypeError, match="fix_swaps"):
+        poselift.to_absolute(relative, seen, intrinsics=k, fix_swaps="no")  # type: ignore[arg-type]

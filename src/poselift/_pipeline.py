@@ -37,15 +37,11 @@ from poselift.models.inputs import InputContract
 from poselift.prediction import small_call_threads
 from poselift.progress import ProgressBar
 from poselift.skeletons import get_skeleton
-from poselift.swaps import swap_permutations, swap_states
+from poselift.swaps import SWAP_SEGMENT, swap_permutations, swap_states
 
-__all__ = ["SWAP_SEGMENT", "Convert", "fill_gaps", "lift_pixels", "numpy_view"]
+__all__ = ["Convert", "fill_gaps", "lift_pixels", "numpy_view"]
 
 _MASK_CHUNK = 8192
-
-SWAP_SEGMENT = 4096
-"""Longest piece of a sequence whose left/right swaps are found at once (2.3 minutes at
-30 fps): longer sequences are cut, each piece taking its own majority of frames as right."""
 
 Convert = Callable[[np.ndarray[Any, Any], np.ndarray[Any, Any] | None], np.ndarray[Any, Any]]
 """``(xy (..., J_src, 2) float64, scores (..., J_src) | None) -> (..., J, 2)`` pixels of the
@@ -234,7 +230,8 @@ def lift_pixels(
             (:func:`poselift.core.far_joints`: treated as missing), with the number of frames
             that have one and ``(J,)`` per joint the number of frames where it is far.
         fix_swaps: sequences: undo left/right label swaps (:mod:`poselift.swaps`) before
-            filling gaps, each sequence in pieces of at most :data:`SWAP_SEGMENT` frames.
+            filling gaps, each sequence in pieces of at most
+            :data:`poselift.swaps.SWAP_SEGMENT` frames.
 
     Returns:
         ``(S, T, J_out, 3)`` / ``(N, J_out, 3)`` float32 numpy, pelvis at the origin; NaN for

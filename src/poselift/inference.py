@@ -414,7 +414,7 @@ class Lifter:
             return relative
         return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
                                scores=scores, score_threshold=self.score_threshold,
-                               rarity=False).poses
+                               rarity=False, fix_swaps=self.fix_swaps).poses
 
     def _core(self, net: nn.Module, size: tuple[float, float] | None) -> LiftingCore:
         """The lifting core of ``net``, kept while it serves ``net`` as it is (small calls)."""
@@ -553,7 +553,8 @@ class Lifter:
         relative = self.lift(keypoints2d, **call)
         return absolute_result(relative, keypoints2d, skeleton=call.get("skeleton", "coco"),
                                options=checked, scores=call.get("scores"),
-                               score_threshold=self.score_threshold, rarity=rarity)
+                               score_threshold=self.score_threshold, rarity=rarity,
+                               fix_swaps=self.fix_swaps)
 
 
 def lift(

@@ -47,11 +47,13 @@ from poselift.absolute import (
     metric_scale,
     solve_trajectory,
 )
+from poselift.core import far_joints
 from poselift.data.bvh import BVH
 from poselift.data.bvh_export import UpAxis, poses_to_bvh, write_bvh
 from poselift.data.layouts import get_input_layout, list_input_layouts
 from poselift.rarity_flag import PoseRarity, pose_rarity
 from poselift.skeletons import convert_keypoints, get_skeleton
+from poselift.swaps import swap_permutations, swap_states
 
 __all__ = ["ROOTS", "AbsoluteOptions", "LiftResult", "absolute_result", "check_absolute",
            "to_absolute"]
@@ -264,6 +266,25 @@ def _check_intrinsics_fit(K: np.ndarray[Any, Any], xy: np.ndarray[Any, Any],
             f"camera position projects the joints there with these intrinsics;{hint}")
 
 
+def _relabelled(xy: np.ndarray[Any, Any], w: np.ndarray[Any, Any], skeleton: str
+                ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+    """Observations ``(S, T, J, 2)`` and weights ``(S, T, J)``, each sequence's swaps undone.
+
+    The search of :mod:`poselift.swaps` on the joints ``lift`` runs it on: valid and not far
+    from the others.
+    """
+    perms = swap_permutations(skeleton)
+    xy, w = xy.copy(), w.copy()
+    for s in range(len(xy)):
+        valid = np.isfinite(xy[s]).all(-1) & (w[s] > 0)
+        states = swap_states(xy[s], valid & ~np.asarray(far_joints(xy[s], valid)), skeleton)
+        if states.any():
+            order = perms[states]
+            xy[s] = np.take_along_axis(xy[s], order[..., None], axis=-2)
+            w[s] = np.take_along_axis(w[s], order, axis=-1)
+    return xy, w
+
+
 def _input_points(poses: np.ndarray[Any, Any], skeleton: str) -> np.ndarray[Any, Any]:
     """``(..., 17, 3)`` H36M-17 -> the 3D points of ``skeleton``'s keypoints (NaN: unknown).
 
@@ -299,6 +320,7 @@ def absolute_result(
     score_threshold: float = 0.3,
     rarity: bool = True,
     min_joints: int = MIN_JOINTS,
+    fix_swaps: bool = False,
 ) -> LiftResult:
     """Scale, trajectory and rarity of lifted poses (what :meth:`Lifter.lift_full` returns).
 
@@ -311,6 +333,10 @@ def absolute_result(
         score_threshold: keypoints scoring below it are missing (as in ``lift``).
         rarity: compute the rarity (:func:`poselift.rarity_flag.pose_rarity`).
         min_joints: fewest valid joints with which a frame's translation is solved.
+        fix_swaps: relabel each sequence's left/right swaps in ``keypoints2d`` before solving
+            the trajectory, as ``lift`` did before lifting (:mod:`poselift.swaps`; the same
+            search on the same joints: detected, not far from the others), so that the 2D
+            points and the 3D joints they are matched with carry the same labels.
 
     Returns:
         A :class:`LiftResult`.
@@ -342,6 +368,8 @@ def absolute_result(
         nj = xy.shape[-2]
         xy = xy.reshape(s_count, n_frames, nj, 2)
         w = w.reshape(s_count, n_frames, nj)
+        if fix_swaps and n_frames > 1:
+            xy, w = _relabelled(xy, w, skeleton)
         pts = _input_points(metric, skeleton)
         w = np.where(np.isfinite(pts).all(-1), w, 0.0)
         traj, fit = solve_trajectory(pts, xy, options.K, weights=w, min_joints=min_joints,
@@ -413,6 +441,7 @@ def to_absolute(
     rarity: bool = True,
     smoothing: float | None = DEFAULT_SMOOTHING,
     scale_window: int | None = DEFAULT_SCALE_WINDOW,
+    fix_swaps: bool = True,
 ) -> LiftResult:
     """Scale, trajectory and rarity of root-relative poses: ``lift_full = lift + to_absolute``.
 
@@ -432,6 +461,8 @@ def to_absolute(
         smoothing: trajectory smoothing, metres per frame^2; None: per-frame solutions.
         scale_window: frames of the running median of the body's size (odd); None: one
             median over each sequence (:func:`poselift.absolute.metric_scale`).
+        fix_swaps: as given to ``lift`` (default True): the trajectory is solved against the
+            keypoints relabelled as ``lift`` relabelled them before lifting.
 
     Returns:
         A :class:`LiftResult`, what :func:`poselift.lift_full` returns for these arguments.
@@ -454,5 +485,8 @@ def to_absolute(
     options = check_absolute(intrinsics=intrinsics, root=root, height=height,
                              extrinsics=extrinsics, smoothing=smoothing,
                              scale_window=scale_window)
+    if not isinstance(fix_swaps, bool):
+        raise TypeError(f"fix_swaps: expected True or False, got {fix_swaps!r}")
     return absolute_result(poses, keypoints2d, skeleton=skeleton, options=options,
-                           scores=scores, score_threshold=score_threshold, rarity=rarity)
+                           scores=scores, score_threshold=score_threshold, rarity=rarity,
+                           fix_swaps=fix_swaps)

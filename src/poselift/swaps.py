@@ -56,8 +56,8 @@ import numpy as np
 from poselift._validation import check_array, check_positive, check_real, check_shape
 from poselift.skeletons import Skeleton, get_skeleton
 
-__all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "SwapFilter", "fix_swaps",
-           "swap_permutations", "swap_states"]
+__all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "SWAP_SEGMENT", "SwapFilter",
+           "fix_swaps", "swap_permutations", "swap_states"]
 
 SWAP_PARTS: dict[str, tuple[str, ...]] = {
     "face": ("eye", "ear", "mouth"),
@@ -80,6 +80,11 @@ CHANGE_COST = JUMP_CAP
 SWAPPED_COST = 0.01
 """Cost per frame of each part in the swapped state (the tie-break towards the labels as
 detected)."""
+
+SWAP_SEGMENT = 4096
+"""Longest piece of a sequence whose left/right swaps are found at once (2.3 minutes at 30
+fps): longer sequences are cut, each piece taking its own majority of frames as right (and
+the memory of the search stays bounded)."""
 
 _MIN_MOTION = 0.002  # the least typical motion per frame, as a fraction of the person's height
 _CHUNK = 256  # frames per block of transition tables (2 MB with 32 states)
@@ -223,6 +228,7 @@ def swap_states(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
     Returns:
         The most likely states (module docstring); ``swap_permutations(skeleton)[states]``
         gives each frame's relabelling. All zeros for fewer than two frames or no joint.
+        Sequences longer than :data:`SWAP_SEGMENT` frames are searched piece by piece.
 
     Examples:
         >>> xy = np.zeros((3, 17, 2)); xy[:, :, 0] = np.arange(17) * 10.0
@@ -231,6 +237,9 @@ def swap_states(xy: np.ndarray[Any, Any], valid: np.ndarray[Any, Any],
     """
     sk = get_skeleton(skeleton) if isinstance(skeleton, str) else skeleton
     frames = xy.shape[0]
+    if frames > SWAP_SEGMENT:
+        return np.concatenate([swap_states(xy[a:a + SWAP_SEGMENT], valid[a:a + SWAP_SEGMENT], sk)
+                               for a in range(0, frames, SWAP_SEGMENT)])
     states = np.zeros(frames, np.int64)
     model = _CostModel(sk)
     if frames < 2 or not model.usable or not valid.any():

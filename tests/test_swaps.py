@@ -214,3 +214,21 @@ def test_the_trajectory_is_solved_against_the_relabelled_keypoints():
     assert np.abs(kept.trajectory - want.trajectory)[60:90].max() > 0.05
     with pytest.raises(TypeError, match="fix_swaps"):
         poselift.to_absolute(relative, seen, intrinsics=k, fix_swaps="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("name", ["coco", "h36m", "mediapipe_pose", "body_25", "body_25b",
+                                  "halpe_26", "coco_18"])
+def test_every_left_right_joint_is_in_one_part(name):
+    """Each state relabels by an involution; MediaPipe's foot_index (words "foot" and
+    "index") goes with the legs, not the hands."""
+    sk = get_skeleton(name)
+    perms = swap_permutations(name)
+    assert all((p[p] == np.arange(sk.num_joints)).all() for p in perms)
+    paired = [i for i in range(sk.num_joints) if sk.flip_indices[i] != i]
+    everything = perms[-1]  # every part swapped: every left/right joint to its mirror
+    assert [int(everything[i]) for i in paired] == [sk.flip_indices[i] for i in paired]
+    if name == "mediapipe_pose":
+        legs = next(s for s in range(len(perms)) if perms[s][sk.joints.index("left_knee")]
+                    != sk.joints.index("left_knee") and bin(s).count("1") == 1)
+        assert perms[legs][sk.joints.index("left_foot_index")] == sk.joints.index(
+            "right_foot_index")

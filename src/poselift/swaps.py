@@ -71,6 +71,8 @@ names (a skeleton's left/right joints matching none stay as they are). Parts in 
 the bits of a state: state ``s`` swaps part ``u`` when ``s >> u & 1`` (parts the skeleton
 lacks are skipped)."""
 
+_PRIORITY = ("legs", "hips", "shoulders", "arms", "face")  # who owns a joint two parts name
+
 JUMP_CAP = 25.0
 """Largest cost of one joint between two frames: a displacement of 5 typical motions."""
 
@@ -92,12 +94,20 @@ _REFRESH = 8  # a stream's typical motion is recomputed every this many frames
 
 
 def _parts(sk: Skeleton) -> list[np.ndarray[Any, Any]]:
-    """The joints of each part the skeleton has (left and right), in :data:`SWAP_PARTS` order."""
+    """The joints of each part the skeleton has (left and right), in :data:`SWAP_PARTS` order.
+
+    A joint whose name has the words of several parts (MediaPipe's ``left_foot_index``:
+    ``"foot"`` and ``"index"``) belongs to the first of them in :data:`_PRIORITY`.
+    """
     flip = sk.flip_indices
+    owner: dict[int, str] = {}
+    for part in _PRIORITY:
+        for i, name in enumerate(sk.joints):
+            if flip[i] != i and i not in owner and any(w in name for w in SWAP_PARTS[part]):
+                owner[i] = part
     out = []
-    for words in SWAP_PARTS.values():
-        idx = [i for i, name in enumerate(sk.joints)
-               if flip[i] != i and any(w in name for w in words)]
+    for part in SWAP_PARTS:
+        idx = [i for i in range(sk.num_joints) if owner.get(i) == part]
         if idx:
             out.append(np.array(idx))
     return out

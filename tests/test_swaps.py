@@ -227,6 +227,9 @@ def test_every_left_right_joint_is_in_one_part(name):
     paired = [i for i in range(sk.num_joints) if sk.flip_indices[i] != i]
     everything = perms[-1]  # every part swapped: every left/right joint to its mirror
     assert [int(everything[i]) for i in paired] == [sk.flip_indices[i] for i in paired]
+    moved = [set(np.flatnonzero(perms[1 << u] != np.arange(sk.num_joints)).tolist())
+             for u in range(len(perms).bit_length() - 1)]  # each part alone
+    assert sum(len(m) for m in moved) == len(set().union(*moved)) == len(paired)
     if name == "mediapipe_pose":
         legs = next(s for s in range(len(perms)) if perms[s][sk.joints.index("left_knee")]
                     != sk.joints.index("left_knee") and bin(s).count("1") == 1)

@@ -21,8 +21,10 @@ with
   jump);
 - :data:`CHANGE_COST` for any change of state (one cap: a change must explain at least
   one joint's jump, and a change of several parts at once costs no more than one);
-- :data:`SWAPPED_COST` per frame and swapped part: the labels as detected win a tie, so the
-  state most frames are in is taken as the right one.
+- :data:`SWAPPED_COST` per frame and swapped part: the labels as detected are preferred
+  where the jumps do not say otherwise (a part whose left and right points are close, as a
+  face seen from the side, is left as detected), and the state most frames are in is
+  taken as the right one.
 
 The values were chosen on the synthetic wild evaluation (docs/real-world.md, "Left/right
 swaps"): on clips without swaps nearly no frame is changed (2 of 23,522 on the rig, none

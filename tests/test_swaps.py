@@ -18,6 +18,7 @@ from poselift.swaps import (
     fix_swaps,
     swap_permutations,
     swap_states,
+    translate_states,
 )
 
 
@@ -235,3 +236,26 @@ def test_every_left_right_joint_is_in_one_part(name):
                     != sk.joints.index("left_knee") and bin(s).count("1") == 1)
         assert perms[legs][sk.joints.index("left_foot_index")] == sk.joints.index(
             "right_foot_index")
+
+
+def test_a_detector_layout_is_relabelled_for_the_trajectory_as_lift_relabelled_it():
+    """MediaPipe's 33 points: lift searches on their COCO-17 conversion; the root is solved
+    against the 33 points relabelled by the same states (not by a search of their own)."""
+    from poselift.demo import load_demo_sample
+
+    demo = load_demo_sample()
+    coco = get_skeleton("coco").joints
+    mp = get_skeleton("mediapipe_pose")
+    kp = np.full((len(demo["keypoints2d"]), mp.num_joints, 3), np.nan)
+    kp[..., 2] = 0.0
+    for i, name in enumerate(coco):  # the COCO points where MediaPipe has them by name
+        if name in mp.joints:
+            kp[:, mp.joints.index(name)] = demo["keypoints2d"][:, i]
+    seen = kp.copy()
+    seen[60:90] = kp[60:90][:, mp.flip_indices]
+    k = (1000.0, 1000.0, demo["image_size"][0] / 2, demo["image_size"][1] / 2)
+    want = poselift.lift_full(kp, skeleton="mediapipe_pose", intrinsics=k, rarity=False)
+    got = poselift.lift_full(seen, skeleton="mediapipe_pose", intrinsics=k, rarity=False)
+    np.testing.assert_allclose(got.poses, want.poses, atol=1e-5)
+    np.testing.assert_allclose(got.trajectory, want.trajectory, atol=1e-6)
+    assert translate_states(np.array([31]), "coco", "mediapipe_pose").tolist() == [31]

@@ -73,6 +73,7 @@ from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.metrics import FAR_FROM_PELVIS
 from poselift.models.blend import blend_spec
+from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
@@ -414,7 +415,14 @@ class Lifter:
             return relative
         return absolute_result(relative, keypoints2d, skeleton=skeleton, options=options,
                                scores=scores, score_threshold=self.score_threshold,
-                               rarity=False, fix_swaps=self.fix_swaps).poses
+                               rarity=False, fix_swaps=self.fix_swaps,
+                               swaps_layout=self._model_layout(skeleton)).poses
+
+    def _model_layout(self, skeleton: str) -> str:
+        """The skeleton ``lift`` converts ``skeleton`` keypoints to (the model's input)."""
+        if isinstance(self.model, str) and self.model == "default":
+            return default_model_skeleton(skeleton)
+        return InputContract.of(self.model_for(skeleton, False)).skeleton
 
     def _core(self, net: nn.Module, size: tuple[float, float] | None) -> LiftingCore:
         """The lifting core of ``net``, kept while it serves ``net`` as it is (small calls)."""
@@ -554,7 +562,8 @@ class Lifter:
         return absolute_result(relative, keypoints2d, skeleton=call.get("skeleton", "coco"),
                                options=checked, scores=call.get("scores"),
                                score_threshold=self.score_threshold, rarity=rarity,
-                               fix_swaps=self.fix_swaps)
+                               fix_swaps=self.fix_swaps,
+                               swaps_layout=self._model_layout(call.get("skeleton", "coco")))
 
 
 def lift(

@@ -53,7 +53,7 @@ from poselift.data.bvh_export import UpAxis, poses_to_bvh, write_bvh
 from poselift.data.layouts import get_input_layout, list_input_layouts
 from poselift.rarity_flag import PoseRarity, pose_rarity
 from poselift.skeletons import convert_keypoints, get_skeleton
-from poselift.swaps import swap_permutations, swap_states
+from poselift.swaps import swap_permutations, swap_states, translate_states
 
 __all__ = ["ROOTS", "AbsoluteOptions", "LiftResult", "absolute_result", "check_absolute",
            "to_absolute"]
@@ -266,18 +266,27 @@ def _check_intrinsics_fit(K: np.ndarray[Any, Any], xy: np.ndarray[Any, Any],
             f"camera position projects the joints there with these intrinsics;{hint}")
 
 
-def _relabelled(xy: np.ndarray[Any, Any], w: np.ndarray[Any, Any], skeleton: str
-                ) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
+def _relabelled(xy: np.ndarray[Any, Any], w: np.ndarray[Any, Any], skeleton: str,
+                layout: str) -> tuple[np.ndarray[Any, Any], np.ndarray[Any, Any]]:
     """Observations ``(S, T, J, 2)`` and weights ``(S, T, J)``, each sequence's swaps undone.
 
-    The search of :mod:`poselift.swaps` on the joints ``lift`` runs it on: valid and not far
-    from the others.
+    The search of :mod:`poselift.swaps` as ``lift`` runs it: on the joints it lifts from
+    (valid, converted by name to ``layout``, not far from the others), the states found
+    there applied to the parts of ``skeleton``.
     """
     perms = swap_permutations(skeleton)
     xy, w = xy.copy(), w.copy()
     for s in range(len(xy)):
         valid = np.isfinite(xy[s]).all(-1) & (w[s] > 0)
-        states = swap_states(xy[s], valid & ~np.asarray(far_joints(xy[s], valid)), skeleton)
+        pts = xy[s]
+        if get_skeleton(layout).name != get_skeleton(skeleton).name:
+            packed = np.concatenate([np.where(valid[..., None], pts, np.nan),
+                                     valid[..., None]], axis=-1)
+            out = np.asarray(convert_keypoints(packed, skeleton, layout), dtype=np.float64)
+            valid = out[..., 2] > 0
+            pts = np.where(valid[..., None], out[..., :2], np.nan)
+        found = swap_states(pts, valid & ~np.asarray(far_joints(pts, valid)), layout)
+        states = translate_states(found, layout, skeleton)
         if states.any():
             order = perms[states]
             xy[s] = np.take_along_axis(xy[s], order[..., None], axis=-2)
@@ -321,6 +330,7 @@ def absolute_result(
     rarity: bool = True,
     min_joints: int = MIN_JOINTS,
     fix_swaps: bool = False,
+    swaps_layout: str | None = None,
 ) -> LiftResult:
     """Scale, trajectory and rarity of lifted poses (what :meth:`Lifter.lift_full` returns).
 
@@ -337,6 +347,9 @@ def absolute_result(
             the trajectory, as ``lift`` did before lifting (:mod:`poselift.swaps`; the same
             search on the same joints: detected, not far from the others), so that the 2D
             points and the 3D joints they are matched with carry the same labels.
+        swaps_layout: the layout ``lift`` searched for swaps in (the model's input skeleton:
+            a detector's keypoints are converted to it by joint name first); None: the
+            keypoints' own.
 
     Returns:
         A :class:`LiftResult`.
@@ -369,7 +382,7 @@ def absolute_result(
         xy = xy.reshape(s_count, n_frames, nj, 2)
         w = w.reshape(s_count, n_frames, nj)
         if fix_swaps and n_frames > 1:
-            xy, w = _relabelled(xy, w, skeleton)
+            xy, w = _relabelled(xy, w, skeleton, swaps_layout or skeleton)
         pts = _input_points(metric, skeleton)
         w = np.where(np.isfinite(pts).all(-1), w, 0.0)
         traj, fit = solve_trajectory(pts, xy, options.K, weights=w, min_joints=min_joints,

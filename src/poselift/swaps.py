@@ -59,7 +59,7 @@ from poselift._validation import check_array, check_positive, check_real, check_
 from poselift.skeletons import Skeleton, get_skeleton
 
 __all__ = ["CHANGE_COST", "JUMP_CAP", "SWAPPED_COST", "SWAP_PARTS", "SWAP_SEGMENT", "SwapFilter",
-           "fix_swaps", "swap_permutations", "swap_states"]
+           "fix_swaps", "swap_permutations", "swap_states", "translate_states"]
 
 SWAP_PARTS: dict[str, tuple[str, ...]] = {
     "face": ("eye", "ear", "mouth"),
@@ -98,8 +98,40 @@ _CHUNK = 256  # frames per block of transition tables (2 MB with 32 states)
 _REFRESH = 8  # a stream's typical motion is recomputed every this many frames
 
 
+def _part_names(sk: Skeleton) -> list[str]:
+    """The names of the parts the skeleton has, in bit order (those of :func:`_parts`)."""
+    return [name for name, _ in _owned(sk)]
+
+
+def translate_states(states: np.ndarray[Any, Any], source: str | Skeleton,
+                     target: str | Skeleton) -> np.ndarray[Any, Any]:
+    """States found in one layout as the states of another: the same parts exchanged.
+
+    ``lift`` finds a detector layout's swaps on the points the model takes (MediaPipe's
+    33 points converted to COCO-17); this gives the same relabelling of the detector's own
+    points (a part the target lacks is dropped).
+
+    Examples:
+        >>> translate_states(np.array([0, 31]), "coco", "h36m").tolist()  # h36m: no face
+        [0, 15]
+    """
+    src = get_skeleton(source) if isinstance(source, str) else source
+    dst = get_skeleton(target) if isinstance(target, str) else target
+    names, wanted = _part_names(src), _part_names(dst)
+    table = np.array([sum(1 << v for v, name in enumerate(wanted)
+                          if name in names and s >> names.index(name) & 1)
+                      for s in range(1 << len(names))], np.int64)
+    out: np.ndarray[Any, Any] = table[np.asarray(states, np.int64)]
+    return out
+
+
 def _parts(sk: Skeleton) -> list[np.ndarray[Any, Any]]:
-    """The joints of each part the skeleton has (left and right), in :data:`SWAP_PARTS` order.
+    """The joints of each part the skeleton has (left and right), in :data:`SWAP_PARTS` order."""
+    return [idx for _, idx in _owned(sk)]
+
+
+def _owned(sk: Skeleton) -> list[tuple[str, np.ndarray[Any, Any]]]:
+    """Each part the skeleton has and its joints, in :data:`SWAP_PARTS` order.
 
     A joint whose name has the words of several parts (MediaPipe's ``left_foot_index``:
     ``"foot"`` and ``"index"``) belongs to the first of them in :data:`_PRIORITY`.
@@ -114,7 +146,7 @@ def _parts(sk: Skeleton) -> list[np.ndarray[Any, Any]]:
     for part in SWAP_PARTS:
         idx = [i for i in range(sk.num_joints) if owner.get(i) == part]
         if idx:
-            out.append(np.array(idx))
+            out.append((part, np.array(idx)))
     return out
 
 

@@ -67,9 +67,10 @@ from poselift.prediction import (
     predict_checked,
     run_model,
 )
-from poselift.skeletons import get_skeleton
+from poselift.skeletons import convert_keypoints, get_skeleton
 
-__all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "detected_joints",
+__all__ = ["FAR_JOINT_FACTOR", "FAR_JOINT_MIN_VALID", "LiftingCore", "convert_detected",
+           "detected_joints",
            "far_joints", "root_relative", "valid_joints"]
 
 
@@ -246,6 +247,27 @@ class _Weights:
 _VERSION = attrgetter("_version")
 _DATA_PTR = torch.Tensor.data_ptr  # the method itself: mapped without a lookup per tensor
 _TRAINING = attrgetter("training")
+
+
+def convert_detected(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *, src: str,
+                     dst: str, threshold: float) -> np.ndarray[Any, Any]:
+    """``(..., J_src, 2)`` pixels -> ``(..., J_dst, 2)`` by joint name, NaN where missing.
+
+    How ``lift`` converts a detector's layout to its model's: joints below ``threshold`` (or
+    NaN) are invisible to the conversion recipes, so a built joint (e.g. the pelvis from the
+    hips) only uses joints that ``lift`` would use. Far joints are judged afterwards, in the
+    model's layout.
+
+    Examples:
+        >>> xy = np.arange(34.0).reshape(17, 2)
+        >>> convert_detected(xy, None, src="coco", dst="h36m", threshold=0.3).shape
+        (17, 2)
+    """
+    vis = detected_joints(xy, sc, threshold)
+    packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
+    out = np.asarray(convert_keypoints(packed, src, dst))
+    converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
+    return converted
 
 
 def root_relative(poses: Any, skeleton: str) -> Any:

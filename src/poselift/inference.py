@@ -68,7 +68,7 @@ from poselift._validation import (
     is_int,
 )
 from poselift.absolute import DEFAULT_SMOOTHING
-from poselift.core import FAR_JOINT_FACTOR, LiftingCore, detected_joints
+from poselift.core import FAR_JOINT_FACTOR, LiftingCore, convert_detected
 from poselift.keypoint_checks import inspect_keypoints
 from poselift.lift_result import LiftResult, absolute_result, check_absolute
 from poselift.metrics import FAR_FROM_PELVIS
@@ -77,7 +77,7 @@ from poselift.models.inputs import InputContract
 from poselift.models.registry import list_weights
 from poselift.models.resolve import resolve_device, resolve_model
 from poselift.normalization import TYPICAL_EXTENT_PX, VIRTUAL_IMAGE_SIZE
-from poselift.skeletons import convert_keypoints, get_skeleton
+from poselift.skeletons import get_skeleton
 
 __all__ = [
     "DEFAULT_MAX_GAP",
@@ -208,20 +208,6 @@ def default_model_skeleton(skeleton: str) -> str:
         return DEFAULT_MODEL_SKELETON[name]
     joints = set(get_skeleton(name).joints)
     return max(models, key=lambda m: (len(joints & set(get_skeleton(m).joints)), -models.index(m)))
-
-
-def _convert_layout(xy: np.ndarray[Any, Any], sc: np.ndarray[Any, Any] | None, *, src: str,
-                    dst: str, threshold: float) -> np.ndarray[Any, Any]:
-    """``(..., J_src, 2)`` pixels -> ``(..., J_dst, 2)`` by joint name, NaN where missing.
-
-    Joints below ``threshold`` (or NaN) are invisible to the conversion recipes, so a built
-    joint (e.g. the pelvis from the hips) only uses joints that ``lift`` would use.
-    """
-    vis = detected_joints(xy, sc, threshold)  # far joints: judged in the model's layout
-    packed = np.concatenate([np.where(vis[..., None], xy, np.nan), vis[..., None]], axis=-1)
-    out = np.asarray(convert_keypoints(packed, src, dst))
-    converted: np.ndarray[Any, Any] = np.where(out[..., 2:] > 0, out[..., :2], np.nan)
-    return converted
 
 
 def _warn_far(joints: Sequence[str], frames: int, per_joint: np.ndarray[Any, Any]) -> None:
@@ -498,7 +484,7 @@ class Lifter:
                                  f"got skeleton={sk.name!r}")
             # a detector layout: converted by joint name to what the model takes, chunk by
             # chunk (_pipeline reads the caller's array in its own dtype)
-            convert = functools.partial(_convert_layout, src=sk.name, dst=contract.skeleton,
+            convert = functools.partial(convert_detected, src=sk.name, dst=contract.skeleton,
                                         threshold=self.score_threshold)
             sk = get_skeleton(contract.skeleton)
         if contract.out_skeleton != "h36m":

@@ -47,7 +47,7 @@ from poselift.absolute import (
     metric_scale,
     solve_trajectory,
 )
-from poselift.core import far_joints
+from poselift.core import convert_detected, far_joints
 from poselift.data.bvh import BVH
 from poselift.data.bvh_export import UpAxis, poses_to_bvh, write_bvh
 from poselift.data.layouts import get_input_layout, list_input_layouts
@@ -280,11 +280,9 @@ def _relabelled(xy: np.ndarray[Any, Any], w: np.ndarray[Any, Any], skeleton: str
         valid = np.isfinite(xy[s]).all(-1) & (w[s] > 0)
         pts = xy[s]
         if get_skeleton(layout).name != get_skeleton(skeleton).name:
-            packed = np.concatenate([np.where(valid[..., None], pts, np.nan),
-                                     valid[..., None]], axis=-1)
-            out = np.asarray(convert_keypoints(packed, skeleton, layout), dtype=np.float64)
-            valid = out[..., 2] > 0
-            pts = np.where(valid[..., None], out[..., :2], np.nan)
+            pts = convert_detected(np.where(valid[..., None], pts, np.nan), None,
+                                   src=skeleton, dst=layout, threshold=0.0)
+            valid = np.isfinite(pts).all(-1)
         found = swap_states(pts, valid & ~np.asarray(far_joints(pts, valid)), layout)
         states = translate_states(found, layout, skeleton)
         if states.any():
